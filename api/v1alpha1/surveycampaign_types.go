@@ -1,0 +1,448 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// LawfulBasis is the legal ground on which respondents' personal data is processed.
+// +kubebuilder:validation:Enum=Consent;LegitimateInterest;Contract
+type LawfulBasis string
+
+const (
+	// LawfulBasisConsent processes data because the respondent agreed to it.
+	LawfulBasisConsent LawfulBasis = "Consent"
+	// LawfulBasisLegitimateInterest processes data for the controller's legitimate interest.
+	LawfulBasisLegitimateInterest LawfulBasis = "LegitimateInterest"
+	// LawfulBasisContract processes data because a contract with the respondent needs it.
+	LawfulBasisContract LawfulBasis = "Contract"
+)
+
+// SurveyCampaignSpec declares one NPS survey, what it may collect and how its
+// data is protected.
+// +kubebuilder:validation:XValidation:rule="!has(self.collector) || !has(self.collector.replicas) || self.collector.replicas <= 1 || has(self.storage.postgres)",message="collector.replicas greater than 1 requires storage.postgres: the embedded store serves a single replica",fieldPath=".collector.replicas"
+// +kubebuilder:validation:XValidation:rule="!has(self.consent) || !has(self.consent.lawfulBasis) || self.consent.lawfulBasis != 'Consent' || !has(self.consent.required) || self.consent.required",message="consent.required must be true when consent.lawfulBasis is Consent",fieldPath=".consent.required"
+type SurveyCampaignSpec struct {
+	// question is the NPS question shown to respondents, answered on a 0-10 scale,
+	// for example "How likely are you to recommend Acme Checkout to a friend or colleague?".
+	// +required
+	// +kubebuilder:validation:MinLength=10
+	// +kubebuilder:validation:MaxLength=500
+	Question string `json:"question"`
+
+	// consent describes the consent respondents give before anything is stored.
+	// Required: consent is asked for by default, and then needs a noticeVersion.
+	// +required
+	Consent ConsentSpec `json:"consent"`
+
+	// collect lists the personal fields the collector accepts besides the score.
+	// Data minimization: anything not listed here is refused.
+	// +optional
+	// +kubebuilder:default={}
+	Collect CollectSpec `json:"collect,omitempty"`
+
+	// retentionPolicyRef names the RetentionPolicy, in the same namespace, that
+	// decides how long raw responses are kept.
+	// +required
+	RetentionPolicyRef LocalObjectReference `json:"retentionPolicyRef"`
+
+	// encryption configures the field encryption keys of this campaign.
+	// +optional
+	// +kubebuilder:default={}
+	Encryption EncryptionSpec `json:"encryption,omitempty"`
+
+	// privacy configures suppression of small groups, comment redaction and the
+	// privacy regimes that apply.
+	// +optional
+	// +kubebuilder:default={}
+	Privacy PrivacySpec `json:"privacy,omitempty"`
+
+	// storage selects where responses are stored: exactly one of embedded or postgres.
+	// +required
+	Storage StorageSpec `json:"storage"`
+
+	// tls configures the certificate of the collector's listeners. When unset
+	// the operator issues one from its own self-signed CA.
+	// +optional
+	TLS *TLSSpec `json:"tls,omitempty"`
+
+	// collector configures the collector Deployment.
+	// +optional
+	// +kubebuilder:default={}
+	Collector CollectorSpec `json:"collector,omitempty"`
+
+	// paused scales the collector to zero when true. Stored data is kept.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+}
+
+// ConsentSpec describes the consent a respondent gives.
+// +kubebuilder:validation:XValidation:rule="(has(self.required) && !self.required) || has(self.noticeVersion)",message="noticeVersion is required when consent.required is true",fieldPath=".noticeVersion"
+type ConsentSpec struct {
+	// required makes the collector refuse a response that does not carry consent
+	// to the current notice version. Defaults to true.
+	// +optional
+	// +kubebuilder:default=true
+	Required *bool `json:"required,omitempty"`
+
+	// noticeVersion is the version of the privacy notice respondents consent to,
+	// for example "2026-01". Required when required is true; a response that
+	// consents to another version is refused.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9._-]*$`
+	NoticeVersion string `json:"noticeVersion,omitempty"`
+
+	// purpose tells respondents, in one sentence, why their answers are collected.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Purpose string `json:"purpose,omitempty"`
+
+	// lawfulBasis is the legal ground for processing: Consent, LegitimateInterest
+	// or Contract. Defaults to Consent.
+	// +optional
+	// +kubebuilder:default=Consent
+	LawfulBasis LawfulBasis `json:"lawfulBasis,omitempty"`
+}
+
+// CollectSpec lists what the collector accepts besides the score. Fields not
+// listed are refused (data minimization).
+type CollectSpec struct {
+	// comment accepts a free-text comment, scrubbed of personal data when
+	// privacy.redactComments is true and encrypted at rest.
+	// +optional
+	Comment bool `json:"comment,omitempty"`
+
+	// email accepts the respondent's email address, encrypted at rest.
+	// +optional
+	Email bool `json:"email,omitempty"`
+
+	// customerID accepts the respondent's customer ID, encrypted at rest.
+	// +optional
+	CustomerID bool `json:"customerID,omitempty"`
+
+	// segments lists the metadata keys a response may carry (for example plan,
+	// region). Responses with any other key are refused.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=20
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z][a-z0-9_]*$`
+	Segments []string `json:"segments,omitempty"`
+}
+
+// EncryptionSpec configures the campaign's field encryption keys.
+type EncryptionSpec struct {
+	// keyRotationInterval is how often a new data key is made active, between
+	// 24h and 8760h. Old keys stay for decryption until their ciphertexts are
+	// re-wrapped. Defaults to 720h.
+	// +optional
+	// +kubebuilder:default="720h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || (duration(self) >= duration('24h') && duration(self) <= duration('8760h'))",message="keyRotationInterval must be between 24h and 8760h"
+	KeyRotationInterval *metav1.Duration `json:"keyRotationInterval,omitempty"`
+}
+
+// PrivacySpec configures the campaign's privacy safeguards.
+type PrivacySpec struct {
+	// minGroupSize is the number of responses below which the score is
+	// suppressed, so that small groups cannot be re-identified (5..1000, default 10).
+	// +optional
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=5
+	// +kubebuilder:validation:Maximum=1000
+	MinGroupSize int32 `json:"minGroupSize,omitempty"`
+
+	// redactComments scrubs emails, phone numbers, card numbers, Aadhaar, PAN,
+	// UPI IDs, IBANs and IP addresses from comments before storage. Defaults to true.
+	// +optional
+	// +kubebuilder:default=true
+	RedactComments *bool `json:"redactComments,omitempty"`
+
+	// jurisdictions lists the privacy regimes that apply: GDPR, DPDP, CERTIn, CCPA.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=4
+	Jurisdictions []Jurisdiction `json:"jurisdictions,omitempty"`
+}
+
+// StorageSpec selects the response store. Exactly one backend is set, and the
+// backend cannot be switched once chosen.
+// +kubebuilder:validation:XValidation:rule="has(self.embedded) != has(self.postgres)",message="exactly one of storage.embedded or storage.postgres must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.embedded) == has(oldSelf.embedded)",message="the storage backend cannot be changed after creation: stored responses would be left behind"
+type StorageSpec struct {
+	// embedded stores responses in an encrypted SQLite database on a
+	// PersistentVolumeClaim. One collector replica.
+	// +optional
+	Embedded *EmbeddedStorage `json:"embedded,omitempty"`
+
+	// postgres stores responses in PostgreSQL, for campaigns with several
+	// collector replicas.
+	// +optional
+	Postgres *PostgresStorage `json:"postgres,omitempty"`
+}
+
+// EmbeddedStorage is an SQLite database on a PersistentVolumeClaim.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.size) || !has(self.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",message="storage.embedded.size cannot shrink: a PersistentVolumeClaim can only grow",fieldPath=".size"
+type EmbeddedStorage struct {
+	// size is the capacity of the PersistentVolumeClaim, between 64Mi and 1Ti.
+	// Defaults to 1Gi. It can grow but not shrink.
+	// +optional
+	// +kubebuilder:default="1Gi"
+	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('64Mi')) >= 0 && quantity(self).compareTo(quantity('1Ti')) <= 0",message="size must be between 64Mi and 1Ti"
+	Size *resource.Quantity `json:"size,omitempty"`
+
+	// storageClassName is the StorageClass of the PersistentVolumeClaim; the
+	// cluster default when unset.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	StorageClassName *string `json:"storageClassName,omitempty"`
+}
+
+// PostgresStorage points the collector at a PostgreSQL database.
+type PostgresStorage struct {
+	// secretRef names the Secret key that holds the PostgreSQL connection string
+	// (a DSN or URL). The key defaults to "dsn".
+	// +required
+	SecretRef SecretKeyReference `json:"secretRef"`
+}
+
+// IssuerKind is the kind of a cert-manager issuer.
+// +kubebuilder:validation:Enum=Issuer;ClusterIssuer
+type IssuerKind string
+
+// TLSSpec configures the collector's certificate.
+type TLSSpec struct {
+	// issuerRef names a cert-manager Issuer or ClusterIssuer that signs the
+	// collector's certificate instead of the operator's self-signed CA.
+	// +required
+	IssuerRef IssuerReference `json:"issuerRef"`
+}
+
+// IssuerReference names a cert-manager issuer.
+type IssuerReference struct {
+	// name is the name of the issuer.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// kind is Issuer (same namespace) or ClusterIssuer. Defaults to Issuer.
+	// +optional
+	// +kubebuilder:default=Issuer
+	Kind IssuerKind `json:"kind,omitempty"`
+
+	// group is the API group of the issuer. Defaults to cert-manager.io.
+	// +optional
+	// +kubebuilder:default="cert-manager.io"
+	// +kubebuilder:validation:MaxLength=253
+	Group string `json:"group,omitempty"`
+}
+
+// CollectorSpec configures the collector Deployment.
+type CollectorSpec struct {
+	// replicas is the number of collector pods, 1..50. More than one needs
+	// storage.postgres. Defaults to 1.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=50
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// image overrides the collector image; defaults to the operator's own image.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image,omitempty"`
+
+	// resources are the collector container's compute resources; safe defaults
+	// when unset.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// SurveyCampaignStatus is the observed state of a SurveyCampaign, written only
+// by the operator.
+type SurveyCampaignStatus struct {
+	// observedGeneration is the spec generation the operator last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions are Ready, Reconciling, Stalled, CollectorAvailable,
+	// EncryptionEnforced and RetentionEnforced.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// endpoint is the collector's public HTTPS address.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// nps is the campaign's Net Promoter Score as last read from the collector.
+	// +optional
+	NPS *NPSStatus `json:"nps,omitempty"`
+
+	// breaches is the campaign's breach rate over the trailing 12 months.
+	// +optional
+	Breaches *BreachRateStatus `json:"breaches,omitempty"`
+
+	// encryption reports the active data key.
+	// +optional
+	Encryption *EncryptionStatus `json:"encryption,omitempty"`
+
+	// retention reports how the retention policy is being carried out.
+	// +optional
+	Retention *RetentionStatus `json:"retention,omitempty"`
+}
+
+// NPSStatus is the Net Promoter Score of a campaign. Below minGroupSize
+// responses it is suppressed: no score and no buckets.
+type NPSStatus struct {
+	// score is %promoters - %detractors, rounded to an integer in -100..100.
+	// Absent when suppressed.
+	// +optional
+	Score *int32 `json:"score,omitempty"`
+
+	// promoters is the number of responses scoring 9 or 10. Absent when suppressed.
+	// +optional
+	Promoters *int64 `json:"promoters,omitempty"`
+
+	// passives is the number of responses scoring 7 or 8. Absent when suppressed.
+	// +optional
+	Passives *int64 `json:"passives,omitempty"`
+
+	// detractors is the number of responses scoring 0 to 6. Absent when suppressed.
+	// +optional
+	Detractors *int64 `json:"detractors,omitempty"`
+
+	// responses is the number of responses counted.
+	// +optional
+	Responses int64 `json:"responses,omitempty"`
+
+	// marginOfError is the 95% margin of error of the score, in points:
+	// 1.96 * 100 * sqrt((p + d - (p - d)^2) / n). Absent when suppressed.
+	// +optional
+	MarginOfError *float64 `json:"marginOfError,omitempty"`
+
+	// suppressed is true when there are fewer responses than privacy.minGroupSize.
+	// +optional
+	Suppressed bool `json:"suppressed,omitempty"`
+
+	// updatedAt is when the figures were read from the collector.
+	// +optional
+	UpdatedAt *metav1.Time `json:"updatedAt,omitempty"`
+}
+
+// BreachBand classifies the number of breaches in the trailing 12 months.
+// +kubebuilder:validation:Enum=Optimal;Acceptable;Concerning
+type BreachBand string
+
+const (
+	// BreachBandOptimal means no breach in the trailing 12 months.
+	BreachBandOptimal BreachBand = "Optimal"
+	// BreachBandAcceptable means one to three breaches in the trailing 12 months.
+	BreachBandAcceptable BreachBand = "Acceptable"
+	// BreachBandConcerning means four or more breaches in the trailing 12 months.
+	BreachBandConcerning BreachBand = "Concerning"
+)
+
+// BreachRateStatus is the breach rate of a campaign: breaches / customers.
+type BreachRateStatus struct {
+	// count is the number of BreachReports naming this campaign detected in the
+	// trailing 12 months.
+	// +optional
+	Count int32 `json:"count,omitempty"`
+
+	// customers is the number of distinct respondents of the campaign.
+	// +optional
+	Customers int64 `json:"customers,omitempty"`
+
+	// rate is count / customers as a decimal string, for example "0.0100";
+	// "0" when there are no breaches, absent when there are breaches but no customers.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	Rate string `json:"rate,omitempty"`
+
+	// band is Optimal (0 breaches), Acceptable (1-3) or Concerning (4 or more).
+	// +optional
+	Band BreachBand `json:"band,omitempty"`
+}
+
+// EncryptionStatus reports the campaign's active data key.
+type EncryptionStatus struct {
+	// activeKeyID is the ID of the key that encrypts new responses.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ActiveKeyID string `json:"activeKeyID,omitempty"`
+
+	// rotatedAt is when the active key became active.
+	// +optional
+	RotatedAt *metav1.Time `json:"rotatedAt,omitempty"`
+}
+
+// RetentionStatus reports how the campaign's retention policy is carried out.
+type RetentionStatus struct {
+	// policy is the name of the RetentionPolicy in force.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Policy string `json:"policy,omitempty"`
+
+	// lastPurgeTime is when the last purge finished.
+	// +optional
+	LastPurgeTime *metav1.Time `json:"lastPurgeTime,omitempty"`
+
+	// lastPurged is the number of responses the last purge deleted or anonymized.
+	// +optional
+	LastPurged int64 `json:"lastPurged,omitempty"`
+
+	// oldestRecordTime is the time of the oldest raw response still stored.
+	// +optional
+	OldestRecordTime *metav1.Time `json:"oldestRecordTime,omitempty"`
+}
+
+// SurveyCampaign is an NPS survey whose respondents' data surveyguard protects.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=sc,categories=surveyguard
+// +kubebuilder:printcolumn:name="NPS",type=integer,JSONPath=`.status.nps.score`
+// +kubebuilder:printcolumn:name="MOE",type=number,JSONPath=`.status.nps.marginOfError`
+// +kubebuilder:printcolumn:name="Responses",type=integer,JSONPath=`.status.nps.responses`
+// +kubebuilder:printcolumn:name="Breaches",type=integer,JSONPath=`.status.breaches.count`
+// +kubebuilder:printcolumn:name="Band",type=string,JSONPath=`.status.breaches.band`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type SurveyCampaign struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired survey: question, consent, collected fields, retention,
+	// encryption, privacy and storage.
+	// +required
+	Spec SurveyCampaignSpec `json:"spec"`
+
+	// status is the survey's observed state, written by the operator.
+	// +optional
+	Status SurveyCampaignStatus `json:"status,omitempty"`
+}
+
+// SurveyCampaignList is a list of SurveyCampaigns.
+//
+// +kubebuilder:object:root=true
+type SurveyCampaignList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []SurveyCampaign `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&SurveyCampaign{}, &SurveyCampaignList{})
+}

@@ -1,0 +1,404 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/testenv"
+)
+
+var (
+	env *testenv.Env
+	k8s client.Client
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	env, err = testenv.Start(testenv.CRDDir())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	scheme := runtime.NewScheme()
+	if err := privacyv1alpha1.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	k8s, err = client.New(env.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the test API server:", err)
+	}
+	os.Exit(code)
+}
+
+// Valid objects that each invalid case breaks in exactly one way.
+const (
+	validCampaign = `
+apiVersion: privacy.surveyguard.io/v1alpha1
+kind: SurveyCampaign
+metadata: {name: base}
+spec:
+  question: "How likely are you to recommend Acme Checkout to a friend or colleague?"
+  consent: {required: true, noticeVersion: "2026-01", purpose: "Improve checkout", lawfulBasis: Consent}
+  collect: {comment: true, customerID: true, segments: [plan, region]}
+  retentionPolicyRef: {name: ninety-days}
+  encryption: {keyRotationInterval: 720h}
+  privacy: {minGroupSize: 10, redactComments: true, jurisdictions: [GDPR, DPDP, CERTIn]}
+  storage: {embedded: {size: 1Gi}}
+  collector: {replicas: 1}
+`
+	validPolicy = `
+apiVersion: privacy.surveyguard.io/v1alpha1
+kind: RetentionPolicy
+metadata: {name: base}
+spec: {maxAge: 2160h, action: Delete, schedule: "0 3 * * *"}
+`
+	validBreach = `
+apiVersion: privacy.surveyguard.io/v1alpha1
+kind: BreachReport
+metadata: {name: base}
+spec:
+  campaignRefs: [{name: checkout-nps}]
+  detectedAt: "2026-11-20T10:00:00Z"
+  category: UnauthorizedAccess
+  severity: High
+  affectedRecords: 120
+  jurisdictions: [CERTIn, GDPR, DPDP]
+`
+	validErasure = `
+apiVersion: privacy.surveyguard.io/v1alpha1
+kind: ErasureRequest
+metadata: {name: base}
+spec:
+  subject: {customerID: "C-1234"}
+`
+)
+
+// invalidCases are manifests the API server must refuse at apply time, one
+// per validation rule. patch is a JSON merge patch (RFC 7386) on base; want
+// is the field path the refusal must name.
+var invalidCases = []struct {
+	name  string
+	base  string
+	patch string
+	want  string
+}{
+	// SurveyCampaign
+	{"question missing", validCampaign, `{"spec":{"question":null}}`, "spec.question"},
+	{"question too short", validCampaign, `{"spec":{"question":"NPS?"}}`, "spec.question"},
+	{"consent required without notice version", validCampaign, `{"spec":{"consent":{"noticeVersion":null}}}`, "spec.consent.noticeVersion"},
+	{"consent missing", validCampaign, `{"spec":{"consent":null}}`, "spec.consent"},
+	{"notice version with spaces", validCampaign, `{"spec":{"consent":{"noticeVersion":"jan 2026"}}}`, "spec.consent.noticeVersion"},
+	{"unknown lawful basis", validCampaign, `{"spec":{"consent":{"lawfulBasis":"Vibes"}}}`, "spec.consent.lawfulBasis"},
+	{"consent basis without consent", validCampaign, `{"spec":{"consent":{"required":false}}}`, "spec.consent.required"},
+	{"segment key not an identifier", validCampaign, `{"spec":{"collect":{"segments":["Plan Tier"]}}}`, "spec.collect.segments[0]"},
+	{"segment key repeated", validCampaign, `{"spec":{"collect":{"segments":["plan","plan"]}}}`, "spec.collect.segments[1]"},
+	{"retention policy missing", validCampaign, `{"spec":{"retentionPolicyRef":null}}`, "spec.retentionPolicyRef"},
+	{"retention policy name invalid", validCampaign, `{"spec":{"retentionPolicyRef":{"name":"Ninety_Days"}}}`, "spec.retentionPolicyRef.name"},
+	{"key rotation below 24h", validCampaign, `{"spec":{"encryption":{"keyRotationInterval":"1h"}}}`, "spec.encryption.keyRotationInterval"},
+	{"key rotation above 8760h", validCampaign, `{"spec":{"encryption":{"keyRotationInterval":"9000h"}}}`, "spec.encryption.keyRotationInterval"},
+	{"key rotation not a duration", validCampaign, `{"spec":{"encryption":{"keyRotationInterval":"monthly"}}}`, "spec.encryption.keyRotationInterval"},
+	{"min group size below 5", validCampaign, `{"spec":{"privacy":{"minGroupSize":4}}}`, "spec.privacy.minGroupSize"},
+	{"min group size above 1000", validCampaign, `{"spec":{"privacy":{"minGroupSize":1001}}}`, "spec.privacy.minGroupSize"},
+	{"unknown jurisdiction", validCampaign, `{"spec":{"privacy":{"jurisdictions":["HIPAA"]}}}`, "spec.privacy.jurisdictions[0]"},
+	{"two storage backends", validCampaign, `{"spec":{"storage":{"postgres":{"secretRef":{"name":"pg"}}}}}`, "spec.storage"},
+	{"no storage backend", validCampaign, `{"spec":{"storage":{"embedded":null}}}`, "spec.storage"},
+	{"storage missing", validCampaign, `{"spec":{"storage":null}}`, "spec.storage"},
+	{"embedded volume too small", validCampaign, `{"spec":{"storage":{"embedded":{"size":"1Mi"}}}}`, "spec.storage.embedded.size"},
+	{"postgres without secret name", validCampaign, `{"spec":{"storage":{"embedded":null,"postgres":{"secretRef":{"key":"dsn"}}}}}`, "spec.storage.postgres.secretRef.name"},
+	{"several replicas on embedded storage", validCampaign, `{"spec":{"collector":{"replicas":3}}}`, "spec.collector.replicas"},
+	{"zero replicas", validCampaign, `{"spec":{"collector":{"replicas":0}}}`, "spec.collector.replicas"},
+	{"too many replicas", validCampaign, `{"spec":{"storage":{"embedded":null,"postgres":{"secretRef":{"name":"pg"}}},"collector":{"replicas":51}}}`, "spec.collector.replicas"},
+	{"unknown issuer kind", validCampaign, `{"spec":{"tls":{"issuerRef":{"name":"le","kind":"Vault"}}}}`, "spec.tls.issuerRef.kind"},
+	{"unknown field", validCampaign, `{"spec":{"collect":{"phone":true}}}`, "spec.collect.phone"},
+	// RetentionPolicy
+	{"max age missing", validPolicy, `{"spec":{"maxAge":null}}`, "spec.maxAge"},
+	{"max age below 1h", validPolicy, `{"spec":{"maxAge":"30m"}}`, "spec.maxAge"},
+	{"max age not a duration", validPolicy, `{"spec":{"maxAge":"90 days"}}`, "spec.maxAge"},
+	{"unknown action", validPolicy, `{"spec":{"action":"Shred"}}`, "spec.action"},
+	{"schedule not cron", validPolicy, `{"spec":{"schedule":"every night"}}`, "spec.schedule"},
+	// BreachReport
+	{"no campaign", validBreach, `{"spec":{"campaignRefs":[]}}`, "spec.campaignRefs"},
+	{"campaign named twice", validBreach, `{"spec":{"campaignRefs":[{"name":"a"},{"name":"a"}]}}`, "spec.campaignRefs[1]"},
+	{"detection time missing", validBreach, `{"spec":{"detectedAt":null}}`, "spec.detectedAt"},
+	{"notified before detected", validBreach, `{"spec":{"notifiedAuthorityAt":"2026-11-20T09:59:59Z"}}`, "spec.notifiedAuthorityAt"},
+	{"resolved before detected", validBreach, `{"spec":{"resolvedAt":"2026-11-19T10:00:00Z"}}`, "spec.resolvedAt"},
+	{"unknown category", validBreach, `{"spec":{"category":"Hack"}}`, "spec.category"},
+	{"unknown severity", validBreach, `{"spec":{"severity":"Catastrophic"}}`, "spec.severity"},
+	{"negative record count", validBreach, `{"spec":{"affectedRecords":-1}}`, "spec.affectedRecords"},
+	// ErasureRequest
+	{"no subject", validErasure, `{"spec":{"subject":{"customerID":null}}}`, "spec.subject"},
+	{"two subjects", validErasure, `{"spec":{"subject":{"email":"a@example.com"}}}`, "spec.subject"},
+	{"email without @", validErasure, `{"spec":{"subject":{"customerID":null,"email":"not-an-email"}}}`, "spec.subject.email"},
+}
+
+func TestInvalidManifestsAreRefused(t *testing.T) {
+	ctx := context.Background()
+	for i, tc := range invalidCases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := object(t, tc.base, tc.patch)
+			obj.SetName(fmt.Sprintf("invalid-%d", i))
+			err := k8s.Create(ctx, obj, client.FieldValidation("Strict"))
+			if err == nil {
+				t.Fatalf("the API server accepted an invalid manifest; want a refusal naming %s", tc.want)
+			}
+			if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
+				t.Fatalf("want an Invalid or BadRequest refusal, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("the refusal does not name %s:\n%v", tc.want, err)
+			}
+			got := obj.DeepCopy()
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), got); !apierrors.IsNotFound(err) {
+				t.Fatalf("the refused object was stored anyway (get: %v)", err)
+			}
+		})
+	}
+	t.Logf("%d invalid manifests refused", len(invalidCases))
+}
+
+// invalidUpdates are changes to a stored object that the API server must
+// refuse; the stored object must stay as it was.
+var invalidUpdates = []struct {
+	name  string
+	base  string
+	patch string
+	want  string
+}{
+	{"switch storage backend", validCampaign, `{"spec":{"storage":{"embedded":null,"postgres":{"secretRef":{"name":"pg"}}}}}`, "spec.storage"},
+	{"shrink embedded volume", validCampaign, `{"spec":{"storage":{"embedded":{"size":"512Mi"}}}}`, "spec.storage.embedded.size"},
+	{"change an erasure request", validErasure, `{"spec":{"subject":{"customerID":"C-9999"}}}`, "spec"},
+}
+
+func TestInvalidUpdatesAreRefused(t *testing.T) {
+	ctx := context.Background()
+	for i, tc := range invalidUpdates {
+		t.Run(tc.name, func(t *testing.T) {
+			stored := object(t, tc.base, "")
+			stored.SetName(fmt.Sprintf("update-%d", i))
+			if err := k8s.Create(ctx, stored); err != nil {
+				t.Fatalf("creating the valid object: %v", err)
+			}
+			changed := object(t, tc.base, tc.patch)
+			changed.SetName(stored.GetName())
+			changed.SetResourceVersion(stored.GetResourceVersion())
+			err := k8s.Update(ctx, changed)
+			if err == nil {
+				t.Fatalf("the API server accepted an invalid update; want a refusal naming %s", tc.want)
+			}
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want an Invalid refusal naming %s, got %v", tc.want, err)
+			}
+			after := stored.DeepCopy()
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(stored), after); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(after.Object["spec"], stored.Object["spec"]) {
+				t.Fatalf("the refused update changed the stored spec:\nbefore %v\nafter  %v", stored.Object["spec"], after.Object["spec"])
+			}
+		})
+	}
+}
+
+func TestValidUpdatesAreAccepted(t *testing.T) {
+	ctx := context.Background()
+	obj := object(t, validCampaign, "")
+	obj.SetName("grow")
+	if err := k8s.Create(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	grown := object(t, validCampaign, `{"spec":{"storage":{"embedded":{"size":"2Gi"}},"paused":true}}`)
+	grown.SetName("grow")
+	grown.SetResourceVersion(obj.GetResourceVersion())
+	if err := k8s.Update(ctx, grown); err != nil {
+		t.Fatalf("growing the volume and pausing must be allowed: %v", err)
+	}
+}
+
+func TestSamplesAreAccepted(t *testing.T) {
+	ctx := context.Background()
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "samples", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("want at least one sample per kind in config/samples, found %d files", len(files))
+	}
+	kinds := map[string]bool{}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f) //nolint:gosec // test reads the repository's own samples
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal(data, &obj.Object); err != nil {
+				t.Fatal(err)
+			}
+			obj.SetNamespace("default")
+			if err := k8s.Create(ctx, obj, client.FieldValidation("Strict")); err != nil {
+				t.Fatalf("the sample was refused: %v", err)
+			}
+			kinds[obj.GetKind()] = true
+		})
+	}
+	for _, k := range []string{"SurveyCampaign", "RetentionPolicy", "BreachReport", "ErasureRequest"} {
+		if !kinds[k] {
+			t.Errorf("no accepted sample of kind %s", k)
+		}
+	}
+}
+
+// TestDefaults checks the safe defaults a minimal campaign gets from the API server.
+func TestDefaults(t *testing.T) {
+	ctx := context.Background()
+	minimal := &privacyv1alpha1.SurveyCampaign{}
+	minimal.Name, minimal.Namespace = "minimal", "default"
+	minimal.Spec.Question = "How likely are you to recommend us to a friend or colleague?"
+	minimal.Spec.Consent.NoticeVersion = "v1"
+	minimal.Spec.RetentionPolicyRef.Name = "ninety-days"
+	minimal.Spec.Storage.Embedded = &privacyv1alpha1.EmbeddedStorage{}
+	if err := k8s.Create(ctx, minimal); err != nil {
+		t.Fatal(err)
+	}
+	got := &privacyv1alpha1.SurveyCampaign{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(minimal), got); err != nil {
+		t.Fatal(err)
+	}
+	s := got.Spec
+	checks := []struct {
+		field     string
+		got, want any
+	}{
+		{"consent.required", deref(s.Consent.Required), true},
+		{"consent.lawfulBasis", s.Consent.LawfulBasis, privacyv1alpha1.LawfulBasisConsent},
+		{"collect.email", s.Collect.Email, false},
+		{"collect.customerID", s.Collect.CustomerID, false},
+		{"collect.comment", s.Collect.Comment, false},
+		{"encryption.keyRotationInterval", s.Encryption.KeyRotationInterval.Duration.String(), "720h0m0s"},
+		{"privacy.minGroupSize", s.Privacy.MinGroupSize, int32(10)},
+		{"privacy.redactComments", deref(s.Privacy.RedactComments), true},
+		{"storage.embedded.size", s.Storage.Embedded.Size.String(), "1Gi"},
+		{"collector.replicas", s.Collector.Replicas, int32(1)},
+		{"paused", s.Paused, false},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("spec.%s defaulted to %v, want %v", c.field, c.got, c.want)
+		}
+	}
+
+	policy := object(t, `{"apiVersion":"privacy.surveyguard.io/v1alpha1","kind":"RetentionPolicy","metadata":{"name":"minimal"},"spec":{"maxAge":"24h"}}`, "")
+	if err := k8s.Create(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	if a, _, _ := unstructured.NestedString(policy.Object, "spec", "action"); a != "Delete" {
+		t.Errorf("spec.action defaulted to %q, want Delete", a)
+	}
+	if sch, _, _ := unstructured.NestedString(policy.Object, "spec", "schedule"); sch != "@daily" {
+		t.Errorf("spec.schedule defaulted to %q, want @daily", sch)
+	}
+}
+
+func TestKubectlExplainShowsFieldDocs(t *testing.T) {
+	out, err := env.Kubectl("explain", "surveycampaign.spec.consent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"consent describes the consent respondents give",
+		"noticeVersion",
+		"lawfulBasis",
+		"Defaults to true",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl explain surveycampaign.spec.consent does not show %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestKubectlGetCategoryAndColumns(t *testing.T) {
+	obj := object(t, validPolicy, "")
+	obj.SetName("columns")
+	if err := k8s.Create(context.Background(), obj); err != nil {
+		t.Fatal(err)
+	}
+	out, err := env.Kubectl("get", "surveyguard", "-n", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "retentionpolicy.privacy.surveyguard.io/columns") {
+		t.Errorf("kubectl get surveyguard does not list the policy:\n%s", out)
+	}
+	out, err = env.Kubectl("get", "rp", "columns", "-n", "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, col := range []string{"MAXAGE", "ACTION", "SCHEDULE", "CAMPAIGNS", "LAST PURGE", "READY", "AGE"} {
+		if !strings.Contains(out, col) {
+			t.Errorf("kubectl get rp has no %s column:\n%s", col, out)
+		}
+	}
+}
+
+// object builds an unstructured object in the default namespace from a YAML
+// manifest and an optional JSON merge patch.
+func object(t *testing.T, manifest, patch string) *unstructured.Unstructured {
+	t.Helper()
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(manifest), &doc); err != nil {
+		t.Fatalf("bad test manifest: %v", err)
+	}
+	if patch != "" {
+		var p map[string]any
+		if err := json.Unmarshal([]byte(patch), &p); err != nil {
+			t.Fatalf("bad test patch: %v", err)
+		}
+		doc = mergePatch(doc, p)
+	}
+	obj := &unstructured.Unstructured{Object: doc}
+	obj.SetNamespace("default")
+	return obj
+}
+
+// mergePatch applies an RFC 7386 JSON merge patch: null deletes, objects merge, anything else replaces.
+func mergePatch(target, patch map[string]any) map[string]any {
+	if target == nil {
+		target = map[string]any{}
+	}
+	for k, v := range patch {
+		switch pv := v.(type) {
+		case nil:
+			delete(target, k)
+		case map[string]any:
+			tv, _ := target[k].(map[string]any)
+			target[k] = mergePatch(tv, pv)
+		default:
+			target[k] = v
+		}
+	}
+	return target
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
