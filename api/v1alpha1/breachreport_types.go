@@ -197,7 +197,3 @@ type BreachReportList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []BreachReport `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&BreachReport{}, &BreachReportList{})
-}

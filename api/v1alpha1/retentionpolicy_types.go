@@ -140,7 +140,3 @@ type RetentionPolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []RetentionPolicy `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&RetentionPolicy{}, &RetentionPolicyList{})
-}

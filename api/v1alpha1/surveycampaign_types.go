@@ -442,7 +442,3 @@ type SurveyCampaignList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []SurveyCampaign `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&SurveyCampaign{}, &SurveyCampaignList{})
-}
