@@ -1,0 +1,2 @@
+// Package controllers holds one reconciler per surveyguard kind.
+package controllers

@@ -1,0 +1,181 @@
+// Package manager runs the surveyguard operator: a controller-runtime manager
+// with every surveyguard reconciler, metrics, health probes and leader election.
+package manager
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/controllers"
+	"github.com/surveyguard/surveyguard/internal/cli"
+)
+
+// Options are the manager's command-line settings.
+type Options struct {
+	MetricsAddr             string
+	MetricsSecure           bool
+	ProbeAddr               string
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	LeaseDuration           time.Duration
+	EnableHTTP2             bool
+}
+
+// watched are the kinds whose informers must have synced before the manager
+// reports ready: a manager that cannot list them (RBAC, missing CRD) is not ready.
+var watched = []client.Object{
+	&privacyv1alpha1.SurveyCampaign{},
+	&privacyv1alpha1.RetentionPolicy{},
+	&privacyv1alpha1.BreachReport{},
+	&privacyv1alpha1.ErasureRequest{},
+}
+
+// informersSynced is a readiness check that passes once the informers of objs
+// have synced. It starts none itself before the cache is running.
+func informersSynced(c cache.Cache, objs ...client.Object) healthz.Checker {
+	return func(req *http.Request) error {
+		for _, obj := range objs {
+			inf, err := c.GetInformer(req.Context(), obj, cache.BlockUntilSynced(false))
+			if err != nil {
+				return fmt.Errorf("informer for %T: %w", obj, err)
+			}
+			if !inf.HasSynced() {
+				return fmt.Errorf("informer for %T has not synced", obj)
+			}
+		}
+		return nil
+	}
+}
+
+// NewScheme returns the scheme with the built-in kinds and surveyguard's.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(privacyv1alpha1.AddToScheme(s))
+	return s
+}
+
+// Main parses the manager's flags from args and runs it until ctx is done.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("surveyguard manager", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if cli.IsHelp(args) {
+		fs.SetOutput(stdout)
+	}
+	var o Options
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443",
+		"Address the metrics endpoint binds to; \"0\" disables it.")
+	fs.BoolVar(&o.MetricsSecure, "metrics-secure", true,
+		"Serve metrics over HTTPS, authenticated and authorized through the API server.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081",
+		"Address the /healthz and /readyz probes bind to.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", false,
+		"Elect a leader so that only one of several replicas reconciles.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "",
+		"Namespace of the leader-election Lease; the pod's namespace when empty.")
+	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second,
+		"How long a leader's Lease is valid without renewal.")
+	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false,
+		"Allow HTTP/2 on the metrics server (off by default: HTTP/2 rapid reset, CVE-2023-44487).")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	fs.Usage = func() {
+		_, _ = fmt.Fprintf(fs.Output(), "Usage: surveyguard manager [flags]\n\n"+
+			"Runs the operator. It reads the cluster from --kubeconfig, $KUBECONFIG or the in-cluster config.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	var kubeconfig string
+	fs.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; $KUBECONFIG or in-cluster when empty.")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", cli.ErrUsage, fs.Args())
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	cfg, err := loadConfig(kubeconfig)
+	if err != nil {
+		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
+	}
+	return Run(ctx, cfg, o)
+}
+
+// Run starts the manager against cfg and blocks until ctx is done.
+func Run(ctx context.Context, cfg *rest.Config, o Options) error {
+	var tlsOpts []func(*tls.Config)
+	if !o.EnableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOpts := metricsserver.Options{
+		BindAddress:   o.MetricsAddr,
+		SecureServing: o.MetricsSecure,
+		TLSOpts:       tlsOpts,
+	}
+	if o.MetricsSecure {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	leaseDuration := o.LeaseDuration
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  NewScheme(),
+		Metrics:                 metricsOpts,
+		HealthProbeBindAddress:  o.ProbeAddr,
+		LeaderElection:          o.LeaderElect,
+		LeaderElectionID:        "surveyguard.privacy.surveyguard.io",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		LeaseDuration:           &leaseDuration,
+		// The manager exits on SIGTERM right after releasing its Lease, so a
+		// new leader takes over at once instead of after LeaseDuration.
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := controllers.SetupAll(mgr); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding the health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("informers", informersSynced(mgr.GetCache(), watched...)); err != nil {
+		return fmt.Errorf("adding the readiness check: %w", err)
+	}
+	ctrl.Log.WithName("setup").Info("starting manager",
+		"metrics", o.MetricsAddr, "probes", o.ProbeAddr, "leaderElection", o.LeaderElect)
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("running the manager: %w", err)
+	}
+	return nil
+}
+
+// loadConfig reads the client configuration from the given kubeconfig file,
+// or, when path is empty, from $KUBECONFIG, the in-cluster service account or
+// ~/.kube/config, in that order.
+func loadConfig(path string) (*rest.Config, error) {
+	if path != "" {
+		return clientcmd.BuildConfigFromFlags("", path)
+	}
+	return ctrl.GetConfig()
+}
