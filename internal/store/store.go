@@ -1,0 +1,149 @@
+// Package store is where a collector keeps responses: one interface, two
+// backends (sqlite/ for one replica, postgres/ for several) and one contract
+// test suite (storetest/) that both pass.
+//
+// A store never sees a plaintext email, customer ID or comment: the collector
+// encrypts them before they arrive, and finds people through pseudonyms.
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/surveyguard/surveyguard/internal/nps"
+)
+
+// Record is one survey response as stored.
+type Record struct {
+	// ID is the response ID, unique and ordered by time (NewID).
+	ID string
+	// IdempotencyKey, when set, makes a retried insert return the first ID.
+	IdempotencyKey string
+	// ReceivedAt is when the collector accepted the response.
+	ReceivedAt time.Time
+	// Score is the answer, 0..10.
+	Score int
+	// Segments is the allowed metadata (plan, region, …).
+	Segments map[string]string
+	// KeyID is the data key that sealed the personal fields below.
+	KeyID string
+	// Email, CustomerID and Comment are ciphertexts, or nil when absent.
+	Email, CustomerID, Comment []byte
+	// SubjectCustomerID and SubjectEmail are the HMAC pseudonyms of the
+	// identifiers, or empty when absent.
+	SubjectCustomerID, SubjectEmail string
+	// Redactions counts, by kind, what was scrubbed from the comment.
+	Redactions map[string]int
+	// Anonymized is true once the personal fields were dropped by a purge.
+	Anonymized bool
+}
+
+// Subject is the pseudonym a respondent is counted and erased by: the
+// customer ID's when there is one, else the email's.
+func (r *Record) Subject() string {
+	if r.SubjectCustomerID != "" {
+		return r.SubjectCustomerID
+	}
+	return r.SubjectEmail
+}
+
+// InsertResult says what an insert did.
+type InsertResult struct {
+	// ID is the stored response's ID: the first one for a duplicate.
+	ID string
+	// Duplicate is true when the idempotency key was already stored; nothing new was counted.
+	Duplicate bool
+}
+
+// Stats are the running figures of a store, kept up to date by every write
+// rather than computed by scanning.
+type Stats struct {
+	Counts            nps.Counts       `json:"counts"`
+	DistinctCustomers int64            `json:"distinctCustomers"`
+	OldestRecordTime  *time.Time       `json:"oldestRecordTime,omitempty"`
+	Redactions        map[string]int64 `json:"redactions"`
+	// KeyIDs counts the records still holding personal fields, by the key
+	// that sealed them; everything not under the active key awaits re-wrap.
+	KeyIDs    map[string]int64 `json:"keyIDs"`
+	LastPurge *PurgeReceipt    `json:"lastPurge,omitempty"`
+}
+
+// Action is what a purge does to an old response.
+type Action string
+
+// The purge actions.
+const (
+	ActionDelete    Action = "Delete"
+	ActionAnonymize Action = "Anonymize"
+)
+
+// MaxPurgeBatch is the largest number of rows one purge transaction touches,
+// so that ingest keeps flowing while a purge runs.
+const MaxPurgeBatch = 10000
+
+// PurgeRequest asks for responses received before Cutoff to be deleted or anonymized.
+type PurgeRequest struct {
+	Cutoff    time.Time
+	Action    Action
+	DryRun    bool
+	BatchSize int // rows per transaction; 0 or more than MaxPurgeBatch means MaxPurgeBatch
+}
+
+// PurgeReceipt records a purge.
+type PurgeReceipt struct {
+	Cutoff     time.Time `json:"cutoff"`
+	Action     Action    `json:"action"`
+	DryRun     bool      `json:"dryRun,omitempty"`
+	Purged     int64     `json:"purged"`
+	Anonymized int64     `json:"anonymized"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	// Digest is the SHA-256, in hex, of the IDs purged or anonymized, in order.
+	Digest string `json:"digest"`
+}
+
+// Store keeps responses durably.
+type Store interface {
+	// Insert stores r and returns once the write is durable. Concurrent
+	// inserts share commits.
+	Insert(ctx context.Context, r *Record) (InsertResult, error)
+	// Get returns one stored response, or ErrNotFound.
+	Get(ctx context.Context, id string) (*Record, error)
+	// Stats returns the running figures.
+	Stats(ctx context.Context) (Stats, error)
+	// Purge deletes or anonymizes responses received before the cutoff, in
+	// transactions of at most MaxPurgeBatch rows.
+	Purge(ctx context.Context, req PurgeRequest) (PurgeReceipt, error)
+	// Erase deletes every response whose customer-ID or email pseudonym is
+	// one of subjects and returns how many there were.
+	Erase(ctx context.Context, subjects ...string) (int64, error)
+	// Rewrap calls fn on up to limit records whose personal fields are
+	// sealed by a key other than activeKeyID, stores what fn returns, and
+	// says how many it re-wrapped.
+	Rewrap(ctx context.Context, activeKeyID string, limit int, fn func(*Record) error) (int, error)
+	// Ping checks that the store is reachable.
+	Ping(ctx context.Context) error
+	// Close flushes pending writes and releases the store.
+	Close() error
+}
+
+// ErrClosed is returned by a store that has been closed.
+var ErrClosed = errors.New("store is closed")
+
+// ErrNotFound is returned for a response that is not stored.
+var ErrNotFound = errors.New("response not found")
+
+// NewID returns a response ID: 48 bits of milliseconds then 80 random bits,
+// hex encoded, so IDs sort by time and never collide in practice.
+func NewID(now time.Time) string {
+	var b [16]byte
+	var ms [8]byte
+	binary.BigEndian.PutUint64(ms[:], uint64(now.UnixMilli()))
+	copy(b[:6], ms[2:])
+	_, _ = rand.Read(b[6:])
+	return hex.EncodeToString(b[:])
+}
