@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -61,12 +62,14 @@ type Options struct {
 	MaxBatch int
 }
 
-// New creates the schema and starts the group-commit writer.
+// New creates the schema and starts the group-commit writer. reader may be
+// nil, when one pool serves reads and writes.
 func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*Store, error) {
-	for _, stmt := range d.Schema {
-		if _, err := writer.ExecContext(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("%s: creating the schema: %w", d.Name, err)
-		}
+	if reader == nil {
+		reader = writer
+	}
+	if err := createSchema(ctx, writer, d); err != nil {
+		return nil, err
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 512
@@ -77,8 +80,8 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 			email, customer_id, comment, subject_customer, subject_email, anonymized)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (idempotency_key) DO NOTHING`),
 		dupID:       s.bind(`SELECT id FROM responses WHERE idempotency_key = ?`),
-		subjectUp:   s.bind(`INSERT INTO subjects (pseudonym, refs) VALUES (?, 1) ON CONFLICT (pseudonym) DO UPDATE SET refs = subjects.refs + 1 RETURNING refs`),
-		subjectDown: s.bind(`UPDATE subjects SET refs = refs - 1 WHERE pseudonym = ? RETURNING refs`),
+		subjectUp:   s.bind(`INSERT INTO subjects (pseudonym, refs) VALUES (?, ?) ON CONFLICT (pseudonym) DO UPDATE SET refs = subjects.refs + excluded.refs RETURNING refs`),
+		subjectDown: s.bind(`UPDATE subjects SET refs = refs - ? WHERE pseudonym = ? RETURNING refs`),
 		subjectGone: s.bind(`DELETE FROM subjects WHERE pseudonym = ? AND refs <= 0`),
 		counter:     s.bind(`INSERT INTO counters (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = counters.n + excluded.n`),
 		selectOld: s.bind(`SELECT id, score, key_id, subject_customer, subject_email, anonymized FROM responses
@@ -86,13 +89,32 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		selectOldRaw: s.bind(`SELECT id, score, key_id, subject_customer, subject_email, anonymized FROM responses
 			WHERE anonymized = 0 AND received_at < ? ORDER BY received_at, id LIMIT ?`),
 		deleteID:    s.bind(`DELETE FROM responses WHERE id = ?`),
-		anonymizeID: s.bind(`UPDATE responses SET email = NULL, customer_id = NULL, comment = NULL, key_id = NULL, subject_customer = NULL, subject_email = NULL, anonymized = 1, received_at = received_at - (received_at % 86400000) WHERE id = ?`),
+		anonymizeID: s.bind(`UPDATE responses SET email = NULL, customer_id = NULL, comment = NULL, key_id = NULL, subject_customer = NULL, subject_email = NULL, anonymized = 1, received_at = received_at - (received_at % 86400000) WHERE id = ? AND anonymized = 0`),
 		selectRewrap: s.bind(`SELECT id, key_id, email, customer_id, comment FROM responses
 			WHERE key_id IS NOT NULL AND key_id <> ? ORDER BY id LIMIT ?`),
-		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ?`),
+		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ? AND key_id = ?`),
 	}
 	s.batcher = store.NewBatcher(o.MaxBatch, s.flush)
 	return s, nil
+}
+
+// createSchema runs the dialect's schema statements in one transaction, so
+// replicas starting together see all of it or none.
+func createSchema(ctx context.Context, db *sql.DB, d Dialect) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: begin: %w", d.Name, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	for _, stmt := range d.Schema {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: creating the schema: %w", d.Name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: creating the schema: %w", d.Name, err)
+	}
+	return nil
 }
 
 // bind rewrites "?" placeholders into the dialect's.
@@ -118,19 +140,66 @@ func (s *Store) Insert(ctx context.Context, r *store.Record) (store.InsertResult
 	return s.batcher.Insert(ctx, r)
 }
 
-// deltas accumulates counter changes within one transaction.
-type deltas map[string]int64
+// deltas accumulates the counter and respondent changes of one transaction.
+// They are applied at its end, in sorted order, so that concurrent
+// transactions (several PostgreSQL replicas, a purge beside ingest) take row
+// locks in the same order and cannot deadlock.
+type deltas struct {
+	counters map[string]int64
+	subjects map[string]int64
+}
 
-func (d deltas) apply(ctx context.Context, tx *sql.Tx, q string) error {
-	for name, n := range d {
-		if n == 0 {
-			continue
+func newDeltas() *deltas {
+	return &deltas{counters: map[string]int64{}, subjects: map[string]int64{}}
+}
+
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, d *deltas) error {
+	for _, sub := range sortedKeys(d.subjects) {
+		n := d.subjects[sub]
+		switch {
+		case n > 0:
+			var refs int64
+			if err := tx.QueryRowContext(ctx, s.q.subjectUp, sub, n).Scan(&refs); err != nil {
+				return fmt.Errorf("%s: counting a respondent: %w", s.d.Name, err)
+			}
+			if refs == n {
+				d.counters[counterCustomers]++
+			}
+		case n < 0:
+			var refs int64
+			err := tx.QueryRowContext(ctx, s.q.subjectDown, -n, sub).Scan(&refs)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("%s: uncounting a respondent: %w", s.d.Name, err)
+			}
+			if refs <= 0 {
+				d.counters[counterCustomers]--
+				// Keep no pseudonym of someone who has no response left.
+				if _, err := tx.ExecContext(ctx, s.q.subjectGone, sub); err != nil {
+					return fmt.Errorf("%s: removing a respondent: %w", s.d.Name, err)
+				}
+			}
 		}
-		if _, err := tx.ExecContext(ctx, q, name, n); err != nil {
-			return fmt.Errorf("updating counter %s: %w", name, err)
+	}
+	for _, name := range sortedKeys(d.counters) {
+		if n := d.counters[name]; n != 0 {
+			if _, err := tx.ExecContext(ctx, s.q.counter, name, n); err != nil {
+				return fmt.Errorf("%s: updating counter %s: %w", s.d.Name, name, err)
+			}
 		}
 	}
 	return nil
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func bucketCounter(score int) string {
@@ -153,16 +222,15 @@ func (s *Store) flush(batch []*store.Pending) error {
 		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	d := deltas{}
+	d := newDeltas()
 	for _, p := range batch {
-		r := p.Record
-		res, err := s.insertOne(ctx, tx, r, d)
+		res, err := s.insertOne(ctx, tx, p.Record, d)
 		if err != nil {
 			return err
 		}
 		p.Result = res
 	}
-	if err := d.apply(ctx, tx, s.q.counter); err != nil {
+	if err := s.apply(ctx, tx, d); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -171,7 +239,7 @@ func (s *Store) flush(batch []*store.Pending) error {
 	return nil
 }
 
-func (s *Store) insertOne(ctx context.Context, tx *sql.Tx, r *store.Record, d deltas) (store.InsertResult, error) {
+func (s *Store) insertOne(ctx context.Context, tx *sql.Tx, r *store.Record, d *deltas) (store.InsertResult, error) {
 	segments, err := json.Marshal(r.Segments)
 	if err != nil {
 		return store.InsertResult{}, err
@@ -199,21 +267,15 @@ func (s *Store) insertOne(ctx context.Context, tx *sql.Tx, r *store.Record, d de
 		}
 		return store.InsertResult{ID: id, Duplicate: true}, nil
 	}
-	d[bucketCounter(r.Score)]++
+	d.counters[bucketCounter(r.Score)]++
 	if hasPersonal {
-		d[prefixKey+r.KeyID]++
+		d.counters[prefixKey+r.KeyID]++
 	}
 	for kind, n := range r.Redactions {
-		d[prefixRedaction+kind] += int64(n)
+		d.counters[prefixRedaction+kind] += int64(n)
 	}
 	if sub := r.Subject(); sub != "" {
-		var refs int64
-		if err := tx.QueryRowContext(ctx, s.q.subjectUp, sub).Scan(&refs); err != nil {
-			return store.InsertResult{}, fmt.Errorf("%s: counting the respondent: %w", s.d.Name, err)
-		}
-		if refs == 1 {
-			d[counterCustomers]++
-		}
+		d.subjects[sub]++
 	}
 	return store.InsertResult{ID: r.ID}, nil
 }
@@ -252,39 +314,39 @@ func scanRows(rows *sql.Rows) ([]row, error) {
 
 // forget drops what a row contributes to the identity counters: its key's
 // count and its respondent's reference.
-func (s *Store) forget(ctx context.Context, tx *sql.Tx, r row, d deltas) error {
+func forget(r row, d *deltas) {
 	if r.keyID.Valid {
-		d[prefixKey+r.keyID.String]--
+		d.counters[prefixKey+r.keyID.String]--
 	}
 	if sub := r.subject(); sub != "" && !r.anonymous {
-		var refs int64
-		err := tx.QueryRowContext(ctx, s.q.subjectDown, sub).Scan(&refs)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%s: uncounting a respondent: %w", s.d.Name, err)
+		d.subjects[sub]--
+	}
+}
+
+// deleteRows deletes rows and takes them out of every counter.
+func (s *Store) deleteRows(ctx context.Context, tx *sql.Tx, rows []row, d *deltas) error {
+	for _, r := range rows {
+		gone, err := s.execOne(ctx, tx, s.q.deleteID, r.id)
+		if err != nil {
+			return fmt.Errorf("%s: deleting a response: %w", s.d.Name, err)
 		}
-		if err == nil && refs == 0 {
-			d[counterCustomers]--
-			// Keep no pseudonym of someone who has no response left.
-			if _, err := tx.ExecContext(ctx, s.q.subjectGone, sub); err != nil {
-				return fmt.Errorf("%s: removing a respondent: %w", s.d.Name, err)
-			}
+		if !gone { // another replica deleted it first: it is not ours to uncount
+			continue
 		}
+		d.counters[bucketCounter(r.score)]--
+		forget(r, d)
 	}
 	return nil
 }
 
-// deleteRows deletes rows and takes them out of every counter.
-func (s *Store) deleteRows(ctx context.Context, tx *sql.Tx, rows []row, d deltas) error {
-	for _, r := range rows {
-		if _, err := tx.ExecContext(ctx, s.q.deleteID, r.id); err != nil {
-			return fmt.Errorf("%s: deleting a response: %w", s.d.Name, err)
-		}
-		d[bucketCounter(r.score)]--
-		if err := s.forget(ctx, tx, r, d); err != nil {
-			return err
-		}
+// execOne runs a statement that targets one row and reports whether it did.
+func (s *Store) execOne(ctx context.Context, tx *sql.Tx, q string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return false, err
 	}
-	return nil
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // Purge implements store.Store.
@@ -368,23 +430,24 @@ func (s *Store) purgeBatch(ctx context.Context, sel string, req store.PurgeReque
 	if err != nil {
 		return 0, err
 	}
-	d := deltas{}
+	d := newDeltas()
 	if req.Action == store.ActionDelete {
 		err = s.deleteRows(ctx, tx, list, d)
 	} else {
 		for _, r := range list {
-			if _, err = tx.ExecContext(ctx, s.q.anonymizeID, r.id); err != nil {
+			var done bool
+			if done, err = s.execOne(ctx, tx, s.q.anonymizeID, r.id); err != nil {
 				break
 			}
-			if err = s.forget(ctx, tx, r, d); err != nil {
-				break
+			if done {
+				forget(r, d)
 			}
 		}
 	}
 	if err != nil {
 		return 0, fmt.Errorf("%s: purging: %w", s.d.Name, err)
 	}
-	if err := d.apply(ctx, tx, s.q.counter); err != nil {
+	if err := s.apply(ctx, tx, d); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -438,11 +501,11 @@ func (s *Store) Erase(ctx context.Context, subjects ...string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	d := deltas{}
+	d := newDeltas()
 	if err := s.deleteRows(ctx, tx, list, d); err != nil {
 		return 0, err
 	}
-	if err := d.apply(ctx, tx, s.q.counter); err != nil {
+	if err := s.apply(ctx, tx, d); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -474,19 +537,23 @@ func (s *Store) Rewrap(ctx context.Context, activeKeyID string, limit int, fn fu
 	if err := rows.Close(); err != nil {
 		return 0, err
 	}
-	d := deltas{}
+	d := newDeltas()
 	for _, r := range recs {
 		old := r.KeyID
 		if err := fn(r); err != nil {
 			return 0, fmt.Errorf("re-wrapping response %s: %w", r.ID, err)
 		}
-		if _, err := tx.ExecContext(ctx, s.q.updateRewrap, r.KeyID, r.Email, r.CustomerID, r.Comment, r.ID); err != nil {
+		done, err := s.execOne(ctx, tx, s.q.updateRewrap, r.KeyID, r.Email, r.CustomerID, r.Comment, r.ID, old)
+		if err != nil {
 			return 0, fmt.Errorf("%s: storing a re-wrapped response: %w", s.d.Name, err)
 		}
-		d[prefixKey+old]--
-		d[prefixKey+r.KeyID]++
+		if !done { // purged, erased or re-wrapped by another replica meanwhile
+			continue
+		}
+		d.counters[prefixKey+old]--
+		d.counters[prefixKey+r.KeyID]++
 	}
-	if err := d.apply(ctx, tx, s.q.counter); err != nil {
+	if err := s.apply(ctx, tx, d); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -581,6 +648,9 @@ func (s *Store) Ping(ctx context.Context) error { return s.writer.PingContext(ct
 // Close implements store.Store: pending inserts are committed first.
 func (s *Store) Close() error {
 	s.batcher.Close()
+	if s.reader == s.writer {
+		return s.writer.Close()
+	}
 	return errors.Join(s.writer.Close(), s.reader.Close())
 }
 

@@ -1,0 +1,133 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the recount
+
+	"github.com/surveyguard/surveyguard/internal/store"
+	"github.com/surveyguard/surveyguard/internal/store/postgres"
+	"github.com/surveyguard/surveyguard/internal/store/sqlstore"
+	"github.com/surveyguard/surveyguard/internal/store/storetest"
+	"github.com/surveyguard/surveyguard/internal/testenv"
+)
+
+var pg *testenv.Postgres
+
+func TestMain(m *testing.M) {
+	var err error
+	pg, err = testenv.StartPostgres()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := pg.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping PostgreSQL:", err)
+	}
+	os.Exit(code)
+}
+
+var dbs atomic.Int64
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) (store.Store, func(*testing.T) store.Store) {
+		dsn, err := pg.CreateDatabase(fmt.Sprintf("contract_%d", dbs.Add(1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := func(t *testing.T) store.Store {
+			s, err := postgres.Open(context.Background(), dsn, sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		return open(t), open
+	})
+}
+
+// TestReplicasShareCounters runs three stores (three collector replicas) on
+// one database: concurrent inserts of the same respondents and a purge from
+// another replica must leave counters that agree with a recount.
+func TestReplicasShareCounters(t *testing.T) {
+	dsn, err := pg.CreateDatabase("replicas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var replicas []store.Store
+	for range 3 {
+		s, err := postgres.Open(ctx, dsn, sqlstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		replicas = append(replicas, s)
+	}
+	defer func() {
+		for _, s := range replicas {
+			_ = s.Close()
+		}
+	}()
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	const perReplica = 300
+	var wg sync.WaitGroup
+	for i, s := range replicas {
+		for w := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range perReplica / 8 {
+					n := i*perReplica + w*100 + j
+					r := &store.Record{
+						ID: fmt.Sprintf("%s-%d", store.NewID(base), n), ReceivedAt: base.Add(time.Duration(j) * time.Minute),
+						Score: n % 11, KeyID: "k1", CustomerID: []byte("ct"),
+						SubjectCustomerID: fmt.Sprintf("cust-%d", n%50), // 50 people, answering on every replica
+					}
+					if _, err := s.Insert(ctx, r); err != nil {
+						t.Errorf("replica %d: %v", i, err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	// A purge from one replica while the others ingest.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if _, err := replicas[0].Purge(ctx, store.PurgeRequest{Cutoff: base.Add(5 * time.Minute), Action: store.ActionDelete, BatchSize: 7}); err != nil {
+			t.Errorf("purge: %v", err)
+		}
+	}()
+	wg.Wait()
+
+	st, err := replicas[1].Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	var total, promoters, customers int64
+	if err := db.QueryRow(`SELECT count(*), count(*) FILTER (WHERE score >= 9), count(DISTINCT subject_customer) FROM responses`).
+		Scan(&total, &promoters, &customers); err != nil {
+		t.Fatal(err)
+	}
+	if st.Counts.Total() != total || st.Counts.Promoters != promoters || st.DistinctCustomers != customers {
+		t.Errorf("counters disagree with a recount: counters %+v customers %d; recount total %d promoters %d customers %d",
+			st.Counts, st.DistinctCustomers, total, promoters, customers)
+	}
+	if total == 0 || total == 3*perReplica {
+		t.Errorf("recount %d: want some, not all, responses purged", total)
+	}
+}
