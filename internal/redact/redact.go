@@ -1,0 +1,182 @@
+// Package redact scrubs personal data from free-text comments before they
+// are stored: email addresses, phone numbers (Indian and international),
+// payment card numbers (Luhn-checked), Aadhaar numbers (Verhoeff-checked),
+// PAN, UPI IDs, IBANs (mod-97-checked) and IP addresses. Each finding is
+// replaced by a marker such as "[email]" and counted by kind; the counts may
+// be published, the text never.
+package redact
+
+import (
+	"math/big"
+	"net/netip"
+	"regexp"
+	"strings"
+)
+
+// The kinds of personal data recognized.
+const (
+	KindEmail   = "email"
+	KindPhone   = "phone"
+	KindCard    = "card"
+	KindAadhaar = "aadhaar"
+	KindPAN     = "pan"
+	KindUPI     = "upi"
+	KindIBAN    = "iban"
+	KindIP      = "ip"
+)
+
+// Kinds lists every kind, in the order the recognizers run.
+var Kinds = []string{KindEmail, KindUPI, KindIBAN, KindIP, KindAadhaar, KindCard, KindPAN, KindPhone}
+
+type recognizer struct {
+	kind  string
+	re    *regexp.Regexp
+	valid func(match string) bool
+}
+
+// Order matters: an email is taken before the UPI ID inside it could be, an
+// IBAN before its digits could pass for a card, an IP before its digits
+// could pass for a phone number, Aadhaar and cards before phone numbers.
+var recognizers = []recognizer{
+	{KindEmail, regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`), nil},
+	// name@bank, with no dot after the @: a UPI virtual payment address.
+	{KindUPI, regexp.MustCompile(`\b[A-Za-z0-9._\-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}\b`), nil},
+	{KindIBAN, regexp.MustCompile(`\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b`), validIBAN},
+	{KindIP, regexp.MustCompile(`\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}`), validIP},
+	{KindAadhaar, regexp.MustCompile(`\b[2-9][0-9]{3}[ \-]?[0-9]{4}[ \-]?[0-9]{4}\b`), validAadhaar},
+	{KindCard, regexp.MustCompile(`\b[0-9](?:[ \-]?[0-9]){12,18}\b`), validCard},
+	{KindPAN, regexp.MustCompile(`\b[A-Z]{3}[PCHFATBLJG][A-Z][0-9]{4}[A-Z]\b`), nil},
+	// +country code and 7-14 digits, or an Indian mobile number: optional
+	// +91/91/0 prefix, then ten digits starting 6-9.
+	{KindPhone, regexp.MustCompile(`(?:\+[1-9][0-9]{0,2}[ \-.]?(?:\(?[0-9]{1,4}\)?[ \-.]?){1,4}[0-9]{2,4}\b)|(?:\b(?:(?:91|0)[ \-]?)?[6-9][0-9]{4}[ \-]?[0-9]{5}\b)`), validPhone},
+}
+
+// Result is a scrubbed text and what was taken out of it.
+type Result struct {
+	Text   string
+	Counts map[string]int
+}
+
+// Comment scrubs text. Text with nothing to redact comes back unchanged and
+// with a nil Counts.
+func Comment(text string) Result {
+	r := Result{Text: text}
+	for _, rec := range recognizers {
+		if !rec.re.MatchString(r.Text) {
+			continue
+		}
+		r.Text = rec.re.ReplaceAllStringFunc(r.Text, func(m string) string {
+			if rec.valid != nil && !rec.valid(m) {
+				return m
+			}
+			if r.Counts == nil {
+				r.Counts = map[string]int{}
+			}
+			r.Counts[rec.kind]++
+			return "[" + rec.kind + "]"
+		})
+	}
+	return r
+}
+
+func digits(s string) []int {
+	d := make([]int, 0, len(s))
+	for _, c := range s {
+		if c >= '0' && c <= '9' {
+			d = append(d, int(c-'0'))
+		}
+	}
+	return d
+}
+
+// validCard is the Luhn check on 13 to 19 digits.
+func validCard(m string) bool {
+	d := digits(m)
+	if len(d) < 13 || len(d) > 19 {
+		return false
+	}
+	return luhn(d)
+}
+
+func luhn(d []int) bool {
+	sum := 0
+	for i := range d {
+		v := d[len(d)-1-i]
+		if i%2 == 1 {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	return sum%10 == 0
+}
+
+// The Verhoeff tables (dihedral group D5).
+var (
+	verhoeffD = [10][10]int{
+		{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2, 3, 4, 0, 6, 7, 8, 9, 5},
+		{2, 3, 4, 0, 1, 7, 8, 9, 5, 6}, {3, 4, 0, 1, 2, 8, 9, 5, 6, 7},
+		{4, 0, 1, 2, 3, 9, 5, 6, 7, 8}, {5, 9, 8, 7, 6, 0, 4, 3, 2, 1},
+		{6, 5, 9, 8, 7, 1, 0, 4, 3, 2}, {7, 6, 5, 9, 8, 2, 1, 0, 4, 3},
+		{8, 7, 6, 5, 9, 3, 2, 1, 0, 4}, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0},
+	}
+	verhoeffP = [8][10]int{
+		{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 5, 7, 6, 2, 8, 3, 0, 9, 4},
+		{5, 8, 0, 3, 7, 9, 6, 1, 4, 2}, {8, 9, 1, 6, 0, 4, 3, 5, 2, 7},
+		{9, 4, 5, 3, 1, 2, 6, 8, 7, 0}, {4, 2, 8, 6, 5, 7, 3, 9, 0, 1},
+		{2, 7, 9, 3, 8, 0, 6, 4, 1, 5}, {7, 0, 4, 6, 9, 1, 3, 2, 5, 8},
+	}
+)
+
+// verhoeff reports whether the digits end in a valid Verhoeff check digit.
+func verhoeff(d []int) bool {
+	c := 0
+	for i := range d {
+		c = verhoeffD[c][verhoeffP[i%8][d[len(d)-1-i]]]
+	}
+	return c == 0
+}
+
+// validAadhaar: 12 digits, not starting 0 or 1, Verhoeff-checked.
+func validAadhaar(m string) bool {
+	d := digits(m)
+	return len(d) == 12 && d[0] >= 2 && verhoeff(d)
+}
+
+// validIBAN is the ISO 13616 mod-97 check.
+func validIBAN(m string) bool {
+	s := strings.ReplaceAll(m, " ", "")
+	if len(s) < 15 || len(s) > 34 {
+		return false
+	}
+	rearranged := s[4:] + s[:4]
+	var num strings.Builder
+	for _, c := range rearranged {
+		switch {
+		case c >= '0' && c <= '9':
+			num.WriteRune(c)
+		case c >= 'A' && c <= 'Z':
+			num.WriteString(big.NewInt(int64(c - 'A' + 10)).String())
+		default:
+			return false
+		}
+	}
+	n, ok := new(big.Int).SetString(num.String(), 10)
+	return ok && new(big.Int).Mod(n, big.NewInt(97)).Int64() == 1
+}
+
+func validIP(m string) bool {
+	if strings.Count(m, ":") == 0 && strings.Count(m, ".") != 3 {
+		return false
+	}
+	_, err := netip.ParseAddr(m)
+	return err == nil
+}
+
+// validPhone keeps the digit count in the range real numbers have.
+func validPhone(m string) bool {
+	n := len(digits(m))
+	return n >= 8 && n <= 15
+}
