@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Pending is one insert waiting for a group commit.
@@ -18,9 +19,10 @@ type Pending struct {
 // through flush, and only then answers each caller. Under load many inserts
 // share one fsync; alone, an insert commits at once.
 type Batcher struct {
-	flush func([]*Pending) error
-	max   int
-	queue chan *Pending
+	flush   func([]*Pending) error
+	observe func(size int, took time.Duration)
+	max     int
+	queue   chan *Pending
 
 	mu     sync.RWMutex
 	closed bool
@@ -29,9 +31,9 @@ type Batcher struct {
 
 // NewBatcher starts a batcher. flush writes the batch in one transaction and
 // sets each Pending's Result; an error it returns fails every insert of the
-// batch.
-func NewBatcher(max int, flush func([]*Pending) error) *Batcher {
-	b := &Batcher{flush: flush, max: max, queue: make(chan *Pending, max)}
+// batch. observe, when not nil, is told each commit's size and duration.
+func NewBatcher(max int, flush func([]*Pending) error, observe func(size int, took time.Duration)) *Batcher {
+	b := &Batcher{flush: flush, observe: observe, max: max, queue: make(chan *Pending, max)}
 	b.wg.Add(1)
 	go b.run()
 	return b
@@ -78,7 +80,11 @@ func (b *Batcher) run() {
 				break fill
 			}
 		}
+		start := time.Now()
 		err := b.flush(batch)
+		if b.observe != nil {
+			b.observe(len(batch), time.Since(start))
+		}
 		for _, p := range batch {
 			if err != nil {
 				p.Err = err

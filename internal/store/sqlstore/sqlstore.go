@@ -60,6 +60,8 @@ type queries struct {
 type Options struct {
 	// MaxBatch is the most inserts one group commit takes.
 	MaxBatch int
+	// ObserveCommit, when set, is told each group commit's size and duration.
+	ObserveCommit func(size int, took time.Duration)
 }
 
 // New creates the schema and starts the group-commit writer. reader may be
@@ -94,7 +96,7 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 			WHERE key_id IS NOT NULL AND key_id <> ? ORDER BY id LIMIT ?`),
 		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ? AND key_id = ?`),
 	}
-	s.batcher = store.NewBatcher(o.MaxBatch, s.flush)
+	s.batcher = store.NewBatcher(o.MaxBatch, s.flush, o.ObserveCommit)
 	return s, nil
 }
 

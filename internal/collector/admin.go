@@ -1,0 +1,181 @@
+package collector
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/surveyguard/surveyguard/internal/crypto"
+	"github.com/surveyguard/surveyguard/internal/nps"
+	"github.com/surveyguard/surveyguard/internal/store"
+)
+
+// Stats is the body of GET /admin/v1/stats: what the operator publishes.
+type Stats struct {
+	Campaign string `json:"campaign"`
+	nps.Result
+	DistinctCustomers int64               `json:"distinctCustomers"`
+	OldestRecordTime  *time.Time          `json:"oldestRecordTime,omitempty"`
+	Redactions        map[string]int64    `json:"redactions"`
+	ActiveKeyID       string              `json:"activeKeyID"`
+	RewrapPending     int64               `json:"rewrapPending"`
+	LastPurge         *store.PurgeReceipt `json:"lastPurge,omitempty"`
+}
+
+// PurgeRequest is the body of POST /admin/v1/purge.
+type PurgeRequest struct {
+	Cutoff time.Time    `json:"cutoff"`
+	Action store.Action `json:"action,omitempty"`
+	DryRun bool         `json:"dryRun,omitempty"`
+}
+
+// EraseRequest is the body of POST /admin/v1/erase: exactly one identifier.
+type EraseRequest struct {
+	CustomerID string `json:"customerID,omitempty"`
+	Email      string `json:"email,omitempty"`
+}
+
+// EraseResult is the answer to an erase.
+type EraseResult struct {
+	Erased int64 `json:"erased"`
+}
+
+// authorized checks the bearer token in constant time; a bad token is a 401.
+func (s *Server) authorized(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		want := *s.secrets.token.Load()
+		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="surveyguard-admin"`)
+			writeError(w, &apiError{Status: http.StatusUnauthorized, Message: "a valid bearer token is required"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) stats(r *http.Request) (*Stats, error) {
+	st, err := s.store.Stats(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	kr := s.secrets.keys.Load()
+	out := &Stats{
+		Campaign:          s.cfg.Campaign,
+		Result:            nps.Compute(st.Counts, s.cfg.Privacy.MinGroupSize),
+		DistinctCustomers: st.DistinctCustomers,
+		OldestRecordTime:  st.OldestRecordTime,
+		Redactions:        st.Redactions,
+		ActiveKeyID:       kr.ActiveKeyID(),
+		LastPurge:         st.LastPurge,
+	}
+	out.RewrapPending = pendingRewrap(st, kr.ActiveKeyID())
+	return out, nil
+}
+
+func pendingRewrap(st store.Stats, active string) int64 {
+	var n int64
+	for id, c := range st.KeyIDs {
+		if id != active {
+			n += c
+		}
+	}
+	return n
+}
+
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.stats(r)
+	if err != nil {
+		s.log.Error(err, "reading stats failed")
+		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "the store cannot be read"})
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var req PurgeRequest
+	if err := decodeStrict(body, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.Action == "" {
+		req.Action = store.ActionDelete
+	}
+	switch {
+	case req.Cutoff.IsZero():
+		writeError(w, unprocessable("cutoff", "cutoff is required (RFC 3339)"))
+		return
+	case req.Cutoff.After(s.now()):
+		writeError(w, unprocessable("cutoff", "cutoff %s is in the future", req.Cutoff.Format(time.RFC3339)))
+		return
+	case req.Action != store.ActionDelete && req.Action != store.ActionAnonymize:
+		writeError(w, unprocessable("action", "action must be Delete or Anonymize, got %q", truncate(string(req.Action), 32)))
+		return
+	}
+	receipt, err := s.store.Purge(r.Context(), store.PurgeRequest{Cutoff: req.Cutoff, Action: req.Action, DryRun: req.DryRun})
+	if err != nil {
+		s.log.Error(err, "purge failed")
+		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "the purge failed; what was purged before the failure stays purged"})
+		return
+	}
+	s.log.Info("purged", "cutoff", receipt.Cutoff, "action", receipt.Action, "dryRun", receipt.DryRun,
+		"purged", receipt.Purged, "anonymized", receipt.Anonymized)
+	writeJSON(w, http.StatusOK, receipt)
+}
+
+func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var req EraseRequest
+	if err := decodeStrict(body, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if (req.CustomerID == "") == (req.Email == "") {
+		writeError(w, unprocessable("customerID", "send exactly one of customerID or email"))
+		return
+	}
+	kr := s.secrets.keys.Load()
+	// Erase every response the person gave under either identifier.
+	var subjects []string
+	if req.CustomerID != "" {
+		subjects = append(subjects, kr.Pseudonym(crypto.KindCustomerID, req.CustomerID))
+	}
+	if req.Email != "" {
+		subjects = append(subjects, kr.Pseudonym(crypto.KindEmail, req.Email))
+	}
+	n, err := s.store.Erase(r.Context(), subjects...)
+	if err != nil {
+		s.log.Error(err, "erase failed")
+		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "the erasure failed; retry"})
+		return
+	}
+	s.log.Info("erased a subject's responses", "erased", n) // never the identifier
+	writeJSON(w, http.StatusOK, EraseResult{Erased: n})
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.store.Ping(r.Context()); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unreachable"})
+		return
+	}
+	if s.secrets.keys.Load() == nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "keys not loaded"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,305 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/surveyguard/surveyguard/internal/crypto"
+	"github.com/surveyguard/surveyguard/internal/redact"
+	"github.com/surveyguard/surveyguard/internal/store"
+)
+
+// MaxBodyBytes is the largest request body either listener reads.
+const MaxBodyBytes = 16 << 10
+
+// Limits on the fields of a response.
+const (
+	maxComment        = 4000
+	maxEmail          = 320
+	maxCustomerID     = 256
+	maxSegmentValue   = 64
+	maxIdempotencyKey = 200
+)
+
+// responseRequest is the body of POST /v1/responses.
+type responseRequest struct {
+	Score      json.RawMessage   `json:"score"`
+	Consent    *consentBody      `json:"consent"`
+	Comment    *string           `json:"comment"`
+	Email      *string           `json:"email"`
+	CustomerID *string           `json:"customerID"`
+	Segments   map[string]string `json:"segments"`
+}
+
+type consentBody struct {
+	Given         bool   `json:"given"`
+	NoticeVersion string `json:"noticeVersion"`
+}
+
+// submission is a checked response, ready to be sealed and stored.
+type submission struct {
+	score                      int
+	comment, email, customerID *string
+	segments                   map[string]string
+	idempotencyKey             string
+}
+
+// apiError is a refusal: its status and a JSON body naming the problem.
+type apiError struct {
+	Status  int    `json:"-"`
+	Message string `json:"error"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func unprocessable(field, format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusUnprocessableEntity, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = &apiError{Status: http.StatusInternalServerError, Message: "internal error"}
+	}
+	writeJSON(w, ae.Status, ae)
+}
+
+// readBody reads at most MaxBodyBytes; more is a 413.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)}
+	}
+	if err != nil {
+		return nil, &apiError{Status: http.StatusBadRequest, Message: "the body could not be read"}
+	}
+	return body, nil
+}
+
+// decodeStrict decodes JSON into v, refusing unknown fields (422) and
+// malformed JSON (400).
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			field = strings.Trim(field, `"`)
+			return unprocessable(field, "unknown field %q", field)
+		}
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return unprocessable(typeErr.Field, "%s must be a JSON %s", typeErr.Field, typeErr.Type)
+		}
+		return &apiError{Status: http.StatusBadRequest, Message: "malformed JSON: " + err.Error()}
+	}
+	if dec.More() {
+		return &apiError{Status: http.StatusBadRequest, Message: "malformed JSON: more than one value in the body"}
+	}
+	return nil
+}
+
+// parseResponse checks a JSON response against the campaign's rules.
+func (s *Server) parseResponse(body []byte, idempotencyKey string) (*submission, error) {
+	var req responseRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return nil, err
+	}
+	score, err := parseScore(req.Score)
+	if err != nil {
+		return nil, err
+	}
+	var consent *consentBody
+	if req.Consent != nil {
+		consent = req.Consent
+	}
+	return s.check(score, consent, req.Comment, req.Email, req.CustomerID, req.Segments, idempotencyKey)
+}
+
+func parseScore(raw json.RawMessage) (int, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, unprocessable("score", "score is required: an integer from 0 to 10")
+	}
+	n, err := strconv.Atoi(string(raw))
+	if err != nil || n < 0 || n > 10 {
+		return 0, unprocessable("score", "score must be an integer from 0 to 10, got %s", truncate(string(raw), 20))
+	}
+	return n, nil
+}
+
+// check applies the campaign's rules shared by the JSON API and the form:
+// consent, data minimization, segment keys and lengths.
+func (s *Server) check(score int, consent *consentBody, comment, email, customerID *string,
+	segments map[string]string, idempotencyKey string) (*submission, error) {
+	c := s.cfg
+	if c.Consent.Required {
+		switch {
+		case consent == nil || !consent.Given:
+			return nil, unprocessable("consent", "consent is required: send consent.given true with noticeVersion %q", c.Consent.NoticeVersion)
+		case consent.NoticeVersion != c.Consent.NoticeVersion:
+			return nil, unprocessable("consent.noticeVersion", "consent was given to notice version %q, but the current notice is %q",
+				truncate(consent.NoticeVersion, 64), c.Consent.NoticeVersion)
+		}
+	}
+	fields := []struct {
+		name    string
+		value   *string
+		allowed bool
+		max     int
+	}{
+		{"comment", comment, c.Collect.Comment, maxComment},
+		{"email", email, c.Collect.Email, maxEmail},
+		{"customerID", customerID, c.Collect.CustomerID, maxCustomerID},
+	}
+	for _, f := range fields {
+		if f.value == nil {
+			continue
+		}
+		if !f.allowed {
+			return nil, unprocessable(f.name, "this campaign does not collect %s", f.name)
+		}
+		if !utf8.ValidString(*f.value) {
+			return nil, unprocessable(f.name, "%s is not valid UTF-8", f.name)
+		}
+		if n := utf8.RuneCountInString(*f.value); n > f.max {
+			return nil, unprocessable(f.name, "%s is %d characters; at most %d are accepted", f.name, n, f.max)
+		}
+	}
+	if email != nil && (strings.Count(*email, "@") != 1 || strings.TrimSpace(*email) != *email || len(*email) < 3) {
+		return nil, unprocessable("email", "email is not an email address")
+	}
+	if customerID != nil && strings.TrimSpace(*customerID) == "" {
+		return nil, unprocessable("customerID", "customerID is empty")
+	}
+	keys := make([]string, 0, len(segments))
+	for k := range segments {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !c.allowedSegment(k) {
+			return nil, unprocessable("segments."+truncate(k, 64), "segment %q is not allowed; this campaign accepts %s",
+				truncate(k, 64), allowedList(c.Collect.Segments))
+		}
+		if v := segments[k]; utf8.RuneCountInString(v) > maxSegmentValue || !utf8.ValidString(v) {
+			return nil, unprocessable("segments."+k, "segment %q must be valid UTF-8 of at most %d characters", k, maxSegmentValue)
+		}
+	}
+	if len(idempotencyKey) > maxIdempotencyKey {
+		return nil, &apiError{Status: http.StatusBadRequest, Field: "Idempotency-Key",
+			Message: fmt.Sprintf("the Idempotency-Key header is longer than %d characters", maxIdempotencyKey)}
+	}
+	return &submission{score: score, comment: comment, email: email, customerID: customerID,
+		segments: segments, idempotencyKey: idempotencyKey}, nil
+}
+
+func allowedList(segs []string) string {
+	if len(segs) == 0 {
+		return "no segments"
+	}
+	return strings.Join(segs, ", ")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// seal turns a checked submission into a record: the comment scrubbed, the
+// personal fields encrypted under the active key, the identifiers replaced
+// by pseudonyms.
+func (s *Server) seal(sub *submission) (*store.Record, error) {
+	now := s.now().UTC()
+	kr := s.secrets.keys.Load()
+	rec := &store.Record{
+		ID: store.NewID(now), IdempotencyKey: sub.idempotencyKey, ReceivedAt: now,
+		Score: sub.score, Segments: sub.segments,
+	}
+	seal := func(field, value string) ([]byte, error) { return kr.Encrypt(field, rec.ID, []byte(value)) }
+	var err error
+	if sub.comment != nil {
+		text := *sub.comment
+		if s.cfg.Privacy.RedactComments {
+			red := redact.Comment(text)
+			text, rec.Redactions = red.Text, red.Counts
+		}
+		if rec.Comment, err = seal("comment", text); err != nil {
+			return nil, err
+		}
+	}
+	if sub.email != nil {
+		if rec.Email, err = seal("email", *sub.email); err != nil {
+			return nil, err
+		}
+		rec.SubjectEmail = kr.Pseudonym(crypto.KindEmail, *sub.email)
+	}
+	if sub.customerID != nil {
+		if rec.CustomerID, err = seal("customerID", *sub.customerID); err != nil {
+			return nil, err
+		}
+		rec.SubjectCustomerID = kr.Pseudonym(crypto.KindCustomerID, *sub.customerID)
+	}
+	if rec.Email != nil || rec.CustomerID != nil || rec.Comment != nil {
+		rec.KeyID = kr.ActiveKeyID()
+	}
+	return rec, nil
+}
+
+// store seals and stores a submission and returns its ID once durable.
+func (s *Server) save(r *http.Request, sub *submission) (store.InsertResult, error) {
+	rec, err := s.seal(sub)
+	if err != nil {
+		return store.InsertResult{}, err
+	}
+	res, err := s.store.Insert(r.Context(), rec)
+	if err != nil {
+		s.log.Error(err, "storing a response failed")
+		return res, &apiError{Status: http.StatusServiceUnavailable, Message: "the response could not be stored; retry with the same Idempotency-Key"}
+	}
+	if !res.Duplicate {
+		s.metrics.responses.Inc()
+	}
+	return res, nil
+}
+
+// handleResponses is POST /v1/responses.
+func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		writeError(w, &apiError{Status: http.StatusUnsupportedMediaType, Message: "send application/json"})
+		return
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	sub, err := s.parseResponse(body, r.Header.Get("Idempotency-Key"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	res, err := s.save(r, sub)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"id": res.ID, "duplicate": res.Duplicate})
+}

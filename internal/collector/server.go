@@ -1,0 +1,299 @@
+// Package collector is the survey collector: one per SurveyCampaign, run by
+// "surveyguard collector". Its public listener serves the survey page and
+// POST /v1/responses; its admin listener serves the operator (stats, purge,
+// erase), the probes and the metrics. Personal fields are scrubbed, encrypted
+// and pseudonymized before they reach the store, and a response is
+// acknowledged only once its commit is durable.
+package collector
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+
+	"github.com/surveyguard/surveyguard/internal/cli"
+	"github.com/surveyguard/surveyguard/internal/crypto"
+	"github.com/surveyguard/surveyguard/internal/store"
+	"github.com/surveyguard/surveyguard/internal/store/postgres"
+	"github.com/surveyguard/surveyguard/internal/store/sqlite"
+	"github.com/surveyguard/surveyguard/internal/store/sqlstore"
+)
+
+// Usage describes the collector role.
+const Usage = `Usage: surveyguard collector --config FILE [--insecure]
+
+Serves one SurveyCampaign. The public listener (TLS) has the survey page
+GET /s/{campaign} and POST /v1/responses; the admin listener (TLS, bearer
+token) has /admin/v1/stats, /admin/v1/purge, /admin/v1/erase, /healthz,
+/readyz and /metrics. It holds no Kubernetes credentials. The file format
+is documented in docs/collector.md.
+
+Flags:
+`
+
+// Server is a running collector's state.
+type Server struct {
+	cfg     *Config
+	store   store.Store
+	secrets *secrets
+	metrics *metrics
+	log     logr.Logger
+	now     func() time.Time
+}
+
+// Options tune Run.
+type Options struct {
+	// Insecure serves plain HTTP: for local development only.
+	Insecure bool
+	// ReloadInterval is how often the key, token and certificate files are
+	// checked for changes, and re-wrapping is resumed.
+	ReloadInterval time.Duration
+	// Ready, when set, receives the listeners' addresses once both listen.
+	Ready func(public, admin net.Addr)
+	// Log receives the collector's log lines; discarded when zero.
+	Log logr.Logger
+}
+
+// Main parses the collector's flags and runs it until ctx is done.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("surveyguard collector", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if cli.IsHelp(args) {
+		fs.SetOutput(stdout)
+	}
+	configPath := fs.String("config", "", "Path to the collector configuration file (required).")
+	insecure := fs.Bool("insecure", false, "Serve plain HTTP instead of TLS. For local development only.")
+	reload := fs.Duration("reload-interval", 5*time.Second, "How often to check the key, token and certificate files for changes.")
+	fs.Usage = func() {
+		_, _ = fmt.Fprint(fs.Output(), Usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
+	}
+	if *configPath == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: --config is required", cli.ErrUsage)
+	}
+	cfg, err := LoadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	log := funcr.NewJSON(func(obj string) { _, _ = fmt.Fprintln(stderr, obj) }, funcr.Options{})
+	return Run(ctx, cfg, Options{Insecure: *insecure, ReloadInterval: *reload, Log: log})
+}
+
+// OpenStore opens the backend the configuration names.
+func OpenStore(ctx context.Context, cfg *Config, o sqlstore.Options) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "postgres":
+		dsn, err := os.ReadFile(cfg.Store.DSNFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the PostgreSQL DSN: %w", err)
+		}
+		return postgres.Open(ctx, strings.TrimSpace(string(dsn)), o)
+	default:
+		return sqlite.Open(ctx, cfg.Store.Path, o)
+	}
+}
+
+// Run serves the collector until ctx is done, then drains in-flight requests
+// and commits pending writes before returning.
+func Run(ctx context.Context, cfg *Config, o Options) error {
+	if o.ReloadInterval <= 0 {
+		o.ReloadInterval = 5 * time.Second
+	}
+	if o.Log.GetSink() == nil {
+		o.Log = logr.Discard()
+	}
+	var certs *certReloader
+	if !o.Insecure {
+		if cfg.TLS.CertFile == "" {
+			return errors.New("configuration: tls.certFile and tls.keyFile are required unless --insecure")
+		}
+		var err error
+		if certs, err = newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			return err
+		}
+	}
+	sec, err := loadSecrets(cfg.KeysDir, cfg.AdminTokenFile)
+	if err != nil {
+		return err
+	}
+	m := newMetrics(cfg.Campaign)
+	st, err := OpenStore(ctx, cfg, sqlstore.Options{ObserveCommit: m.observeCommit})
+	if err != nil {
+		return err
+	}
+	s := &Server{cfg: cfg, store: st, secrets: sec, metrics: m, log: o.Log, now: time.Now}
+
+	servers := []*http.Server{s.httpServer(s.PublicHandler()), s.httpServer(s.AdminHandler())}
+	addrs := []string{cfg.Listen.Public, cfg.Listen.Admin}
+	listeners := make([]net.Listener, len(servers))
+	for i, srv := range servers {
+		if certs != nil {
+			srv.TLSConfig = certs.tlsConfig()
+		}
+		if listeners[i], err = net.Listen("tcp", addrs[i]); err != nil {
+			for _, l := range listeners[:i] {
+				_ = l.Close()
+			}
+			return errors.Join(fmt.Errorf("listening on %s: %w", addrs[i], err), st.Close())
+		}
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() {
+			var err error
+			if certs != nil {
+				err = srv.ServeTLS(listeners[i], "", "")
+			} else {
+				err = srv.Serve(listeners[i])
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	s.log.Info("collector serving", "campaign", cfg.Campaign, "public", listeners[0].Addr().String(),
+		"admin", listeners[1].Addr().String(), "store", cfg.Store.Driver, "tls", certs != nil)
+	if o.Ready != nil {
+		o.Ready(listeners[0].Addr(), listeners[1].Addr())
+	}
+
+	bg, stopBG := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); s.maintain(bg, o.ReloadInterval) }()
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	stopBG()
+	<-done
+	// Drain: stop accepting, let in-flight requests finish (their commits
+	// included), then close the store, which commits anything still queued.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var errs []error
+	for _, srv := range servers {
+		errs = append(errs, srv.Shutdown(shutdownCtx))
+	}
+	errs = append(errs, st.Close(), serveErr)
+	s.log.Info("collector stopped")
+	return errors.Join(errs...)
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+// PublicHandler serves what faces respondents.
+func (s *Server) PublicHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/responses", s.metrics.count("responses", http.HandlerFunc(s.handleResponses)))
+	mux.Handle("GET /s/{campaign}", s.metrics.count("page", http.HandlerFunc(s.handlePage)))
+	mux.Handle("POST /s/{campaign}", s.metrics.count("form", http.HandlerFunc(s.handleForm)))
+	return securityHeaders(mux)
+}
+
+// AdminHandler serves the operator: stats, purge, erase, probes, metrics.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /admin/v1/stats", s.metrics.count("stats", s.authorized(http.HandlerFunc(s.handleStats))))
+	mux.Handle("POST /admin/v1/purge", s.metrics.count("purge", s.authorized(http.HandlerFunc(s.handlePurge))))
+	mux.Handle("POST /admin/v1/erase", s.metrics.count("erase", s.authorized(http.HandlerFunc(s.handleErase))))
+	mux.Handle("GET /metrics", s.metrics.count("metrics", s.authorized(s.metrics.handler())))
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	return securityHeaders(mux)
+}
+
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// maintain reloads the mounted secrets on change and re-wraps ciphertexts
+// under old keys in bounded batches, until ctx is done.
+func (s *Server) maintain(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s.rewrap(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if changed, err := s.secrets.reload(); err != nil {
+			s.log.Error(err, "reloading keys failed; keeping the previous ones")
+		} else if changed {
+			s.log.Info("keys reloaded", "activeKeyID", s.secrets.keys.Load().ActiveKeyID())
+		}
+	}
+}
+
+// rewrapBatch bounds one re-wrap transaction, so ingest keeps flowing.
+const rewrapBatch = 500
+
+func (s *Server) rewrap(ctx context.Context) {
+	kr := s.secrets.keys.Load()
+	for ctx.Err() == nil {
+		n, err := s.store.Rewrap(ctx, kr.ActiveKeyID(), rewrapBatch, func(r *store.Record) error {
+			return rewrapRecord(kr, r)
+		})
+		if err != nil {
+			s.log.Error(err, "re-wrapping failed; will retry")
+			return
+		}
+		if n == 0 {
+			return
+		}
+		s.log.V(1).Info("re-wrapped", "records", n, "activeKeyID", kr.ActiveKeyID())
+	}
+}
+
+func rewrapRecord(kr *crypto.Keyring, r *store.Record) error {
+	for _, f := range []struct {
+		name string
+		ct   *[]byte
+	}{{"email", &r.Email}, {"customerID", &r.CustomerID}, {"comment", &r.Comment}} {
+		if *f.ct == nil {
+			continue
+		}
+		re, err := kr.Rewrap(f.name, r.ID, *f.ct)
+		if err != nil {
+			return err
+		}
+		*f.ct = re
+	}
+	r.KeyID = kr.ActiveKeyID()
+	return nil
+}
