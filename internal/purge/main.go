@@ -1,19 +1,194 @@
 // Package purge is the retention run started by a RetentionPolicy's CronJob:
-// it asks a collector's admin API to purge responses older than a cutoff and
-// reports the receipt.
+// it asks a collector's admin API to purge responses older than a cutoff,
+// prints the receipt as JSON and leaves it in the termination log, where the
+// operator reads it from the finished Job.
 package purge
 
-import "github.com/surveyguard/surveyguard/internal/cli"
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/surveyguard/surveyguard/internal/cli"
+	"github.com/surveyguard/surveyguard/internal/store"
+)
 
 // Usage describes the purge role.
-const Usage = `Usage: surveyguard purge [flags]
+const Usage = `Usage: surveyguard purge --admin-url URL --token-file FILE --max-age DURATION [flags]
 
 Runs one retention purge: asks the collector's admin API to delete or
-anonymize responses older than --max-age, prints the JSON receipt and writes
-it to /dev/termination-log. Started by the CronJob of a RetentionPolicy.
+anonymize responses received more than --max-age ago, prints the JSON
+receipt and writes it to the termination log. Exits non-zero, with the
+reason, when the purge fails. Started by the CronJob of a RetentionPolicy.
 
-This build does not include the purge run yet.
+Flags:
 `
 
-// Main runs the purge. This build only prints its usage.
-var Main = cli.Unbuilt(Usage)
+// Options are the purge run's settings.
+type Options struct {
+	AdminURL       string
+	TokenFile      string
+	CAFile         string
+	MaxAge         time.Duration
+	Action         store.Action
+	DryRun         bool
+	Timeout        time.Duration
+	TerminationLog string
+	Now            func() time.Time
+}
+
+// Main parses the flags and runs one purge.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("surveyguard purge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if cli.IsHelp(args) {
+		fs.SetOutput(stdout)
+	}
+	var o Options
+	var action string
+	fs.StringVar(&o.AdminURL, "admin-url", "", "Base URL of the collector's admin listener, e.g. https://checkout-nps-collector.shop.svc:9443 (required).")
+	fs.StringVar(&o.TokenFile, "token-file", "", "File holding the admin bearer token (required).")
+	fs.StringVar(&o.CAFile, "ca-file", "", "PEM file of the CA that signed the collector's certificate; the system roots when empty.")
+	fs.DurationVar(&o.MaxAge, "max-age", 0, "Purge responses received longer ago than this, at least 1h (required).")
+	fs.StringVar(&action, "action", string(store.ActionDelete), "Delete or Anonymize.")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "Report what would be purged without changing anything.")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "How long the purge may take.")
+	fs.StringVar(&o.TerminationLog, "termination-log", "/dev/termination-log", "Where to leave the receipt for Kubernetes; skipped when the file does not exist.")
+	fs.Usage = func() {
+		_, _ = fmt.Fprint(fs.Output(), Usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
+	}
+	o.Action = store.Action(action)
+	if err := o.validate(); err != nil {
+		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
+	}
+	receipt, err := Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(receipt)
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if !strings.HasPrefix(o.AdminURL, "https://") && !strings.HasPrefix(o.AdminURL, "http://") {
+		errs = append(errs, fmt.Errorf("--admin-url must be an http(s) URL, got %q", o.AdminURL))
+	}
+	if o.TokenFile == "" {
+		errs = append(errs, errors.New("--token-file is required"))
+	}
+	if o.MaxAge < time.Hour {
+		errs = append(errs, fmt.Errorf("--max-age must be at least 1h, got %s", o.MaxAge))
+	}
+	if o.Action != store.ActionDelete && o.Action != store.ActionAnonymize {
+		errs = append(errs, fmt.Errorf("--action must be Delete or Anonymize, got %q", o.Action))
+	}
+	return errors.Join(errs...)
+}
+
+// Run asks the collector to purge and returns its receipt, also written to
+// the termination log when that file exists.
+func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	token, err := os.ReadFile(o.TokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the admin token: %w", err)
+	}
+	client, err := httpClient(o.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	cutoff := o.Now().Add(-o.MaxAge).UTC().Truncate(time.Second)
+	body, _ := json.Marshal(map[string]any{"cutoff": cutoff, "action": o.Action, "dryRun": o.DryRun})
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	url := strings.TrimSuffix(o.AdminURL, "/") + "/admin/v1/purge"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("calling the collector: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the collector's answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		if e.Error == "" {
+			e.Error = strings.TrimSpace(string(raw))
+		}
+		return nil, fmt.Errorf("the collector refused the purge: %s: %s", resp.Status, e.Error)
+	}
+	receipt := &store.PurgeReceipt{}
+	if err := json.Unmarshal(raw, receipt); err != nil {
+		return nil, fmt.Errorf("the collector's receipt is not JSON: %w", err)
+	}
+	if err := writeTerminationLog(o.TerminationLog, receipt); err != nil {
+		return receipt, err
+	}
+	return receipt, nil
+}
+
+func httpClient(caFile string) (*http.Client, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}, nil
+}
+
+// writeTerminationLog leaves the receipt where the kubelet puts it into the
+// container's termination message (at most 4 KiB; a receipt is far smaller).
+func writeTerminationLog(path string, receipt *store.PurgeReceipt) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil //nolint:nilerr // no termination log outside Kubernetes: nothing to write
+	}
+	data, err := json.Marshal(receipt)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("writing the termination log: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package collector
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+const goodConfig = `
+campaign: checkout-nps
+question: "How likely are you to recommend Acme Checkout to a friend or colleague?"
+consent: {required: true, noticeVersion: "2026-01"}
+collect: {comment: true, customerID: true, segments: [plan]}
+store: {driver: sqlite, path: /data/responses.db}
+keysDir: /secrets/keys
+adminTokenFile: /secrets/admin/token
+`
+
+func TestParseConfigDefaults(t *testing.T) {
+	c, err := ParseConfig([]byte(goodConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Privacy.MinGroupSize != 10 || !c.Privacy.RedactComments || c.Listen.Public != ":8443" || c.Listen.Admin != ":9443" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestParseConfigErrorsNameTheField(t *testing.T) {
+	cases := []struct{ name, edit, want string }{
+		{"unknown field", "extra: 1", `unknown field "extra"`},
+		{"bad campaign name", "campaign: Checkout_NPS", "campaign"},
+		{"short question", `question: "NPS?"`, "question"},
+		{"consent without notice", `consent: {required: true}`, "consent.noticeVersion"},
+		{"unknown lawful basis", `consent: {required: false, lawfulBasis: Vibes}`, "consent.lawfulBasis"},
+		{"bad segment", "collect: {segments: [Plan]}", "collect.segments[0]"},
+		{"repeated segment", "collect: {segments: [plan, plan]}", "collect.segments[1]"},
+		{"small group", "privacy: {minGroupSize: 2, redactComments: true}", "privacy.minGroupSize"},
+		{"unknown driver", "store: {driver: mysql}", "store.driver"},
+		{"sqlite without path", "store: {driver: sqlite}", "store.path"},
+		{"postgres without dsn", "store: {driver: postgres}", "store.dsnFile"},
+		{"same listen address", `listen: {public: ":8443", admin: ":8443"}`, "listen"},
+		{"half a certificate", "tls: {certFile: /tls.crt}", "tls"},
+		{"bad duration", "retention: {maxAge: ninety}", "not a duration"},
+		{"no keys", `keysDir: ""`, "keysDir"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Later keys override earlier ones in YAML maps? No: duplicates are
+			// refused, so replace the line when the key is already there.
+			text := goodConfig
+			key := strings.SplitN(tc.edit, ":", 2)[0]
+			if i := strings.Index(text, "\n"+key+":"); i >= 0 {
+				end := strings.Index(text[i+1:], "\n")
+				text = text[:i+1] + tc.edit + text[i+1+end:]
+			} else {
+				text += tc.edit + "\n"
+			}
+			_, err := ParseConfig([]byte(text))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v; want one naming %s\n%s", err, tc.want, text)
+			}
+		})
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(goodConfig))
+	f.Add([]byte(`{"campaign":"a","store":{"driver":"postgres","dsnFile":"/x"}}`))
+	f.Add([]byte("privacy: {minGroupSize: -1}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseConfig(data)
+		if err != nil {
+			return
+		}
+		if c.Privacy.MinGroupSize < 5 || c.Privacy.MinGroupSize > 1000 || c.KeysDir == "" || c.AdminTokenFile == "" ||
+			(c.Consent.Required && c.Consent.NoticeVersion == "") {
+			t.Fatalf("an invalid configuration was accepted: %+v", c)
+		}
+	})
+}
+
+func FuzzParseResponse(f *testing.F) {
+	cfg, err := ParseConfig([]byte(goodConfig))
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := &Server{cfg: cfg}
+	f.Add([]byte(`{"score":9,"consent":{"given":true,"noticeVersion":"2026-01"},"comment":"ok","segments":{"plan":"pro"}}`), "key")
+	f.Add([]byte(`{"score":7.5}`), "")
+	f.Add([]byte(`{"score":3,"email":"a@b.c"}`), "")
+	f.Add([]byte(`[1,2]`), "")
+	f.Fuzz(func(t *testing.T, body []byte, key string) {
+		sub, err := s.parseResponse(body, key)
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) || ae.Status < 400 || ae.Status > 499 || ae.Message == "" {
+				t.Fatalf("refusal is not a 4xx with a message: %#v", err)
+			}
+			return
+		}
+		if sub.score < 0 || sub.score > 10 || sub.email != nil || len(sub.idempotencyKey) > maxIdempotencyKey {
+			t.Fatalf("accepted an invalid response: %+v", sub)
+		}
+		for k := range sub.segments {
+			if k != "plan" {
+				t.Fatalf("accepted segment %q", k)
+			}
+		}
+	})
+}

@@ -1,0 +1,104 @@
+package purge_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/surveyguard/surveyguard/internal/cli"
+	"github.com/surveyguard/surveyguard/internal/collector/collectortest"
+	"github.com/surveyguard/surveyguard/internal/purge"
+	"github.com/surveyguard/surveyguard/internal/store"
+)
+
+const consent = `"consent":{"given":true,"noticeVersion":"2026-01"}`
+
+func TestPurgeRunAgainstACollector(t *testing.T) {
+	f := collectortest.Start(t, nil)
+	for i := range 3 {
+		if a := f.Post(t, fmt.Sprintf(`{"score":%d,%s}`, i, consent)); a.Status != 201 {
+			t.Fatal(a.Raw)
+		}
+	}
+	termLog := filepath.Join(t.TempDir(), "termination-log")
+	collectortest.WriteFile(t, termLog, nil)
+	args := []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--ca-file", f.CAFile,
+		"--max-age", "1h", "--termination-log", termLog}
+
+	// A max age of one hour purges nothing just posted.
+	var out, errOut strings.Builder
+	if err := purge.Main(context.Background(), args, &out, &errOut); err != nil {
+		t.Fatalf("purge: %v\n%s", err, errOut.String())
+	}
+	var receipt store.PurgeReceipt
+	if err := json.Unmarshal([]byte(out.String()), &receipt); err != nil {
+		t.Fatalf("stdout is not a JSON receipt: %v\n%s", err, out.String())
+	}
+	if receipt.Purged != 0 || receipt.Action != store.ActionDelete || receipt.Digest == "" {
+		t.Fatalf("receipt = %+v", receipt)
+	}
+	if cut := time.Since(receipt.Cutoff); cut < 59*time.Minute || cut > 61*time.Minute {
+		t.Errorf("cutoff %s is not one hour ago", receipt.Cutoff)
+	}
+	logged, _ := os.ReadFile(termLog)
+	var fromLog store.PurgeReceipt
+	if err := json.Unmarshal(logged, &fromLog); err != nil || fromLog.Digest != receipt.Digest {
+		t.Errorf("termination log = %q, want the receipt", logged)
+	}
+
+	// With a clock two hours ahead everything is older than the max age.
+	receiptPtr, err := purge.Run(context.Background(), purge.Options{
+		AdminURL: f.Admin, TokenFile: f.TokenFile, CAFile: f.CAFile, MaxAge: time.Hour,
+		Action: store.ActionAnonymize, Timeout: time.Minute,
+		Now: func() time.Time { return time.Now().Add(2 * time.Hour) },
+	})
+	if err == nil {
+		t.Fatalf("a cutoff in the collector's future must be refused, got %+v", receiptPtr)
+	}
+	if !strings.Contains(err.Error(), "422") || !strings.Contains(err.Error(), "future") {
+		t.Errorf("the refusal does not carry the collector's reason: %v", err)
+	}
+}
+
+func TestPurgeRunFailures(t *testing.T) {
+	f := collectortest.Start(t, nil)
+	bad := filepath.Join(t.TempDir(), "bad-token")
+	collectortest.WriteFile(t, bad, []byte("wrong-token-wrong-token"))
+	cases := []struct {
+		name  string
+		args  []string
+		usage bool
+		want  string
+	}{
+		{"no flags", nil, true, "--admin-url"},
+		{"max age too short", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "30m"}, true, "--max-age must be at least 1h"},
+		{"unknown action", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h", "--action", "Shred"}, true, "--action"},
+		{"wrong token", []string{"--admin-url", f.Admin, "--token-file", bad, "--ca-file", f.CAFile, "--max-age", "2h"}, false, "401"},
+		{"untrusted certificate", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h"}, false, "certificate"},
+		{"nothing listening", []string{"--admin-url", "https://127.0.0.1:1", "--token-file", f.TokenFile, "--max-age", "2h"}, false, "calling the collector"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut strings.Builder
+			err := purge.Main(context.Background(), tc.args, &out, &errOut)
+			if err == nil {
+				t.Fatalf("succeeded: %s", out.String())
+			}
+			if errors.Is(err, cli.ErrUsage) != tc.usage {
+				t.Errorf("usage error = %v, want %v: %v", errors.Is(err, cli.ErrUsage), tc.usage, err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+			if out.Len() != 0 {
+				t.Errorf("a failed run printed a receipt: %s", out.String())
+			}
+		})
+	}
+}
