@@ -32,23 +32,54 @@ type recognizer struct {
 	kind  string
 	re    *regexp.Regexp
 	valid func(match string) bool
+	// may is a cheap test on the text's character counts: false means the
+	// regexp cannot match, and is not run.
+	may func(c counts) bool
+}
+
+// counts are the character classes a recognizer needs at the least.
+type counts struct{ digits, upper, at, dotColon int }
+
+func count(text string) counts {
+	var c counts
+	for i := 0; i < len(text); i++ {
+		switch b := text[i]; {
+		case b >= '0' && b <= '9':
+			c.digits++
+		case b >= 'A' && b <= 'Z':
+			c.upper++
+		case b == '@':
+			c.at++
+		case b == '.' || b == ':':
+			c.dotColon++
+		}
+	}
+	return c
 }
 
 // Order matters: an email is taken before the UPI ID inside it could be, an
 // IBAN before its digits could pass for a card, an IP before its digits
 // could pass for a phone number, Aadhaar and cards before phone numbers.
 var recognizers = []recognizer{
-	{KindEmail, regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`), nil},
+	{KindEmail, regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`), nil,
+		func(c counts) bool { return c.at > 0 }},
 	// name@bank, with no dot after the @: a UPI virtual payment address.
-	{KindUPI, regexp.MustCompile(`\b[A-Za-z0-9._\-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}\b`), nil},
-	{KindIBAN, regexp.MustCompile(`\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b`), validIBAN},
-	{KindIP, regexp.MustCompile(`\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}`), validIP},
-	{KindAadhaar, regexp.MustCompile(`\b[2-9][0-9]{3}[ \-]?[0-9]{4}[ \-]?[0-9]{4}\b`), validAadhaar},
-	{KindCard, regexp.MustCompile(`\b[0-9](?:[ \-]?[0-9]){12,18}\b`), validCard},
-	{KindPAN, regexp.MustCompile(`\b[A-Z]{3}[PCHFATBLJG][A-Z][0-9]{4}[A-Z]\b`), nil},
+	{KindUPI, regexp.MustCompile(`\b[A-Za-z0-9._\-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}\b`), nil,
+		func(c counts) bool { return c.at > 0 }},
+	{KindIBAN, regexp.MustCompile(`\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b`), validIBAN,
+		func(c counts) bool { return c.upper >= 2 && c.digits >= 2 }},
+	{KindIP, regexp.MustCompile(`\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}`), validIP,
+		func(c counts) bool { return c.dotColon >= 2 }},
+	{KindAadhaar, regexp.MustCompile(`\b[2-9][0-9]{3}[ \-]?[0-9]{4}[ \-]?[0-9]{4}\b`), validAadhaar,
+		func(c counts) bool { return c.digits >= 12 }},
+	{KindCard, regexp.MustCompile(`\b[0-9](?:[ \-]?[0-9]){12,18}\b`), validCard,
+		func(c counts) bool { return c.digits >= 13 }},
+	{KindPAN, regexp.MustCompile(`\b[A-Z]{3}[PCHFATBLJG][A-Z][0-9]{4}[A-Z]\b`), nil,
+		func(c counts) bool { return c.upper >= 6 && c.digits >= 4 }},
 	// +country code and 7-14 digits, or an Indian mobile number: optional
 	// +91/91/0 prefix, then ten digits starting 6-9.
-	{KindPhone, regexp.MustCompile(`(?:\+[1-9][0-9]{0,2}[ \-.]?(?:\(?[0-9]{1,4}\)?[ \-.]?){1,4}[0-9]{2,4}\b)|(?:\b(?:(?:91|0)[ \-]?)?[6-9][0-9]{4}[ \-]?[0-9]{5}\b)`), validPhone},
+	{KindPhone, regexp.MustCompile(`(?:\+[1-9][0-9]{0,2}[ \-.]?(?:\(?[0-9]{1,4}\)?[ \-.]?){1,4}[0-9]{2,4}\b)|(?:\b(?:(?:91|0)[ \-]?)?[6-9][0-9]{4}[ \-]?[0-9]{5}\b)`), validPhone,
+		func(c counts) bool { return c.digits >= 8 }},
 }
 
 // Result is a scrubbed text and what was taken out of it.
@@ -61,8 +92,9 @@ type Result struct {
 // with a nil Counts.
 func Comment(text string) Result {
 	r := Result{Text: text}
+	c := count(text)
 	for _, rec := range recognizers {
-		if !rec.re.MatchString(r.Text) {
+		if !rec.may(c) || !rec.re.MatchString(r.Text) {
 			continue
 		}
 		r.Text = rec.re.ReplaceAllStringFunc(r.Text, func(m string) string {

@@ -90,7 +90,7 @@ type PurgeRequest struct {
 	Cutoff    time.Time
 	Action    Action
 	DryRun    bool
-	BatchSize int // rows per transaction; 0 or more than MaxPurgeBatch means MaxPurgeBatch
+	BatchSize int // rows per transaction; 0 means the backend's default, never more than MaxPurgeBatch
 }
 
 // PurgeReceipt records a purge.

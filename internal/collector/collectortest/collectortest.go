@@ -47,7 +47,7 @@ type Fixture struct {
 func (f *Fixture) Stop() { f.stop() }
 
 // WriteFile writes a file readable by its owner only.
-func WriteFile(t *testing.T, path string, data []byte) {
+func WriteFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func WriteFile(t *testing.T, path string, data []byte) {
 }
 
 // SelfSigned writes tls.crt and tls.key for localhost/127.0.0.1 into dir and returns a pool that trusts it.
-func SelfSigned(t *testing.T, dir string) *x509.CertPool {
+func SelfSigned(t testing.TB, dir string) *x509.CertPool {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -85,7 +85,7 @@ func SelfSigned(t *testing.T, dir string) *x509.CertPool {
 }
 
 // WriteKeys writes a key directory holding the data keys ids (existing ones are kept) with active as the active key.
-func WriteKeys(t *testing.T, dir string, active string, ids ...string) {
+func WriteKeys(t testing.TB, dir string, active string, ids ...string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ adminTokenFile: %[1]s/token
 }
 
 // Start runs a collector; edit, when not nil, changes the configuration text first.
-func Start(t *testing.T, edit func(string) string) *Fixture {
+func Start(t testing.TB, edit func(string) string) *Fixture {
 	t.Helper()
 	dir := t.TempDir()
 	pool := SelfSigned(t, dir)
@@ -177,7 +177,7 @@ type Answer struct {
 }
 
 // Do sends a request.
-func (f *Fixture) Do(t *testing.T, method, u string, body []byte, hdr map[string]string) Answer {
+func (f *Fixture) Do(t testing.TB, method, u string, body []byte, hdr map[string]string) Answer {
 	t.Helper()
 	req, err := http.NewRequest(method, u, bytes.NewReader(body))
 	if err != nil {
@@ -198,7 +198,7 @@ func (f *Fixture) Do(t *testing.T, method, u string, body []byte, hdr map[string
 }
 
 // Post sends a JSON response; hdr are header name/value pairs.
-func (f *Fixture) Post(t *testing.T, body string, hdr ...string) Answer {
+func (f *Fixture) Post(t testing.TB, body string, hdr ...string) Answer {
 	t.Helper()
 	h := map[string]string{"Content-Type": "application/json"}
 	for i := 0; i+1 < len(hdr); i += 2 {
@@ -208,13 +208,13 @@ func (f *Fixture) Post(t *testing.T, body string, hdr ...string) Answer {
 }
 
 // AdminDo calls the admin API with the token.
-func (f *Fixture) AdminDo(t *testing.T, method, path, body string) Answer {
+func (f *Fixture) AdminDo(t testing.TB, method, path, body string) Answer {
 	t.Helper()
 	return f.Do(t, method, f.Admin+path, []byte(body), map[string]string{"Authorization": "Bearer " + Token})
 }
 
 // Stats reads /admin/v1/stats.
-func (f *Fixture) Stats(t *testing.T) map[string]any {
+func (f *Fixture) Stats(t testing.TB) map[string]any {
 	t.Helper()
 	a := f.AdminDo(t, http.MethodGet, "/admin/v1/stats", "")
 	if a.Status != http.StatusOK {

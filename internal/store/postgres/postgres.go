@@ -31,8 +31,7 @@ var schema = []string{
 		subject_email TEXT,
 		anonymized SMALLINT NOT NULL DEFAULT 0
 	)`,
-	`CREATE INDEX IF NOT EXISTS responses_age ON responses (anonymized, received_at)`,
-	`CREATE INDEX IF NOT EXISTS responses_received ON responses (received_at)`,
+	`CREATE INDEX IF NOT EXISTS responses_raw_age ON responses (anonymized, received_at, id)`,
 	`CREATE INDEX IF NOT EXISTS responses_subject_customer ON responses (subject_customer) WHERE subject_customer IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS responses_subject_email ON responses (subject_email) WHERE subject_email IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS responses_key ON responses (key_id) WHERE key_id IS NOT NULL`,
@@ -42,7 +41,10 @@ var schema = []string{
 }
 
 // Dialect is PostgreSQL's.
-var Dialect = sqlstore.Dialect{Name: "postgres", Schema: schema, Placeholder: sqlstore.Dollar}
+var Dialect = sqlstore.Dialect{
+	Name: "postgres", Schema: schema, Placeholder: sqlstore.Dollar,
+	LockSubjects: `SELECT 1 FROM subjects WHERE pseudonym IN (%s) ORDER BY pseudonym FOR UPDATE`,
+}
 
 // Open connects to the database named by dsn (a libpq keyword string or a
 // postgres:// URL) and creates the schema if needed.

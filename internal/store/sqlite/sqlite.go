@@ -32,8 +32,7 @@ var schema = []string{
 		subject_email TEXT,
 		anonymized INTEGER NOT NULL DEFAULT 0
 	) WITHOUT ROWID`,
-	`CREATE INDEX IF NOT EXISTS responses_age ON responses (anonymized, received_at)`,
-	`CREATE INDEX IF NOT EXISTS responses_received ON responses (received_at)`,
+	`CREATE INDEX IF NOT EXISTS responses_raw_age ON responses (anonymized, received_at, id)`,
 	`CREATE INDEX IF NOT EXISTS responses_subject_customer ON responses (subject_customer) WHERE subject_customer IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS responses_subject_email ON responses (subject_email) WHERE subject_email IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS responses_key ON responses (key_id) WHERE key_id IS NOT NULL`,
@@ -43,7 +42,7 @@ var schema = []string{
 }
 
 // Dialect is SQLite's.
-var Dialect = sqlstore.Dialect{Name: "sqlite", Schema: schema, Placeholder: sqlstore.QuestionMark}
+var Dialect = sqlstore.Dialect{Name: "sqlite", Schema: schema, Placeholder: sqlstore.QuestionMark, PurgeBatch: 2000}
 
 // Open opens (creating if needed) the database file at path.
 func Open(ctx context.Context, path string, o sqlstore.Options) (*sqlstore.Store, error) {
@@ -54,7 +53,7 @@ func Open(ctx context.Context, path string, o sqlstore.Options) (*sqlstore.Store
 		return nil, fmt.Errorf("sqlite: creating the data directory: %w", err)
 	}
 	pragmas := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-65536)"} {
 		pragmas.Add("_pragma", p)
 	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath()

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +30,13 @@ type Dialect struct {
 	Schema []string
 	// Placeholder returns the n-th (1-based) bind parameter: "?" or "$n".
 	Placeholder func(n int) string
+	// LockSubjects, when set, is a statement (with one %s for the
+	// placeholders) that locks the named subjects rows in sorted order.
+	LockSubjects string
+	// PurgeBatch is the default number of rows per purge transaction, at
+	// most store.MaxPurgeBatch. SQLite has one writer, so its batches are
+	// smaller: ingest waits for at most one of them.
+	PurgeBatch int
 }
 
 // Counter names in the counters table.
@@ -52,8 +60,8 @@ type Store struct {
 }
 
 type queries struct {
-	insert, dupID, subjectUp, subjectDown, subjectGone, counter, selectOld, selectOldRaw,
-	deleteID, anonymizeID, selectRewrap, updateRewrap string
+	dupID, counter, selectOld, deleteOld,
+	selectRewrap, updateRewrap string
 }
 
 // Options tune a Store.
@@ -78,20 +86,12 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 	}
 	s := &Store{d: d, writer: writer, reader: reader}
 	s.q = queries{
-		insert: s.bind(`INSERT INTO responses (id, idempotency_key, received_at, score, segments, key_id,
-			email, customer_id, comment, subject_customer, subject_email, anonymized)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (idempotency_key) DO NOTHING`),
-		dupID:       s.bind(`SELECT id FROM responses WHERE idempotency_key = ?`),
-		subjectUp:   s.bind(`INSERT INTO subjects (pseudonym, refs) VALUES (?, ?) ON CONFLICT (pseudonym) DO UPDATE SET refs = subjects.refs + excluded.refs RETURNING refs`),
-		subjectDown: s.bind(`UPDATE subjects SET refs = refs - ? WHERE pseudonym = ? RETURNING refs`),
-		subjectGone: s.bind(`DELETE FROM subjects WHERE pseudonym = ? AND refs <= 0`),
-		counter:     s.bind(`INSERT INTO counters (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = counters.n + excluded.n`),
-		selectOld: s.bind(`SELECT id, score, key_id, subject_customer, subject_email, anonymized FROM responses
-			WHERE received_at < ? ORDER BY received_at, id LIMIT ?`),
-		selectOldRaw: s.bind(`SELECT id, score, key_id, subject_customer, subject_email, anonymized FROM responses
-			WHERE anonymized = 0 AND received_at < ? ORDER BY received_at, id LIMIT ?`),
-		deleteID:    s.bind(`DELETE FROM responses WHERE id = ?`),
-		anonymizeID: s.bind(`UPDATE responses SET email = NULL, customer_id = NULL, comment = NULL, key_id = NULL, subject_customer = NULL, subject_email = NULL, anonymized = 1, received_at = received_at - (received_at % 86400000) WHERE id = ? AND anonymized = 0`),
+		dupID:   s.bind(`SELECT id FROM responses WHERE idempotency_key = ?`),
+		counter: s.bind(`INSERT INTO counters (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = counters.n + excluded.n`),
+		selectOld: s.bind(`SELECT ` + rowColumns + ` FROM responses
+			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`),
+		deleteOld: s.bind(`DELETE FROM responses WHERE id IN (SELECT id FROM responses
+			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?) RETURNING ` + rowColumns),
 		selectRewrap: s.bind(`SELECT id, key_id, email, customer_id, comment FROM responses
 			WHERE key_id IS NOT NULL AND key_id <> ? ORDER BY id LIMIT ?`),
 		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ? AND key_id = ?`),
@@ -156,33 +156,23 @@ func newDeltas() *deltas {
 }
 
 func (s *Store) apply(ctx context.Context, tx *sql.Tx, d *deltas) error {
+	var up, down []string
 	for _, sub := range sortedKeys(d.subjects) {
-		n := d.subjects[sub]
-		switch {
+		switch n := d.subjects[sub]; {
 		case n > 0:
-			var refs int64
-			if err := tx.QueryRowContext(ctx, s.q.subjectUp, sub, n).Scan(&refs); err != nil {
-				return fmt.Errorf("%s: counting a respondent: %w", s.d.Name, err)
-			}
-			if refs == n {
-				d.counters[counterCustomers]++
-			}
+			up = append(up, sub)
 		case n < 0:
-			var refs int64
-			err := tx.QueryRowContext(ctx, s.q.subjectDown, -n, sub).Scan(&refs)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("%s: uncounting a respondent: %w", s.d.Name, err)
-			}
-			if refs <= 0 {
-				d.counters[counterCustomers]--
-				// Keep no pseudonym of someone who has no response left.
-				if _, err := tx.ExecContext(ctx, s.q.subjectGone, sub); err != nil {
-					return fmt.Errorf("%s: removing a respondent: %w", s.d.Name, err)
-				}
-			}
+			down = append(down, sub)
+		}
+	}
+	for start := 0; start < len(up); start += subjectChunk {
+		if err := s.countSubjects(ctx, tx, up[start:min(start+subjectChunk, len(up))], d); err != nil {
+			return err
+		}
+	}
+	for start := 0; start < len(down); start += subjectChunk {
+		if err := s.uncountSubjects(ctx, tx, down[start:min(start+subjectChunk, len(down))], d); err != nil {
+			return err
 		}
 	}
 	for _, name := range sortedKeys(d.counters) {
@@ -193,6 +183,97 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, d *deltas) error {
 		}
 	}
 	return nil
+}
+
+// subjectChunk is how many respondents one statement updates.
+const subjectChunk = 250
+
+// countSubjects adds references to respondents in one upsert; a respondent
+// whose count equals what was added is new, and counts as a customer.
+func (s *Store) countSubjects(ctx context.Context, tx *sql.Tx, subs []string, d *deltas) error {
+	marks := make([]string, len(subs))
+	args := make([]any, 0, 2*len(subs))
+	for i, sub := range subs {
+		marks[i] = "(?, ?)"
+		args = append(args, sub, d.subjects[sub])
+	}
+	q := s.bind(`INSERT INTO subjects (pseudonym, refs) VALUES ` + strings.Join(marks, ", ") +
+		` ON CONFLICT (pseudonym) DO UPDATE SET refs = subjects.refs + excluded.refs RETURNING pseudonym, refs`)
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("%s: counting respondents: %w", s.d.Name, err)
+	}
+	defer func() { _ = rows.Close() }()
+	for rows.Next() {
+		var sub string
+		var refs int64
+		if err := rows.Scan(&sub, &refs); err != nil {
+			return err
+		}
+		if refs == d.subjects[sub] {
+			d.counters[counterCustomers]++
+		}
+	}
+	return rows.Err()
+}
+
+// uncountSubjects removes references in one statement; a respondent left
+// with none stops counting as a customer and their pseudonym is deleted.
+func (s *Store) uncountSubjects(ctx context.Context, tx *sql.Tx, subs []string, d *deltas) error {
+	marks := make([]string, len(subs))
+	args := make([]any, 0, 2*len(subs))
+	for i, sub := range subs {
+		marks[i] = "(?, CAST(? AS BIGINT))"
+		args = append(args, sub, -d.subjects[sub])
+	}
+	if s.d.LockSubjects != "" {
+		// Lock in sorted order first, as inserts do, so that an UPDATE ... FROM
+		// cannot deadlock with them.
+		if _, err := tx.ExecContext(ctx, s.bind(fmt.Sprintf(s.d.LockSubjects, placeholders(len(subs)))), anys(subs)...); err != nil {
+			return fmt.Errorf("%s: locking respondents: %w", s.d.Name, err)
+		}
+	}
+	q := s.bind(`UPDATE subjects SET refs = subjects.refs - v.column2 FROM (VALUES ` + strings.Join(marks, ", ") +
+		`) AS v WHERE subjects.pseudonym = v.column1 RETURNING subjects.pseudonym, subjects.refs`)
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("%s: uncounting respondents: %w", s.d.Name, err)
+	}
+	var gone []string
+	for rows.Next() {
+		var sub string
+		var refs int64
+		if err := rows.Scan(&sub, &refs); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		if refs <= 0 {
+			gone = append(gone, sub)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("%s: uncounting respondents: %w", s.d.Name, err)
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	d.counters[counterCustomers] -= int64(len(gone))
+	// Keep no pseudonym of someone who has no response left.
+	q = s.bind(`DELETE FROM subjects WHERE refs <= 0 AND pseudonym IN (` + placeholders(len(gone)) + `)`)
+	if _, err := tx.ExecContext(ctx, q, anys(gone)...); err != nil {
+		return fmt.Errorf("%s: removing respondents: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 func sortedKeys(m map[string]int64) []string {
@@ -225,12 +306,10 @@ func (s *Store) flush(batch []*store.Pending) error {
 	}
 	defer func() { _ = tx.Rollback() }()
 	d := newDeltas()
-	for _, p := range batch {
-		res, err := s.insertOne(ctx, tx, p.Record, d)
-		if err != nil {
+	for start := 0; start < len(batch); start += insertChunk {
+		if err := s.insertChunk(ctx, tx, batch[start:min(start+insertChunk, len(batch))], d); err != nil {
 			return err
 		}
-		p.Result = res
 	}
 	if err := s.apply(ctx, tx, d); err != nil {
 		return err
@@ -241,55 +320,98 @@ func (s *Store) flush(batch []*store.Pending) error {
 	return nil
 }
 
-func (s *Store) insertOne(ctx context.Context, tx *sql.Tx, r *store.Record, d *deltas) (store.InsertResult, error) {
-	segments, err := json.Marshal(r.Segments)
-	if err != nil {
-		return store.InsertResult{}, err
-	}
-	if r.Segments == nil {
-		segments = []byte("{}")
-	}
-	hasPersonal := r.Email != nil || r.CustomerID != nil || r.Comment != nil
-	keyID := nullString(r.KeyID)
-	if !hasPersonal {
-		keyID = sql.NullString{}
-	}
-	res, err := tx.ExecContext(ctx, s.q.insert, r.ID, nullString(r.IdempotencyKey), r.ReceivedAt.UnixMilli(),
-		r.Score, string(segments), keyID, r.Email, r.CustomerID, r.Comment,
-		nullString(r.SubjectCustomerID), nullString(r.SubjectEmail))
-	if err != nil {
-		return store.InsertResult{}, fmt.Errorf("%s: inserting a response: %w", s.d.Name, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return store.InsertResult{}, err
-	} else if n == 0 {
-		var id string
-		if err := tx.QueryRowContext(ctx, s.q.dupID, r.IdempotencyKey).Scan(&id); err != nil {
-			return store.InsertResult{}, fmt.Errorf("%s: reading the first response for an idempotency key: %w", s.d.Name, err)
+// insertChunk is how many responses one INSERT statement carries.
+const insertChunk = 200
+
+const insertColumns = 11
+
+// insertChunk writes a chunk of responses with one multi-row INSERT. Rows
+// whose idempotency key is already stored (or repeated earlier in the same
+// chunk) are skipped by ON CONFLICT; RETURNING says which rows went in, and
+// the others are answered with the ID stored first.
+func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Pending, d *deltas) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO responses (id, idempotency_key, received_at, score, segments, key_id,
+		email, customer_id, comment, subject_customer, subject_email) VALUES `)
+	args := make([]any, 0, len(chunk)*insertColumns)
+	for i, p := range chunk {
+		r := p.Record
+		segments := []byte("{}")
+		if r.Segments != nil {
+			var err error
+			if segments, err = json.Marshal(r.Segments); err != nil {
+				return err
+			}
 		}
-		return store.InsertResult{ID: id, Duplicate: true}, nil
+		keyID := sql.NullString{}
+		if hasPersonal(r) {
+			keyID = nullString(r.KeyID)
+		}
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, r.ID, nullString(r.IdempotencyKey), r.ReceivedAt.UnixMilli(), r.Score, string(segments),
+			keyID, r.Email, r.CustomerID, r.Comment, nullString(r.SubjectCustomerID), nullString(r.SubjectEmail))
 	}
-	d.counters[bucketCounter(r.Score)]++
-	if hasPersonal {
-		d.counters[prefixKey+r.KeyID]++
+	q.WriteString(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING id")
+	rows, err := tx.QueryContext(ctx, s.bind(q.String()), args...)
+	if err != nil {
+		return fmt.Errorf("%s: inserting responses: %w", s.d.Name, err)
 	}
-	for kind, n := range r.Redactions {
-		d.counters[prefixRedaction+kind] += int64(n)
+	inserted := make(map[string]bool, len(chunk))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		inserted[id] = true
 	}
-	if sub := r.Subject(); sub != "" {
-		d.subjects[sub]++
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("%s: inserting responses: %w", s.d.Name, err)
 	}
-	return store.InsertResult{ID: r.ID}, nil
+	for _, p := range chunk {
+		r := p.Record
+		if !inserted[r.ID] {
+			var id string
+			if err := tx.QueryRowContext(ctx, s.q.dupID, r.IdempotencyKey).Scan(&id); err != nil {
+				return fmt.Errorf("%s: reading the first response for an idempotency key: %w", s.d.Name, err)
+			}
+			p.Result = store.InsertResult{ID: id, Duplicate: true}
+			continue
+		}
+		p.Result = store.InsertResult{ID: r.ID}
+		d.counters[bucketCounter(r.Score)]++
+		if hasPersonal(r) {
+			d.counters[prefixKey+r.KeyID]++
+		}
+		for kind, n := range r.Redactions {
+			d.counters[prefixRedaction+kind] += int64(n)
+		}
+		if sub := r.Subject(); sub != "" {
+			d.subjects[sub]++
+		}
+	}
+	return nil
+}
+
+func hasPersonal(r *store.Record) bool {
+	return r.Email != nil || r.CustomerID != nil || r.Comment != nil
 }
 
 // row is what purge and erase need to know of a response.
+// rowColumns are the columns scanRows reads.
+const rowColumns = `id, score, key_id, subject_customer, subject_email, anonymized, received_at`
+
 type row struct {
-	id        string
-	score     int
-	keyID     sql.NullString
-	subCust   sql.NullString
-	subEmail  sql.NullString
-	anonymous bool
+	id         string
+	score      int
+	keyID      sql.NullString
+	subCust    sql.NullString
+	subEmail   sql.NullString
+	anonymous  bool
+	receivedAt int64
 }
 
 func (r row) subject() string {
@@ -305,7 +427,7 @@ func scanRows(rows *sql.Rows) ([]row, error) {
 	for rows.Next() {
 		var r row
 		var anon int
-		if err := rows.Scan(&r.id, &r.score, &r.keyID, &r.subCust, &r.subEmail, &anon); err != nil {
+		if err := rows.Scan(&r.id, &r.score, &r.keyID, &r.subCust, &r.subEmail, &anon, &r.receivedAt); err != nil {
 			return nil, err
 		}
 		r.anonymous = anon != 0
@@ -327,19 +449,45 @@ func forget(r row, d *deltas) {
 
 // deleteRows deletes rows and takes them out of every counter.
 func (s *Store) deleteRows(ctx context.Context, tx *sql.Tx, rows []row, d *deltas) error {
+	byID := make(map[string]row, len(rows))
 	for _, r := range rows {
-		gone, err := s.execOne(ctx, tx, s.q.deleteID, r.id)
+		byID[r.id] = r
+	}
+	// One statement per chunk of IDs; RETURNING says which rows this
+	// transaction really deleted (another replica may have been first), so
+	// only those are taken out of the counters.
+	for start := 0; start < len(rows); start += deleteChunk {
+		chunk := rows[start:min(start+deleteChunk, len(rows))]
+		args := make([]any, len(chunk))
+		marks := make([]string, len(chunk))
+		for i, r := range chunk {
+			args[i], marks[i] = r.id, "?"
+		}
+		q := s.bind(`DELETE FROM responses WHERE id IN (` + strings.Join(marks, ", ") + `) RETURNING id`)
+		res, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
-			return fmt.Errorf("%s: deleting a response: %w", s.d.Name, err)
+			return fmt.Errorf("%s: deleting responses: %w", s.d.Name, err)
 		}
-		if !gone { // another replica deleted it first: it is not ours to uncount
-			continue
+		for res.Next() {
+			var id string
+			if err := res.Scan(&id); err != nil {
+				_ = res.Close()
+				return err
+			}
+			r := byID[id]
+			d.counters[bucketCounter(r.score)]--
+			forget(r, d)
 		}
-		d.counters[bucketCounter(r.score)]--
-		forget(r, d)
+		if err := res.Close(); err != nil {
+			return fmt.Errorf("%s: deleting responses: %w", s.d.Name, err)
+		}
 	}
 	return nil
 }
+
+// deleteChunk is how many IDs one DELETE names: well under SQLite's and
+// PostgreSQL's bind-parameter limits.
+const deleteChunk = 500
 
 // execOne runs a statement that targets one row and reports whether it did.
 func (s *Store) execOne(ctx context.Context, tx *sql.Tx, q string, args ...any) (bool, error) {
@@ -357,29 +505,37 @@ func (s *Store) Purge(ctx context.Context, req store.PurgeRequest) (store.PurgeR
 		return store.PurgeReceipt{}, fmt.Errorf("unknown purge action %q: want Delete or Anonymize", req.Action)
 	}
 	batch := req.BatchSize
+	if batch <= 0 {
+		batch = s.d.PurgeBatch
+	}
 	if batch <= 0 || batch > store.MaxPurgeBatch {
 		batch = store.MaxPurgeBatch
 	}
 	receipt := store.PurgeReceipt{Cutoff: req.Cutoff.UTC(), Action: req.Action, DryRun: req.DryRun, StartedAt: time.Now().UTC()}
 	digest := sha256.New()
-	sel := s.q.selectOld
+	// Raw responses first, then (Delete only) the anonymized ones: each pass
+	// walks the (anonymized, received_at, id) index in order.
+	passes := []int{0, 1}
 	if req.Action == store.ActionAnonymize {
-		sel = s.q.selectOldRaw
+		passes = passes[:1]
 	}
-	if req.DryRun {
-		n, err := s.countPurge(ctx, sel, req.Cutoff, digest)
-		if err != nil {
-			return receipt, err
-		}
-		s.tally(&receipt, req.Action, n)
-	} else {
+	for _, anonymized := range passes {
 		for {
-			n, err := s.purgeBatch(ctx, sel, req, batch, digest)
+			var list []row
+			var err error
+			if req.DryRun {
+				list, err = s.listOld(ctx, s.reader, anonymized, req.Cutoff, -1)
+			} else {
+				list, err = s.purgeBatch(ctx, anonymized, req, batch)
+			}
 			if err != nil {
 				return receipt, err
 			}
-			s.tally(&receipt, req.Action, int64(n))
-			if n < batch {
+			for _, r := range list {
+				_, _ = digest.Write([]byte(r.id + "\n"))
+			}
+			s.tally(&receipt, req.Action, int64(len(list)))
+			if req.DryRun || len(list) < batch {
 				break
 			}
 		}
@@ -402,63 +558,106 @@ func (s *Store) tally(r *store.PurgeReceipt, a store.Action, n int64) {
 	}
 }
 
-// countPurge walks what a purge would touch without changing anything.
-func (s *Store) countPurge(ctx context.Context, sel string, cutoff time.Time, digest interface{ Write([]byte) (int, error) }) (int64, error) {
-	rows, err := s.reader.QueryContext(ctx, sel, cutoff.UnixMilli(), int64(1)<<62)
-	if err != nil {
-		return 0, fmt.Errorf("%s: listing old responses: %w", s.d.Name, err)
-	}
-	list, err := scanRows(rows)
-	if err != nil {
-		return 0, err
-	}
-	for _, r := range list {
-		_, _ = digest.Write([]byte(r.id + "\n"))
-	}
-	return int64(len(list)), nil
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-func (s *Store) purgeBatch(ctx context.Context, sel string, req store.PurgeRequest, batch int, digest interface{ Write([]byte) (int, error) }) (int, error) {
+// listOld lists up to limit (all when negative) responses received before
+// cutoff, in (received_at, id) order.
+func (s *Store) listOld(ctx context.Context, q querier, anonymized int, cutoff time.Time, limit int) ([]row, error) {
+	if limit < 0 {
+		limit = math.MaxInt32
+	}
+	rows, err := q.QueryContext(ctx, s.q.selectOld, anonymized, cutoff.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing old responses: %w", s.d.Name, err)
+	}
+	return scanRows(rows)
+}
+
+// purgeBatch deletes or anonymizes one transaction's worth of old
+// responses and returns those it changed, in (received_at, id) order.
+func (s *Store) purgeBatch(ctx context.Context, anonymized int, req store.PurgeRequest, batch int) ([]row, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("%s: begin: %w", s.d.Name, err)
+		return nil, fmt.Errorf("%s: begin: %w", s.d.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, sel, req.Cutoff.UnixMilli(), batch)
-	if err != nil {
-		return 0, fmt.Errorf("%s: listing old responses: %w", s.d.Name, err)
-	}
-	list, err := scanRows(rows)
-	if err != nil {
-		return 0, err
-	}
 	d := newDeltas()
+	var done []row
 	if req.Action == store.ActionDelete {
-		err = s.deleteRows(ctx, tx, list, d)
+		// One statement: pick the batch through the index and delete it;
+		// RETURNING gives what the counters need.
+		rows, err := tx.QueryContext(ctx, s.q.deleteOld, anonymized, req.Cutoff.UnixMilli(), batch)
+		if err != nil {
+			return nil, fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
+		}
+		if done, err = scanRows(rows); err != nil {
+			return nil, err
+		}
+		for _, r := range done {
+			d.counters[bucketCounter(r.score)]--
+			forget(r, d)
+		}
 	} else {
-		for _, r := range list {
-			var done bool
-			if done, err = s.execOne(ctx, tx, s.q.anonymizeID, r.id); err != nil {
-				break
-			}
-			if done {
-				forget(r, d)
-			}
+		list, err := s.listOld(ctx, tx, anonymized, req.Cutoff, batch)
+		if err != nil {
+			return nil, err
+		}
+		if done, err = s.anonymizeRows(ctx, tx, list, d); err != nil {
+			return nil, err
 		}
 	}
-	if err != nil {
-		return 0, fmt.Errorf("%s: purging: %w", s.d.Name, err)
-	}
 	if err := s.apply(ctx, tx, d); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("%s: commit: %w", s.d.Name, err)
+		return nil, fmt.Errorf("%s: commit: %w", s.d.Name, err)
 	}
-	for _, r := range list {
-		_, _ = digest.Write([]byte(r.id + "\n"))
+	sort.Slice(done, func(i, j int) bool {
+		if done[i].receivedAt != done[j].receivedAt {
+			return done[i].receivedAt < done[j].receivedAt
+		}
+		return done[i].id < done[j].id
+	})
+	return done, nil
+}
+
+// anonymizeRows drops the personal fields of rows, in chunks; RETURNING
+// says which this transaction changed (another replica may have been first).
+func (s *Store) anonymizeRows(ctx context.Context, tx *sql.Tx, list []row, d *deltas) ([]row, error) {
+	byID := make(map[string]row, len(list))
+	var done []row
+	for start := 0; start < len(list); start += deleteChunk {
+		chunk := list[start:min(start+deleteChunk, len(list))]
+		ids := make([]string, len(chunk))
+		for i, r := range chunk {
+			ids[i] = r.id
+			byID[r.id] = r
+		}
+		q := s.bind(`UPDATE responses SET email = NULL, customer_id = NULL, comment = NULL, key_id = NULL,
+			subject_customer = NULL, subject_email = NULL, anonymized = 1,
+			received_at = received_at - (received_at % 86400000)
+			WHERE anonymized = 0 AND id IN (` + placeholders(len(ids)) + `) RETURNING id`)
+		rows, err := tx.QueryContext(ctx, q, anys(ids)...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: anonymizing responses: %w", s.d.Name, err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				_ = rows.Close()
+				return nil, err
+			}
+			r := byID[id]
+			forget(r, d)
+			done = append(done, r)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("%s: anonymizing responses: %w", s.d.Name, err)
+		}
 	}
-	return len(list), nil
+	return done, nil
 }
 
 func (s *Store) saveReceipt(ctx context.Context, r store.PurgeReceipt) error {
@@ -488,7 +687,7 @@ func (s *Store) Erase(ctx context.Context, subjects ...string) (int64, error) {
 		args = append(args, sub)
 	}
 	in := strings.Join(marks, ", ")
-	sel := s.bind(`SELECT id, score, key_id, subject_customer, subject_email, anonymized FROM responses
+	sel := s.bind(`SELECT ` + rowColumns + ` FROM responses
 		WHERE subject_customer IN (` + in + `) OR subject_email IN (` + in + `)`)
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {

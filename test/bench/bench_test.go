@@ -1,0 +1,294 @@
+// Package bench holds the collector's load benchmarks. Run them with
+//
+//	make bench        (go test -run '^$' -bench . -benchtime 1x ./test/bench/)
+//
+// Each benchmark is one timed load run (BENCH_DURATION, default 10s) against
+// a collector it starts on loopback, over TLS, at 64 connections; figures
+// are reported as metrics and compared with baselines taken in the same run.
+// docs/benchmarks.md records them.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/surveyguard/surveyguard/internal/collector/collectortest"
+	"github.com/surveyguard/surveyguard/internal/crypto"
+	"github.com/surveyguard/surveyguard/internal/loadgen"
+	"github.com/surveyguard/surveyguard/internal/redact"
+	"github.com/surveyguard/surveyguard/internal/store"
+	"github.com/surveyguard/surveyguard/internal/store/postgres"
+	"github.com/surveyguard/surveyguard/internal/store/sqlite"
+	"github.com/surveyguard/surveyguard/internal/store/sqlstore"
+	"github.com/surveyguard/surveyguard/internal/testenv"
+)
+
+const (
+	conns  = 64
+	notice = "2026-01"
+)
+
+func duration() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("BENCH_DURATION")); err == nil && d > 0 {
+		return d
+	}
+	return 10 * time.Second
+}
+
+var (
+	pgOnce sync.Once
+	pg     *testenv.Postgres
+	pgErr  error
+	pgDBs  atomic.Int64
+)
+
+// backend returns a config edit that points a collector at a fresh database
+// of the backend, and an opener for direct access to the same store.
+func backend(b *testing.B, name string) (edit func(string) string, open func(dir string) (store.Store, error)) {
+	b.Helper()
+	switch name {
+	case "sqlite":
+		return nil, func(dir string) (store.Store, error) {
+			return sqlite.Open(context.Background(), filepath.Join(dir, "data", "responses.db"), sqlstore.Options{MaxBatch: 10000})
+		}
+	default:
+		pgOnce.Do(func() { pg, pgErr = testenv.StartPostgres() })
+		if pgErr != nil {
+			b.Fatal(pgErr)
+		}
+		dsn, err := pg.CreateDatabase(fmt.Sprintf("bench_%d", pgDBs.Add(1)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		dsnFile := filepath.Join(b.TempDir(), "dsn")
+		collectortest.WriteFile(b, dsnFile, []byte(dsn))
+		return func(cfg string) string {
+				return replaceStore(cfg, fmt.Sprintf("store: {driver: postgres, dsnFile: %s}", dsnFile))
+			}, func(string) (store.Store, error) {
+				return postgres.Open(context.Background(), dsn, sqlstore.Options{MaxBatch: 10000})
+			}
+	}
+}
+
+func replaceStore(cfg, line string) string {
+	lines := strings.Split(cfg, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "store:") {
+			lines[i] = line
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func client(f *collectortest.Fixture) *http.Client {
+	return &http.Client{Transport: loadgen.Transport(f.Client.Transport.(*http.Transport), conns), Timeout: 30 * time.Second}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func report(b *testing.B, r loadgen.Result) {
+	b.Logf("%s", r)
+	if r.Errors > 0 || r.Requests == 0 {
+		b.Errorf("%d errors, %d responses", r.Errors, r.Requests)
+	}
+	b.ReportMetric(r.PerSecond, "responses/s")
+	b.ReportMetric(float64(r.P50)/1e6, "p50-ms")
+	b.ReportMetric(float64(r.P99)/1e6, "p99-ms")
+}
+
+// BenchmarkIngest: durable responses/s and latency at 64 connections, with
+// realistic personal fields (redacted, encrypted, pseudonymized) and, as the
+// baseline, the same requests without any personal field.
+func BenchmarkIngest(b *testing.B) {
+	for _, be := range []string{"sqlite", "postgres"} {
+		for _, kind := range []string{"full", "bare"} {
+			b.Run(be+"/"+kind, func(b *testing.B) {
+				edit, _ := backend(b, be)
+				f := collectortest.Start(b, edit)
+				body := loadgen.Body(notice)
+				if kind == "bare" {
+					body = loadgen.BareBody(notice)
+				}
+				cpu0 := cpuTime()
+				r := loadgen.Run(context.Background(), loadgen.Config{URL: f.Public, Conns: conns, Duration: duration(), Client: client(f), Body: body})
+				cpu := cpuTime() - cpu0
+				report(b, r)
+				if r.Requests > 0 {
+					// Client and server share this process: an upper bound on the server's CPU per response.
+					b.ReportMetric(float64(cpu.Microseconds())/float64(r.Requests), "cpu-us/response")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkGroupCommitCeiling: the same store, no HTTP, no crypto: 64
+// goroutines inserting pre-sealed records. The ceiling for ingest.
+func BenchmarkGroupCommitCeiling(b *testing.B) {
+	for _, be := range []string{"sqlite", "postgres"} {
+		b.Run(be, func(b *testing.B) {
+			_, open := backend(b, be)
+			s, err := open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = s.Close() }()
+			var n atomic.Int64
+			ctx, cancel := context.WithTimeout(context.Background(), duration())
+			defer cancel()
+			var wg sync.WaitGroup
+			start := time.Now()
+			for range conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for ctx.Err() == nil {
+						i := n.Add(1)
+						if _, err := s.Insert(context.Background(), record(i, time.Now())); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "inserts/s")
+		})
+	}
+}
+
+func record(i int64, at time.Time) *store.Record {
+	ct := make([]byte, 64)
+	return &store.Record{
+		ID: fmt.Sprintf("%s%08d", store.NewID(at), i), ReceivedAt: at, Score: int(i % 11),
+		Segments: map[string]string{"plan": "pro"}, KeyID: "k1",
+		Email: ct, CustomerID: ct[:40], Comment: append(ct, ct...),
+		SubjectCustomerID: fmt.Sprintf("%064d", i%5000), SubjectEmail: fmt.Sprintf("e%063d", i%5000),
+	}
+}
+
+// seed writes n responses received a year ago straight into the store.
+func seed(b *testing.B, s store.Store, n int64) {
+	b.Helper()
+	old := time.Now().Add(-365 * 24 * time.Hour)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > n {
+					return
+				}
+				if _, err := s.Insert(context.Background(), record(i, old.Add(time.Duration(i)*time.Millisecond))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func seedRows() int64 {
+	if os.Getenv("BENCH_PURGE_ROWS") != "" {
+		var n int64
+		_, _ = fmt.Sscan(os.Getenv("BENCH_PURGE_ROWS"), &n)
+		return n
+	}
+	return 200000
+}
+
+// BenchmarkPurge: rows/s of a purge through the admin API (transactions of
+// 10,000 rows), and the ingest p99 while it runs.
+func BenchmarkPurge(b *testing.B) {
+	for _, be := range []string{"sqlite", "postgres"} {
+		b.Run(be, func(b *testing.B) {
+			edit, open := backend(b, be)
+			// Old responses, written through the same store code.
+			seedInto := func(dir string) {
+				s, err := open(dir)
+				if err != nil {
+					b.Fatal(err)
+				}
+				seed(b, s, seedRows())
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			f := collectortest.Start(b, edit)
+			seedInto(f.Dir)
+
+			type purgeResult struct {
+				rows    float64
+				elapsed time.Duration
+				err     error
+			}
+			ctx, stopLoad := context.WithCancel(context.Background())
+			done := make(chan purgeResult, 1)
+			go func() {
+				time.Sleep(500 * time.Millisecond) // let the load reach its pace first
+				cutoff := time.Now().Add(-30 * 24 * time.Hour).UTC().Format(time.RFC3339)
+				a := f.AdminDo(b, http.MethodPost, "/admin/v1/purge", `{"cutoff":"`+cutoff+`"}`)
+				defer stopLoad()
+				if a.Status != http.StatusOK {
+					done <- purgeResult{err: fmt.Errorf("purge: %d %s", a.Status, a.Raw)}
+					return
+				}
+				started, _ := time.Parse(time.RFC3339Nano, a.Body["startedAt"].(string))
+				finished, _ := time.Parse(time.RFC3339Nano, a.Body["finishedAt"].(string))
+				done <- purgeResult{rows: a.Body["purged"].(float64), elapsed: finished.Sub(started)}
+			}()
+			r := loadgen.Run(ctx, loadgen.Config{URL: f.Public, Conns: conns, Duration: 10 * time.Minute, Client: client(f), Body: loadgen.Body(notice)})
+			p := <-done
+			if p.err != nil {
+				b.Fatal(p.err)
+			}
+			if int64(p.rows) != seedRows() {
+				b.Errorf("purged %v rows, seeded %d", p.rows, seedRows())
+			}
+			b.Logf("purged %.0f rows in %s while ingesting: %s", p.rows, p.elapsed, r)
+			b.ReportMetric(p.rows/p.elapsed.Seconds(), "purge-rows/s")
+			b.ReportMetric(float64(r.P99)/1e6, "ingest-p99-during-purge-ms")
+			b.ReportMetric(r.PerSecond, "ingest-responses/s-during-purge")
+		})
+	}
+}
+
+// BenchmarkSealCost: the CPU of what the collector does to a response's
+// personal fields — redact the comment, encrypt three fields, two HMAC
+// pseudonyms — per response. Compare with cpu-us/response of BenchmarkIngest.
+func BenchmarkSealCost(b *testing.B) {
+	k, _ := crypto.NewKey()
+	h, _ := crypto.NewKey()
+	kr, err := crypto.New("k1", map[string][]byte{"k1": k}, h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	comment := "Checkout was quick but the coupon box confused me, call me on +91 98765 43210"
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		id := store.NewID(time.Now())
+		red := redact.Comment(comment)
+		_, _ = kr.Encrypt("comment", id, []byte(red.Text))
+		_, _ = kr.Encrypt("email", id, []byte("user42@example.com"))
+		_, _ = kr.Encrypt("customerID", id, []byte("C-42"))
+		_ = kr.Pseudonym(crypto.KindEmail, "user42@example.com")
+		_ = kr.Pseudonym(crypto.KindCustomerID, "C-42")
+	}
+}

@@ -1,0 +1,245 @@
+// Package collector tests the collector as a separate process: what a
+// response's 201 promises must survive kill -9, and SIGTERM must drain.
+package collector
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/surveyguard/surveyguard/internal/collector/collectortest"
+	"github.com/surveyguard/surveyguard/internal/nps"
+	"github.com/surveyguard/surveyguard/internal/store/sqlite"
+	"github.com/surveyguard/surveyguard/internal/store/sqlstore"
+	"github.com/surveyguard/surveyguard/internal/testenv"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "surveyguard-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "surveyguard")
+	cmd := exec.Command("go", "build", "-o", binary, ".")
+	cmd.Dir = testenv.RepoRoot()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building surveyguard: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String()
+}
+
+type proc struct {
+	cmd           *exec.Cmd
+	public, admin string
+	log           *bytes.Buffer
+}
+
+// setup writes keys, token and an insecure (plain HTTP, loopback) config.
+func setup(t *testing.T) (cfgPath, dbPath string) {
+	t.Helper()
+	dir := t.TempDir()
+	collectortest.WriteKeys(t, filepath.Join(dir, "keys"), "k1", "k1")
+	collectortest.WriteFile(t, filepath.Join(dir, "token"), []byte(collectortest.Token))
+	cfg := collectortest.Config(dir)
+	cfg = replaceLine(cfg, "tls:", "")
+	cfgPath = filepath.Join(dir, "collector.yaml")
+	collectortest.WriteFile(t, cfgPath, []byte(cfg))
+	return cfgPath, filepath.Join(dir, "data", "responses.db")
+}
+
+func replaceLine(text, prefix, with string) string {
+	var out bytes.Buffer
+	for _, line := range bytes.Split([]byte(text), []byte("\n")) {
+		if bytes.HasPrefix(line, []byte(prefix)) {
+			line = []byte(with)
+		}
+		out.Write(line)
+		out.WriteByte('\n')
+	}
+	return out.String()
+}
+
+// launch starts the collector process with the config at path, on two new ports.
+func launch(t *testing.T, cfgPath string) *proc {
+	t.Helper()
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{public: freeAddr(t), admin: freeAddr(t), log: &bytes.Buffer{}}
+	cfg := replaceLine(string(data), "listen:", fmt.Sprintf("listen: {public: %q, admin: %q}", p.public, p.admin))
+	collectortest.WriteFile(t, cfgPath, []byte(cfg))
+	p.cmd = exec.Command(binary, "collector", "--config", cfgPath, "--insecure")
+	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + p.admin + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			_ = p.cmd.Process.Kill()
+			t.Fatalf("the collector did not become ready:\n%s", p.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// load posts from workers goroutines until stop is closed and returns the
+// IDs and scores of every response answered 201.
+func load(p *proc, workers int, stop <-chan struct{}) map[string]int {
+	var mu sync.Mutex
+	acked := map[string]int{}
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 5 * time.Second}
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				score := (w + i) % 11
+				body := fmt.Sprintf(`{"score":%d,"consent":{"given":true,"noticeVersion":"2026-01"},"customerID":"C-%d-%d","comment":"fine"}`, score, w, i%7)
+				resp, err := client.Post("http://"+p.public+"/v1/responses", "application/json", bytes.NewBufferString(body))
+				if err != nil {
+					continue // the process is gone: this one was never acknowledged
+				}
+				var out struct{ ID string }
+				ok := resp.StatusCode == http.StatusCreated && json.NewDecoder(resp.Body).Decode(&out) == nil
+				_ = resp.Body.Close()
+				if ok {
+					mu.Lock()
+					acked[out.ID] = score
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return acked
+}
+
+// verify opens the database directly: every acknowledged response must be
+// there with its score, and the running counters must equal a recount.
+func verify(t *testing.T, dbPath string, acked map[string]int) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, dbPath, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	for id, score := range acked {
+		r, err := s.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("acknowledged response %s is lost: %v", id, err)
+		}
+		if r.Score != score {
+			t.Fatalf("response %s has score %d, acknowledged %d", id, r.Score, score)
+		}
+	}
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	var recount nps.Counts
+	var customers int64
+	err = db.QueryRow(`SELECT
+		COALESCE(SUM(score >= 9), 0), COALESCE(SUM(score BETWEEN 7 AND 8), 0), COALESCE(SUM(score <= 6), 0),
+		COUNT(DISTINCT subject_customer) FROM responses`).Scan(&recount.Promoters, &recount.Passives, &recount.Detractors, &customers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Counts != recount || st.DistinctCustomers != customers {
+		t.Fatalf("counters %+v / %d customers disagree with a recount %+v / %d", st.Counts, st.DistinctCustomers, recount, customers)
+	}
+	if st.Counts.Total() < int64(len(acked)) {
+		t.Fatalf("%d stored, %d acknowledged", st.Counts.Total(), len(acked))
+	}
+	t.Logf("%d acknowledged, %d stored, counters agree with a recount", len(acked), st.Counts.Total())
+}
+
+func TestKill9LosesNoAcknowledgedResponse(t *testing.T) {
+	cfgPath, dbPath := setup(t)
+	all := map[string]int{}
+	for round := range 3 {
+		p := launch(t, cfgPath)
+		stop := make(chan struct{})
+		done := make(chan map[string]int)
+		go func() { done <- load(p, 32, stop) }()
+		time.Sleep(time.Duration(700+300*round) * time.Millisecond)
+		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = p.cmd.Wait()
+		close(stop)
+		acked := <-done
+		if len(acked) == 0 {
+			t.Fatalf("round %d: no response was acknowledged before the kill:\n%s", round, p.log)
+		}
+		for id, s := range acked {
+			all[id] = s
+		}
+	}
+	verify(t, dbPath, all)
+}
+
+func TestSIGTERMDrains(t *testing.T) {
+	cfgPath, dbPath := setup(t)
+	p := launch(t, cfgPath)
+	stop := make(chan struct{})
+	done := make(chan map[string]int)
+	go func() { done <- load(p, 16, stop) }()
+	time.Sleep(500 * time.Millisecond)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := p.cmd.Wait()
+	close(stop)
+	acked := <-done
+	if err != nil {
+		t.Fatalf("the collector did not exit cleanly on SIGTERM: %v\n%s", err, p.log)
+	}
+	verify(t, dbPath, acked)
+}
