@@ -82,6 +82,16 @@ control-plane: ## Build kube-apiserver, etcd, kubectl, helm, KWOK... from the mo
 test: control-plane ## Run all tests on a real API server (builds the control plane first if missing).
 	go test $(TEST_FLAGS) ./...
 
+.PHONY: bench
+bench: ## Run the collector load benchmarks (docs/benchmarks.md); BENCH_DURATION=10s BENCH_PURGE_ROWS=200000.
+	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz test for FUZZTIME (default 30s).
+	go test -run '^$$' -fuzz FuzzComment -fuzztime $(or $(FUZZTIME),30s) ./internal/redact/
+	go test -run '^$$' -fuzz FuzzParseResponse -fuzztime $(or $(FUZZTIME),30s) ./internal/collector/
+	go test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(or $(FUZZTIME),30s) ./internal/collector/
+
 ##@ Build
 
 .PHONY: build

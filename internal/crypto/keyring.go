@@ -19,7 +19,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -210,8 +210,9 @@ const (
 	KindCustomerID = "customerID"
 )
 
-// Pseudonym returns the keyed HMAC-SHA256 of a normalized identifier, hex
-// encoded. The same person gets the same pseudonym in every request, so it
+// Pseudonym returns the keyed HMAC-SHA256 of a normalized identifier,
+// truncated to 128 bits and base64url encoded (22 characters): short index
+// entries, and no collision in practice below 2^64 people. The same person gets the same pseudonym in every request, so it
 // counts distinct customers and finds a person for erasure; without the
 // HMAC key it reveals nothing. Normalization trims spaces and lower-cases.
 func (k *Keyring) Pseudonym(kind, value string) string {
@@ -219,7 +220,7 @@ func (k *Keyring) Pseudonym(kind, value string) string {
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
 	m.Write([]byte(Normalize(value)))
-	return hex.EncodeToString(m.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
 // Normalize is the form an identifier is compared in: surrounding white

@@ -127,8 +127,8 @@ func TestPseudonym(t *testing.T) {
 	if a == kr.Pseudonym(KindCustomerID, "person@example.com") {
 		t.Error("an email and a customer ID with the same text share a pseudonym")
 	}
-	if strings.Contains(a, "person") || len(a) != 64 {
-		t.Errorf("pseudonym %q is not a 64-hex-digit HMAC", a)
+	if strings.Contains(a, "person") || len(a) != 22 {
+		t.Errorf("pseudonym %q is not a 128-bit base64url HMAC", a)
 	}
 	other, _, _ := newRing(t, "k1", "k1")
 	if a == other.Pseudonym(KindEmail, "person@example.com") {

@@ -176,7 +176,7 @@ func record(i int64, at time.Time) *store.Record {
 		ID: fmt.Sprintf("%s%08d", store.NewID(at), i), ReceivedAt: at, Score: int(i % 11),
 		Segments: map[string]string{"plan": "pro"}, KeyID: "k1",
 		Email: ct, CustomerID: ct[:40], Comment: append(ct, ct...),
-		SubjectCustomerID: fmt.Sprintf("%064d", i%5000), SubjectEmail: fmt.Sprintf("e%063d", i%5000),
+		SubjectCustomerID: fmt.Sprintf("%022d", i%5000), SubjectEmail: fmt.Sprintf("e%021d", i%5000),
 	}
 }
 

@@ -577,7 +577,15 @@ func (s *Store) listOld(ctx context.Context, q querier, anonymized int, cutoff t
 
 // purgeBatch deletes or anonymizes one transaction's worth of old
 // responses and returns those it changed, in (received_at, id) order.
-func (s *Store) purgeBatch(ctx context.Context, anonymized int, req store.PurgeRequest, batch int) ([]row, error) {
+func (s *Store) purgeBatch(ctx context.Context, anonymized int, req store.PurgeRequest, batch int) (done []row, err error) {
+	err = s.batcher.Exclusive(ctx, func() error {
+		done, err = s.purgeBatchTx(ctx, anonymized, req, batch)
+		return err
+	})
+	return done, err
+}
+
+func (s *Store) purgeBatchTx(ctx context.Context, anonymized int, req store.PurgeRequest, batch int) ([]row, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s: begin: %w", s.d.Name, err)
@@ -661,6 +669,10 @@ func (s *Store) anonymizeRows(ctx context.Context, tx *sql.Tx, list []row, d *de
 }
 
 func (s *Store) saveReceipt(ctx context.Context, r store.PurgeReceipt) error {
+	return s.batcher.Exclusive(ctx, func() error { return s.saveReceiptTx(ctx, r) })
+}
+
+func (s *Store) saveReceiptTx(ctx context.Context, r store.PurgeReceipt) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -673,7 +685,15 @@ func (s *Store) saveReceipt(ctx context.Context, r store.PurgeReceipt) error {
 }
 
 // Erase implements store.Store.
-func (s *Store) Erase(ctx context.Context, subjects ...string) (int64, error) {
+func (s *Store) Erase(ctx context.Context, subjects ...string) (n int64, err error) {
+	err = s.batcher.Exclusive(ctx, func() error {
+		n, err = s.erase(ctx, subjects)
+		return err
+	})
+	return n, err
+}
+
+func (s *Store) erase(ctx context.Context, subjects []string) (int64, error) {
 	if len(subjects) == 0 {
 		return 0, nil
 	}
@@ -716,7 +736,15 @@ func (s *Store) Erase(ctx context.Context, subjects ...string) (int64, error) {
 }
 
 // Rewrap implements store.Store.
-func (s *Store) Rewrap(ctx context.Context, activeKeyID string, limit int, fn func(*store.Record) error) (int, error) {
+func (s *Store) Rewrap(ctx context.Context, activeKeyID string, limit int, fn func(*store.Record) error) (n int, err error) {
+	err = s.batcher.Exclusive(ctx, func() error {
+		n, err = s.rewrap(ctx, activeKeyID, limit, fn)
+		return err
+	})
+	return n, err
+}
+
+func (s *Store) rewrap(ctx context.Context, activeKeyID string, limit int, fn func(*store.Record) error) (int, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("%s: begin: %w", s.d.Name, err)
