@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -45,23 +44,8 @@ var schema = []string{
 // Dialect is SQLite's.
 var Dialect = sqlstore.Dialect{Name: "sqlite", Schema: schema, Placeholder: sqlstore.QuestionMark, PurgeBatch: 1000}
 
-// Store is the SQLite store: the shared SQL logic plus a background
-// checkpointer.
-type Store struct {
-	*sqlstore.Store
-	stop chan struct{}
-	done chan struct{}
-	ckpt *sql.DB
-}
-
-// checkpointEvery is how often the WAL is copied back into the database
-// file. The writer never checkpoints itself (wal_autocheckpoint=0), so a
-// commit never stalls behind a checkpoint: this goroutine does it beside
-// the writer, with PASSIVE checkpoints that do not block it.
-const checkpointEvery = 500 * time.Millisecond
-
 // Open opens (creating if needed) the database file at path.
-func Open(ctx context.Context, path string, o sqlstore.Options) (*Store, error) {
+func Open(ctx context.Context, path string, o sqlstore.Options) (*sqlstore.Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: no database path")
 	}
@@ -73,7 +57,7 @@ func Open(ctx context.Context, path string, o sqlstore.Options) (*Store, error) 
 		pragmas.Add("_pragma", p)
 	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath()
-	writer, err := sql.Open("sqlite", base+"?"+pragmas.Encode()+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
+	writer, err := sql.Open("sqlite", base+"?"+pragmas.Encode()+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -91,43 +75,12 @@ func Open(ctx context.Context, path string, o sqlstore.Options) (*Store, error) 
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	reader.SetMaxOpenConns(4)
-	ckpt, err := sql.Open("sqlite", base+"?"+pragmas.Encode())
+	s, err := sqlstore.New(ctx, Dialect, writer, reader, o)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("sqlite: %w", err), writer.Close(), reader.Close())
+		return nil, errors.Join(err, writer.Close(), reader.Close())
 	}
-	ckpt.SetMaxOpenConns(1)
-	inner, err := sqlstore.New(ctx, Dialect, writer, reader, o)
-	if err != nil {
-		return nil, errors.Join(err, writer.Close(), reader.Close(), ckpt.Close())
-	}
-	s := &Store{Store: inner, stop: make(chan struct{}), done: make(chan struct{}), ckpt: ckpt}
-	go s.checkpoint()
 	if err := os.Chmod(path, 0o600); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: restricting %s: %w", path, err), s.Close())
 	}
 	return s, nil
-}
-
-func (s *Store) checkpoint() {
-	defer close(s.done)
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			// Errors (SQLITE_BUSY under load) are retried at the next tick.
-			_, _ = s.ckpt.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
-		}
-	}
-}
-
-// Close commits pending writes, checkpoints the WAL fully and closes the database.
-func (s *Store) Close() error {
-	close(s.stop)
-	<-s.done
-	err := s.Store.Close()
-	_, ckErr := s.ckpt.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-	return errors.Join(err, ckErr, s.ckpt.Close())
 }
