@@ -83,7 +83,7 @@ test: control-plane ## Run all tests on a real API server (builds the control pl
 	go test $(TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: ## Run the collector load benchmarks (docs/benchmarks.md); BENCH_DURATION=10s BENCH_PURGE_ROWS=200000.
+bench: ## Run the collector load benchmarks (docs/benchmarks.md); BENCH_DURATION=10s BENCH_PURGE_ROWS=100000.
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/
 
 .PHONY: fuzz

@@ -90,7 +90,8 @@ func StartPostgres() (*Postgres, error) {
 	}
 	run := func(name string, args ...string) *exec.Cmd {
 		cmd := exec.Command(filepath.Join(bin, name), args...) //nolint:gosec // G204: the Debian package's own binaries
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		// Pdeathsig: a test binary that is killed takes its server with it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGINT}
 		cmd.Dir = dir
 		return cmd
 	}

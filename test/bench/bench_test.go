@@ -37,6 +37,14 @@ const (
 	notice = "2026-01"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pg != nil {
+		_ = pg.Stop()
+	}
+	os.Exit(code)
+}
+
 func duration() time.Duration {
 	if d, err := time.ParseDuration(os.Getenv("BENCH_DURATION")); err == nil && d > 0 {
 		return d
@@ -214,7 +222,7 @@ func seedRows() int64 {
 		_, _ = fmt.Sscan(os.Getenv("BENCH_PURGE_ROWS"), &n)
 		return n
 	}
-	return 200000
+	return 100000
 }
 
 // BenchmarkPurge: rows/s of a purge through the admin API (transactions of
@@ -234,8 +242,10 @@ func BenchmarkPurge(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			f := collectortest.Start(b, edit)
-			seedInto(f.Dir)
+			// Seed first, so the collector is the only writer once it runs.
+			dir := b.TempDir()
+			seedInto(dir)
+			f := collectortest.StartIn(b, dir, edit)
 
 			type purgeResult struct {
 				rows    float64

@@ -124,7 +124,13 @@ adminTokenFile: %[1]s/token
 // Start runs a collector; edit, when not nil, changes the configuration text first.
 func Start(t testing.TB, edit func(string) string) *Fixture {
 	t.Helper()
-	dir := t.TempDir()
+	return StartIn(t, t.TempDir(), edit)
+}
+
+// StartIn runs a collector whose files live in dir, which may already hold
+// its database (dir/data/responses.db), for example seeded by a benchmark.
+func StartIn(t testing.TB, dir string, edit func(string) string) *Fixture {
+	t.Helper()
 	pool := SelfSigned(t, dir)
 	WriteKeys(t, filepath.Join(dir, "keys"), "k1", "k1")
 	WriteFile(t, filepath.Join(dir, "token"), []byte(Token+"\n"))

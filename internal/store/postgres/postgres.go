@@ -42,7 +42,7 @@ var schema = []string{
 
 // Dialect is PostgreSQL's.
 var Dialect = sqlstore.Dialect{
-	Name: "postgres", Schema: schema, Placeholder: sqlstore.Dollar,
+	Name: "postgres", Schema: schema, Placeholder: sqlstore.Dollar, PurgeBatch: 2000,
 	LockSubjects: `SELECT 1 FROM subjects WHERE pseudonym IN (%s) ORDER BY pseudonym FOR UPDATE`,
 }
 
