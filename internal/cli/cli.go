@@ -1,10 +1,11 @@
 // Package cli holds what surveyguard's subcommands share: the shape of a
-// subcommand and its dispatch.
+// subcommand, its flag parsing and the top-level help.
 package cli
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -31,19 +32,35 @@ func IsHelp(args []string) bool {
 	})
 }
 
-// Unbuilt returns a Run for a role that a later release provides: it prints
-// the role's usage and fails with a clear error unless help was asked for.
-func Unbuilt(usage string) func(context.Context, []string, io.Writer, io.Writer) error {
-	return func(_ context.Context, args []string, stdout, stderr io.Writer) error {
-		if IsHelp(args) {
-			_, err := fmt.Fprint(stdout, usage)
-			return err
-		}
-		if _, err := fmt.Fprint(stderr, usage); err != nil {
-			return err
-		}
-		return errors.New("this build does not include this role yet")
+// NewFlagSet returns the flag set of a subcommand: usage is printed above
+// its flags, help goes to stdout and errors to stderr.
+func NewFlagSet(name, usage string, args []string, stdout, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if IsHelp(args) {
+		fs.SetOutput(stdout)
 	}
+	fs.Usage = func() {
+		_, _ = fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// Parse parses a subcommand's arguments. help is true when help was asked
+// for and printed: the caller has nothing more to do. Bad flags and stray
+// arguments are ErrUsage errors.
+func Parse(fs *flag.FlagSet, args []string) (help bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		return false, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return false, fmt.Errorf("%w: unexpected arguments %q", ErrUsage, fs.Args())
+	}
+	return false, nil
 }
 
 // PrintUsage writes the top-level help listing every command.

@@ -9,7 +9,6 @@ package collector
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -66,23 +65,12 @@ type Options struct {
 
 // Main parses the collector's flags and runs it until ctx is done.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("surveyguard collector", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if cli.IsHelp(args) {
-		fs.SetOutput(stdout)
-	}
+	fs := cli.NewFlagSet("surveyguard collector", Usage, args, stdout, stderr)
 	configPath := fs.String("config", "", "Path to the collector configuration file (required).")
 	insecure := fs.Bool("insecure", false, "Serve plain HTTP instead of TLS. For local development only.")
 	reload := fs.Duration("reload-interval", 5*time.Second, "How often to check the key, token and certificate files for changes.")
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(fs.Output(), Usage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
+	if help, err := cli.Parse(fs, args); help || err != nil {
+		return err
 	}
 	if *configPath == "" {
 		fs.Usage()

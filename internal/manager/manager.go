@@ -5,8 +5,6 @@ package manager
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -75,13 +73,18 @@ func NewScheme() *runtime.Scheme {
 	return s
 }
 
+// Usage describes the manager role.
+const Usage = `Usage: surveyguard manager [flags]
+
+Runs the operator. It reads the cluster from --kubeconfig, $KUBECONFIG or
+the in-cluster configuration.
+
+Flags:
+`
+
 // Main parses the manager's flags from args and runs it until ctx is done.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("surveyguard manager", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if cli.IsHelp(args) {
-		fs.SetOutput(stdout)
-	}
+	fs := cli.NewFlagSet("surveyguard manager", Usage, args, stdout, stderr)
 	var o Options
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8443",
 		"Address the metrics endpoint binds to; \"0\" disables it.")
@@ -99,21 +102,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"Allow HTTP/2 on the metrics server (off by default: HTTP/2 rapid reset, CVE-2023-44487).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
-	fs.Usage = func() {
-		_, _ = fmt.Fprintf(fs.Output(), "Usage: surveyguard manager [flags]\n\n"+
-			"Runs the operator. It reads the cluster from --kubeconfig, $KUBECONFIG or the in-cluster config.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
 	var kubeconfig string
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; $KUBECONFIG or in-cluster when empty.")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", cli.ErrUsage, fs.Args())
+	if help, err := cli.Parse(fs, args); help || err != nil {
+		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	cfg, err := loadConfig(kubeconfig)

@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -49,11 +48,7 @@ type Options struct {
 
 // Main parses the flags and runs one purge.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("surveyguard purge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	if cli.IsHelp(args) {
-		fs.SetOutput(stdout)
-	}
+	fs := cli.NewFlagSet("surveyguard purge", Usage, args, stdout, stderr)
 	var o Options
 	var action string
 	fs.StringVar(&o.AdminURL, "admin-url", "", "Base URL of the collector's admin listener, e.g. https://checkout-nps-collector.shop.svc:9443 (required).")
@@ -64,15 +59,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.DryRun, "dry-run", false, "Report what would be purged without changing anything.")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "How long the purge may take.")
 	fs.StringVar(&o.TerminationLog, "termination-log", "/dev/termination-log", "Where to leave the receipt for Kubernetes; skipped when the file does not exist.")
-	fs.Usage = func() {
-		_, _ = fmt.Fprint(fs.Output(), Usage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
+	if help, err := cli.Parse(fs, args); help || err != nil {
+		return err
 	}
 	o.Action = store.Action(action)
 	if err := o.validate(); err != nil {

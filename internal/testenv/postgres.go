@@ -175,11 +175,21 @@ func (p *Postgres) Stop() error {
 	return os.RemoveAll(p.dir)
 }
 
-func freePort() (int, error) {
+// FreeAddr returns a loopback address with a port nothing listens on now.
+func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String(), nil
+}
+
+func freePort() (int, error) {
+	addr, err := FreeAddr()
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	_, port, _ := net.SplitHostPort(addr)
+	return strconv.Atoi(port)
 }
