@@ -125,11 +125,7 @@ func (s *Server) parseResponse(body []byte, idempotencyKey string) (*submission,
 	if err != nil {
 		return nil, err
 	}
-	var consent *consentBody
-	if req.Consent != nil {
-		consent = req.Consent
-	}
-	return s.check(score, consent, req.Comment, req.Email, req.CustomerID, req.Segments, idempotencyKey)
+	return s.check(score, req.Consent, req.Comment, req.Email, req.CustomerID, req.Segments, idempotencyKey)
 }
 
 func parseScore(raw json.RawMessage) (int, error) {
@@ -263,7 +259,7 @@ func (s *Server) seal(sub *submission) (*store.Record, error) {
 	return rec, nil
 }
 
-// store seals and stores a submission and returns its ID once durable.
+// save seals and stores a submission and returns its ID once durable.
 func (s *Server) save(r *http.Request, sub *submission) (store.InsertResult, error) {
 	rec, err := s.seal(sub)
 	if err != nil {
