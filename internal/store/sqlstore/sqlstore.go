@@ -6,13 +6,10 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -297,19 +294,17 @@ func bucketCounter(score int) string {
 	}
 }
 
-// flush writes one group commit.
-func (s *Store) flush(batch []*store.Pending) error {
-	ctx := context.Background()
+// inTx runs fn in one transaction with fresh counter deltas, applies the
+// deltas and commits. Every write goes through here.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	d := newDeltas()
-	for start := 0; start < len(batch); start += insertChunk {
-		if err := s.insertChunk(ctx, tx, batch[start:min(start+insertChunk, len(batch))], d); err != nil {
-			return err
-		}
+	if err := fn(tx, d); err != nil {
+		return err
 	}
 	if err := s.apply(ctx, tx, d); err != nil {
 		return err
@@ -318,6 +313,25 @@ func (s *Store) flush(batch []*store.Pending) error {
 		return fmt.Errorf("%s: commit: %w", s.d.Name, err)
 	}
 	return nil
+}
+
+// write runs a transaction other than an insert on the writer goroutine,
+// between group commits (see store.Batcher.Exclusive).
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error) error {
+	return s.batcher.Exclusive(ctx, func() error { return s.inTx(ctx, fn) })
+}
+
+// flush writes one group commit.
+func (s *Store) flush(batch []*store.Pending) error {
+	ctx := context.Background()
+	return s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
+		for start := 0; start < len(batch); start += insertChunk {
+			if err := s.insertChunk(ctx, tx, batch[start:min(start+insertChunk, len(batch))], d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // insertChunk is how many responses one INSERT statement carries.
@@ -398,477 +412,6 @@ func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Pend
 
 func hasPersonal(r *store.Record) bool {
 	return r.Email != nil || r.CustomerID != nil || r.Comment != nil
-}
-
-// row is what purge and erase need to know of a response.
-// rowColumns are the columns scanRows reads.
-const rowColumns = `id, score, key_id, subject_customer, subject_email, anonymized, received_at`
-
-type row struct {
-	id         string
-	score      int
-	keyID      sql.NullString
-	subCust    sql.NullString
-	subEmail   sql.NullString
-	anonymous  bool
-	receivedAt int64
-}
-
-func (r row) subject() string {
-	if r.subCust.Valid && r.subCust.String != "" {
-		return r.subCust.String
-	}
-	return r.subEmail.String
-}
-
-func scanRows(rows *sql.Rows) ([]row, error) {
-	defer func() { _ = rows.Close() }()
-	var out []row
-	for rows.Next() {
-		var r row
-		var anon int
-		if err := rows.Scan(&r.id, &r.score, &r.keyID, &r.subCust, &r.subEmail, &anon, &r.receivedAt); err != nil {
-			return nil, err
-		}
-		r.anonymous = anon != 0
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
-// forget drops what a row contributes to the identity counters: its key's
-// count and its respondent's reference.
-func forget(r row, d *deltas) {
-	if r.keyID.Valid {
-		d.counters[prefixKey+r.keyID.String]--
-	}
-	if sub := r.subject(); sub != "" && !r.anonymous {
-		d.subjects[sub]--
-	}
-}
-
-// deleteRows deletes rows and takes them out of every counter.
-func (s *Store) deleteRows(ctx context.Context, tx *sql.Tx, rows []row, d *deltas) error {
-	byID := make(map[string]row, len(rows))
-	for _, r := range rows {
-		byID[r.id] = r
-	}
-	// One statement per chunk of IDs; RETURNING says which rows this
-	// transaction really deleted (another replica may have been first), so
-	// only those are taken out of the counters.
-	for start := 0; start < len(rows); start += deleteChunk {
-		chunk := rows[start:min(start+deleteChunk, len(rows))]
-		args := make([]any, len(chunk))
-		marks := make([]string, len(chunk))
-		for i, r := range chunk {
-			args[i], marks[i] = r.id, "?"
-		}
-		q := s.bind(`DELETE FROM responses WHERE id IN (` + strings.Join(marks, ", ") + `) RETURNING id`)
-		res, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return fmt.Errorf("%s: deleting responses: %w", s.d.Name, err)
-		}
-		for res.Next() {
-			var id string
-			if err := res.Scan(&id); err != nil {
-				_ = res.Close()
-				return err
-			}
-			r := byID[id]
-			d.counters[bucketCounter(r.score)]--
-			forget(r, d)
-		}
-		if err := res.Close(); err != nil {
-			return fmt.Errorf("%s: deleting responses: %w", s.d.Name, err)
-		}
-	}
-	return nil
-}
-
-// deleteChunk is how many IDs one DELETE names: well under SQLite's and
-// PostgreSQL's bind-parameter limits.
-const deleteChunk = 500
-
-// execOne runs a statement that targets one row and reports whether it did.
-func (s *Store) execOne(ctx context.Context, tx *sql.Tx, q string, args ...any) (bool, error) {
-	res, err := tx.ExecContext(ctx, q, args...)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
-}
-
-// Purge implements store.Store.
-func (s *Store) Purge(ctx context.Context, req store.PurgeRequest) (store.PurgeReceipt, error) {
-	if req.Action != store.ActionDelete && req.Action != store.ActionAnonymize {
-		return store.PurgeReceipt{}, fmt.Errorf("unknown purge action %q: want Delete or Anonymize", req.Action)
-	}
-	batch := req.BatchSize
-	if batch <= 0 {
-		batch = s.d.PurgeBatch
-	}
-	if batch <= 0 || batch > store.MaxPurgeBatch {
-		batch = store.MaxPurgeBatch
-	}
-	receipt := store.PurgeReceipt{Cutoff: req.Cutoff.UTC(), Action: req.Action, DryRun: req.DryRun, StartedAt: time.Now().UTC()}
-	digest := sha256.New()
-	// Raw responses first, then (Delete only) the anonymized ones: each pass
-	// walks the (anonymized, received_at, id) index in order.
-	passes := []int{0, 1}
-	if req.Action == store.ActionAnonymize {
-		passes = passes[:1]
-	}
-	for _, anonymized := range passes {
-		for {
-			var list []row
-			var err error
-			if req.DryRun {
-				list, err = s.listOld(ctx, s.reader, anonymized, req.Cutoff, -1)
-			} else {
-				list, err = s.purgeBatch(ctx, anonymized, req, batch)
-			}
-			if err != nil {
-				return receipt, err
-			}
-			for _, r := range list {
-				_, _ = digest.Write([]byte(r.id + "\n"))
-			}
-			s.tally(&receipt, req.Action, int64(len(list)))
-			if req.DryRun || len(list) < batch {
-				break
-			}
-		}
-	}
-	receipt.Digest = hex.EncodeToString(digest.Sum(nil))
-	receipt.FinishedAt = time.Now().UTC()
-	if !req.DryRun {
-		if err := s.saveReceipt(ctx, receipt); err != nil {
-			return receipt, err
-		}
-	}
-	return receipt, nil
-}
-
-func (s *Store) tally(r *store.PurgeReceipt, a store.Action, n int64) {
-	if a == store.ActionAnonymize {
-		r.Anonymized += n
-	} else {
-		r.Purged += n
-	}
-}
-
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-// listOld lists up to limit (all when negative) responses received before
-// cutoff, in (received_at, id) order.
-func (s *Store) listOld(ctx context.Context, q querier, anonymized int, cutoff time.Time, limit int) ([]row, error) {
-	if limit < 0 {
-		limit = math.MaxInt32
-	}
-	rows, err := q.QueryContext(ctx, s.q.selectOld, anonymized, cutoff.UnixMilli(), limit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing old responses: %w", s.d.Name, err)
-	}
-	return scanRows(rows)
-}
-
-// purgeBatch deletes or anonymizes one transaction's worth of old
-// responses and returns those it changed, in (received_at, id) order.
-func (s *Store) purgeBatch(ctx context.Context, anonymized int, req store.PurgeRequest, batch int) (done []row, err error) {
-	err = s.batcher.Exclusive(ctx, func() error {
-		done, err = s.purgeBatchTx(ctx, anonymized, req, batch)
-		return err
-	})
-	return done, err
-}
-
-func (s *Store) purgeBatchTx(ctx context.Context, anonymized int, req store.PurgeRequest, batch int) ([]row, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%s: begin: %w", s.d.Name, err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	d := newDeltas()
-	var done []row
-	if req.Action == store.ActionDelete {
-		// One statement: pick the batch through the index and delete it;
-		// RETURNING gives what the counters need.
-		rows, err := tx.QueryContext(ctx, s.q.deleteOld, anonymized, req.Cutoff.UnixMilli(), batch)
-		if err != nil {
-			return nil, fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
-		}
-		if done, err = scanRows(rows); err != nil {
-			return nil, err
-		}
-		for _, r := range done {
-			d.counters[bucketCounter(r.score)]--
-			forget(r, d)
-		}
-	} else {
-		list, err := s.listOld(ctx, tx, anonymized, req.Cutoff, batch)
-		if err != nil {
-			return nil, err
-		}
-		if done, err = s.anonymizeRows(ctx, tx, list, d); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.apply(ctx, tx, d); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("%s: commit: %w", s.d.Name, err)
-	}
-	sort.Slice(done, func(i, j int) bool {
-		if done[i].receivedAt != done[j].receivedAt {
-			return done[i].receivedAt < done[j].receivedAt
-		}
-		return done[i].id < done[j].id
-	})
-	return done, nil
-}
-
-// anonymizeRows drops the personal fields of rows, in chunks; RETURNING
-// says which this transaction changed (another replica may have been first).
-func (s *Store) anonymizeRows(ctx context.Context, tx *sql.Tx, list []row, d *deltas) ([]row, error) {
-	byID := make(map[string]row, len(list))
-	var done []row
-	for start := 0; start < len(list); start += deleteChunk {
-		chunk := list[start:min(start+deleteChunk, len(list))]
-		ids := make([]string, len(chunk))
-		for i, r := range chunk {
-			ids[i] = r.id
-			byID[r.id] = r
-		}
-		q := s.bind(`UPDATE responses SET email = NULL, customer_id = NULL, comment = NULL, key_id = NULL,
-			subject_customer = NULL, subject_email = NULL, anonymized = 1,
-			received_at = received_at - (received_at % 86400000)
-			WHERE anonymized = 0 AND id IN (` + placeholders(len(ids)) + `) RETURNING id`)
-		rows, err := tx.QueryContext(ctx, q, anys(ids)...)
-		if err != nil {
-			return nil, fmt.Errorf("%s: anonymizing responses: %w", s.d.Name, err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				_ = rows.Close()
-				return nil, err
-			}
-			r := byID[id]
-			forget(r, d)
-			done = append(done, r)
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("%s: anonymizing responses: %w", s.d.Name, err)
-		}
-	}
-	return done, nil
-}
-
-func (s *Store) saveReceipt(ctx context.Context, r store.PurgeReceipt) error {
-	return s.batcher.Exclusive(ctx, func() error { return s.saveReceiptTx(ctx, r) })
-}
-
-func (s *Store) saveReceiptTx(ctx context.Context, r store.PurgeReceipt) error {
-	data, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	q := s.bind(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`)
-	if _, err := s.writer.ExecContext(ctx, q, metaLastPurge, string(data)); err != nil {
-		return fmt.Errorf("%s: saving the purge receipt: %w", s.d.Name, err)
-	}
-	return nil
-}
-
-// Erase implements store.Store.
-func (s *Store) Erase(ctx context.Context, subjects ...string) (n int64, err error) {
-	err = s.batcher.Exclusive(ctx, func() error {
-		n, err = s.erase(ctx, subjects)
-		return err
-	})
-	return n, err
-}
-
-func (s *Store) erase(ctx context.Context, subjects []string) (int64, error) {
-	if len(subjects) == 0 {
-		return 0, nil
-	}
-	marks := make([]string, len(subjects))
-	args := make([]any, 0, 2*len(subjects))
-	for i, sub := range subjects {
-		marks[i] = "?"
-		args = append(args, sub)
-	}
-	for _, sub := range subjects {
-		args = append(args, sub)
-	}
-	in := strings.Join(marks, ", ")
-	sel := s.bind(`SELECT ` + rowColumns + ` FROM responses
-		WHERE subject_customer IN (` + in + `) OR subject_email IN (` + in + `)`)
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("%s: begin: %w", s.d.Name, err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, sel, args...)
-	if err != nil {
-		return 0, fmt.Errorf("%s: finding the subject's responses: %w", s.d.Name, err)
-	}
-	list, err := scanRows(rows)
-	if err != nil {
-		return 0, err
-	}
-	d := newDeltas()
-	if err := s.deleteRows(ctx, tx, list, d); err != nil {
-		return 0, err
-	}
-	if err := s.apply(ctx, tx, d); err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("%s: commit: %w", s.d.Name, err)
-	}
-	return int64(len(list)), nil
-}
-
-// Rewrap implements store.Store.
-func (s *Store) Rewrap(ctx context.Context, activeKeyID string, limit int, fn func(*store.Record) error) (n int, err error) {
-	err = s.batcher.Exclusive(ctx, func() error {
-		n, err = s.rewrap(ctx, activeKeyID, limit, fn)
-		return err
-	})
-	return n, err
-}
-
-func (s *Store) rewrap(ctx context.Context, activeKeyID string, limit int, fn func(*store.Record) error) (int, error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("%s: begin: %w", s.d.Name, err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	rows, err := tx.QueryContext(ctx, s.q.selectRewrap, activeKeyID, limit)
-	if err != nil {
-		return 0, fmt.Errorf("%s: listing responses to re-wrap: %w", s.d.Name, err)
-	}
-	var recs []*store.Record
-	for rows.Next() {
-		r := &store.Record{}
-		if err := rows.Scan(&r.ID, &r.KeyID, &r.Email, &r.CustomerID, &r.Comment); err != nil {
-			_ = rows.Close()
-			return 0, err
-		}
-		recs = append(recs, r)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, err
-	}
-	d := newDeltas()
-	for _, r := range recs {
-		old := r.KeyID
-		if err := fn(r); err != nil {
-			return 0, fmt.Errorf("re-wrapping response %s: %w", r.ID, err)
-		}
-		done, err := s.execOne(ctx, tx, s.q.updateRewrap, r.KeyID, r.Email, r.CustomerID, r.Comment, r.ID, old)
-		if err != nil {
-			return 0, fmt.Errorf("%s: storing a re-wrapped response: %w", s.d.Name, err)
-		}
-		if !done { // purged, erased or re-wrapped by another replica meanwhile
-			continue
-		}
-		d.counters[prefixKey+old]--
-		d.counters[prefixKey+r.KeyID]++
-	}
-	if err := s.apply(ctx, tx, d); err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("%s: commit: %w", s.d.Name, err)
-	}
-	return len(recs), nil
-}
-
-// Stats implements store.Store. It reads the counters, one index lookup for
-// the oldest raw response and the last receipt: no table scan.
-func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
-	st := store.Stats{Redactions: map[string]int64{}, KeyIDs: map[string]int64{}}
-	rows, err := s.reader.QueryContext(ctx, `SELECT name, n FROM counters`)
-	if err != nil {
-		return st, fmt.Errorf("%s: reading counters: %w", s.d.Name, err)
-	}
-	defer func() { _ = rows.Close() }()
-	for rows.Next() {
-		var name string
-		var n int64
-		if err := rows.Scan(&name, &n); err != nil {
-			return st, err
-		}
-		switch {
-		case name == counterPromoters:
-			st.Counts.Promoters = n
-		case name == counterPassives:
-			st.Counts.Passives = n
-		case name == counterDetractors:
-			st.Counts.Detractors = n
-		case name == counterCustomers:
-			st.DistinctCustomers = n
-		case strings.HasPrefix(name, prefixRedaction) && n != 0:
-			st.Redactions[strings.TrimPrefix(name, prefixRedaction)] = n
-		case strings.HasPrefix(name, prefixKey) && n != 0:
-			st.KeyIDs[strings.TrimPrefix(name, prefixKey)] = n
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return st, err
-	}
-	var oldest sql.NullInt64
-	if err := s.reader.QueryRowContext(ctx, `SELECT MIN(received_at) FROM responses WHERE anonymized = 0`).Scan(&oldest); err != nil {
-		return st, fmt.Errorf("%s: reading the oldest response: %w", s.d.Name, err)
-	}
-	if oldest.Valid {
-		t := time.UnixMilli(oldest.Int64).UTC()
-		st.OldestRecordTime = &t
-	}
-	var receipt sql.NullString
-	err = s.reader.QueryRowContext(ctx, s.bind(`SELECT v FROM meta WHERE k = ?`), metaLastPurge).Scan(&receipt)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return st, fmt.Errorf("%s: reading the last purge: %w", s.d.Name, err)
-	}
-	if receipt.Valid {
-		st.LastPurge = &store.PurgeReceipt{}
-		if err := json.Unmarshal([]byte(receipt.String), st.LastPurge); err != nil {
-			return st, fmt.Errorf("%s: decoding the last purge: %w", s.d.Name, err)
-		}
-	}
-	return st, nil
-}
-
-// Get implements store.Store.
-func (s *Store) Get(ctx context.Context, id string) (*store.Record, error) {
-	r := &store.Record{ID: id}
-	var idem, keyID, subCust, subEmail sql.NullString
-	var received int64
-	var segments string
-	var anon int
-	err := s.reader.QueryRowContext(ctx, s.bind(`SELECT idempotency_key, received_at, score, segments, key_id,
-		email, customer_id, comment, subject_customer, subject_email, anonymized FROM responses WHERE id = ?`), id).
-		Scan(&idem, &received, &r.Score, &segments, &keyID, &r.Email, &r.CustomerID, &r.Comment, &subCust, &subEmail, &anon)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading response %s: %w", s.d.Name, id, err)
-	}
-	r.IdempotencyKey, r.KeyID, r.SubjectCustomerID, r.SubjectEmail = idem.String, keyID.String, subCust.String, subEmail.String
-	r.ReceivedAt = time.UnixMilli(received).UTC()
-	r.Anonymized = anon != 0
-	if err := json.Unmarshal([]byte(segments), &r.Segments); err != nil {
-		return nil, fmt.Errorf("%s: decoding the segments of %s: %w", s.d.Name, id, err)
-	}
-	return r, nil
 }
 
 // Ping implements store.Store.

@@ -1,0 +1,322 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/surveyguard/surveyguard/internal/store"
+)
+
+// rowColumns are the columns scanRows reads.
+const rowColumns = `id, score, key_id, subject_customer, subject_email, anonymized, received_at`
+
+// row is what purge and erase need to know of a response.
+type row struct {
+	id         string
+	score      int
+	keyID      sql.NullString
+	subCust    sql.NullString
+	subEmail   sql.NullString
+	anonymous  bool
+	receivedAt int64
+}
+
+func (r row) subject() string {
+	if r.subCust.Valid && r.subCust.String != "" {
+		return r.subCust.String
+	}
+	return r.subEmail.String
+}
+
+func scanRows(rows *sql.Rows) ([]row, error) {
+	defer func() { _ = rows.Close() }()
+	var out []row
+	for rows.Next() {
+		var r row
+		var anon int
+		if err := rows.Scan(&r.id, &r.score, &r.keyID, &r.subCust, &r.subEmail, &anon, &r.receivedAt); err != nil {
+			return nil, err
+		}
+		r.anonymous = anon != 0
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// forget drops what a row contributes to the identity counters: its key's
+// count and its respondent's reference.
+func forget(r row, d *deltas) {
+	if r.keyID.Valid {
+		d.counters[prefixKey+r.keyID.String]--
+	}
+	if sub := r.subject(); sub != "" && !r.anonymous {
+		d.subjects[sub]--
+	}
+}
+
+// uncount takes a deleted row out of every counter.
+func uncount(r row, d *deltas) {
+	d.counters[bucketCounter(r.score)]--
+	forget(r, d)
+}
+
+// changeByID runs stmt (built for n IDs, ending in RETURNING id) on rows, in
+// chunks, and returns the rows it really changed: another replica may have
+// deleted or anonymized some first, and those must not be uncounted twice.
+func (s *Store) changeByID(ctx context.Context, tx *sql.Tx, rows []row, stmt func(n int) string) ([]row, error) {
+	byID := make(map[string]row, len(rows))
+	var done []row
+	for start := 0; start < len(rows); start += changeChunk {
+		chunk := rows[start:min(start+changeChunk, len(rows))]
+		args := make([]any, len(chunk))
+		for i, r := range chunk {
+			args[i] = r.id
+			byID[r.id] = r
+		}
+		res, err := tx.QueryContext(ctx, s.bind(stmt(len(chunk))), args...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: changing responses: %w", s.d.Name, err)
+		}
+		for res.Next() {
+			var id string
+			if err := res.Scan(&id); err != nil {
+				_ = res.Close()
+				return nil, err
+			}
+			done = append(done, byID[id])
+		}
+		if err := res.Close(); err != nil {
+			return nil, fmt.Errorf("%s: changing responses: %w", s.d.Name, err)
+		}
+	}
+	return done, nil
+}
+
+// changeChunk is how many IDs one statement names: well under SQLite's and
+// PostgreSQL's bind-parameter limits.
+const changeChunk = 500
+
+func deleteByID(n int) string {
+	return `DELETE FROM responses WHERE id IN (` + placeholders(n) + `) RETURNING id`
+}
+
+func anonymizeByID(n int) string {
+	return `UPDATE responses SET email = NULL, customer_id = NULL, comment = NULL, key_id = NULL,
+		subject_customer = NULL, subject_email = NULL, anonymized = 1,
+		received_at = received_at - (received_at % 86400000)
+		WHERE anonymized = 0 AND id IN (` + placeholders(n) + `) RETURNING id`
+}
+
+// Purge implements store.Store.
+func (s *Store) Purge(ctx context.Context, req store.PurgeRequest) (store.PurgeReceipt, error) {
+	if req.Action != store.ActionDelete && req.Action != store.ActionAnonymize {
+		return store.PurgeReceipt{}, fmt.Errorf("unknown purge action %q: want Delete or Anonymize", req.Action)
+	}
+	batch := req.BatchSize
+	if batch <= 0 {
+		batch = s.d.PurgeBatch
+	}
+	if batch <= 0 || batch > store.MaxPurgeBatch {
+		batch = store.MaxPurgeBatch
+	}
+	receipt := store.PurgeReceipt{Cutoff: req.Cutoff.UTC(), Action: req.Action, DryRun: req.DryRun, StartedAt: time.Now().UTC()}
+	digest := sha256.New()
+	// Raw responses first, then (Delete only) the anonymized ones: each pass
+	// walks the (anonymized, received_at, id) index in order.
+	passes := []int{0, 1}
+	if req.Action == store.ActionAnonymize {
+		passes = passes[:1]
+	}
+	for _, anonymized := range passes {
+		for {
+			var list []row
+			var err error
+			if req.DryRun {
+				list, err = s.listOld(ctx, s.reader, anonymized, req.Cutoff, -1)
+			} else {
+				list, err = s.purgeBatch(ctx, anonymized, req, batch)
+			}
+			if err != nil {
+				return receipt, err
+			}
+			for _, r := range list {
+				_, _ = digest.Write([]byte(r.id + "\n"))
+			}
+			s.tally(&receipt, req.Action, int64(len(list)))
+			if req.DryRun || len(list) < batch {
+				break
+			}
+		}
+	}
+	receipt.Digest = hex.EncodeToString(digest.Sum(nil))
+	receipt.FinishedAt = time.Now().UTC()
+	if !req.DryRun {
+		if err := s.saveReceipt(ctx, receipt); err != nil {
+			return receipt, err
+		}
+	}
+	return receipt, nil
+}
+
+func (s *Store) tally(r *store.PurgeReceipt, a store.Action, n int64) {
+	if a == store.ActionAnonymize {
+		r.Anonymized += n
+	} else {
+		r.Purged += n
+	}
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// listOld lists up to limit (all when negative) responses received before
+// cutoff, in (received_at, id) order.
+func (s *Store) listOld(ctx context.Context, q querier, anonymized int, cutoff time.Time, limit int) ([]row, error) {
+	if limit < 0 {
+		limit = math.MaxInt32
+	}
+	rows, err := q.QueryContext(ctx, s.q.selectOld, anonymized, cutoff.UnixMilli(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing old responses: %w", s.d.Name, err)
+	}
+	return scanRows(rows)
+}
+
+// purgeBatch deletes or anonymizes one transaction's worth of old
+// responses and returns those it changed, in (received_at, id) order.
+func (s *Store) purgeBatch(ctx context.Context, anonymized int, req store.PurgeRequest, batch int) ([]row, error) {
+	var done []row
+	err := s.write(ctx, func(tx *sql.Tx, d *deltas) error {
+		if req.Action == store.ActionDelete {
+			// One statement: pick the batch through the index and delete it;
+			// RETURNING gives what the counters need.
+			rows, err := tx.QueryContext(ctx, s.q.deleteOld, anonymized, req.Cutoff.UnixMilli(), batch)
+			if err != nil {
+				return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
+			}
+			if done, err = scanRows(rows); err != nil {
+				return err
+			}
+			for _, r := range done {
+				uncount(r, d)
+			}
+			return nil
+		}
+		list, err := s.listOld(ctx, tx, anonymized, req.Cutoff, batch)
+		if err != nil {
+			return err
+		}
+		if done, err = s.changeByID(ctx, tx, list, anonymizeByID); err != nil {
+			return err
+		}
+		for _, r := range done {
+			forget(r, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(done, func(i, j int) bool {
+		if done[i].receivedAt != done[j].receivedAt {
+			return done[i].receivedAt < done[j].receivedAt
+		}
+		return done[i].id < done[j].id
+	})
+	return done, nil
+}
+
+func (s *Store) saveReceipt(ctx context.Context, r store.PurgeReceipt) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	q := s.bind(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`)
+	return s.write(ctx, func(tx *sql.Tx, _ *deltas) error {
+		if _, err := tx.ExecContext(ctx, q, metaLastPurge, string(data)); err != nil {
+			return fmt.Errorf("%s: saving the purge receipt: %w", s.d.Name, err)
+		}
+		return nil
+	})
+}
+
+// Erase implements store.Store.
+func (s *Store) Erase(ctx context.Context, subjects ...string) (int64, error) {
+	if len(subjects) == 0 {
+		return 0, nil
+	}
+	in := placeholders(len(subjects))
+	sel := s.bind(`SELECT ` + rowColumns + ` FROM responses
+		WHERE subject_customer IN (` + in + `) OR subject_email IN (` + in + `)`)
+	args := append(anys(subjects), anys(subjects)...)
+	var erased int64
+	err := s.write(ctx, func(tx *sql.Tx, d *deltas) error {
+		rows, err := tx.QueryContext(ctx, sel, args...)
+		if err != nil {
+			return fmt.Errorf("%s: finding the subject's responses: %w", s.d.Name, err)
+		}
+		list, err := scanRows(rows)
+		if err != nil {
+			return err
+		}
+		done, err := s.changeByID(ctx, tx, list, deleteByID)
+		if err != nil {
+			return err
+		}
+		for _, r := range done {
+			uncount(r, d)
+		}
+		erased = int64(len(done))
+		return nil
+	})
+	return erased, err
+}
+
+// Rewrap implements store.Store.
+func (s *Store) Rewrap(ctx context.Context, activeKeyID string, limit int, fn func(*store.Record) error) (int, error) {
+	var n int
+	err := s.write(ctx, func(tx *sql.Tx, d *deltas) error {
+		rows, err := tx.QueryContext(ctx, s.q.selectRewrap, activeKeyID, limit)
+		if err != nil {
+			return fmt.Errorf("%s: listing responses to re-wrap: %w", s.d.Name, err)
+		}
+		var recs []*store.Record
+		for rows.Next() {
+			r := &store.Record{}
+			if err := rows.Scan(&r.ID, &r.KeyID, &r.Email, &r.CustomerID, &r.Comment); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			recs = append(recs, r)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		for _, r := range recs {
+			old := r.KeyID
+			if err := fn(r); err != nil {
+				return fmt.Errorf("re-wrapping response %s: %w", r.ID, err)
+			}
+			res, err := tx.ExecContext(ctx, s.q.updateRewrap, r.KeyID, r.Email, r.CustomerID, r.Comment, r.ID, old)
+			if err != nil {
+				return fmt.Errorf("%s: storing a re-wrapped response: %w", s.d.Name, err)
+			}
+			if changed, err := res.RowsAffected(); err != nil || changed != 1 {
+				continue // purged, erased or re-wrapped by another replica meanwhile
+			}
+			d.counters[prefixKey+old]--
+			d.counters[prefixKey+r.KeyID]++
+		}
+		n = len(recs)
+		return nil
+	})
+	return n, err
+}
