@@ -26,25 +26,15 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	env, err = testenv.Start(testenv.CRDDir())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	scheme := runtime.NewScheme()
-	if err := privacyv1alpha1.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	k8s, err = client.New(env.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping the test API server:", err)
-	}
-	os.Exit(code)
+	testenv.Main(m, func(e *testenv.Env) error {
+		scheme := runtime.NewScheme()
+		if err := privacyv1alpha1.AddToScheme(scheme); err != nil {
+			return err
+		}
+		c, err := client.New(e.Config, client.Options{Scheme: scheme})
+		env, k8s = e, c
+		return err
+	}, testenv.CRDDir())
 }
 
 // Valid objects that each invalid case breaks in exactly one way.

@@ -95,13 +95,8 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var req PurgeRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -131,13 +126,8 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
 	var req EraseRequest
-	if err := decodeStrict(body, &req); err != nil {
+	if err := readJSON(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}

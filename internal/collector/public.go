@@ -93,6 +93,15 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
+// readJSON reads a request body (at most MaxBodyBytes) and decodes it strictly into v.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(body, v)
+}
+
 // decodeStrict decodes JSON into v, refusing unknown fields (422) and
 // malformed JSON (400).
 func decodeStrict(body []byte, v any) error {

@@ -2,7 +2,6 @@ package manager_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,17 +23,7 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	var err error
-	env, err = testenv.Start(testenv.CRDDir())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping the test API server:", err)
-	}
-	os.Exit(code)
+	testenv.Main(m, func(e *testenv.Env) error { env = e; return nil }, testenv.CRDDir())
 }
 
 // TestManagerRunsWithGeneratedRBAC runs the manager as a user that holds only
@@ -54,7 +43,7 @@ func TestManagerRunsWithGeneratedRBAC(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	probe := freeAddr(t)
+	probe := testenv.MustFreeAddr(t)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -174,15 +163,6 @@ func grantGeneratedRole(t *testing.T, c client.Client, user, ns string) {
 			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
 		}
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	addr, err := testenv.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }
 
 func ready(addr string) bool {

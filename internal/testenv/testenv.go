@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -141,4 +142,36 @@ func (e *Env) Stop() error {
 		_ = os.RemoveAll(filepath.Dir(e.Kubeconfig))
 	}
 	return e.Environment.Stop()
+}
+
+// Main is a package's TestMain: it starts an API server with the CRDs in
+// crdDirs, hands it to ready (to keep it and build clients), runs the
+// tests, stops the server and exits with the tests' status.
+func Main(m *testing.M, ready func(*Env) error, crdDirs ...string) {
+	env, err := Start(crdDirs...)
+	if err == nil {
+		err = ready(env)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if env != nil {
+			_ = env.Stop()
+		}
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the test API server:", err)
+	}
+	os.Exit(code)
+}
+
+// MustFreeAddr is FreeAddr for tests: it fails t instead of returning an error.
+func MustFreeAddr(t testing.TB) string {
+	t.Helper()
+	addr, err := FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

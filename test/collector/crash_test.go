@@ -43,15 +43,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	addr, err := testenv.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
-}
-
 type proc struct {
 	cmd           *exec.Cmd
 	public, admin string
@@ -90,7 +81,7 @@ func launch(t *testing.T, cfgPath string) *proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{public: freeAddr(t), admin: freeAddr(t), log: &bytes.Buffer{}}
+	p := &proc{public: testenv.MustFreeAddr(t), admin: testenv.MustFreeAddr(t), log: &bytes.Buffer{}}
 	cfg := replaceLine(string(data), "listen:", fmt.Sprintf("listen: {public: %q, admin: %q}", p.public, p.admin))
 	collectortest.WriteFile(t, cfgPath, []byte(cfg))
 	p.cmd = exec.Command(binary, "collector", "--config", cfgPath, "--insecure")

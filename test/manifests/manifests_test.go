@@ -4,7 +4,6 @@
 package manifests
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,18 +20,8 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	var err error
 	// No CRDs up front: installing them is part of what is tested.
-	env, err = testenv.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := env.Stop(); err != nil {
-		fmt.Fprintln(os.Stderr, "stopping the test API server:", err)
-	}
-	os.Exit(code)
+	testenv.Main(m, func(e *testenv.Env) error { env = e; return nil })
 }
 
 var chart = filepath.Join(testenv.RepoRoot(), "charts", "surveyguard")
