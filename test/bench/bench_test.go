@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,6 +118,29 @@ func report(b *testing.B, r loadgen.Result) {
 	b.ReportMetric(float64(r.P99)/1e6, "p99-ms")
 }
 
+// reportCommits reports, from the collector's own metrics, the mean group
+// commit size and how much of the run the single writer spent committing:
+// near 100% means the store, not HTTP, limits the rate.
+func reportCommits(b *testing.B, f *collectortest.Fixture, elapsed time.Duration) {
+	a := f.AdminDo(b, http.MethodGet, "/metrics", "")
+	sum := func(name string) float64 {
+		for _, line := range strings.Split(a.Raw, "\n") {
+			if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
+				fields := strings.Fields(line)
+				v, _ := strconv.ParseFloat(fields[len(fields)-1], 64)
+				return v
+			}
+		}
+		return 0
+	}
+	commits := sum("surveyguard_collector_batch_size_count")
+	if commits == 0 {
+		return
+	}
+	b.ReportMetric(sum("surveyguard_collector_batch_size_sum")/commits, "responses/commit")
+	b.ReportMetric(100*sum("surveyguard_collector_commit_seconds_sum")/elapsed.Seconds(), "writer-busy-%")
+}
+
 // BenchmarkIngest: durable responses/s and latency at 64 connections, with
 // realistic personal fields (redacted, encrypted, pseudonymized) and, as the
 // baseline, the same requests without any personal field.
@@ -134,6 +158,7 @@ func BenchmarkIngest(b *testing.B) {
 				r := loadgen.Run(context.Background(), loadgen.Config{URL: f.Public, Conns: conns, Duration: duration(), Client: client(f), Body: body})
 				cpu := cpuTime() - cpu0
 				report(b, r)
+				reportCommits(b, f, r.Elapsed)
 				if fi, err := os.Stat(filepath.Join(f.Dir, "data", "responses.db-wal")); err == nil {
 					b.Logf("SQLite WAL at the end: %d MiB", fi.Size()>>20)
 				}

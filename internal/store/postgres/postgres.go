@@ -43,6 +43,7 @@ var schema = []string{
 // Dialect is PostgreSQL's.
 var Dialect = sqlstore.Dialect{
 	Name: "postgres", Schema: schema, Placeholder: sqlstore.Dollar, PurgeBatch: 2000,
+	InsertResponses: "INSERT INTO", ConflictClause: "ON CONFLICT (idempotency_key) DO NOTHING",
 	LockSubjects: `SELECT 1 FROM subjects WHERE pseudonym IN (%s) ORDER BY pseudonym FOR UPDATE`,
 }
 

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/surveyguard/surveyguard/internal/store"
@@ -248,7 +250,13 @@ func (s *Store) saveReceipt(ctx context.Context, r store.PurgeReceipt) error {
 	})
 }
 
-// Erase implements store.Store.
+// Erase implements store.Store. The responses are found on a read
+// snapshot, so the single SQLite writer is not held while the table is
+// searched (the embedded schema has no index by respondent: two random
+// index entries per response would halve ingest), and then deleted by ID in
+// one write transaction. Everything stored when the snapshot was taken —
+// that is, before the request — is erased; a response the same person sends
+// while the erasure runs is a new one.
 func (s *Store) Erase(ctx context.Context, subjects ...string) (int64, error) {
 	if len(subjects) == 0 {
 		return 0, nil
@@ -256,17 +264,16 @@ func (s *Store) Erase(ctx context.Context, subjects ...string) (int64, error) {
 	in := placeholders(len(subjects))
 	sel := s.bind(`SELECT ` + rowColumns + ` FROM responses
 		WHERE subject_customer IN (` + in + `) OR subject_email IN (` + in + `)`)
-	args := append(anys(subjects), anys(subjects)...)
+	rows, err := s.reader.QueryContext(ctx, sel, append(anys(subjects), anys(subjects)...)...)
+	if err != nil {
+		return 0, fmt.Errorf("%s: finding the subject's responses: %w", s.d.Name, err)
+	}
+	list, err := scanRows(rows)
+	if err != nil || len(list) == 0 {
+		return 0, err
+	}
 	var erased int64
-	err := s.write(ctx, func(tx *sql.Tx, d *deltas) error {
-		rows, err := tx.QueryContext(ctx, sel, args...)
-		if err != nil {
-			return fmt.Errorf("%s: finding the subject's responses: %w", s.d.Name, err)
-		}
-		list, err := scanRows(rows)
-		if err != nil {
-			return err
-		}
+	err = s.write(ctx, func(tx *sql.Tx, d *deltas) error {
 		done, err := s.changeByID(ctx, tx, list, deleteByID)
 		if err != nil {
 			return err
@@ -280,43 +287,99 @@ func (s *Store) Erase(ctx context.Context, subjects ...string) (int64, error) {
 	return erased, err
 }
 
-// Rewrap implements store.Store.
+// rewrapCursor is where the current re-wrap pass has got to: the last
+// response ID it handled, under which active key.
+type rewrapCursor struct {
+	mu         sync.Mutex
+	key, after string
+}
+
+// Rewrap implements store.Store. Nothing is read unless the key counters
+// say some response is still sealed by another key; then one pass walks the
+// responses in ID order from where the last call stopped, reading on a
+// snapshot and calling fn outside the writer, and writes the batch in one
+// transaction. A response committed behind the cursor (several PostgreSQL
+// replicas) is caught by the next pass, which starts when the counters still
+// say something is pending at the end of this one.
 func (s *Store) Rewrap(ctx context.Context, activeKeyID string, limit int, fn func(*store.Record) error) (int, error) {
-	var n int
-	err := s.write(ctx, func(tx *sql.Tx, d *deltas) error {
-		rows, err := tx.QueryContext(ctx, s.q.selectRewrap, activeKeyID, limit)
-		if err != nil {
-			return fmt.Errorf("%s: listing responses to re-wrap: %w", s.d.Name, err)
+	s.rewrap.mu.Lock()
+	defer s.rewrap.mu.Unlock()
+	if pending, err := s.pendingRewrap(ctx, activeKeyID); err != nil || pending == 0 {
+		s.rewrap.key, s.rewrap.after = "", ""
+		return 0, err
+	}
+	if s.rewrap.key != activeKeyID {
+		s.rewrap.key, s.rewrap.after = activeKeyID, ""
+	}
+	rows, err := s.reader.QueryContext(ctx, s.q.selectRewrap, s.rewrap.after, activeKeyID, limit)
+	if err != nil {
+		return 0, fmt.Errorf("%s: listing responses to re-wrap: %w", s.d.Name, err)
+	}
+	type sealed struct {
+		rec *store.Record
+		old string
+	}
+	var recs []sealed
+	for rows.Next() {
+		r := &store.Record{}
+		if err := rows.Scan(&r.ID, &r.KeyID, &r.Email, &r.CustomerID, &r.Comment); err != nil {
+			_ = rows.Close()
+			return 0, err
 		}
-		var recs []*store.Record
-		for rows.Next() {
-			r := &store.Record{}
-			if err := rows.Scan(&r.ID, &r.KeyID, &r.Email, &r.CustomerID, &r.Comment); err != nil {
-				_ = rows.Close()
-				return err
-			}
-			recs = append(recs, r)
+		recs = append(recs, sealed{rec: r, old: r.KeyID})
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("%s: listing responses to re-wrap: %w", s.d.Name, err)
+	}
+	if len(recs) == 0 {
+		s.rewrap.after = "" // end of a pass; the next call starts another
+		return 0, nil
+	}
+	for _, r := range recs {
+		if err := fn(r.rec); err != nil {
+			return 0, fmt.Errorf("re-wrapping response %s: %w", r.rec.ID, err)
 		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
+	}
+	err = s.write(ctx, func(tx *sql.Tx, d *deltas) error {
 		for _, r := range recs {
-			old := r.KeyID
-			if err := fn(r); err != nil {
-				return fmt.Errorf("re-wrapping response %s: %w", r.ID, err)
-			}
-			res, err := tx.ExecContext(ctx, s.q.updateRewrap, r.KeyID, r.Email, r.CustomerID, r.Comment, r.ID, old)
+			res, err := tx.ExecContext(ctx, s.q.updateRewrap, r.rec.KeyID, r.rec.Email, r.rec.CustomerID, r.rec.Comment, r.rec.ID, r.old)
 			if err != nil {
 				return fmt.Errorf("%s: storing a re-wrapped response: %w", s.d.Name, err)
 			}
 			if changed, err := res.RowsAffected(); err != nil || changed != 1 {
 				continue // purged, erased or re-wrapped by another replica meanwhile
 			}
-			d.counters[prefixKey+old]--
-			d.counters[prefixKey+r.KeyID]++
+			d.counters[prefixKey+r.old]--
+			d.counters[prefixKey+r.rec.KeyID]++
 		}
-		n = len(recs)
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	s.rewrap.after = recs[len(recs)-1].rec.ID
+	return len(recs), nil
+}
+
+// pendingRewrap counts, from the key counters, the responses sealed by a
+// key other than the active one. The counters table is small; it is read
+// whole, so no collation decides what "starts with key:" means.
+func (s *Store) pendingRewrap(ctx context.Context, activeKeyID string) (int64, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT name, n FROM counters`)
+	if err != nil {
+		return 0, fmt.Errorf("%s: counting responses to re-wrap: %w", s.d.Name, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var pending int64
+	for rows.Next() {
+		var name string
+		var n int64
+		if err := rows.Scan(&name, &n); err != nil {
+			return 0, err
+		}
+		if id, ok := strings.CutPrefix(name, prefixKey); ok && id != activeKeyID && n > 0 {
+			pending += n
+		}
+	}
+	return pending, rows.Err()
 }

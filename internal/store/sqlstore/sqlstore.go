@@ -30,6 +30,11 @@ type Dialect struct {
 	// LockSubjects, when set, is a statement (with one %s for the
 	// placeholders) that locks the named subjects rows in sorted order.
 	LockSubjects string
+	// InsertResponses begins the multi-row INSERT of responses, and
+	// ConflictClause ends it: together they must skip a row whose
+	// idempotency key is already stored. SQLite's "INSERT OR IGNORE" lets it
+	// skip the statement journal a possibly-aborting multi-row INSERT needs.
+	InsertResponses, ConflictClause string
 	// PurgeBatch is the default number of rows per purge transaction, at
 	// most store.MaxPurgeBatch. SQLite has one writer, so its batches are
 	// smaller: ingest waits for at most one of them.
@@ -54,6 +59,7 @@ type Store struct {
 	reader  *sql.DB
 	batcher *store.Batcher
 	q       queries
+	rewrap  rewrapCursor
 }
 
 type queries struct {
@@ -90,7 +96,7 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		deleteOld: s.bind(`DELETE FROM responses WHERE id IN (SELECT id FROM responses
 			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?) RETURNING ` + rowColumns),
 		selectRewrap: s.bind(`SELECT id, key_id, email, customer_id, comment FROM responses
-			WHERE key_id IS NOT NULL AND key_id <> ? ORDER BY id LIMIT ?`),
+			WHERE id > ? AND key_id IS NOT NULL AND key_id <> ? ORDER BY id LIMIT ?`),
 		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ? AND key_id = ?`),
 	}
 	s.batcher = store.NewBatcher(o.MaxBatch, s.flush, o.ObserveCommit)
@@ -345,7 +351,7 @@ const insertColumns = 11
 // the others are answered with the ID stored first.
 func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Pending, d *deltas) error {
 	var q strings.Builder
-	q.WriteString(`INSERT INTO responses (id, idempotency_key, received_at, score, segments, key_id,
+	q.WriteString(s.d.InsertResponses + ` responses (id, idempotency_key, received_at, score, segments, key_id,
 		email, customer_id, comment, subject_customer, subject_email) VALUES `)
 	args := make([]any, 0, len(chunk)*insertColumns)
 	for i, p := range chunk {
@@ -368,7 +374,7 @@ func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Pend
 		args = append(args, r.ID, nullString(r.IdempotencyKey), r.ReceivedAt.UnixMilli(), r.Score, string(segments),
 			keyID, r.Email, r.CustomerID, r.Comment, nullString(r.SubjectCustomerID), nullString(r.SubjectEmail))
 	}
-	q.WriteString(" ON CONFLICT (idempotency_key) DO NOTHING RETURNING id")
+	q.WriteString(" " + s.d.ConflictClause + " RETURNING id")
 	rows, err := tx.QueryContext(ctx, s.bind(q.String()), args...)
 	if err != nil {
 		return fmt.Errorf("%s: inserting responses: %w", s.d.Name, err)
