@@ -63,7 +63,7 @@ type Store struct {
 }
 
 type queries struct {
-	dupID, counter, selectOld, deleteOld,
+	dupID, selectOld, deleteOld,
 	selectRewrap, updateRewrap string
 }
 
@@ -90,7 +90,6 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 	s := &Store{d: d, writer: writer, reader: reader}
 	s.q = queries{
 		dupID:   s.bind(`SELECT id FROM responses WHERE idempotency_key = ?`),
-		counter: s.bind(`INSERT INTO counters (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = counters.n + excluded.n`),
 		selectOld: s.bind(`SELECT ` + rowColumns + ` FROM responses
 			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`),
 		deleteOld: s.bind(`DELETE FROM responses WHERE id IN (SELECT id FROM responses
@@ -178,12 +177,22 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, d *deltas) error {
 			return err
 		}
 	}
+	// Every counter in one statement, in sorted order.
+	var marks []string
+	var args []any
 	for _, name := range sortedKeys(d.counters) {
 		if n := d.counters[name]; n != 0 {
-			if _, err := tx.ExecContext(ctx, s.q.counter, name, n); err != nil {
-				return fmt.Errorf("%s: updating counter %s: %w", s.d.Name, name, err)
-			}
+			marks = append(marks, "(?, CAST(? AS BIGINT))")
+			args = append(args, name, n)
 		}
+	}
+	if len(marks) == 0 {
+		return nil
+	}
+	q := s.bind(`INSERT INTO counters (name, n) VALUES ` + strings.Join(marks, ", ") +
+		` ON CONFLICT (name) DO UPDATE SET n = counters.n + excluded.n`)
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("%s: updating counters: %w", s.d.Name, err)
 	}
 	return nil
 }
