@@ -2,39 +2,421 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/adminclient"
+	"github.com/surveyguard/surveyguard/internal/collector"
 )
 
-// SurveyCampaignReconciler reconciles SurveyCampaign objects.
+// SurveyCampaignReconciler deploys and watches one collector per campaign.
 type SurveyCampaignReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Clock is the time source; tests inject a fake one.
+	Clock clock.PassiveClock
+	// Collectors reaches the collectors' admin APIs.
+	Collectors *adminclient.Client
+	// CollectorImage is the image of collector pods unless the campaign names one.
+	CollectorImage string
+	// OperatorNamespace may reach the collectors' admin port.
+	OperatorNamespace string
+	// StatsInterval is how often a campaign's figures are read (with ±20% jitter).
+	StatsInterval time.Duration
 }
 
-// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns/finalizers,verbs=update
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=retentionpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets;configmaps;serviceaccounts;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile reads the SurveyCampaign. Its behaviour is filled in by the issue that
-// owns the kind; for now it only confirms the object can be read.
-func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	obj := &privacyv1alpha1.SurveyCampaign{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+// policyRefIndex indexes campaigns by the RetentionPolicy they name.
+const policyRefIndex = "spec.retentionPolicyRef.name"
+
+// shredTimeout bounds the purge a deletion asks of the collector.
+const shredTimeout = 30 * time.Second
+
+// Reconcile brings one campaign's children to the shape its spec asks for and
+// publishes what its collector reports.
+func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	c := &privacyv1alpha1.SurveyCampaign{}
+	if err := r.Get(ctx, req.NamespacedName, c); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	log.FromContext(ctx).V(1).Info("observed", "generation", obj.Generation)
-	return ctrl.Result{}, nil
+	if !c.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, c)
+	}
+	if !controllerutil.ContainsFinalizer(c, privacyv1alpha1.Finalizer) {
+		patch := client.MergeFrom(c.DeepCopy())
+		controllerutil.AddFinalizer(c, privacyv1alpha1.Finalizer)
+		if err := r.Patch(ctx, c, patch); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding the finalizer: %w", err)
+		}
+	}
+	before := c.DeepCopy()
+	obs := &observed{}
+	defer func() {
+		setCampaignStatus(c, *obs, r.Clock.Now())
+		if retErr == nil && obs.stalledReason == "" {
+			c.Status.ObservedGeneration = c.Generation
+		}
+		if !equality.Semantic.DeepEqual(before.Status, c.Status) {
+			if err := r.Status().Patch(ctx, c, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
+			}
+		}
+	}()
+	if err := r.reconcileNormal(ctx, c, obs); err != nil {
+		r.event(c, corev1.EventTypeWarning, "ReconcileFailed", "Reconcile", "%v", err)
+		return ctrl.Result{}, err
+	}
+	if obs.stalledReason != "" {
+		r.event(c, corev1.EventTypeWarning, obs.stalledReason, "Reconcile", "%s", obs.stalledMessage)
+		return ctrl.Result{}, nil // a watch on the missing object or a spec change brings it back
+	}
+	return ctrl.Result{RequeueAfter: r.nextPoll(c, obs)}, nil
 }
 
-// SetupWithManager registers the reconciler with the manager.
+// nextPoll is when the figures are read next, or the key rotates if sooner.
+func (r *SurveyCampaignReconciler) nextPoll(c *privacyv1alpha1.SurveyCampaign, obs *observed) time.Duration {
+	every := r.StatsInterval
+	if every <= 0 {
+		every = time.Minute
+	}
+	next := every - every/5 + time.Duration(rand.Int64N(int64(every*2/5)+1)) //nolint:gosec // jitter, not a secret
+	if !obs.rotatedAt.IsZero() {
+		if until := obs.rotatedAt.Add(rotationInterval(c)).Sub(r.Clock.Now()); until < next {
+			next = max(until, time.Second)
+		}
+	}
+	return next
+}
+
+// reconcileNormal runs the steps in order; the first failure stops it.
+func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed) error {
+	if len(c.Name) > maxCampaignName {
+		obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonInvalidSpec,
+			fmt.Sprintf("the campaign name is %d characters; at most %d fit the collector's Service name", len(c.Name), maxCampaignName)
+		return nil
+	}
+	policy := &privacyv1alpha1.RetentionPolicy{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.RetentionPolicyRef.Name}, policy); err != nil {
+		if apierrors.IsNotFound(err) {
+			obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonRetentionPolicyNotFound,
+				fmt.Sprintf("RetentionPolicy %q does not exist in namespace %s", c.Spec.RetentionPolicyRef.Name, c.Namespace)
+			return nil
+		}
+		return fmt.Errorf("reading RetentionPolicy %s: %w", c.Spec.RetentionPolicyRef.Name, err)
+	}
+	config, err := collectorConfig(c, policy)
+	if err != nil {
+		obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonInvalidSpec, "the collector configuration is invalid: "+err.Error()
+		return nil
+	}
+	obs.paused = c.Spec.Paused
+	n := childNames(c)
+
+	sa := &corev1.ServiceAccount{ObjectMeta: desiredServiceAccount(c).ObjectMeta}
+	if err := r.ensure(ctx, c, sa, obs, func() error {
+		sa.AutomountServiceAccountToken = desiredServiceAccount(c).AutomountServiceAccountToken
+		return nil
+	}); err != nil {
+		return err
+	}
+	token, err := r.reconcileAdminToken(ctx, c, obs)
+	if err != nil {
+		return err
+	}
+	caCert, err := r.reconcileTLS(ctx, c, obs)
+	if err != nil {
+		return err
+	}
+	r.readStats(ctx, c, obs, adminclient.Target{
+		Campaign: c.Namespace + "/" + c.Name, URL: adminURL(c), CA: caCert, Token: token,
+	})
+	keys, err := r.reconcileKeys(ctx, c, obs, false)
+	if err != nil || keys == nil {
+		return err
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: desiredConfigMap(c, config).ObjectMeta}
+	if err := r.ensure(ctx, c, cm, obs, func() error {
+		cm.Data = desiredConfigMap(c, config).Data
+		return nil
+	}); err != nil {
+		return err
+	}
+	if c.Spec.Storage.Embedded != nil {
+		want := desiredPVC(c)
+		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: want.ObjectMeta}
+		if err := r.ensure(ctx, c, pvc, obs, func() error {
+			if pvc.CreationTimestamp.IsZero() {
+				pvc.Spec = want.Spec
+				return nil
+			}
+			// Only a larger size may change on a bound claim.
+			have := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+			if w := want.Spec.Resources.Requests[corev1.ResourceStorage]; w.Cmp(have) > 0 {
+				pvc.Spec.Resources.Requests[corev1.ResourceStorage] = w
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	want := desiredDeployment(c, r.CollectorImage, checksum(config, keys.Data), obs.paused)
+	deploy := &appsv1.Deployment{ObjectMeta: want.ObjectMeta}
+	if err := r.ensure(ctx, c, deploy, obs, func() error {
+		if !equality.Semantic.DeepDerivative(want.Spec, deploy.Spec) {
+			deploy.Spec = want.Spec
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	obs.deployment = deploy
+	wantSvc := desiredService(c)
+	svc := &corev1.Service{ObjectMeta: wantSvc.ObjectMeta}
+	if err := r.ensure(ctx, c, svc, obs, func() error {
+		if !equality.Semantic.DeepDerivative(wantSvc.Spec.Ports, svc.Spec.Ports) || len(svc.Spec.Ports) != len(wantSvc.Spec.Ports) {
+			svc.Spec.Ports = wantSvc.Spec.Ports
+		}
+		if !equality.Semantic.DeepEqual(wantSvc.Spec.Selector, svc.Spec.Selector) {
+			svc.Spec.Selector = wantSvc.Spec.Selector
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	wantNP := desiredNetworkPolicy(c, r.OperatorNamespace)
+	np := &networkingv1.NetworkPolicy{ObjectMeta: wantNP.ObjectMeta}
+	if err := r.ensure(ctx, c, np, obs, func() error {
+		if !equality.Semantic.DeepEqual(wantNP.Spec, np.Spec) {
+			np.Spec = wantNP.Spec
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return r.reconcilePDB(ctx, c, obs, n.collector)
+}
+
+// reconcilePDB keeps a PodDisruptionBudget while there is more than one replica.
+func (r *SurveyCampaignReconciler) reconcilePDB(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, name string) error {
+	if replicas(c, obs.paused) > 1 {
+		want := desiredPDB(c)
+		pdb := &policyv1.PodDisruptionBudget{ObjectMeta: want.ObjectMeta}
+		return r.ensure(ctx, c, pdb, obs, func() error {
+			if !equality.Semantic.DeepDerivative(want.Spec, pdb.Spec) {
+				pdb.Spec = want.Spec
+			}
+			return nil
+		})
+	}
+	pdb := &policyv1.PodDisruptionBudget{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, pdb)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := r.Delete(ctx, pdb); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting the PodDisruptionBudget: %w", err)
+	}
+	obs.changed = append(obs.changed, "PodDisruptionBudget/"+name)
+	return nil
+}
+
+// readStats asks the collector for its figures when it has a replica to answer.
+func (r *SurveyCampaignReconciler) readStats(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, t adminclient.Target) {
+	d := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: childNames(c).collector}, d); err != nil {
+		return
+	}
+	if ok, _ := deploymentAvailable(d); !ok || obs.paused {
+		return
+	}
+	st, err := r.Collectors.Stats(ctx, t)
+	if err != nil {
+		obs.statsErr = err
+		log.FromContext(ctx).V(1).Info("reading the collector's stats failed", "error", err.Error())
+		return
+	}
+	obs.stats = st
+}
+
+// reconcileDelete purges the campaign's data through its collector, destroys
+// its keys and lets the object go. It never waits on an unreachable collector.
+func (r *SurveyCampaignReconciler) reconcileDelete(ctx context.Context, c *privacyv1alpha1.SurveyCampaign) error {
+	if !controllerutil.ContainsFinalizer(c, privacyv1alpha1.Finalizer) {
+		return nil
+	}
+	n := childNames(c)
+	if err := r.purgeAll(ctx, c); err != nil {
+		r.event(c, corev1.EventTypeWarning, "PurgeSkipped", "CryptoShred",
+			"the collector could not purge before deletion (%v); its keys are destroyed anyway, so what it stored cannot be read", err)
+	}
+	for _, name := range []string{n.keys, n.ca} {
+		s := &corev1.Secret{}
+		s.Name, s.Namespace = name, c.Namespace
+		if err := r.Delete(ctx, s); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("destroying Secret %s: %w", name, err)
+		}
+	}
+	r.event(c, corev1.EventTypeNormal, "KeysDestroyed", "CryptoShred", "destroyed the data keys and HMAC key in Secret %s", n.keys)
+	r.Collectors.Forget(c.Namespace + "/" + c.Name)
+	patch := client.MergeFrom(c.DeepCopy())
+	controllerutil.RemoveFinalizer(c, privacyv1alpha1.Finalizer)
+	if err := r.Patch(ctx, c, patch); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("removing the finalizer: %w", err)
+	}
+	return nil
+}
+
+// purgeAll asks the collector to delete every response it holds.
+func (r *SurveyCampaignReconciler) purgeAll(ctx context.Context, c *privacyv1alpha1.SurveyCampaign) error {
+	n := childNames(c)
+	var token, tlsSecret corev1.Secret
+	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.adminToken}, &token); err != nil {
+		return fmt.Errorf("reading the admin token: %w", err)
+	}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.tls}, &tlsSecret); err != nil {
+		return fmt.Errorf("reading the TLS Secret: %w", err)
+	}
+	d := &appsv1.Deployment{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.collector}, d); err != nil {
+		return fmt.Errorf("reading the collector Deployment: %w", err)
+	}
+	if ok, msg := deploymentAvailable(d); !ok {
+		return errors.New(msg)
+	}
+	ctx, cancel := context.WithTimeout(ctx, shredTimeout)
+	defer cancel()
+	receipt, err := r.Collectors.Purge(ctx, adminclient.Target{
+		Campaign: c.Namespace + "/" + c.Name, URL: adminURL(c), CA: tlsSecret.Data[caCertKey], Token: string(token.Data[tokenKey]),
+	}, collector.PurgeRequest{Everything: true, Action: "Delete"})
+	if err != nil {
+		return err
+	}
+	r.event(c, corev1.EventTypeNormal, "Purged", "CryptoShred", "the collector deleted %d responses before deletion (digest %s)", receipt.Purged, receipt.Digest)
+	return nil
+}
+
+// own labels obj as the campaign's and sets the campaign as its controller.
+func (r *SurveyCampaignReconciler) own(c *privacyv1alpha1.SurveyCampaign, obj client.Object) error {
+	labels := obj.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	for k, v := range childLabels(c) {
+		labels[k] = v
+	}
+	obj.SetLabels(labels)
+	return controllerutil.SetControllerReference(c, obj, r.Scheme)
+}
+
+// ensure creates obj or brings it to what mutate sets, writing only when
+// something differs, and records what changed.
+func (r *SurveyCampaignReconciler) ensure(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obj client.Object, obs *observed, mutate func() error) error {
+	op, err := controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error {
+		if err := r.own(c, obj); err != nil {
+			return err
+		}
+		return mutate()
+	})
+	kind := fmt.Sprintf("%T", obj)
+	if gvk, gerr := r.GroupVersionKindFor(obj); gerr == nil {
+		kind = gvk.Kind
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", kind, obj.GetName(), err)
+	}
+	if op != controllerutil.OperationResultNone {
+		obs.changed = append(obs.changed, kind+"/"+obj.GetName())
+		r.event(c, corev1.EventTypeNormal, string(op), "Reconcile", "%s %s %s", kind, obj.GetName(), op)
+	}
+	return nil
+}
+
+// event records an event on the campaign.
+func (r *SurveyCampaignReconciler) event(c *privacyv1alpha1.SurveyCampaign, typ, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(c, nil, typ, capitalize(reason), action, note, args...)
+	}
+}
+
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// SetupWithManager registers the reconciler: it owns the children and
+// watches RetentionPolicies, so a campaign waiting for its policy recovers
+// when the policy appears.
 func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.Collectors == nil {
+		r.Collectors = adminclient.New(nil, 0)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &privacyv1alpha1.SurveyCampaign{}, policyRefIndex,
+		func(o client.Object) []string {
+			return []string{o.(*privacyv1alpha1.SurveyCampaign).Spec.RetentionPolicyRef.Name}
+		}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.SurveyCampaign{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Watches(&privacyv1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.campaignsOfPolicy)).
 		Named("surveycampaign").
 		Complete(r)
+}
+
+func (r *SurveyCampaignReconciler) campaignsOfPolicy(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &privacyv1alpha1.SurveyCampaignList{}
+	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{policyRefIndex: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing the campaigns of a policy", "policy", o.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, c := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&c)})
+	}
+	return reqs
 }

@@ -26,6 +26,9 @@ type Stats struct {
 // PurgeRequest is the body of POST /admin/v1/purge.
 type PurgeRequest struct {
 	Cutoff time.Time    `json:"cutoff"`
+	// Everything, instead of a cutoff, purges every response received up to
+	// the collector's own current time (a campaign being deleted).
+	Everything bool `json:"everything,omitempty"`
 	Action store.Action `json:"action,omitempty"`
 	DryRun bool         `json:"dryRun,omitempty"`
 }
@@ -104,6 +107,11 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 		req.Action = store.ActionDelete
 	}
 	switch {
+	case req.Everything && !req.Cutoff.IsZero():
+		writeError(w, unprocessable("cutoff", "give either cutoff or everything, not both"))
+		return
+	case req.Everything:
+		req.Cutoff = s.now()
 	case req.Cutoff.IsZero():
 		writeError(w, unprocessable("cutoff", "cutoff is required (RFC 3339)"))
 		return

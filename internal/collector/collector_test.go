@@ -183,6 +183,16 @@ func TestPurgeAndErase(t *testing.T) {
 	if st["responses"] != 0.0 || st["lastPurge"] == nil {
 		t.Fatalf("after purge: %v", st)
 	}
+
+	// "everything" purges up to the collector's own clock.
+	f.Post(t, fmt.Sprintf(`{"score":9,%s}`, consentOK))
+	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"everything":true,"cutoff":"`+cutoff+`"}`); a.Status != 422 {
+		t.Errorf("everything with a cutoff: %d %s; want 422", a.Status, a.Raw)
+	}
+	all := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"everything":true}`)
+	if all.Status != 200 || all.Body["purged"] != 1.0 || f.Stats(t)["responses"] != 0.0 {
+		t.Fatalf("purge everything: %d %s", all.Status, all.Raw)
+	}
 }
 
 // TestNoPlaintextAtRestAndKeyRotation checks the raw database files for the

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,8 +25,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/controllers"
+	"github.com/surveyguard/surveyguard/internal/adminclient"
 	"github.com/surveyguard/surveyguard/internal/cli"
 )
 
@@ -37,7 +46,22 @@ type Options struct {
 	LeaderElectionNamespace string
 	LeaseDuration           time.Duration
 	EnableHTTP2             bool
+	// CollectorImage is the image collector pods run unless a campaign names one.
+	CollectorImage string
+	// OperatorNamespace may reach collectors' admin ports (NetworkPolicy).
+	OperatorNamespace string
+	// CollectorAddresses maps "namespace/name" of a campaign to a host:port
+	// to dial instead of its Service (development and tests only).
+	CollectorAddresses []string
+	// StatsInterval is how often each campaign's figures are read.
+	StatsInterval time.Duration
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // watched are the kinds whose informers must have synced before the manager
 // reports ready: a manager that cannot list them (RBAC, missing CRD) is not ready.
@@ -63,6 +87,24 @@ func informersSynced(c cache.Cache, objs ...client.Object) healthz.Checker {
 		}
 		return nil
 	}
+}
+
+// DefaultCollectorImage is the collector image when none is configured.
+const DefaultCollectorImage = "ghcr.io/surveyguard/surveyguard:latest"
+
+// CacheOptions limit the built-in kinds the manager caches to the children it
+// made (labelled managed-by=surveyguard): no cluster-wide Secret cache.
+func CacheOptions() cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{privacyv1alpha1.LabelManagedBy: privacyv1alpha1.ManagedByValue})
+	byObject := map[client.Object]cache.ByObject{}
+	for _, obj := range []client.Object{
+		&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}, &corev1.Service{},
+		&corev1.PersistentVolumeClaim{}, &appsv1.Deployment{}, &networkingv1.NetworkPolicy{},
+		&policyv1.PodDisruptionBudget{},
+	} {
+		byObject[obj] = cache.ByObject{Label: managed}
+	}
+	return cache.Options{ByObject: byObject}
 }
 
 // NewScheme returns the scheme with the built-in kinds and surveyguard's.
@@ -100,6 +142,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"How long a leader's Lease is valid without renewal.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false,
 		"Allow HTTP/2 on the metrics server (off by default: HTTP/2 rapid reset, CVE-2023-44487).")
+	fs.StringVar(&o.CollectorImage, "collector-image", DefaultCollectorImage,
+		"Image of collector pods, unless a campaign's spec.collector.image names one.")
+	fs.StringVar(&o.OperatorNamespace, "operator-namespace", os.Getenv("POD_NAMESPACE"),
+		"Namespace allowed to reach collectors' admin port; $POD_NAMESPACE by default.")
+	fs.Var((*stringList)(&o.CollectorAddresses), "collector-address",
+		"Development only: namespace/name=host:port dials that address for the campaign's admin API instead of its Service "+
+			"(TLS is still verified against the Service's name). Repeatable.")
+	fs.DurationVar(&o.StatsInterval, "stats-interval", time.Minute,
+		"How often each campaign's figures are read from its collector (±20% jitter).")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	var kubeconfig string
@@ -133,6 +184,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  NewScheme(),
 		Metrics:                 metricsOpts,
+		Cache:                   CacheOptions(),
 		HealthProbeBindAddress:  o.ProbeAddr,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        "surveyguard.privacy.surveyguard.io",
@@ -145,7 +197,17 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := controllers.SetupAll(mgr); err != nil {
+	dial, err := adminclient.ParseDialOverrides(o.CollectorAddresses)
+	if err != nil {
+		return err
+	}
+	if o.OperatorNamespace == "" {
+		o.OperatorNamespace = "surveyguard-system"
+	}
+	if err := controllers.SetupAll(mgr, controllers.Options{
+		CollectorImage: o.CollectorImage, OperatorNamespace: o.OperatorNamespace,
+		Collectors: adminclient.New(dial, 0), StatsInterval: o.StatsInterval,
+	}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -1,0 +1,671 @@
+package controllers_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	clocktesting "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/controllers"
+	"github.com/surveyguard/surveyguard/internal/adminclient"
+	"github.com/surveyguard/surveyguard/internal/collector/collectortest"
+	"github.com/surveyguard/surveyguard/internal/manager"
+	"github.com/surveyguard/surveyguard/internal/testenv"
+)
+
+var (
+	k8s        client.Client // direct, uncached: what a user sees
+	writes     atomic.Int64  // write calls made by the reconciler
+	fakeClock  = clocktesting.NewFakeClock(time.Now())
+	collectors = adminclient.New(nil, 5*time.Second)
+)
+
+func TestMain(m *testing.M) {
+	testenv.Main(m, startManager, testenv.CRDDir())
+}
+
+// startManager runs the SurveyCampaign reconciler against the test API
+// server with a fake clock and a client that counts its write calls.
+func startManager(env *testenv.Env) error {
+	var err error
+	if k8s, err = client.New(env.Config, client.Options{Scheme: manager.NewScheme()}); err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme: manager.NewScheme(), Cache: manager.CacheOptions(),
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		return err
+	}
+	counting := countingClient{mgr.GetClient()}
+	r := &controllers.SurveyCampaignReconciler{
+		Client: counting, Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("surveyguard"),
+		Clock: fakeClock, Collectors: collectors, CollectorImage: "example.com/surveyguard:test",
+		OperatorNamespace: "surveyguard-system", StatsInterval: 2 * time.Second,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	go func() {
+		if err := mgr.Start(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+			os.Exit(1)
+		}
+	}()
+	return nil
+}
+
+// countingClient counts every write call the reconciler makes.
+type countingClient struct{ client.Client }
+
+func (c countingClient) Create(ctx context.Context, o client.Object, opts ...client.CreateOption) error {
+	writes.Add(1)
+	return c.Client.Create(ctx, o, opts...)
+}
+
+func (c countingClient) Update(ctx context.Context, o client.Object, opts ...client.UpdateOption) error {
+	writes.Add(1)
+	return c.Client.Update(ctx, o, opts...)
+}
+
+func (c countingClient) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.PatchOption) error {
+	writes.Add(1)
+	return c.Client.Patch(ctx, o, p, opts...)
+}
+
+func (c countingClient) Delete(ctx context.Context, o client.Object, opts ...client.DeleteOption) error {
+	writes.Add(1)
+	return c.Client.Delete(ctx, o, opts...)
+}
+
+func (c countingClient) Status() client.SubResourceWriter { return countingStatus{c.Client.Status()} }
+
+type countingStatus struct{ client.SubResourceWriter }
+
+func (s countingStatus) Update(ctx context.Context, o client.Object, opts ...client.SubResourceUpdateOption) error {
+	writes.Add(1)
+	return s.SubResourceWriter.Update(ctx, o, opts...)
+}
+
+func (s countingStatus) Patch(ctx context.Context, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+	writes.Add(1)
+	return s.SubResourceWriter.Patch(ctx, o, p, opts...)
+}
+
+func eventually(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var nsCount atomic.Int64
+
+func namespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sc-%d", nsCount.Add(1))}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+func policy(ns string) *privacyv1alpha1.RetentionPolicy {
+	return &privacyv1alpha1.RetentionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "ninety-days", Namespace: ns},
+		Spec:       privacyv1alpha1.RetentionPolicySpec{MaxAge: metav1.Duration{Duration: 2160 * time.Hour}, Action: privacyv1alpha1.RetentionActionDelete},
+	}
+}
+
+func campaign(ns string) *privacyv1alpha1.SurveyCampaign {
+	return &privacyv1alpha1.SurveyCampaign{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-nps", Namespace: ns},
+		Spec: privacyv1alpha1.SurveyCampaignSpec{
+			Question: "How likely are you to recommend Acme Checkout to a friend or colleague?",
+			Consent: privacyv1alpha1.ConsentSpec{
+				Required: ptr.To(true), NoticeVersion: "2026-01", Purpose: "Improve checkout", LawfulBasis: privacyv1alpha1.LawfulBasisConsent,
+			},
+			Collect:            privacyv1alpha1.CollectSpec{Comment: true, Email: true, CustomerID: true, Segments: []string{"plan"}},
+			RetentionPolicyRef: privacyv1alpha1.LocalObjectReference{Name: "ninety-days"},
+			Privacy:            privacyv1alpha1.PrivacySpec{MinGroupSize: 5},
+			Storage:            privacyv1alpha1.StorageSpec{Embedded: &privacyv1alpha1.EmbeddedStorage{}},
+		},
+	}
+}
+
+func create(t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := k8s.Create(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func get(ns, name string, obj client.Object) error {
+	return k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, obj)
+}
+
+func condition(c *privacyv1alpha1.SurveyCampaign, typ string) *metav1.Condition {
+	return meta.FindStatusCondition(c.Status.Conditions, typ)
+}
+
+// kstatusOf computes the kstatus of the campaign as kubectl/Flux/Argo would.
+func kstatusOf(t *testing.T, c *privacyv1alpha1.SurveyCampaign) status.Status {
+	t.Helper()
+	c.SetGroupVersionKind(privacyv1alpha1.GroupVersion.WithKind("SurveyCampaign"))
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := status.Compute(&unstructured.Unstructured{Object: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Status
+}
+
+func TestChildrenAreHardenedAndOwned(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	d := &appsv1.Deployment{}
+	eventually(t, "collector Deployment", func() error { return get(ns, "checkout-nps-collector", d) })
+
+	pod := d.Spec.Template.Spec
+	ctr := pod.Containers[0]
+	checks := map[string]bool{
+		"runAsNonRoot":                     *pod.SecurityContext.RunAsNonRoot,
+		"pod seccomp RuntimeDefault":       pod.SecurityContext.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault,
+		"no service account token":         !*pod.AutomountServiceAccountToken,
+		"readOnlyRootFilesystem":           *ctr.SecurityContext.ReadOnlyRootFilesystem,
+		"no privilege escalation":          !*ctr.SecurityContext.AllowPrivilegeEscalation,
+		"capabilities drop ALL":            len(ctr.SecurityContext.Capabilities.Drop) == 1 && ctr.SecurityContext.Capabilities.Drop[0] == "ALL",
+		"liveness probe on /healthz":       ctr.LivenessProbe != nil && ctr.LivenessProbe.HTTPGet.Path == "/healthz",
+		"readiness probe on /readyz":       ctr.ReadinessProbe != nil && ctr.ReadinessProbe.HTTPGet.Path == "/readyz",
+		"resources set":                    ctr.Resources.Requests.Cpu() != nil && !ctr.Resources.Limits.Memory().IsZero(),
+		"checksum annotation":              d.Spec.Template.Annotations["privacy.surveyguard.io/config-checksum"] != "",
+		"one replica":                      *d.Spec.Replicas == 1,
+		"Recreate (one SQLite writer)":     d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType,
+		"managed-by label":                 d.Labels[privacyv1alpha1.LabelManagedBy] == privacyv1alpha1.ManagedByValue,
+		"owned by the campaign":            len(d.OwnerReferences) == 1 && d.OwnerReferences[0].Kind == "SurveyCampaign",
+		"image from the operator's option": ctr.Image == "example.com/surveyguard:test",
+	}
+	for what, ok := range checks {
+		if !ok {
+			t.Errorf("Deployment: %s does not hold", what)
+		}
+	}
+
+	sa := &corev1.ServiceAccount{}
+	eventually(t, "ServiceAccount", func() error { return get(ns, "checkout-nps-collector", sa) })
+	if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+		t.Error("the collector's ServiceAccount mounts a token")
+	}
+	keys := &corev1.Secret{}
+	eventually(t, "key Secret", func() error { return get(ns, "checkout-nps-keys", keys) })
+	if string(keys.Data["active"]) != "k1" || len(keys.Data["key-k1"]) != 32 || len(keys.Data["hmac"]) != 32 {
+		t.Errorf("key Secret holds %d keys, active %q", len(keys.Data), keys.Data["active"])
+	}
+	for _, name := range []string{"checkout-nps-admin-token", "checkout-nps-tls", "checkout-nps-ca"} {
+		eventually(t, name, func() error { return get(ns, name, &corev1.Secret{}) })
+	}
+	cm := &corev1.ConfigMap{}
+	eventually(t, "ConfigMap", func() error { return get(ns, "checkout-nps-collector", cm) })
+	if !strings.Contains(cm.Data["collector.yaml"], "maxAge: 2160h") || !strings.Contains(cm.Data["collector.yaml"], "driver: sqlite") {
+		t.Errorf("collector.yaml:\n%s", cm.Data["collector.yaml"])
+	}
+	eventually(t, "PVC", func() error { return get(ns, "checkout-nps-data", &corev1.PersistentVolumeClaim{}) })
+	svc := &corev1.Service{}
+	eventually(t, "Service", func() error { return get(ns, "checkout-nps-collector", svc) })
+	np := &networkingv1.NetworkPolicy{}
+	eventually(t, "NetworkPolicy", func() error { return get(ns, "checkout-nps-collector", np) })
+	if len(np.Spec.Ingress) != 2 || np.Spec.Ingress[1].From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "surveyguard-system" {
+		t.Errorf("admin ingress is not limited to the operator's namespace: %+v", np.Spec.Ingress)
+	}
+
+	c := &privacyv1alpha1.SurveyCampaign{}
+	eventually(t, "Reconciling while the collector is not available", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if cond := condition(c, privacyv1alpha1.ConditionReconciling); cond == nil || cond.Status != metav1.ConditionTrue {
+			return fmt.Errorf("conditions %+v", c.Status.Conditions)
+		}
+		return nil
+	})
+	if c.Status.Endpoint != "https://checkout-nps-collector."+ns+".svc:8443" {
+		t.Errorf("endpoint %q", c.Status.Endpoint)
+	}
+	if got := kstatusOf(t, c); got != status.InProgressStatus {
+		t.Errorf("kstatus %s, want InProgress", got)
+	}
+}
+
+func TestManualEditsAreRevertedAndDeletedChildrenComeBack(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	d := &appsv1.Deployment{}
+	eventually(t, "collector Deployment", func() error { return get(ns, "checkout-nps-collector", d) })
+
+	d.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem = ptr.To(false)
+	d.Spec.Replicas = ptr.To[int32](3)
+	if err := k8s.Update(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "edit reverted", func() error {
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		if !*d.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem || *d.Spec.Replicas != 1 {
+			return fmt.Errorf("still edited")
+		}
+		return nil
+	})
+
+	svc := &corev1.Service{}
+	eventually(t, "Service", func() error { return get(ns, "checkout-nps-collector", svc) })
+	if err := k8s.Delete(context.Background(), svc); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Service recreated", func() error {
+		fresh := &corev1.Service{}
+		if err := get(ns, "checkout-nps-collector", fresh); err != nil {
+			return err
+		}
+		if fresh.UID == svc.UID {
+			return fmt.Errorf("the same Service")
+		}
+		return nil
+	})
+}
+
+func TestSpecChangeRollsOutAndPausedScalesToZero(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	d := &appsv1.Deployment{}
+	eventually(t, "collector Deployment", func() error { return get(ns, "checkout-nps-collector", d) })
+	before := d.Spec.Template.Annotations["privacy.surveyguard.io/config-checksum"]
+
+	c := &privacyv1alpha1.SurveyCampaign{}
+	if err := get(ns, "checkout-nps", c); err != nil {
+		t.Fatal(err)
+	}
+	c.Spec.Question = "How likely are you to recommend Acme Pay to a friend or colleague?"
+	c.Spec.Paused = true
+	if err := k8s.Update(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "new checksum and zero replicas", func() error {
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		if d.Spec.Template.Annotations["privacy.surveyguard.io/config-checksum"] == before || *d.Spec.Replicas != 0 {
+			return fmt.Errorf("checksum %s replicas %d", d.Spec.Template.Annotations["privacy.surveyguard.io/config-checksum"], *d.Spec.Replicas)
+		}
+		return nil
+	})
+	cm := &corev1.ConfigMap{}
+	if err := get(ns, "checkout-nps-collector", cm); err != nil || !strings.Contains(cm.Data["collector.yaml"], "Acme Pay") {
+		t.Errorf("ConfigMap not updated: %v\n%s", err, cm.Data["collector.yaml"])
+	}
+	if err := get(ns, "checkout-nps-data", &corev1.PersistentVolumeClaim{}); err != nil {
+		t.Errorf("paused campaign lost its volume: %v", err)
+	}
+}
+
+func TestMissingPolicyStallsAndRecovers(t *testing.T) {
+	ns := namespace(t)
+	create(t, campaign(ns))
+	c := &privacyv1alpha1.SurveyCampaign{}
+	eventually(t, "Stalled naming the policy", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		cond := condition(c, privacyv1alpha1.ConditionStalled)
+		if cond == nil || cond.Status != metav1.ConditionTrue || cond.Reason != privacyv1alpha1.ReasonRetentionPolicyNotFound ||
+			!strings.Contains(cond.Message, `"ninety-days"`) {
+			return fmt.Errorf("conditions %+v", c.Status.Conditions)
+		}
+		return nil
+	})
+	if got := kstatusOf(t, c); got != status.FailedStatus {
+		t.Errorf("kstatus %s, want Failed", got)
+	}
+	if err := get(ns, "checkout-nps-collector", &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a stalled campaign got a collector: %v", err)
+	}
+	create(t, policy(ns))
+	eventually(t, "recovered", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if condition(c, privacyv1alpha1.ConditionStalled) != nil {
+			return fmt.Errorf("still stalled: %+v", c.Status.Conditions)
+		}
+		return get(ns, "checkout-nps-collector", &appsv1.Deployment{})
+	})
+}
+
+// startCollector runs a real collector process-alike on loopback with the
+// files the operator's Secrets would mount, marks the Deployment available
+// (envtest has no controllers to do it) and points the admin client at it.
+func startCollector(t *testing.T, ns string) *collectortest.Fixture {
+	t.Helper()
+	dir := t.TempDir()
+	secrets := filepath.Join(dir, "secrets")
+	for _, sub := range []string{"keys", "tls", "admin"} {
+		if err := os.MkdirAll(filepath.Join(secrets, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	syncSecrets(t, ns, secrets)
+	f := collectortest.StartIn(t, dir, func(cfg string) string {
+		var out []string
+		for _, line := range strings.Split(cfg, "\n") {
+			switch {
+			case strings.HasPrefix(line, "tls:"):
+				line = fmt.Sprintf("tls: {certFile: %[1]s/tls/tls.crt, keyFile: %[1]s/tls/tls.key}", secrets)
+			case strings.HasPrefix(line, "keysDir:"):
+				line = "keysDir: " + secrets + "/keys"
+			case strings.HasPrefix(line, "adminTokenFile:"):
+				line = "adminTokenFile: " + secrets + "/admin/token"
+			case strings.HasPrefix(line, "privacy:"):
+				line = "privacy: {minGroupSize: 5, redactComments: true}"
+			}
+			out = append(out, line)
+		}
+		return strings.Join(out, "\n")
+	})
+	collectors.Dial(ns+"/checkout-nps", strings.TrimPrefix(f.Admin, "https://"))
+	// Talk to it as a client of the Service would: the operator's CA, the Service's name.
+	pool := x509.NewCertPool()
+	ca, err := os.ReadFile(filepath.Join(secrets, "tls", "ca.crt"))
+	if err != nil || !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("the operator's CA: %v", err)
+	}
+	f.Client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, ServerName: "checkout-nps-collector." + ns + ".svc", MinVersion: tls.VersionTLS12,
+	}}}
+	markAvailable(t, ns)
+	return f
+}
+
+// markAvailable reports the collector Deployment's current generation as
+// rolled out and available, as the Deployment controller would once its pod
+// is ready (envtest runs no controllers).
+func markAvailable(t *testing.T, ns string) {
+	t.Helper()
+	eventually(t, "Deployment marked available", func() error {
+		d := &appsv1.Deployment{}
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, UpdatedReplicas: 1}
+		return k8s.Status().Update(context.Background(), d)
+	})
+}
+
+// waitReady waits for the campaign to be Ready (its stats were read).
+func waitReady(t *testing.T, ns string) {
+	t.Helper()
+	eventually(t, "campaign Ready", func() error {
+		markAvailable(t, ns)
+		poke(t, ns)
+		c := &privacyv1alpha1.SurveyCampaign{}
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if cond := condition(c, privacyv1alpha1.ConditionReady); cond == nil || cond.Status != metav1.ConditionTrue {
+			return fmt.Errorf("not Ready: %+v", c.Status.Conditions)
+		}
+		return nil
+	})
+}
+
+// syncSecrets writes the operator's Secrets as the kubelet would mount them.
+func syncSecrets(t *testing.T, ns, dir string) {
+	t.Helper()
+	for name, sub := range map[string]string{"checkout-nps-keys": "keys", "checkout-nps-tls": "tls", "checkout-nps-admin-token": "admin"} {
+		s := &corev1.Secret{}
+		eventually(t, name, func() error { return get(ns, name, s) })
+		entries, _ := os.ReadDir(filepath.Join(dir, sub))
+		for _, e := range entries {
+			if _, ok := s.Data[e.Name()]; !ok {
+				_ = os.Remove(filepath.Join(dir, sub, e.Name()))
+			}
+		}
+		for k, v := range s.Data {
+			collectortest.WriteFile(t, filepath.Join(dir, sub, k), v)
+		}
+	}
+}
+
+// adminStats reads the collector's stats with the operator's admin token.
+func adminStats(t *testing.T, f *collectortest.Fixture) collectortest.Answer {
+	t.Helper()
+	token, err := os.ReadFile(filepath.Join(f.Dir, "secrets", "admin", "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Do(t, http.MethodGet, f.Admin+"/admin/v1/stats", nil, map[string]string{"Authorization": "Bearer " + string(token)})
+}
+
+func post(t *testing.T, f *collectortest.Fixture, score int, customer string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"score":%d,"consent":{"given":true,"noticeVersion":"2026-01"},"customerID":%q}`, score, customer)
+	if a := f.Do(t, http.MethodPost, f.Public+"/v1/responses", []byte(body), map[string]string{"Content-Type": "application/json"}); a.Status != http.StatusCreated {
+		t.Fatalf("post: %d %s", a.Status, a.Raw)
+	}
+}
+
+// poke makes the campaign reconcile now (a metadata change is an event).
+func poke(t *testing.T, ns string) {
+	t.Helper()
+	c := &privacyv1alpha1.SurveyCampaign{}
+	if err := get(ns, "checkout-nps", c); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(c.DeepCopy())
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations["test/poke"] = time.Now().Format(time.RFC3339Nano)
+	if err := k8s.Patch(context.Background(), c, patch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNPSFromARealCollectorAndIdlePassesWriteNothing(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	f := startCollector(t, ns)
+	scores := []int{10, 9, 9, 8, 7, 6, 3, 10}
+	for i, s := range scores {
+		post(t, f, s, fmt.Sprintf("C-%d", i))
+	}
+	c := &privacyv1alpha1.SurveyCampaign{}
+	eventually(t, "NPS on status and Ready", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if c.Status.NPS == nil || c.Status.NPS.Responses != int64(len(scores)) {
+			return fmt.Errorf("nps %+v, conditions %+v", c.Status.NPS, c.Status.Conditions)
+		}
+		if cond := condition(c, privacyv1alpha1.ConditionReady); cond == nil || cond.Status != metav1.ConditionTrue {
+			return fmt.Errorf("not Ready: %+v", c.Status.Conditions)
+		}
+		return nil
+	})
+	// 4 promoters, 2 passives, 2 detractors of 8: NPS 25.
+	if c.Status.NPS.Score == nil || *c.Status.NPS.Score != 25 || *c.Status.NPS.Promoters != 4 || c.Status.NPS.Suppressed {
+		t.Errorf("nps %+v", c.Status.NPS)
+	}
+	if c.Status.Encryption == nil || c.Status.Encryption.ActiveKeyID != "k1" {
+		t.Errorf("encryption %+v", c.Status.Encryption)
+	}
+	if cond := condition(c, privacyv1alpha1.ConditionEncryptionEnforced); cond == nil || cond.Status != metav1.ConditionTrue {
+		t.Errorf("EncryptionEnforced %+v", cond)
+	}
+	if c.Status.ObservedGeneration != c.Generation {
+		t.Errorf("observedGeneration %d, generation %d", c.Status.ObservedGeneration, c.Generation)
+	}
+	if got := kstatusOf(t, c); got != status.CurrentStatus {
+		t.Errorf("kstatus %s, want Current", got)
+	}
+
+	// Idle: passes that change nothing write nothing.
+	time.Sleep(time.Second)
+	before := writes.Load()
+	for range 5 {
+		poke(t, ns)
+		time.Sleep(300 * time.Millisecond)
+	}
+	if n := writes.Load() - before; n != 0 {
+		t.Errorf("%d write calls in idle passes, want 0", n)
+	}
+}
+
+func TestKeyRotationAndRetirement(t *testing.T) {
+	ns := namespace(t)
+	sc := campaign(ns)
+	sc.Spec.Encryption.KeyRotationInterval = &metav1.Duration{Duration: 24 * time.Hour}
+	create(t, policy(ns), sc)
+	f := startCollector(t, ns)
+	post(t, f, 9, "C-1")
+	post(t, f, 3, "C-2")
+
+	// Certificates issued while the clock is ahead would not be valid yet
+	// for the tests after this one.
+	t.Cleanup(func() { fakeClock.SetTime(time.Now()) })
+	fakeClock.Step(25 * time.Hour)
+	poke(t, ns)
+	keys := &corev1.Secret{}
+	eventually(t, "k2 active", func() error {
+		if err := get(ns, "checkout-nps-keys", keys); err != nil {
+			return err
+		}
+		if string(keys.Data["active"]) != "k2" || len(keys.Data["key-k1"]) != 32 {
+			return fmt.Errorf("active %s, keys %d", keys.Data["active"], len(keys.Data))
+		}
+		return nil
+	})
+	// The kubelet would now update the mounted files; the collector
+	// re-wraps, and then the operator retires k1.
+	syncSecrets(t, ns, filepath.Join(f.Dir, "secrets"))
+	eventually(t, "k1 retired after re-wrap", func() error {
+		markAvailable(t, ns) // the pods rolled for the new key
+		poke(t, ns)
+		if err := get(ns, "checkout-nps-keys", keys); err != nil {
+			return err
+		}
+		if _, ok := keys.Data["key-k1"]; ok {
+			return fmt.Errorf("k1 still present; stats %s", adminStats(t, f).Raw)
+		}
+		return nil
+	})
+	c := &privacyv1alpha1.SurveyCampaign{}
+	if err := get(ns, "checkout-nps", c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Status.Encryption == nil || c.Status.Encryption.ActiveKeyID != "k2" || !c.Status.Encryption.RotatedAt.Time.Equal(fakeClock.Now().Truncate(time.Second)) {
+		t.Errorf("encryption status %+v, clock %s", c.Status.Encryption, fakeClock.Now())
+	}
+}
+
+func TestDeletionCryptoShreds(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	f := startCollector(t, ns)
+	post(t, f, 9, "C-1")
+	post(t, f, 2, "C-2")
+	waitReady(t, ns)
+	c := &privacyv1alpha1.SurveyCampaign{}
+	eventually(t, "finalizer", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if len(c.Finalizers) == 0 {
+			return fmt.Errorf("no finalizer")
+		}
+		return nil
+	})
+	if err := k8s.Delete(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "campaign gone", func() error {
+		if err := get(ns, "checkout-nps", c); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
+	for _, name := range []string{"checkout-nps-keys", "checkout-nps-ca"} {
+		if err := get(ns, name, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+			t.Errorf("Secret %s survived the deletion: %v", name, err)
+		}
+	}
+	if st := adminStats(t, f); st.Body["responses"].(float64) != 0 {
+		t.Errorf("the collector still holds %v responses", st.Body["responses"])
+	}
+}
+
+func TestDeletionDoesNotHangOnAnUnreachableCollector(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	f := startCollector(t, ns)
+	f.Stop()
+	c := &privacyv1alpha1.SurveyCampaign{}
+	eventually(t, "finalizer", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if len(c.Finalizers) == 0 {
+			return fmt.Errorf("no finalizer")
+		}
+		return nil
+	})
+	if err := k8s.Delete(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "campaign gone", func() error {
+		if err := get(ns, "checkout-nps", c); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
+	if err := get(ns, "checkout-nps-keys", &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Errorf("keys survived: %v", err)
+	}
+}

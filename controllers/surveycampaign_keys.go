@@ -1,0 +1,231 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+)
+
+// defaultKeyRotation is spec.encryption.keyRotationInterval's default.
+const defaultKeyRotation = 720 * time.Hour
+
+func rotationInterval(c *privacyv1alpha1.SurveyCampaign) time.Duration {
+	if d := c.Spec.Encryption.KeyRotationInterval; d != nil && d.Duration > 0 {
+		return d.Duration
+	}
+	return defaultKeyRotation
+}
+
+func randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("reading random bytes: %w", err)
+	}
+	return b, nil
+}
+
+// dataKeyIDs lists the key IDs in a key Secret, oldest (lowest number) first.
+func dataKeyIDs(data map[string][]byte) []string {
+	var ids []string
+	for k := range data {
+		if id, ok := strings.CutPrefix(k, "key-"); ok {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return keyNumber(ids[i]) < keyNumber(ids[j]) })
+	return ids
+}
+
+// keyNumber reads the n of a "k<n>" key ID; other IDs sort first.
+func keyNumber(id string) int {
+	n, err := strconv.Atoi(strings.TrimPrefix(id, "k"))
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+func nextKeyID(data map[string][]byte) string {
+	next := 1
+	for _, id := range dataKeyIDs(data) {
+		if n := keyNumber(id); n >= next {
+			next = n + 1
+		}
+	}
+	return "k" + strconv.Itoa(next)
+}
+
+// keyState reads the active key ID and rotation time of a key Secret.
+func keyState(s *corev1.Secret) (string, time.Time) {
+	at, _ := time.Parse(time.RFC3339, s.Annotations[annotationRotatedAt])
+	return strings.TrimSpace(string(s.Data["active"])), at
+}
+
+// addDataKey makes a new active key in s, stamped now.
+func addDataKey(s *corev1.Secret, now time.Time) (string, error) {
+	key, err := randomBytes(32)
+	if err != nil {
+		return "", err
+	}
+	if s.Data == nil {
+		s.Data = map[string][]byte{}
+	}
+	id := nextKeyID(s.Data)
+	s.Data["key-"+id] = key
+	s.Data["active"] = []byte(id)
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[annotationRotatedAt] = now.UTC().Format(time.RFC3339)
+	return id, nil
+}
+
+// reconcileKeys creates the key Secret once, adds a new active key every
+// rotation interval (or when a breach containment asks for one), and drops
+// keys older than the active one once the collector reports that nothing is
+// sealed by them any more.
+func (r *SurveyCampaignReconciler) reconcileKeys(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, forceRotation bool) (*corev1.Secret, error) {
+	n := childNames(c)
+	now := r.Clock.Now()
+	s := &corev1.Secret{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.keys}, s)
+	if apierrors.IsNotFound(err) {
+		s = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n.keys, Namespace: c.Namespace, Labels: childLabels(c)}, Type: corev1.SecretTypeOpaque}
+		hmacKey, err := randomBytes(32)
+		if err != nil {
+			return nil, err
+		}
+		s.Data = map[string][]byte{"hmac": hmacKey}
+		id, err := addDataKey(s, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.own(c, s); err != nil {
+			return nil, err
+		}
+		if err := r.Create(ctx, s); err != nil {
+			return nil, fmt.Errorf("creating the key Secret: %w", err)
+		}
+		r.event(c, corev1.EventTypeNormal, "KeysCreated", "Created", "created key Secret %s with data key %s", n.keys, id)
+		obs.changed = append(obs.changed, "Secret/"+n.keys)
+		obs.activeKeyID, obs.rotatedAt = keyState(s)
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the key Secret: %w", err)
+	}
+	active, rotatedAt := keyState(s)
+	if active == "" || len(s.Data["key-"+active]) != 32 || len(s.Data["hmac"]) < 32 {
+		// Never regenerate the HMAC key or drop data keys: data sealed by
+		// them would become unreadable. A person must repair the Secret.
+		obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonInvalidSpec,
+			fmt.Sprintf("key Secret %s is damaged (no active key, a key that is not 32 bytes, or an HMAC key under 32 bytes); restore it from backup", n.keys)
+		return nil, nil
+	}
+	update := s.DeepCopy()
+	switch {
+	case forceRotation || !now.Before(rotatedAt.Add(rotationInterval(c))):
+		id, err := addDataKey(update, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.Update(ctx, update); err != nil {
+			return nil, fmt.Errorf("rotating keys: %w", err)
+		}
+		why := "rotation interval reached"
+		if forceRotation {
+			why = "requested by a breach containment"
+		}
+		r.event(c, corev1.EventTypeNormal, "KeyRotated", "Rotate", "new data key %s is active (%s); %s stays until its data is re-wrapped", id, why, active)
+		obs.changed = append(obs.changed, "Secret/"+n.keys)
+		s = update
+	case obs.stats != nil && obs.stats.ActiveKeyID == active && obs.stats.RewrapPending == 0 && len(dataKeyIDs(s.Data)) > 1:
+		var dropped []string
+		for _, id := range dataKeyIDs(s.Data) {
+			if id != active {
+				delete(update.Data, "key-"+id)
+				dropped = append(dropped, id)
+			}
+		}
+		if err := r.Update(ctx, update); err != nil {
+			return nil, fmt.Errorf("removing re-wrapped keys: %w", err)
+		}
+		r.event(c, corev1.EventTypeNormal, "KeysRetired", "Retire", "removed data keys %v: the collector re-wrapped everything under %s", dropped, active)
+		obs.changed = append(obs.changed, "Secret/"+n.keys)
+		s = update
+	}
+	obs.activeKeyID, obs.rotatedAt = keyState(s)
+	return s, nil
+}
+
+// reconcileAdminToken creates the admin token once.
+func (r *SurveyCampaignReconciler) reconcileAdminToken(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed) (string, error) {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: childNames(c).adminToken, Namespace: c.Namespace}}
+	err := r.ensure(ctx, c, s, obs, func() error {
+		s.Type = corev1.SecretTypeOpaque
+		if len(s.Data[tokenKey]) >= 32 {
+			return nil
+		}
+		b, err := randomBytes(32)
+		if err != nil {
+			return err
+		}
+		s.Data = map[string][]byte{tokenKey: []byte(hex.EncodeToString(b))}
+		return nil
+	})
+	return string(s.Data[tokenKey]), err
+}
+
+// reconcileTLS keeps a CA (its key in a Secret that is never mounted) and a
+// serving certificate for the Service's names, renewed when a third of its
+// life is left. It returns the CA certificate the operator trusts.
+func (r *SurveyCampaignReconciler) reconcileTLS(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed) ([]byte, error) {
+	n := childNames(c)
+	now := r.Clock.Now()
+	ca := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n.ca, Namespace: c.Namespace}}
+	err := r.ensure(ctx, c, ca, obs, func() error {
+		ca.Type = corev1.SecretTypeOpaque
+		if certFresh(ca.Data[caCertKey], nil, nil, now) && len(ca.Data[caKeyKey]) > 0 {
+			return nil
+		}
+		kp, err := newCA(c.Namespace+"/"+c.Name+" collector CA", now)
+		if err != nil {
+			return err
+		}
+		ca.Data = map[string][]byte{caCertKey: kp.cert, caKeyKey: kp.key}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	names := serviceDNSNames(c)
+	tlsSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n.tls, Namespace: c.Namespace}}
+	err = r.ensure(ctx, c, tlsSecret, obs, func() error {
+		if tlsSecret.Type == "" {
+			tlsSecret.Type = corev1.SecretTypeTLS
+		}
+		d := tlsSecret.Data
+		if certFresh(d[corev1.TLSCertKey], ca.Data[caCertKey], names, now) && string(d[caCertKey]) == string(ca.Data[caCertKey]) {
+			return nil
+		}
+		kp, err := issueServing(keyPair{cert: ca.Data[caCertKey], key: ca.Data[caKeyKey]}, names, now)
+		if err != nil {
+			return err
+		}
+		tlsSecret.Data = map[string][]byte{corev1.TLSCertKey: kp.cert, corev1.TLSPrivateKeyKey: kp.key, caCertKey: ca.Data[caCertKey]}
+		return nil
+	})
+	return ca.Data[caCertKey], err
+}

@@ -1,0 +1,195 @@
+// Package adminclient is the operator's client for a collector's admin API:
+// stats and purge, over TLS verified against the campaign's own CA, with the
+// campaign's bearer token.
+package adminclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/store"
+)
+
+// Target is one collector's admin endpoint.
+type Target struct {
+	// Campaign is "namespace/name"; Dial overrides are looked up by it.
+	Campaign string
+	// URL is the admin base URL, e.g. https://shop-collector.ns.svc:9443.
+	// Its host is the name the certificate is checked against.
+	URL string
+	// CA is the PEM bundle that signed the collector's serving certificate.
+	CA []byte
+	// Token is the admin bearer token.
+	Token string
+}
+
+// Client calls collectors. The zero value is not usable; use New.
+type Client struct {
+	// dial maps "namespace/name" to the host:port to connect to instead of
+	// the Service's address (local development and tests). TLS is still
+	// verified against the Service's DNS name.
+	dial    map[string]string
+	timeout time.Duration
+
+	mu         sync.Mutex
+	transports map[string]*http.Transport // by campaign + CA
+}
+
+// New returns a client. dial may be nil.
+func New(dial map[string]string, timeout time.Duration) *Client {
+	if dial == nil {
+		dial = map[string]string{}
+	}
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return &Client{dial: dial, timeout: timeout, transports: map[string]*http.Transport{}}
+}
+
+// Dial makes the client connect to addr for the campaign ("namespace/name")
+// from now on, as a --collector-address entry does.
+func (c *Client) Dial(campaign, addr string) {
+	c.mu.Lock()
+	c.dial[campaign] = addr
+	c.mu.Unlock()
+	c.Forget(campaign)
+}
+
+// ParseDialOverrides parses "namespace/name=host:port" entries.
+func ParseDialOverrides(entries []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, e := range entries {
+		key, addr, ok := strings.Cut(e, "=")
+		ns, name, okName := strings.Cut(key, "/")
+		if !ok || !okName || ns == "" || name == "" || addr == "" {
+			return nil, fmt.Errorf("collector address %q: want namespace/name=host:port", e)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("collector address %q: %w", e, err)
+		}
+		out[key] = addr
+	}
+	return out, nil
+}
+
+func (c *Client) transport(t Target) (*http.Transport, error) {
+	key := t.Campaign + "\x00" + string(t.CA)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if tr, ok := c.transports[key]; ok {
+		return tr, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(t.CA) {
+		return nil, errors.New("the campaign's CA bundle holds no certificate")
+	}
+	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 2,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	if addr, ok := c.dial[t.Campaign]; ok { // read under c.mu
+		d := &net.Dialer{Timeout: 5 * time.Second}
+		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		}
+	}
+	// Drop transports of an earlier CA of the same campaign.
+	for k, old := range c.transports {
+		if strings.HasPrefix(k, t.Campaign+"\x00") {
+			old.CloseIdleConnections()
+			delete(c.transports, k)
+		}
+	}
+	c.transports[key] = tr
+	return tr, nil
+}
+
+// Forget drops the connections kept for a campaign.
+func (c *Client) Forget(campaign string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, tr := range c.transports {
+		if strings.HasPrefix(k, campaign+"\x00") {
+			tr.CloseIdleConnections()
+			delete(c.transports, k)
+		}
+	}
+}
+
+func (c *Client) do(ctx context.Context, t Target, method, path string, in, out any) error {
+	tr, err := c.transport(t)
+	if err != nil {
+		return err
+	}
+	u, err := url.JoinPath(t.URL, path)
+	if err != nil {
+		return fmt.Errorf("collector URL %q: %w", t.URL, err)
+	}
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(data)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+t.Token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(data, &e)
+		if e.Error == "" {
+			e.Error = http.StatusText(resp.StatusCode)
+		}
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, e.Error)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Stats reads the collector's figures.
+func (c *Client) Stats(ctx context.Context, t Target) (*collector.Stats, error) {
+	st := &collector.Stats{}
+	return st, c.do(ctx, t, http.MethodGet, "/admin/v1/stats", nil, st)
+}
+
+// Purge asks the collector to purge and returns its receipt.
+func (c *Client) Purge(ctx context.Context, t Target, req collector.PurgeRequest) (*store.PurgeReceipt, error) {
+	r := &store.PurgeReceipt{}
+	return r, c.do(ctx, t, http.MethodPost, "/admin/v1/purge", req, r)
+}
