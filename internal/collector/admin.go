@@ -25,12 +25,12 @@ type Stats struct {
 
 // PurgeRequest is the body of POST /admin/v1/purge.
 type PurgeRequest struct {
-	Cutoff time.Time    `json:"cutoff"`
+	Cutoff time.Time `json:"cutoff"`
 	// Everything, instead of a cutoff, purges every response received up to
 	// the collector's own current time (a campaign being deleted).
-	Everything bool `json:"everything,omitempty"`
-	Action store.Action `json:"action,omitempty"`
-	DryRun bool         `json:"dryRun,omitempty"`
+	Everything bool         `json:"everything,omitempty"`
+	Action     store.Action `json:"action,omitempty"`
+	DryRun     bool         `json:"dryRun,omitempty"`
 }
 
 // EraseRequest is the body of POST /admin/v1/erase: exactly one identifier.

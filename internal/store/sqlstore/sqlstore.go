@@ -89,7 +89,7 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 	}
 	s := &Store{d: d, writer: writer, reader: reader}
 	s.q = queries{
-		dupID:   s.bind(`SELECT id FROM responses WHERE idempotency_key = ?`),
+		dupID: s.bind(`SELECT id FROM responses WHERE idempotency_key = ?`),
 		selectOld: s.bind(`SELECT ` + rowColumns + ` FROM responses
 			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`),
 		deleteOld: s.bind(`DELETE FROM responses WHERE id IN (SELECT id FROM responses
