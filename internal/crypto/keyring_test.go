@@ -39,7 +39,9 @@ func TestEncryptDecryptRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pt != "" && bytes.Contains(ct, []byte(pt)) {
+		// Short texts turn up in random bytes by chance (one byte: ~15% of
+		// the time); only texts of 8 bytes or more prove anything here.
+		if len(pt) >= 8 && bytes.Contains(ct, []byte(pt)) {
 			t.Fatalf("the ciphertext contains the plaintext %q", pt)
 		}
 		if id, _ := KeyID(ct); id != "k1" {
