@@ -605,13 +605,10 @@ func TestKeyRotationAndRetirement(t *testing.T) {
 	}
 }
 
-func TestDeletionCryptoShreds(t *testing.T) {
-	ns := namespace(t)
-	create(t, policy(ns), campaign(ns))
-	f := startCollector(t, ns)
-	post(t, f, 9, "C-1")
-	post(t, f, 2, "C-2")
-	waitReady(t, ns)
+// deleteCampaign deletes the campaign once it carries its finalizer and
+// waits until it is gone.
+func deleteCampaign(t *testing.T, ns string) {
+	t.Helper()
 	c := &privacyv1alpha1.SurveyCampaign{}
 	eventually(t, "finalizer", func() error {
 		if err := get(ns, "checkout-nps", c); err != nil {
@@ -631,6 +628,16 @@ func TestDeletionCryptoShreds(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestDeletionCryptoShreds(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	f := startCollector(t, ns)
+	post(t, f, 9, "C-1")
+	post(t, f, 2, "C-2")
+	waitReady(t, ns)
+	deleteCampaign(t, ns)
 	for _, name := range []string{"checkout-nps-keys", "checkout-nps-ca"} {
 		if err := get(ns, name, &corev1.Secret{}); !apierrors.IsNotFound(err) {
 			t.Errorf("Secret %s survived the deletion: %v", name, err)
@@ -646,25 +653,7 @@ func TestDeletionDoesNotHangOnAnUnreachableCollector(t *testing.T) {
 	create(t, policy(ns), campaign(ns))
 	f := startCollector(t, ns)
 	f.Stop()
-	c := &privacyv1alpha1.SurveyCampaign{}
-	eventually(t, "finalizer", func() error {
-		if err := get(ns, "checkout-nps", c); err != nil {
-			return err
-		}
-		if len(c.Finalizers) == 0 {
-			return fmt.Errorf("no finalizer")
-		}
-		return nil
-	})
-	if err := k8s.Delete(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "campaign gone", func() error {
-		if err := get(ns, "checkout-nps", c); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there: %v", err)
-		}
-		return nil
-	})
+	deleteCampaign(t, ns)
 	if err := get(ns, "checkout-nps-keys", &corev1.Secret{}); !apierrors.IsNotFound(err) {
 		t.Errorf("keys survived: %v", err)
 	}
