@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/surveyguard/surveyguard/internal/adminclient"
 )
@@ -21,9 +23,30 @@ type Options struct {
 	StatsInterval time.Duration
 }
 
+// registerCampaignMetrics registers the per-campaign metrics with the
+// manager's registry, or returns the set registered before (tests set up more
+// than one manager in a process).
+func registerCampaignMetrics() (*CampaignMetrics, error) {
+	m := NewCampaignMetrics(nil)
+	err := ctrlmetrics.Registry.Register(m)
+	if are, ok := err.(prometheus.AlreadyRegisteredError); ok { //nolint:errorlint // Register returns it unwrapped
+		if existing, ok := are.ExistingCollector.(*CampaignMetrics); ok {
+			return existing, nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("registering the campaign metrics: %w", err)
+	}
+	return m, nil
+}
+
 // SetupAll registers every surveyguard reconciler with the manager.
 func SetupAll(mgr ctrl.Manager, o Options) error {
 	c, s := mgr.GetClient(), mgr.GetScheme()
+	metrics, err := registerCampaignMetrics()
+	if err != nil {
+		return err
+	}
 	setups := []struct {
 		name  string
 		setup func(ctrl.Manager) error
@@ -31,7 +54,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 		{"surveycampaign", (&SurveyCampaignReconciler{
 			Client: c, Scheme: s, Recorder: mgr.GetEventRecorder("surveyguard"),
 			Collectors: o.Collectors, CollectorImage: o.CollectorImage,
-			OperatorNamespace: o.OperatorNamespace, StatsInterval: o.StatsInterval,
+			OperatorNamespace: o.OperatorNamespace, StatsInterval: o.StatsInterval, Metrics: metrics,
 		}).SetupWithManager},
 		{"retentionpolicy", (&RetentionPolicyReconciler{Client: c, Scheme: s}).SetupWithManager},
 		{"breachreport", (&BreachReportReconciler{Client: c, Scheme: s}).SetupWithManager},

@@ -177,10 +177,15 @@ func dsnKey(pg *privacyv1alpha1.PostgresStorage) string {
 	return "dsn"
 }
 
-// checksum digests the inputs that must roll the pods when they change.
-func checksum(config []byte, keys map[string][]byte) string {
+// checksum digests the inputs that must roll the pods when they change: the
+// configuration, the keys and (PostgreSQL) the connection string.
+func checksum(config []byte, keys map[string][]byte, dsn []byte) string {
 	h := sha256.New()
 	_, _ = h.Write(config)
+	if dsn != nil {
+		_, _ = h.Write([]byte("\x00dsn\x00"))
+		_, _ = h.Write(dsn)
+	}
 	names := make([]string, 0, len(keys))
 	for k := range keys {
 		names = append(names, k)

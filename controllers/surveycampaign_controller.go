@@ -43,6 +43,11 @@ type SurveyCampaignReconciler struct {
 	OperatorNamespace string
 	// StatsInterval is how often a campaign's figures are read (with ±20% jitter).
 	StatsInterval time.Duration
+	// Metrics exports the campaigns' figures; an unregistered set when nil.
+	Metrics *CampaignMetrics
+	// APIReader reads what the cache does not hold (cert-manager
+	// Certificates); the manager's when nil.
+	APIReader client.Reader
 }
 
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch;update;patch
@@ -54,9 +59,14 @@ type SurveyCampaignReconciler struct {
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;create;update;delete
 
 // policyRefIndex indexes campaigns by the RetentionPolicy they name.
 const policyRefIndex = "spec.retentionPolicyRef.name"
+
+// waitPoll is how often a campaign waiting on something it does not watch
+// (cert-manager issuing its certificate) looks again.
+const waitPoll = 10 * time.Second
 
 // shredTimeout bounds the purge a deletion asks of the collector.
 const shredTimeout = 30 * time.Second
@@ -66,9 +76,13 @@ const shredTimeout = 30 * time.Second
 func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	c := &privacyv1alpha1.SurveyCampaign{}
 	if err := r.Get(ctx, req.NamespacedName, c); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !c.DeletionTimestamp.IsZero() {
+		r.Metrics.forget(req.NamespacedName)
 		return ctrl.Result{}, r.reconcileDelete(ctx, c)
 	}
 	if !controllerutil.ContainsFinalizer(c, privacyv1alpha1.Finalizer) {
@@ -85,6 +99,7 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		if retErr == nil && obs.stalledReason == "" {
 			c.Status.ObservedGeneration = c.Generation
 		}
+		r.Metrics.observe(c)
 		if !equality.Semantic.DeepEqual(before.Status, c.Status) {
 			if err := r.Status().Patch(ctx, c, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
 				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
@@ -97,6 +112,9 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 	if obs.stalledReason != "" {
 		r.event(c, corev1.EventTypeWarning, obs.stalledReason, "Reconcile", "%s", obs.stalledMessage)
+		if obs.recheck {
+			return ctrl.Result{RequeueAfter: time.Minute}, nil // no watch reports what it waits for
+		}
 		return ctrl.Result{}, nil // a watch on the missing object or a spec change brings it back
 	}
 	return ctrl.Result{RequeueAfter: r.nextPoll(c, obs)}, nil
@@ -109,6 +127,9 @@ func (r *SurveyCampaignReconciler) nextPoll(c *privacyv1alpha1.SurveyCampaign, o
 		every = time.Minute
 	}
 	next := every - every/5 + time.Duration(rand.Int64N(int64(every*2/5)+1)) //nolint:gosec // jitter, not a secret
+	if obs.waiting != "" {
+		next = min(next, waitPoll)
+	}
 	if !obs.rotatedAt.IsZero() {
 		if until := obs.rotatedAt.Add(rotationInterval(c)).Sub(r.Clock.Now()); until < next {
 			next = max(until, time.Second)
@@ -140,6 +161,10 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 	}
 	obs.paused = c.Spec.Paused
 	n := childNames(c)
+	dsn, err := r.databaseDSN(ctx, c, obs)
+	if err != nil || obs.stalledReason != "" {
+		return err
+	}
 
 	sa := &corev1.ServiceAccount{ObjectMeta: desiredServiceAccount(c).ObjectMeta}
 	if err := r.ensure(ctx, c, sa, obs, func() error {
@@ -152,8 +177,13 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 	if err != nil {
 		return err
 	}
-	caCert, err := r.reconcileTLS(ctx, c, obs)
-	if err != nil {
+	var caCert []byte
+	if c.Spec.TLS != nil {
+		caCert, err = r.reconcileCertificate(ctx, c, obs)
+	} else {
+		caCert, err = r.reconcileTLS(ctx, c, obs)
+	}
+	if err != nil || obs.stalledReason != "" {
 		return err
 	}
 	r.readStats(ctx, c, obs, adminclient.Target{
@@ -188,7 +218,7 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 			return err
 		}
 	}
-	want := desiredDeployment(c, r.CollectorImage, checksum(config, keys.Data), obs.paused)
+	want := desiredDeployment(c, r.CollectorImage, checksum(config, keys.Data, dsn), obs.paused)
 	deploy := &appsv1.Deployment{ObjectMeta: want.ObjectMeta}
 	if err := r.ensure(ctx, c, deploy, obs, func() error {
 		if !equality.Semantic.DeepDerivative(want.Spec, deploy.Spec) {
@@ -298,6 +328,35 @@ func (r *SurveyCampaignReconciler) reconcileDelete(ctx context.Context, c *priva
 	return nil
 }
 
+// databaseDSN reads the PostgreSQL connection string the campaign names, so a
+// missing Secret or key stalls the campaign with a message instead of leaving
+// a pod that cannot mount it. User Secrets are not in the cache (it holds only
+// the operator's own), so this reads through the API reader. nil for
+// embedded storage.
+func (r *SurveyCampaignReconciler) databaseDSN(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed) ([]byte, error) {
+	pg := c.Spec.Storage.Postgres
+	if pg == nil {
+		return nil, nil
+	}
+	s := &corev1.Secret{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: pg.SecretRef.Name}, s)
+	switch {
+	case apierrors.IsNotFound(err):
+		obs.stalledReason, obs.stalledMessage, obs.recheck = privacyv1alpha1.ReasonSecretNotFound,
+			fmt.Sprintf("Secret %q named by spec.storage.postgres.secretRef does not exist in namespace %s", pg.SecretRef.Name, c.Namespace), true
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading the database Secret %s: %w", pg.SecretRef.Name, err)
+	}
+	dsn := s.Data[dsnKey(pg)]
+	if len(dsn) == 0 {
+		obs.stalledReason, obs.stalledMessage, obs.recheck = privacyv1alpha1.ReasonSecretNotFound,
+			fmt.Sprintf("Secret %q has no key %q with the PostgreSQL connection string (spec.storage.postgres.secretRef)", pg.SecretRef.Name, dsnKey(pg)), true
+		return nil, nil
+	}
+	return dsn, nil
+}
+
 // purgeAll asks the collector to delete every response it holds.
 func (r *SurveyCampaignReconciler) purgeAll(ctx context.Context, c *privacyv1alpha1.SurveyCampaign) error {
 	n := childNames(c)
@@ -357,10 +416,15 @@ func (r *SurveyCampaignReconciler) ensure(ctx context.Context, c *privacyv1alpha
 		return fmt.Errorf("%s %s: %w", kind, obj.GetName(), err)
 	}
 	if op != controllerutil.OperationResultNone {
-		obs.changed = append(obs.changed, kind+"/"+obj.GetName())
-		r.event(c, corev1.EventTypeNormal, string(op), "Reconcile", "%s %s %s", kind, obj.GetName(), op)
+		r.recordChange(c, obs, kind, obj.GetName(), string(op))
 	}
 	return nil
+}
+
+// recordChange notes a child the pass created or updated, with an event.
+func (r *SurveyCampaignReconciler) recordChange(c *privacyv1alpha1.SurveyCampaign, obs *observed, kind, name, op string) {
+	obs.changed = append(obs.changed, kind+"/"+name)
+	r.event(c, corev1.EventTypeNormal, op, "Reconcile", "%s %s %s", kind, name, op)
 }
 
 // event records an event on the campaign.
@@ -386,6 +450,12 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Collectors == nil {
 		r.Collectors = adminclient.New(nil, 0)
+	}
+	if r.Metrics == nil {
+		r.Metrics = NewCampaignMetrics(r.Clock)
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
 	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &privacyv1alpha1.SurveyCampaign{}, policyRefIndex,
 		func(o client.Object) []string {

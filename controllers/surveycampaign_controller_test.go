@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -41,6 +42,7 @@ var (
 	writes     atomic.Int64  // write calls made by the reconciler
 	fakeClock  = clocktesting.NewFakeClock(time.Now())
 	collectors = adminclient.New(nil, 5*time.Second)
+	metrics    = controllers.NewCampaignMetrics(fakeClock)
 )
 
 func TestMain(m *testing.M) {
@@ -65,7 +67,7 @@ func startManager(env *testenv.Env) error {
 	r := &controllers.SurveyCampaignReconciler{
 		Client: counting, Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("surveyguard"),
 		Clock: fakeClock, Collectors: collectors, CollectorImage: "example.com/surveyguard:test",
-		OperatorNamespace: "surveyguard-system", StatsInterval: 2 * time.Second,
+		OperatorNamespace: "surveyguard-system", StatsInterval: 2 * time.Second, Metrics: metrics,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
@@ -545,6 +547,12 @@ func TestNPSFromARealCollectorAndIdlePassesWriteNothing(t *testing.T) {
 	if got := kstatusOf(t, c); got != status.CurrentStatus {
 		t.Errorf("kstatus %s, want Current", got)
 	}
+	wantAge := fakeClock.Since(c.Status.Encryption.RotatedAt.Time).Seconds()
+	for name, want := range map[string]float64{"surveyguard_nps_score": 25, "surveyguard_responses": 8, "surveyguard_key_age_seconds": wantAge} {
+		if got, ok := metricValue(t, name, ns); !ok || got != want {
+			t.Errorf("%s{namespace=%q} = %v (exported %v), want %v", name, ns, got, ok, want)
+		}
+	}
 
 	// Idle: passes that change nothing write nothing.
 	time.Sleep(time.Second)
@@ -646,6 +654,38 @@ func TestDeletionCryptoShreds(t *testing.T) {
 	if st := adminStats(t, f); st.Body["responses"].(float64) != 0 {
 		t.Errorf("the collector still holds %v responses", st.Body["responses"])
 	}
+	if v, ok := metricValue(t, "surveyguard_responses", ns); ok {
+		t.Errorf("a deleted campaign is still exported: surveyguard_responses %v", v)
+	}
+}
+
+// metricValue gathers the campaign metrics and returns the sample of the
+// campaign checkout-nps in ns.
+func metricValue(t *testing.T, name, ns string) (float64, bool) {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(metrics); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fam := range families {
+		if fam.GetName() != name {
+			continue
+		}
+		for _, m := range fam.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] == ns && labels["campaign"] == "checkout-nps" {
+				return m.GetGauge().GetValue(), true
+			}
+		}
+	}
+	return 0, false
 }
 
 func TestDeletionDoesNotHangOnAnUnreachableCollector(t *testing.T) {
@@ -657,4 +697,73 @@ func TestDeletionDoesNotHangOnAnUnreachableCollector(t *testing.T) {
 	if err := get(ns, "checkout-nps-keys", &corev1.Secret{}); !apierrors.IsNotFound(err) {
 		t.Errorf("keys survived: %v", err)
 	}
+}
+
+func TestPostgresSecretIsCheckedAndRollsThePods(t *testing.T) {
+	ns := namespace(t)
+	sc := campaign(ns)
+	sc.Spec.Storage = privacyv1alpha1.StorageSpec{Postgres: &privacyv1alpha1.PostgresStorage{
+		SecretRef: privacyv1alpha1.SecretKeyReference{Name: "pg-dsn"},
+	}}
+	create(t, policy(ns), sc)
+	stalledWith := func(want string) {
+		t.Helper()
+		eventually(t, "Stalled: "+want, func() error {
+			poke(t, ns)
+			c := &privacyv1alpha1.SurveyCampaign{}
+			if err := get(ns, "checkout-nps", c); err != nil {
+				return err
+			}
+			cond := condition(c, privacyv1alpha1.ConditionStalled)
+			if cond == nil || cond.Reason != privacyv1alpha1.ReasonSecretNotFound || !strings.Contains(cond.Message, want) {
+				return fmt.Errorf("conditions %+v", c.Status.Conditions)
+			}
+			return nil
+		})
+	}
+	stalledWith(`Secret "pg-dsn" named by spec.storage.postgres.secretRef does not exist`)
+	if err := get(ns, "checkout-nps-collector", &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a Deployment whose pods could not mount the database Secret: %v", err)
+	}
+
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "pg-dsn", Namespace: ns},
+		Data: map[string][]byte{"url": []byte("postgres://collector@db:5432/nps")}}
+	create(t, secret)
+	stalledWith(`Secret "pg-dsn" has no key "dsn"`)
+
+	secret.Data = map[string][]byte{"dsn": []byte("postgres://collector@db:5432/nps")}
+	if err := k8s.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	d := &appsv1.Deployment{}
+	eventually(t, "Deployment once the Secret is right", func() error {
+		poke(t, ns)
+		return get(ns, "checkout-nps-collector", d)
+	})
+	before := d.Spec.Template.Annotations["privacy.surveyguard.io/config-checksum"]
+	var mounted bool
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		mounted = mounted || (v.Secret != nil && v.Secret.SecretName == "pg-dsn")
+	}
+	if !mounted {
+		t.Errorf("the database Secret is not mounted: %+v", d.Spec.Template.Spec.Volumes)
+	}
+	if err := get(ns, "checkout-nps-data", &corev1.PersistentVolumeClaim{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a PVC for a PostgreSQL campaign: %v", err)
+	}
+
+	secret.Data["dsn"] = []byte("postgres://collector@db-2:5432/nps")
+	if err := k8s.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a new connection string rolls the pods", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		if d.Spec.Template.Annotations["privacy.surveyguard.io/config-checksum"] == before {
+			return fmt.Errorf("checksum unchanged")
+		}
+		return nil
+	})
 }

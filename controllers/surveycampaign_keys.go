@@ -213,6 +213,10 @@ func (r *SurveyCampaignReconciler) reconcileTLS(ctx context.Context, c *privacyv
 	names := serviceDNSNames(c)
 	tlsSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n.tls, Namespace: c.Namespace}}
 	err = r.ensure(ctx, c, tlsSecret, obs, func() error {
+		if err := r.releaseFromCertManager(ctx, c, tlsSecret); err != nil {
+			return err
+		}
+		dropCertManagerAnnotations(&tlsSecret.ObjectMeta)
 		if tlsSecret.Type == "" {
 			tlsSecret.Type = corev1.SecretTypeTLS
 		}

@@ -17,8 +17,13 @@ import (
 type observed struct {
 	// stalled, when set, is why the spec cannot work (reason, message).
 	stalledReason, stalledMessage string
+	// recheck: no watch reports the fix of the stall, so look again later.
+	recheck bool
 	// changed lists the children this pass created or updated.
 	changed []string
+	// waiting, when set, is what the campaign waits for that no watch reports
+	// (cert-manager issuing its certificate).
+	waiting string
 	// paused is spec.paused or a breach containment.
 	paused bool
 	// deployment is the collector's Deployment as last read.
@@ -100,10 +105,13 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		setNPS(c, obs.stats, now)
 	}
 
-	progressing := len(obs.changed) > 0 || (!obs.paused && !available)
+	progressing := len(obs.changed) > 0 || obs.waiting != "" || (!obs.paused && !available)
 	switch {
 	case progressing:
 		msg := availableMsg
+		if obs.waiting != "" {
+			msg = obs.waiting
+		}
 		if len(obs.changed) > 0 {
 			msg = fmt.Sprintf("updated %v", obs.changed)
 		}

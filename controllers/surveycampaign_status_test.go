@@ -65,6 +65,12 @@ func TestSetCampaignStatus(t *testing.T) {
 			ready: metav1.ConditionFalse, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue, readyReason: privacyv1alpha1.ReasonCollectorUnavailable,
 		},
 		{
+			name:  "waiting for cert-manager",
+			obs:   observed{deployment: available(1), stats: stats, activeKeyID: "k1", waiting: "waiting for cert-manager to issue Certificate x-collector"},
+			ready: metav1.ConditionFalse, reconciling: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionTrue,
+			readyReason: privacyv1alpha1.ReasonProgressing,
+		},
+		{
 			name:  "paused",
 			obs:   observed{paused: true, deployment: &appsv1.Deployment{}, activeKeyID: "k1"},
 			ready: metav1.ConditionTrue, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue, readyReason: privacyv1alpha1.ReasonPaused,

@@ -33,6 +33,10 @@ const (
 	ReasonRetentionPolicyNotFound = "RetentionPolicyNotFound"
 	// ReasonCampaignNotFound: a reference names a SurveyCampaign that does not exist.
 	ReasonCampaignNotFound = "CampaignNotFound"
+	// ReasonCertManagerMissing: spec.tls.issuerRef is set but cert-manager's Certificate kind is not served.
+	ReasonCertManagerMissing = "CertManagerMissing"
+	// ReasonSecretNotFound: a referenced Secret or its key does not exist.
+	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonPaused: the campaign is paused by spec.paused or by a breach's containment.
 	ReasonPaused = "Paused"
 	// ReasonCollectorUnavailable: the collector has no available replica or does not answer.

@@ -30,7 +30,9 @@ type Target struct {
 	// URL is the admin base URL, e.g. https://shop-collector.ns.svc:9443.
 	// Its host is the name the certificate is checked against.
 	URL string
-	// CA is the PEM bundle that signed the collector's serving certificate.
+	// CA is the PEM bundle that signed the collector's serving certificate;
+	// empty, the system roots verify it (a cert-manager issuer whose Secret
+	// carries no ca.crt).
 	CA []byte
 	// Token is the admin bearer token.
 	Token string
@@ -92,9 +94,12 @@ func (c *Client) transport(t Target) (*http.Transport, error) {
 	if tr, ok := c.transports[key]; ok {
 		return tr, nil
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(t.CA) {
-		return nil, errors.New("the campaign's CA bundle holds no certificate")
+	var pool *x509.CertPool // nil: the system roots
+	if len(t.CA) > 0 {
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(t.CA) {
+			return nil, errors.New("the campaign's CA bundle holds no certificate")
+		}
 	}
 	tr := &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},

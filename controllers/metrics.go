@@ -1,0 +1,101 @@
+package controllers
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+)
+
+// Per-campaign metrics, labelled namespace and campaign. They are computed at
+// scrape time from what the last reconcile pass published, so a campaign that
+// is deleted or stops reporting a figure stops being exported with it.
+var (
+	npsScoreDesc = prometheus.NewDesc("surveyguard_nps_score",
+		"Net Promoter Score of the campaign (-100..100); absent while suppressed below privacy.minGroupSize.",
+		[]string{"namespace", "campaign"}, nil)
+	responsesDesc = prometheus.NewDesc("surveyguard_responses",
+		"Responses the campaign's collector holds, as last read.",
+		[]string{"namespace", "campaign"}, nil)
+	keyAgeDesc = prometheus.NewDesc("surveyguard_key_age_seconds",
+		"Seconds since the campaign's active data key became active.",
+		[]string{"namespace", "campaign"}, nil)
+)
+
+// campaignFigures is what the metrics export of one campaign.
+type campaignFigures struct {
+	score     *int32
+	responses *int64
+	rotatedAt time.Time
+}
+
+// CampaignMetrics exports the figures of every campaign the operator
+// reconciles. It is a prometheus.Collector; the zero value is not usable,
+// use NewCampaignMetrics.
+type CampaignMetrics struct {
+	clock clock.PassiveClock
+
+	mu        sync.Mutex
+	campaigns map[types.NamespacedName]campaignFigures
+}
+
+// NewCampaignMetrics returns an empty set measured against clk (the real
+// clock when nil).
+func NewCampaignMetrics(clk clock.PassiveClock) *CampaignMetrics {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	return &CampaignMetrics{clock: clk, campaigns: map[types.NamespacedName]campaignFigures{}}
+}
+
+// observe records the figures the campaign's status publishes.
+func (m *CampaignMetrics) observe(c *privacyv1alpha1.SurveyCampaign) {
+	f := campaignFigures{}
+	if nps := c.Status.NPS; nps != nil {
+		f.score = nps.Score
+		responses := nps.Responses
+		f.responses = &responses
+	}
+	if enc := c.Status.Encryption; enc != nil && enc.RotatedAt != nil {
+		f.rotatedAt = enc.RotatedAt.Time
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.campaigns[types.NamespacedName{Namespace: c.Namespace, Name: c.Name}] = f
+}
+
+// forget stops exporting a campaign.
+func (m *CampaignMetrics) forget(key types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.campaigns, key)
+}
+
+// Describe implements prometheus.Collector.
+func (m *CampaignMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- npsScoreDesc
+	ch <- responsesDesc
+	ch <- keyAgeDesc
+}
+
+// Collect implements prometheus.Collector.
+func (m *CampaignMetrics) Collect(ch chan<- prometheus.Metric) {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key, f := range m.campaigns {
+		if f.score != nil {
+			ch <- prometheus.MustNewConstMetric(npsScoreDesc, prometheus.GaugeValue, float64(*f.score), key.Namespace, key.Name)
+		}
+		if f.responses != nil {
+			ch <- prometheus.MustNewConstMetric(responsesDesc, prometheus.GaugeValue, float64(*f.responses), key.Namespace, key.Name)
+		}
+		if !f.rotatedAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, max(now.Sub(f.rotatedAt).Seconds(), 0), key.Namespace, key.Name)
+		}
+	}
+}
