@@ -5,20 +5,18 @@
 package purge
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/surveyguard/surveyguard/internal/adminclient"
 	"github.com/surveyguard/surveyguard/internal/cli"
+	"github.com/surveyguard/surveyguard/internal/collector"
 	"github.com/surveyguard/surveyguard/internal/store"
 )
 
@@ -102,64 +100,23 @@ func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the admin token: %w", err)
 	}
-	client, err := httpClient(o.CAFile)
-	if err != nil {
-		return nil, err
+	var ca []byte
+	if o.CAFile != "" {
+		if ca, err = os.ReadFile(o.CAFile); err != nil {
+			return nil, fmt.Errorf("reading the CA: %w", err)
+		}
 	}
 	cutoff := o.Now().Add(-o.MaxAge).UTC().Truncate(time.Second)
-	body, _ := json.Marshal(map[string]any{"cutoff": cutoff, "action": o.Action, "dryRun": o.DryRun})
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	url := strings.TrimSuffix(o.AdminURL, "/") + "/admin/v1/purge"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	receipt, err := adminclient.New(nil, o.Timeout).Purge(ctx, adminclient.Target{
+		Campaign: o.AdminURL, URL: o.AdminURL, CA: ca, Token: strings.TrimSpace(string(token)),
+	}, collector.PurgeRequest{Cutoff: cutoff, Action: o.Action, DryRun: o.DryRun})
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("calling the collector: %w", err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading the collector's answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		if e.Error == "" {
-			e.Error = strings.TrimSpace(string(raw))
-		}
-		return nil, fmt.Errorf("the collector refused the purge: %s: %s", resp.Status, e.Error)
-	}
-	receipt := &store.PurgeReceipt{}
-	if err := json.Unmarshal(raw, receipt); err != nil {
-		return nil, fmt.Errorf("the collector's receipt is not JSON: %w", err)
+		return nil, fmt.Errorf("the collector did not purge: %w", err)
 	}
 	if err := writeTerminationLog(o.TerminationLog, receipt); err != nil {
 		return receipt, err
 	}
 	return receipt, nil
-}
-
-func httpClient(caFile string) (*http.Client, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading the CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
-		}
-		cfg.RootCAs = pool
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}}, nil
 }
 
 // writeTerminationLog leaves the receipt where the kubelet puts it into the
