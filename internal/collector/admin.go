@@ -31,6 +31,9 @@ type PurgeRequest struct {
 	Everything bool         `json:"everything,omitempty"`
 	Action     store.Action `json:"action,omitempty"`
 	DryRun     bool         `json:"dryRun,omitempty"`
+	// Job names what asked for the purge (the retention Job); it is kept on
+	// the receipt.
+	Job string `json:"job,omitempty"`
 }
 
 // EraseRequest is the body of POST /admin/v1/erase: exactly one identifier.
@@ -97,6 +100,9 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+// maxJobName is the longest Kubernetes object name a purge may carry.
+const maxJobName = 253
+
 func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 	var req PurgeRequest
 	if err := readJSON(w, r, &req); err != nil {
@@ -121,8 +127,11 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 	case req.Action != store.ActionDelete && req.Action != store.ActionAnonymize:
 		writeError(w, unprocessable("action", "action must be Delete or Anonymize, got %q", truncate(string(req.Action), 32)))
 		return
+	case len(req.Job) > maxJobName:
+		writeError(w, unprocessable("job", "job is %d characters, at most %d", len(req.Job), maxJobName))
+		return
 	}
-	receipt, err := s.store.Purge(r.Context(), store.PurgeRequest{Cutoff: req.Cutoff, Action: req.Action, DryRun: req.DryRun})
+	receipt, err := s.store.Purge(r.Context(), store.PurgeRequest{Cutoff: req.Cutoff, Action: req.Action, DryRun: req.DryRun, Job: req.Job})
 	if err != nil {
 		s.log.Error(err, "purge failed")
 		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "the purge failed; what was purged before the failure stays purged"})

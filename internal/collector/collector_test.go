@@ -165,6 +165,9 @@ func TestPurgeAndErase(t *testing.T) {
 	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"2026-01-01T00:00:00Z","action":"Shred"}`); a.Status != 422 {
 		t.Errorf("an unknown action: %d %s; want 422", a.Status, a.Raw)
 	}
+	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"2026-01-01T00:00:00Z","job":"`+strings.Repeat("j", 254)+`"}`); a.Status != 422 || a.Body["field"] != "job" {
+		t.Errorf("a 254-character job name: %d %s; want 422", a.Status, a.Raw)
+	}
 	cutoff := time.Now().UTC().Format(time.RFC3339Nano)
 	time.Sleep(10 * time.Millisecond)
 	dry := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"`+cutoff+`","dryRun":true}`)

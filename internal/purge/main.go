@@ -39,6 +39,7 @@ type Options struct {
 	MaxAge         time.Duration
 	Action         store.Action
 	DryRun         bool
+	Job            string
 	Timeout        time.Duration
 	TerminationLog string
 	Now            func() time.Time
@@ -55,6 +56,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.MaxAge, "max-age", 0, "Purge responses received longer ago than this, at least 1h (required).")
 	fs.StringVar(&action, "action", string(store.ActionDelete), "Delete or Anonymize.")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "Report what would be purged without changing anything.")
+	fs.StringVar(&o.Job, "job", os.Getenv("JOB_NAME"), "Name of the Job running the purge, kept on the receipt ($JOB_NAME).")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "How long the purge may take.")
 	fs.StringVar(&o.TerminationLog, "termination-log", "/dev/termination-log", "Where to leave the receipt for Kubernetes; skipped when the file does not exist.")
 	if help, err := cli.Parse(fs, args); help || err != nil {
@@ -109,7 +111,7 @@ func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 	cutoff := o.Now().Add(-o.MaxAge).UTC().Truncate(time.Second)
 	receipt, err := adminclient.New(nil, o.Timeout).Purge(ctx, adminclient.Target{
 		Campaign: o.AdminURL, URL: o.AdminURL, CA: ca, Token: strings.TrimSpace(string(token)),
-	}, collector.PurgeRequest{Cutoff: cutoff, Action: o.Action, DryRun: o.DryRun})
+	}, collector.PurgeRequest{Cutoff: cutoff, Action: o.Action, DryRun: o.DryRun, Job: o.Job})
 	if err != nil {
 		return nil, fmt.Errorf("the collector did not purge: %w", err)
 	}

@@ -31,7 +31,9 @@ func TestPurgeRunAgainstACollector(t *testing.T) {
 	args := []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--ca-file", f.CAFile,
 		"--max-age", "1h", "--termination-log", termLog}
 
-	// A max age of one hour purges nothing just posted.
+	// A max age of one hour purges nothing just posted. JOB_NAME, as the
+	// CronJob's pod sets it, names the run on the receipt.
+	t.Setenv("JOB_NAME", "checkout-nps-retention-29384750")
 	var out, errOut strings.Builder
 	if err := purge.Main(context.Background(), args, &out, &errOut); err != nil {
 		t.Fatalf("purge: %v\n%s", err, errOut.String())
@@ -40,8 +42,11 @@ func TestPurgeRunAgainstACollector(t *testing.T) {
 	if err := json.Unmarshal([]byte(out.String()), &receipt); err != nil {
 		t.Fatalf("stdout is not a JSON receipt: %v\n%s", err, out.String())
 	}
-	if receipt.Purged != 0 || receipt.Action != store.ActionDelete || receipt.Digest == "" {
+	if receipt.Purged != 0 || receipt.Action != store.ActionDelete || receipt.Digest == "" || receipt.Job != "checkout-nps-retention-29384750" {
 		t.Fatalf("receipt = %+v", receipt)
+	}
+	if last, _ := f.Stats(t)["lastPurge"].(map[string]any); last["job"] != receipt.Job || last["digest"] != receipt.Digest {
+		t.Errorf("the collector's lastPurge = %v, want the receipt", last)
 	}
 	if cut := time.Since(receipt.Cutoff); cut < 59*time.Minute || cut > 61*time.Minute {
 		t.Errorf("cutoff %s is not one hour ago", receipt.Cutoff)

@@ -91,6 +91,8 @@ type PurgeRequest struct {
 	Action    Action
 	DryRun    bool
 	BatchSize int // rows per transaction; 0 means the backend's default, never more than MaxPurgeBatch
+	// Job names what asked for the purge (a retention Job), for the receipt.
+	Job string
 }
 
 // PurgeReceipt records a purge.
@@ -98,6 +100,7 @@ type PurgeReceipt struct {
 	Cutoff     time.Time `json:"cutoff"`
 	Action     Action    `json:"action"`
 	DryRun     bool      `json:"dryRun,omitempty"`
+	Job        string    `json:"job,omitempty"`
 	Purged     int64     `json:"purged"`
 	Anonymized int64     `json:"anonymized"`
 	StartedAt  time.Time `json:"startedAt"`

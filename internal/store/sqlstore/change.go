@@ -128,7 +128,7 @@ func (s *Store) Purge(ctx context.Context, req store.PurgeRequest) (store.PurgeR
 	if batch <= 0 || batch > store.MaxPurgeBatch {
 		batch = store.MaxPurgeBatch
 	}
-	receipt := store.PurgeReceipt{Cutoff: req.Cutoff.UTC(), Action: req.Action, DryRun: req.DryRun, StartedAt: time.Now().UTC()}
+	receipt := store.PurgeReceipt{Cutoff: req.Cutoff.UTC(), Action: req.Action, DryRun: req.DryRun, Job: req.Job, StartedAt: time.Now().UTC()}
 	digest := sha256.New()
 	// Raw responses first, then (Delete only) the anonymized ones: each pass
 	// walks the (anonymized, received_at, id) index in order.
