@@ -2,39 +2,207 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/adminclient"
+	"github.com/surveyguard/surveyguard/internal/store"
 )
 
-// RetentionPolicyReconciler reconciles RetentionPolicy objects.
+// RetentionPolicyReconciler reports on a RetentionPolicy: whether its
+// schedule is valid, how many campaigns use it, when their retention
+// CronJobs last ran and the receipt of the last purge. The CronJobs
+// themselves belong to the campaigns (SurveyCampaignReconciler).
+//
+// Deleting a policy that campaigns still use is not refused: those campaigns
+// turn Stalled (RetentionPolicyNotFound) and their CronJobs keep purging on
+// the last settings they had, so data is never kept longer because a policy
+// went missing.
 type RetentionPolicyReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Collectors reads receipts from the campaigns' collectors.
+	Collectors *adminclient.Client
 }
 
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=retentionpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=retentionpolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch
 
-// Reconcile reads the RetentionPolicy. Its behaviour is filled in by the issue that
-// owns the kind; for now it only confirms the object can be read.
+// receiptRetry is when a receipt that could not be read is asked for again.
+const receiptRetry = 30 * time.Second
+
+// Reconcile computes the policy's status.
 func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	obj := &privacyv1alpha1.RetentionPolicy{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+	p := &privacyv1alpha1.RetentionPolicy{}
+	if err := r.Get(ctx, req.NamespacedName, p); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	log.FromContext(ctx).V(1).Info("observed", "generation", obj.Generation)
+	before := p.DeepCopy()
+
+	campaigns := &privacyv1alpha1.SurveyCampaignList{}
+	if err := r.List(ctx, campaigns, client.InNamespace(p.Namespace)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing campaigns: %w", err)
+	}
+	var bound []*privacyv1alpha1.SurveyCampaign
+	for i := range campaigns.Items {
+		if c := &campaigns.Items[i]; c.Spec.RetentionPolicyRef.Name == p.Name && c.DeletionTimestamp.IsZero() {
+			bound = append(bound, c)
+		}
+	}
+	cronJobs := &batchv1.CronJobList{}
+	if err := r.List(ctx, cronJobs, client.InNamespace(p.Namespace),
+		client.MatchingLabels{privacyv1alpha1.LabelRetentionPolicy: p.Name, privacyv1alpha1.LabelManagedBy: privacyv1alpha1.ManagedByValue}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing retention CronJobs: %w", err)
+	}
+	receiptErr := r.readReceipt(ctx, p, bound)
+
+	_, scheduleErr := parseSchedule(policySchedule(p))
+	setPolicyStatus(p, len(bound), cronJobs.Items, scheduleErr)
+	if scheduleErr != nil && r.Recorder != nil {
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonInvalidSpec, "Reconcile", "%v", scheduleErr)
+	}
+	if !equality.Semantic.DeepEqual(before.Status, p.Status) {
+		if err := r.Status().Patch(ctx, p, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("patching status: %w", err)
+		}
+	}
+	if receiptErr != nil {
+		log.FromContext(ctx).V(1).Info("reading a purge receipt failed; retrying", "error", receiptErr.Error())
+		return ctrl.Result{RequeueAfter: receiptRetry}, nil
+	}
 	return ctrl.Result{}, nil
 }
 
-// SetupWithManager registers the reconciler with the manager.
+// readReceipt moves status.lastReceipt forward to the newest purge a bound
+// campaign reports (status.retention.lastPurgeTime), reading that receipt
+// from the campaign's collector. Nothing is read while no campaign reports a
+// purge newer than the one on status.
+func (r *RetentionPolicyReconciler) readReceipt(ctx context.Context, p *privacyv1alpha1.RetentionPolicy, bound []*privacyv1alpha1.SurveyCampaign) error {
+	var newest *privacyv1alpha1.SurveyCampaign
+	for _, c := range bound {
+		ret := c.Status.Retention
+		if ret == nil || ret.Policy != p.Name || ret.LastPurgeTime == nil {
+			continue
+		}
+		if newest == nil || ret.LastPurgeTime.After(newest.Status.Retention.LastPurgeTime.Time) {
+			newest = c
+		}
+	}
+	if newest == nil {
+		return nil
+	}
+	at := newest.Status.Retention.LastPurgeTime
+	if last := p.Status.LastReceipt; last != nil && last.At != nil && !at.After(last.At.Time) {
+		return nil
+	}
+	target, err := collectorTarget(ctx, r.Client, newest)
+	if err != nil {
+		return err
+	}
+	st, err := r.Collectors.Stats(ctx, target)
+	if err != nil {
+		return err
+	}
+	if st.LastPurge == nil {
+		return errors.New("the collector reports no purge")
+	}
+	p.Status.LastReceipt = policyReceipt(newest.Name, st.LastPurge)
+	if r.Recorder != nil {
+		rc := p.Status.LastReceipt
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "Purged", "Retention",
+			"campaign %s: %d responses deleted, %d anonymized, cutoff %s (job %q, digest %s)",
+			newest.Name, rc.Purged, rc.Anonymized, rc.Cutoff.UTC().Format(time.RFC3339), rc.Job, st.LastPurge.Digest)
+	}
+	return nil
+}
+
+// policyReceipt is the collector's receipt as the policy shows it, to the
+// second (what the API server keeps), so rereading it changes nothing.
+func policyReceipt(campaign string, rc *store.PurgeReceipt) *privacyv1alpha1.PurgeReceipt {
+	return &privacyv1alpha1.PurgeReceipt{
+		Campaign:   campaign,
+		Cutoff:     &metav1.Time{Time: rc.Cutoff.UTC().Truncate(time.Second)},
+		Purged:     rc.Purged,
+		Anonymized: rc.Anonymized,
+		Job:        rc.Job,
+		At:         &metav1.Time{Time: rc.FinishedAt.UTC().Truncate(time.Second)},
+	}
+}
+
+// setPolicyStatus computes the policy's conditions and figures.
+func setPolicyStatus(p *privacyv1alpha1.RetentionPolicy, bound int, cronJobs []batchv1.CronJob, scheduleErr error) {
+	p.Status.BoundCampaigns = int32(min(bound, 1<<31-1)) //nolint:gosec // bounded just above
+	for _, cj := range cronJobs {
+		if t := cj.Status.LastScheduleTime; t != nil && (p.Status.LastScheduleTime == nil || t.After(p.Status.LastScheduleTime.Time)) {
+			p.Status.LastScheduleTime = t.DeepCopy()
+		}
+	}
+	set := func(typ string, status metav1.ConditionStatus, reason, msg string) {
+		meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
+			Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: p.Generation,
+		})
+	}
+	meta.RemoveStatusCondition(&p.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+	if scheduleErr != nil {
+		msg := scheduleErr.Error() + "; the campaigns' CronJobs keep their last schedule"
+		set(privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonInvalidSpec, msg)
+		set(privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonInvalidSpec, msg)
+		return
+	}
+	meta.RemoveStatusCondition(&p.Status.Conditions, privacyv1alpha1.ConditionStalled)
+	p.Status.ObservedGeneration = p.Generation
+	if held, reason, msg := retentionSuspended(p); held {
+		set(privacyv1alpha1.ConditionReady, metav1.ConditionTrue, reason, fmt.Sprintf("%s (%d campaigns bound)", msg, bound))
+		return
+	}
+	action := "deleting"
+	if p.Spec.Action == privacyv1alpha1.RetentionActionAnonymize {
+		action = "anonymizing"
+	}
+	set(privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, fmt.Sprintf(
+		"%d campaigns bound; purges run on %q, %s responses older than %s", bound, policySchedule(p), action, p.Spec.MaxAge.Duration))
+}
+
+// SetupWithManager registers the reconciler: it follows the campaigns that
+// name the policy (binding, receipts) and their retention CronJobs.
 func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Collectors == nil {
+		r.Collectors = adminclient.New(nil, 0)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.RetentionPolicy{}).
+		// On an update both the old and the new policy are enqueued, so a
+		// campaign switching policy updates both.
+		Watches(&privacyv1alpha1.SurveyCampaign{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			c := o.(*privacyv1alpha1.SurveyCampaign)
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.RetentionPolicyRef.Name}}}
+		})).
+		Watches(&batchv1.CronJob{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			name := o.GetLabels()[privacyv1alpha1.LabelRetentionPolicy]
+			if name == "" {
+				return nil
+			}
+			return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
+		})).
 		Named("retentionpolicy").
 		Complete(r)
 }

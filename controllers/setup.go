@@ -47,16 +47,21 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	if err != nil {
 		return err
 	}
+	collectors := o.Collectors
+	if collectors == nil {
+		collectors = adminclient.New(nil, 0)
+	}
+	recorder := mgr.GetEventRecorder("surveyguard")
 	setups := []struct {
 		name  string
 		setup func(ctrl.Manager) error
 	}{
 		{"surveycampaign", (&SurveyCampaignReconciler{
-			Client: c, Scheme: s, Recorder: mgr.GetEventRecorder("surveyguard"),
-			Collectors: o.Collectors, CollectorImage: o.CollectorImage,
+			Client: c, Scheme: s, Recorder: recorder,
+			Collectors: collectors, CollectorImage: o.CollectorImage,
 			OperatorNamespace: o.OperatorNamespace, StatsInterval: o.StatsInterval, Metrics: metrics,
 		}).SetupWithManager},
-		{"retentionpolicy", (&RetentionPolicyReconciler{Client: c, Scheme: s}).SetupWithManager},
+		{"retentionpolicy", (&RetentionPolicyReconciler{Client: c, Scheme: s, Recorder: recorder, Collectors: collectors}).SetupWithManager},
 		{"breachreport", (&BreachReportReconciler{Client: c, Scheme: s}).SetupWithManager},
 		{"erasurerequest", (&ErasureRequestReconciler{Client: c, Scheme: s}).SetupWithManager},
 	}

@@ -236,6 +236,37 @@ func secretVolume(name, secret string) corev1.Volume {
 	}}
 }
 
+// podSecurityContext is the hardening of every pod the operator runs.
+func podSecurityContext() *corev1.PodSecurityContext {
+	return &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr.To(true),
+		RunAsUser:      ptr.To[int64](collectorUID),
+		RunAsGroup:     ptr.To[int64](collectorUID),
+		FSGroup:        ptr.To[int64](collectorUID),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// containerSecurityContext is the hardening of every container the operator runs.
+func containerSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		RunAsNonRoot:             ptr.To(true),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		AllowPrivilegeEscalation: ptr.To(false),
+		Privileged:               ptr.To(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}
+
+// collectorImage is the image of the campaign's pods.
+func collectorImage(c *privacyv1alpha1.SurveyCampaign, image string) string {
+	if c.Spec.Collector.Image != "" {
+		return c.Spec.Collector.Image
+	}
+	return image
+}
+
 func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, paused bool) *appsv1.Deployment {
 	n := childNames(c)
 	volumes := []corev1.Volume{
@@ -285,9 +316,6 @@ func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, pau
 	if c.Spec.Collector.Resources != nil {
 		resources = *c.Spec.Collector.Resources
 	}
-	if c.Spec.Collector.Image != "" {
-		image = c.Spec.Collector.Image
-	}
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: n.collector, Namespace: c.Namespace, Labels: childLabels(c)},
 		Spec: appsv1.DeploymentSpec{
@@ -300,33 +328,20 @@ func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, pau
 					ServiceAccountName:           n.collector,
 					AutomountServiceAccountToken: ptr.To(false),
 					EnableServiceLinks:           ptr.To(false),
-					SecurityContext: &corev1.PodSecurityContext{
-						RunAsNonRoot:   ptr.To(true),
-						RunAsUser:      ptr.To[int64](collectorUID),
-						RunAsGroup:     ptr.To[int64](collectorUID),
-						FSGroup:        ptr.To[int64](collectorUID),
-						SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-					},
+					SecurityContext:              podSecurityContext(),
 					Containers: []corev1.Container{{
 						Name:  "collector",
-						Image: image,
+						Image: collectorImage(c, image),
 						Args:  []string{"collector", "--config", path.Join(configDir, configFile)},
 						Ports: []corev1.ContainerPort{
 							{Name: "public", ContainerPort: publicPort, Protocol: corev1.ProtocolTCP},
 							{Name: "admin", ContainerPort: adminPort, Protocol: corev1.ProtocolTCP},
 						},
-						LivenessProbe:  probe("/healthz", 10),
-						ReadinessProbe: probe("/readyz", 5),
-						Resources:      resources,
-						VolumeMounts:   mounts,
-						SecurityContext: &corev1.SecurityContext{
-							RunAsNonRoot:             ptr.To(true),
-							ReadOnlyRootFilesystem:   ptr.To(true),
-							AllowPrivilegeEscalation: ptr.To(false),
-							Privileged:               ptr.To(false),
-							Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-							SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-						},
+						LivenessProbe:            probe("/healthz", 10),
+						ReadinessProbe:           probe("/readyz", 5),
+						Resources:                resources,
+						VolumeMounts:             mounts,
+						SecurityContext:          containerSecurityContext(),
 						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 					}},
 					Volumes: volumes,
@@ -370,9 +385,13 @@ func desiredNetworkPolicy(c *privacyv1alpha1.SurveyCampaign, operatorNamespace s
 				{Ports: []networkingv1.NetworkPolicyPort{port(publicPort, tcp)}},
 				{
 					Ports: []networkingv1.NetworkPolicyPort{port(adminPort, tcp)},
-					From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
-						MatchLabels: map[string]string{"kubernetes.io/metadata.name": operatorNamespace},
-					}}},
+					From: []networkingv1.NetworkPolicyPeer{
+						{NamespaceSelector: &metav1.LabelSelector{
+							MatchLabels: map[string]string{"kubernetes.io/metadata.name": operatorNamespace},
+						}},
+						// The campaign's own retention Jobs, in its namespace.
+						{PodSelector: &metav1.LabelSelector{MatchLabels: retentionSelectorLabels(c)}},
+					},
 				},
 			},
 			Egress: egress,

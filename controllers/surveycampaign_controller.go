@@ -8,6 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -57,6 +58,7 @@ type SurveyCampaignReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps;serviceaccounts;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;create;update;delete
@@ -154,6 +156,7 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 		}
 		return fmt.Errorf("reading RetentionPolicy %s: %w", c.Spec.RetentionPolicyRef.Name, err)
 	}
+	obs.policy = policy
 	config, err := collectorConfig(c, policy)
 	if err != nil {
 		obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonInvalidSpec, "the collector configuration is invalid: "+err.Error()
@@ -252,7 +255,31 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 	}); err != nil {
 		return err
 	}
-	return r.reconcilePDB(ctx, c, obs, n.collector)
+	if err := r.reconcilePDB(ctx, c, obs, n.collector); err != nil {
+		return err
+	}
+	return r.reconcileRetention(ctx, c, obs, policy, len(caCert) > 0)
+}
+
+// reconcileRetention keeps the campaign's retention CronJob on its policy's
+// settings. A policy whose schedule does not parse leaves the CronJob as it
+// was (the policy and RetentionEnforced say why).
+func (r *SurveyCampaignReconciler) reconcileRetention(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed,
+	policy *privacyv1alpha1.RetentionPolicy, withCA bool) error {
+	if _, err := parseSchedule(policySchedule(policy)); err != nil {
+		return nil
+	}
+	want := desiredCronJob(c, policy, r.CollectorImage, withCA)
+	cj := &batchv1.CronJob{ObjectMeta: want.ObjectMeta}
+	return r.ensure(ctx, c, cj, obs, func() error {
+		for k, v := range want.Labels {
+			cj.Labels[k] = v
+		}
+		if !equality.Semantic.DeepDerivative(want.Spec, cj.Spec) {
+			cj.Spec = want.Spec
+		}
+		return nil
+	})
 }
 
 // reconcilePDB keeps a PodDisruptionBudget while there is more than one replica.
@@ -360,12 +387,9 @@ func (r *SurveyCampaignReconciler) databaseDSN(ctx context.Context, c *privacyv1
 // purgeAll asks the collector to delete every response it holds.
 func (r *SurveyCampaignReconciler) purgeAll(ctx context.Context, c *privacyv1alpha1.SurveyCampaign) error {
 	n := childNames(c)
-	var token, tlsSecret corev1.Secret
-	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.adminToken}, &token); err != nil {
-		return fmt.Errorf("reading the admin token: %w", err)
-	}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.tls}, &tlsSecret); err != nil {
-		return fmt.Errorf("reading the TLS Secret: %w", err)
+	target, err := collectorTarget(ctx, r.Client, c)
+	if err != nil {
+		return err
 	}
 	d := &appsv1.Deployment{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.collector}, d); err != nil {
@@ -376,14 +400,27 @@ func (r *SurveyCampaignReconciler) purgeAll(ctx context.Context, c *privacyv1alp
 	}
 	ctx, cancel := context.WithTimeout(ctx, shredTimeout)
 	defer cancel()
-	receipt, err := r.Collectors.Purge(ctx, adminclient.Target{
-		Campaign: c.Namespace + "/" + c.Name, URL: adminURL(c), CA: tlsSecret.Data[caCertKey], Token: string(token.Data[tokenKey]),
-	}, collector.PurgeRequest{Everything: true, Action: "Delete"})
+	receipt, err := r.Collectors.Purge(ctx, target, collector.PurgeRequest{Everything: true, Action: "Delete"})
 	if err != nil {
 		return err
 	}
 	r.event(c, corev1.EventTypeNormal, "Purged", "CryptoShred", "the collector deleted %d responses before deletion (digest %s)", receipt.Purged, receipt.Digest)
 	return nil
+}
+
+// collectorTarget is how to reach the campaign's admin API, from its Secrets.
+func collectorTarget(ctx context.Context, r client.Reader, c *privacyv1alpha1.SurveyCampaign) (adminclient.Target, error) {
+	n := childNames(c)
+	var token, tlsSecret corev1.Secret
+	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.adminToken}, &token); err != nil {
+		return adminclient.Target{}, fmt.Errorf("reading the admin token: %w", err)
+	}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.tls}, &tlsSecret); err != nil {
+		return adminclient.Target{}, fmt.Errorf("reading the TLS Secret: %w", err)
+	}
+	return adminclient.Target{
+		Campaign: c.Namespace + "/" + c.Name, URL: adminURL(c), CA: tlsSecret.Data[caCertKey], Token: string(token.Data[tokenKey]),
+	}, nil
 }
 
 // own labels obj as the campaign's and sets the campaign as its controller.
@@ -473,6 +510,7 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Service{}).
 		Owns(&networkingv1.NetworkPolicy{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&batchv1.CronJob{}).
 		Watches(&privacyv1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.campaignsOfPolicy)).
 		Named("surveycampaign").
 		Complete(r)

@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 	testenv.Main(m, startManager, testenv.CRDDir())
 }
 
-// startManager runs the SurveyCampaign reconciler against the test API
+// startManager runs the SurveyCampaign and RetentionPolicy reconcilers against the test API
 // server with a fake clock and a client that counts its write calls.
 func startManager(env *testenv.Env) error {
 	var err error
@@ -70,6 +70,12 @@ func startManager(env *testenv.Env) error {
 		OperatorNamespace: "surveyguard-system", StatsInterval: 2 * time.Second, Metrics: metrics,
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	rp := &controllers.RetentionPolicyReconciler{
+		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("surveyguard"), Collectors: collectors,
+	}
+	if err := rp.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	go func() {

@@ -24,6 +24,8 @@ type observed struct {
 	// waiting, when set, is what the campaign waits for that no watch reports
 	// (cert-manager issuing its certificate).
 	waiting string
+	// policy is the campaign's RetentionPolicy, when it exists.
+	policy *privacyv1alpha1.RetentionPolicy
 	// paused is spec.paused or a breach containment.
 	paused bool
 	// deployment is the collector's Deployment as last read.
@@ -43,6 +45,12 @@ func setCondition(c *privacyv1alpha1.SurveyCampaign, typ string, ok bool, reason
 	}
 	meta.SetStatusCondition(&c.Status.Conditions, metav1.Condition{
 		Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: c.Generation,
+	})
+}
+
+func setConditionUnknown(c *privacyv1alpha1.SurveyCampaign, typ, reason, msg string) {
+	meta.SetStatusCondition(&c.Status.Conditions, metav1.Condition{
+		Type: typ, Status: metav1.ConditionUnknown, Reason: reason, Message: msg, ObservedGeneration: c.Generation,
 	})
 }
 
@@ -104,6 +112,7 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 	if obs.stats != nil {
 		setNPS(c, obs.stats, now)
 	}
+	setRetention(c, obs.policy, obs.stats, now)
 
 	progressing := len(obs.changed) > 0 || obs.waiting != "" || (!obs.paused && !available)
 	switch {

@@ -37,6 +37,8 @@ const (
 	ReasonCertManagerMissing = "CertManagerMissing"
 	// ReasonSecretNotFound: a referenced Secret or its key does not exist.
 	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonSuspended: the RetentionPolicy's spec.suspend stops scheduled purges.
+	ReasonSuspended = "Suspended"
 	// ReasonPaused: the campaign is paused by spec.paused or by a breach's containment.
 	ReasonPaused = "Paused"
 	// ReasonCollectorUnavailable: the collector has no available replica or does not answer.
@@ -63,4 +65,7 @@ const (
 	ManagedByValue = "surveyguard"
 	// LabelCampaign names the SurveyCampaign a child belongs to.
 	LabelCampaign = "privacy.surveyguard.io/campaign"
+	// LabelRetentionPolicy names the RetentionPolicy a retention CronJob, its
+	// Jobs and their pods carry out.
+	LabelRetentionPolicy = "privacy.surveyguard.io/retention-policy"
 )

@@ -26,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -100,7 +101,7 @@ func CacheOptions() cache.Options {
 	for _, obj := range []client.Object{
 		&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}, &corev1.Service{},
 		&corev1.PersistentVolumeClaim{}, &appsv1.Deployment{}, &networkingv1.NetworkPolicy{},
-		&policyv1.PodDisruptionBudget{},
+		&policyv1.PodDisruptionBudget{}, &batchv1.CronJob{},
 	} {
 		byObject[obj] = cache.ByObject{Label: managed}
 	}

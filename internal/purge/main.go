@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -33,13 +34,16 @@ Flags:
 
 // Options are the purge run's settings.
 type Options struct {
-	AdminURL       string
-	TokenFile      string
-	CAFile         string
-	MaxAge         time.Duration
-	Action         store.Action
-	DryRun         bool
-	Job            string
+	AdminURL  string
+	TokenFile string
+	CAFile    string
+	MaxAge    time.Duration
+	Action    store.Action
+	DryRun    bool
+	Job       string
+	// ConnectTo, when set, is the host:port dialled instead of the URL's
+	// (a port-forward); the certificate is still checked for the URL's host.
+	ConnectTo      string
 	Timeout        time.Duration
 	TerminationLog string
 	Now            func() time.Time
@@ -56,6 +60,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.MaxAge, "max-age", 0, "Purge responses received longer ago than this, at least 1h (required).")
 	fs.StringVar(&action, "action", string(store.ActionDelete), "Delete or Anonymize.")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "Report what would be purged without changing anything.")
+	fs.StringVar(&o.ConnectTo, "connect-to", "", "Dial this host:port instead of the --admin-url host (kubectl port-forward); the certificate is still verified for the URL's host.")
 	fs.StringVar(&o.Job, "job", os.Getenv("JOB_NAME"), "Name of the Job running the purge, kept on the receipt ($JOB_NAME).")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "How long the purge may take.")
 	fs.StringVar(&o.TerminationLog, "termination-log", "/dev/termination-log", "Where to leave the receipt for Kubernetes; skipped when the file does not exist.")
@@ -79,6 +84,11 @@ func (o *Options) validate() error {
 	var errs []error
 	if !strings.HasPrefix(o.AdminURL, "https://") && !strings.HasPrefix(o.AdminURL, "http://") {
 		errs = append(errs, fmt.Errorf("--admin-url must be an http(s) URL, got %q", o.AdminURL))
+	}
+	if o.ConnectTo != "" {
+		if _, _, err := net.SplitHostPort(o.ConnectTo); err != nil {
+			errs = append(errs, fmt.Errorf("--connect-to must be host:port, got %q", o.ConnectTo))
+		}
 	}
 	if o.TokenFile == "" {
 		errs = append(errs, errors.New("--token-file is required"))
@@ -109,7 +119,11 @@ func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 		}
 	}
 	cutoff := o.Now().Add(-o.MaxAge).UTC().Truncate(time.Second)
-	receipt, err := adminclient.New(nil, o.Timeout).Purge(ctx, adminclient.Target{
+	var dial map[string]string
+	if o.ConnectTo != "" {
+		dial = map[string]string{o.AdminURL: o.ConnectTo}
+	}
+	receipt, err := adminclient.New(dial, o.Timeout).Purge(ctx, adminclient.Target{
 		Campaign: o.AdminURL, URL: o.AdminURL, CA: ca, Token: strings.TrimSpace(string(token)),
 	}, collector.PurgeRequest{Cutoff: cutoff, Action: o.Action, DryRun: o.DryRun, Job: o.Job})
 	if err != nil {

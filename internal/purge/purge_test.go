@@ -86,6 +86,7 @@ func TestPurgeRunFailures(t *testing.T) {
 		{"unknown action", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h", "--action", "Shred"}, true, "--action"},
 		{"wrong token", []string{"--admin-url", f.Admin, "--token-file", bad, "--ca-file", f.CAFile, "--max-age", "2h"}, false, "401"},
 		{"untrusted certificate", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h"}, false, "certificate"},
+		{"connect-to without a port", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h", "--connect-to", "localhost"}, true, "--connect-to must be host:port"},
 		{"nothing listening", []string{"--admin-url", "https://127.0.0.1:1", "--token-file", f.TokenFile, "--max-age", "2h"}, false, "connection refused"},
 	}
 	for _, tc := range cases {

@@ -1,0 +1,334 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/purge"
+	"github.com/surveyguard/surveyguard/internal/store"
+)
+
+func policyCondition(p *privacyv1alpha1.RetentionPolicy, typ string) *metav1.Condition {
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == typ {
+			return &p.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// update applies change to the object named like obj, retrying on conflicts.
+func update(t *testing.T, obj client.Object, change func()) {
+	t.Helper()
+	eventually(t, "update "+obj.GetName(), func() error {
+		if err := get(obj.GetNamespace(), obj.GetName(), obj); err != nil {
+			return err
+		}
+		change()
+		return k8s.Update(context.Background(), obj)
+	})
+}
+
+func cronJob(t *testing.T, ns string, check func(*batchv1.CronJob) error) *batchv1.CronJob {
+	t.Helper()
+	cj := &batchv1.CronJob{}
+	eventually(t, "retention CronJob", func() error {
+		if err := get(ns, "checkout-nps-retention", cj); err != nil {
+			return err
+		}
+		return check(cj)
+	})
+	return cj
+}
+
+func TestRetentionCronJobFollowsItsPolicy(t *testing.T) {
+	ns := namespace(t)
+	p := policy(ns)
+	p.Spec.Schedule = "0 3 * * *"
+	p.Spec.Action = privacyv1alpha1.RetentionActionAnonymize
+	create(t, p, campaign(ns))
+
+	cj := cronJob(t, ns, func(*batchv1.CronJob) error { return nil })
+	s := cj.Spec
+	if s.Schedule != "0 3 * * *" || s.ConcurrencyPolicy != batchv1.ForbidConcurrent || s.Suspend == nil || *s.Suspend ||
+		s.StartingDeadlineSeconds == nil || *s.SuccessfulJobsHistoryLimit != 3 || *s.FailedJobsHistoryLimit != 3 {
+		t.Errorf("CronJob spec %+v", s)
+	}
+	if refs := cj.OwnerReferences; len(refs) != 1 || refs[0].Kind != "SurveyCampaign" || refs[0].Name != "checkout-nps" {
+		t.Errorf("owner %+v", refs)
+	}
+	if cj.Labels[privacyv1alpha1.LabelManagedBy] != "surveyguard" || cj.Labels[privacyv1alpha1.LabelRetentionPolicy] != "ninety-days" {
+		t.Errorf("labels %v", cj.Labels)
+	}
+	pod := cj.Spec.JobTemplate.Spec.Template.Spec
+	ctr := pod.Containers[0]
+	args := strings.Join(ctr.Args, " ")
+	for _, want := range []string{"purge", "--admin-url https://checkout-nps-collector." + ns + ".svc:9443", "--max-age 2160h0m0s",
+		"--action Anonymize", "--token-file /secrets/admin/token", "--ca-file /secrets/tls/ca.crt"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args %q lack %q", args, want)
+		}
+	}
+	sc := ctr.SecurityContext
+	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken || pod.SecurityContext == nil || !*pod.SecurityContext.RunAsNonRoot ||
+		sc == nil || !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
+		sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("the purge pod is not hardened: %+v %+v", pod.SecurityContext, sc)
+	}
+	if ctr.TerminationMessagePath != "/dev/termination-log" || len(ctr.Env) != 1 || ctr.Env[0].ValueFrom.FieldRef.FieldPath != "metadata.labels['batch.kubernetes.io/job-name']" {
+		t.Errorf("termination log %q, env %+v", ctr.TerminationMessagePath, ctr.Env)
+	}
+	for _, v := range pod.Volumes {
+		if v.Secret == nil || len(v.Secret.Items) != 1 {
+			t.Errorf("volume %s mounts more than the one key it needs: %+v", v.Name, v.VolumeSource)
+		}
+	}
+	// The purge pods may reach the admin port; the collector's policy does not select them.
+	np := &networkingv1.NetworkPolicy{}
+	if err := get(ns, "checkout-nps-collector", np); err != nil {
+		t.Fatal(err)
+	}
+	podLabels := cj.Spec.JobTemplate.Spec.Template.Labels
+	if peers := np.Spec.Ingress[1].From; len(peers) != 2 || peers[1].PodSelector == nil ||
+		podLabels["app.kubernetes.io/name"] != peers[1].PodSelector.MatchLabels["app.kubernetes.io/name"] {
+		t.Errorf("admin ingress %+v, purge pod labels %v", peers, podLabels)
+	}
+	if podLabels["app.kubernetes.io/name"] == np.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"] {
+		t.Errorf("the collector's NetworkPolicy selects the purge pods too")
+	}
+
+	// The policy reports its campaign.
+	eventually(t, "policy Ready with one campaign", func() error {
+		if err := get(ns, "ninety-days", p); err != nil {
+			return err
+		}
+		if c := policyCondition(p, privacyv1alpha1.ConditionReady); p.Status.BoundCampaigns != 1 || c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("status %+v", p.Status)
+		}
+		return nil
+	})
+
+	// A policy change reaches the CronJob.
+	update(t, p, func() { p.Spec.Schedule, p.Spec.MaxAge.Duration = "*/5 * * * *", 720*time.Hour })
+	cronJob(t, ns, func(cj *batchv1.CronJob) error {
+		if cj.Spec.Schedule != "*/5 * * * *" || !strings.Contains(strings.Join(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, " "), "--max-age 720h0m0s") {
+			return fmt.Errorf("schedule %q, args %v", cj.Spec.Schedule, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args)
+		}
+		return nil
+	})
+
+	// Suspend suspends the CronJob.
+	update(t, p, func() { p.Spec.Suspend = true })
+	cronJob(t, ns, func(cj *batchv1.CronJob) error {
+		if !*cj.Spec.Suspend {
+			return fmt.Errorf("not suspended")
+		}
+		return nil
+	})
+
+	// A campaign that switches policy gets the new one; both policies count.
+	other := policy(ns)
+	other.Name, other.Spec.MaxAge.Duration, other.Spec.Schedule = "thirty-days", 720*time.Hour, "@hourly"
+	create(t, other)
+	c := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "checkout-nps"}}
+	update(t, c, func() { c.Spec.RetentionPolicyRef.Name = "thirty-days" })
+	cronJob(t, ns, func(cj *batchv1.CronJob) error {
+		if cj.Spec.Schedule != "@hourly" || *cj.Spec.Suspend || cj.Labels[privacyv1alpha1.LabelRetentionPolicy] != "thirty-days" {
+			return fmt.Errorf("schedule %q, suspend %v, labels %v", cj.Spec.Schedule, *cj.Spec.Suspend, cj.Labels)
+		}
+		return nil
+	})
+	eventually(t, "binding counts moved", func() error {
+		if err := get(ns, "ninety-days", p); err != nil {
+			return err
+		}
+		if err := get(ns, "thirty-days", other); err != nil {
+			return err
+		}
+		if p.Status.BoundCampaigns != 0 || other.Status.BoundCampaigns != 1 {
+			return fmt.Errorf("ninety-days %d, thirty-days %d", p.Status.BoundCampaigns, other.Status.BoundCampaigns)
+		}
+		return nil
+	})
+}
+
+func TestLegalHoldStopsPurgesAndSaysSo(t *testing.T) {
+	ns := namespace(t)
+	p := policy(ns)
+	p.Spec.LegalHold = true
+	create(t, p, campaign(ns))
+	cronJob(t, ns, func(cj *batchv1.CronJob) error {
+		if cj.Spec.Suspend == nil || !*cj.Spec.Suspend {
+			return fmt.Errorf("a CronJob under legal hold is not suspended")
+		}
+		return nil
+	})
+	eventually(t, "legal hold on the policy", func() error {
+		if err := get(ns, "ninety-days", p); err != nil {
+			return err
+		}
+		c := policyCondition(p, privacyv1alpha1.ConditionReady)
+		if c == nil || c.Reason != privacyv1alpha1.ReasonLegalHold || !strings.Contains(c.Message, "legal hold") {
+			return fmt.Errorf("conditions %+v", p.Status.Conditions)
+		}
+		return nil
+	})
+	eventually(t, "legal hold on the campaign", func() error {
+		c := &privacyv1alpha1.SurveyCampaign{}
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		cond := condition(c, privacyv1alpha1.ConditionRetentionEnforced)
+		if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != privacyv1alpha1.ReasonLegalHold ||
+			!strings.Contains(cond.Message, "RetentionPolicy ninety-days is under legal hold") {
+			return fmt.Errorf("RetentionEnforced %+v", cond)
+		}
+		return nil
+	})
+	// Lifting the hold resumes the schedule.
+	update(t, p, func() { p.Spec.LegalHold = false })
+	cronJob(t, ns, func(cj *batchv1.CronJob) error {
+		if *cj.Spec.Suspend {
+			return fmt.Errorf("still suspended after the hold was lifted")
+		}
+		return nil
+	})
+}
+
+func TestInvalidScheduleStallsThePolicyAndKeepsTheCronJob(t *testing.T) {
+	ns := namespace(t)
+	p := policy(ns)
+	p.Spec.Schedule = "0 3 * * *"
+	create(t, p, campaign(ns))
+	cronJob(t, ns, func(*batchv1.CronJob) error { return nil })
+
+	// Five fields pass the CRD's check; minute 61 does not parse.
+	update(t, p, func() { p.Spec.Schedule = "61 3 * * *" })
+	eventually(t, "policy Stalled with the parser's message", func() error {
+		if err := get(ns, "ninety-days", p); err != nil {
+			return err
+		}
+		c := policyCondition(p, privacyv1alpha1.ConditionStalled)
+		if c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, `spec.schedule "61 3 * * *"`) ||
+			!strings.Contains(c.Message, "above maximum") {
+			return fmt.Errorf("conditions %+v", p.Status.Conditions)
+		}
+		return nil
+	})
+	poke(t, ns)
+	time.Sleep(500 * time.Millisecond)
+	if cj := cronJob(t, ns, func(*batchv1.CronJob) error { return nil }); cj.Spec.Schedule != "0 3 * * *" {
+		t.Errorf("the CronJob took the invalid schedule %q", cj.Spec.Schedule)
+	}
+}
+
+// TestPurgeReceiptAndRetentionEnforced runs a purge the way the CronJob's pod
+// would, as a local process against a real collector, and follows its
+// receipt to the campaign's and the policy's status; then lets the operator's
+// clock run past the policy's limit.
+func TestPurgeReceiptAndRetentionEnforced(t *testing.T) {
+	ns := namespace(t)
+	p := policy(ns)
+	p.Spec.MaxAge.Duration, p.Spec.Schedule = time.Hour, "@hourly"
+	create(t, p, campaign(ns))
+	f := startCollector(t, ns)
+	for i, s := range []int{9, 10, 3, 7, 8} {
+		post(t, f, s, fmt.Sprintf("C-%d", i))
+	}
+	waitReady(t, ns)
+	c := &privacyv1alpha1.SurveyCampaign{}
+	eventually(t, "RetentionEnforced with the oldest record", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		cond := condition(c, privacyv1alpha1.ConditionRetentionEnforced)
+		if cond == nil || cond.Status != metav1.ConditionTrue || c.Status.Retention == nil || c.Status.Retention.OldestRecordTime == nil {
+			return fmt.Errorf("RetentionEnforced %+v, retention %+v", cond, c.Status.Retention)
+		}
+		return nil
+	})
+
+	// The purge as the Job runs it: a two-hour-old cutoff purges nothing
+	// just posted, and the receipt names the Job.
+	receipt, err := purge.Run(context.Background(), purge.Options{
+		AdminURL: "https://checkout-nps-collector." + ns + ".svc:9443", ConnectTo: strings.TrimPrefix(f.Admin, "https://"), TokenFile: f.Dir + "/secrets/admin/token", CAFile: f.Dir + "/secrets/tls/ca.crt",
+		MaxAge: time.Hour, Action: store.ActionDelete, Job: "checkout-nps-retention-29388000", Timeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the receipt on the campaign and the policy", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if r := c.Status.Retention; r.LastPurgeTime == nil || r.Policy != "ninety-days" {
+			return fmt.Errorf("campaign retention %+v", r)
+		}
+		if err := get(ns, "ninety-days", p); err != nil {
+			return err
+		}
+		rc := p.Status.LastReceipt
+		if rc == nil || rc.Job != "checkout-nps-retention-29388000" || rc.Campaign != "checkout-nps" || rc.Purged != receipt.Purged ||
+			!rc.Cutoff.Equal(&metav1.Time{Time: receipt.Cutoff.Truncate(time.Second)}) {
+			return fmt.Errorf("policy receipt %+v, want %+v", rc, receipt)
+		}
+		return nil
+	})
+
+	// Three hours later by the operator's clock the responses are older
+	// than maxAge (1h) plus one period (1h): overdue by about an hour.
+	t.Cleanup(func() { fakeClock.SetTime(time.Now()) })
+	fakeClock.Step(3 * time.Hour)
+	eventually(t, "RetentionEnforced=False with the overdue age", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		cond := condition(c, privacyv1alpha1.ConditionRetentionEnforced)
+		if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != privacyv1alpha1.ReasonRetentionOverdue ||
+			!strings.Contains(cond.Message, "overdue by") {
+			return fmt.Errorf("RetentionEnforced %+v", cond)
+		}
+		return nil
+	})
+}
+
+// Deleting a policy in use is allowed: the campaign turns Stalled naming it,
+// and its CronJob keeps purging on the last settings.
+func TestDeletingAPolicyInUseStallsItsCampaigns(t *testing.T) {
+	ns := namespace(t)
+	p := policy(ns)
+	create(t, p, campaign(ns))
+	before := cronJob(t, ns, func(*batchv1.CronJob) error { return nil })
+	if err := k8s.Delete(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "campaign Stalled", func() error {
+		c := &privacyv1alpha1.SurveyCampaign{}
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		cond := condition(c, privacyv1alpha1.ConditionStalled)
+		if cond == nil || cond.Reason != privacyv1alpha1.ReasonRetentionPolicyNotFound || !strings.Contains(cond.Message, `"ninety-days"`) {
+			return fmt.Errorf("conditions %+v", c.Status.Conditions)
+		}
+		return nil
+	})
+	after := cronJob(t, ns, func(*batchv1.CronJob) error { return nil })
+	if after.Spec.Schedule != before.Spec.Schedule || *after.Spec.Suspend {
+		t.Errorf("the CronJob changed when its policy went: %+v", after.Spec)
+	}
+}

@@ -1,0 +1,270 @@
+package controllers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/collector"
+)
+
+// Each campaign gets a CronJob that runs `surveyguard purge` against its
+// collector on its RetentionPolicy's schedule. The CronJob belongs to the
+// campaign (it needs the campaign's admin token and CA, and goes with it);
+// the policy only reports on what its campaigns' CronJobs did.
+
+// defaultSchedule is the schedule of a policy that names none.
+const defaultSchedule = "@daily"
+
+// Settings of the retention CronJob.
+const (
+	// maxCronJobName leaves room for the 11 characters the CronJob
+	// controller appends to name a Job.
+	maxCronJobName = 52
+	// retentionStartingDeadline is how late a missed run may still start.
+	retentionStartingDeadline = 300
+	// retentionHistory is how many finished Jobs of each outcome are kept.
+	retentionHistory = 3
+	// retentionDeadline bounds one run; the purge itself gives up after
+	// purgeTimeout.
+	retentionDeadline = 15 * 60
+	purgeTimeout      = 10 * time.Minute
+)
+
+// policySchedule is the policy's schedule, or the default.
+func policySchedule(p *privacyv1alpha1.RetentionPolicy) string {
+	if p.Spec.Schedule == "" {
+		return defaultSchedule
+	}
+	return p.Spec.Schedule
+}
+
+// parseSchedule parses a schedule the way the CronJob controller does.
+func parseSchedule(s string) (cron.Schedule, error) {
+	sched, err := cron.ParseStandard(s)
+	if err != nil {
+		return nil, fmt.Errorf("spec.schedule %q: %w", s, err)
+	}
+	return sched, nil
+}
+
+// schedulePeriod is the longest gap between the next runs after now (a
+// weekday schedule's is the weekend), counted on a week's worth of runs at
+// most.
+func schedulePeriod(sched cron.Schedule, now time.Time) time.Duration {
+	var longest time.Duration
+	prev := sched.Next(now)
+	for range 8 {
+		next := sched.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		longest = max(longest, next.Sub(prev))
+		prev = next
+	}
+	return longest
+}
+
+// retentionSuspended says whether the policy stops scheduled purges, and why.
+func retentionSuspended(p *privacyv1alpha1.RetentionPolicy) (bool, string, string) {
+	switch {
+	case p.Spec.LegalHold:
+		return true, privacyv1alpha1.ReasonLegalHold, fmt.Sprintf("RetentionPolicy %s is under legal hold: nothing is purged", p.Name)
+	case p.Spec.Suspend:
+		return true, privacyv1alpha1.ReasonSuspended, fmt.Sprintf("RetentionPolicy %s is suspended: scheduled purges do not run", p.Name)
+	}
+	return false, "", ""
+}
+
+// retentionCronJobName is "<campaign>-retention", shortened with a digest of
+// the campaign's name when that would be too long for a CronJob.
+func retentionCronJobName(c *privacyv1alpha1.SurveyCampaign) string {
+	const suffix = "-retention"
+	if name := c.Name + suffix; len(name) <= maxCronJobName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(c.Name))
+	digest := hex.EncodeToString(sum[:])[:6]
+	return c.Name[:maxCronJobName-len(suffix)-len(digest)-1] + "-" + digest + suffix
+}
+
+// retentionSelectorLabels pick the campaign's retention pods; they differ
+// from the collector's, so no collector selector, Service or policy picks them.
+func retentionSelectorLabels(c *privacyv1alpha1.SurveyCampaign) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":     "surveyguard-retention",
+		"app.kubernetes.io/instance": c.Name,
+	}
+}
+
+// retentionLabels are on the CronJob, its Jobs and their pods.
+func retentionLabels(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.RetentionPolicy) map[string]string {
+	l := retentionSelectorLabels(c)
+	l[privacyv1alpha1.LabelManagedBy] = privacyv1alpha1.ManagedByValue
+	l[privacyv1alpha1.LabelCampaign] = c.Name
+	l[privacyv1alpha1.LabelRetentionPolicy] = p.Name
+	return l
+}
+
+// desiredCronJob runs `surveyguard purge` against the campaign's collector on
+// the policy's schedule. withCA mounts the CA the TLS Secret carries; without
+// it (a public issuer) the system roots verify the collector.
+func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.RetentionPolicy, image string, withCA bool) *batchv1.CronJob {
+	n := childNames(c)
+	labels := retentionLabels(c, p)
+	action := p.Spec.Action
+	if action == "" {
+		action = privacyv1alpha1.RetentionActionDelete
+	}
+	args := []string{"purge",
+		"--admin-url", adminURL(c),
+		"--token-file", path.Join(adminDir, tokenKey),
+		"--max-age", p.Spec.MaxAge.Duration.String(),
+		"--action", string(action),
+		"--timeout", purgeTimeout.String(),
+	}
+	volumes := []corev1.Volume{{Name: "admin", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: n.adminToken, DefaultMode: ptr.To[int32](0o400), Items: []corev1.KeyToPath{{Key: tokenKey, Path: tokenKey}},
+	}}}}
+	mounts := []corev1.VolumeMount{{Name: "admin", MountPath: adminDir, ReadOnly: true}}
+	if withCA {
+		args = append(args, "--ca-file", path.Join(tlsDir, caCertKey))
+		volumes = append(volumes, corev1.Volume{Name: "ca", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: n.tls, DefaultMode: ptr.To[int32](0o444), Items: []corev1.KeyToPath{{Key: caCertKey, Path: caCertKey}},
+		}}})
+		mounts = append(mounts, corev1.VolumeMount{Name: "ca", MountPath: tlsDir, ReadOnly: true})
+	}
+	suspended, _, _ := retentionSuspended(p)
+	return &batchv1.CronJob{
+		ObjectMeta: metav1.ObjectMeta{Name: retentionCronJobName(c), Namespace: c.Namespace, Labels: labels},
+		Spec: batchv1.CronJobSpec{
+			Schedule:                   policySchedule(p),
+			Suspend:                    ptr.To(suspended),
+			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
+			StartingDeadlineSeconds:    ptr.To[int64](retentionStartingDeadline),
+			SuccessfulJobsHistoryLimit: ptr.To[int32](retentionHistory),
+			FailedJobsHistoryLimit:     ptr.To[int32](retentionHistory),
+			JobTemplate: batchv1.JobTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: batchv1.JobSpec{
+					BackoffLimit:          ptr.To[int32](2),
+					ActiveDeadlineSeconds: ptr.To[int64](retentionDeadline),
+					Template: corev1.PodTemplateSpec{
+						ObjectMeta: metav1.ObjectMeta{Labels: labels},
+						Spec: corev1.PodSpec{
+							RestartPolicy:                corev1.RestartPolicyNever,
+							ServiceAccountName:           n.collector,
+							AutomountServiceAccountToken: ptr.To(false),
+							EnableServiceLinks:           ptr.To(false),
+							SecurityContext:              podSecurityContext(),
+							Containers: []corev1.Container{{
+								Name:  "purge",
+								Image: collectorImage(c, image),
+								Args:  args,
+								Env: []corev1.EnvVar{{Name: "JOB_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{
+									APIVersion: "v1", FieldPath: "metadata.labels['batch.kubernetes.io/job-name']",
+								}}}},
+								Resources: corev1.ResourceRequirements{
+									Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+									Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+								},
+								VolumeMounts:             mounts,
+								SecurityContext:          containerSecurityContext(),
+								TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+								TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+								ImagePullPolicy:          corev1.PullIfNotPresent,
+							}},
+							Volumes: volumes,
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+// setRetention publishes how the campaign's retention is carried out:
+// status.retention from the collector's figures, and RetentionEnforced —
+// False when the oldest response is older than maxAge plus one schedule
+// period, or while a legal hold keeps everything.
+func setRetention(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.RetentionPolicy, st *collector.Stats, now time.Time) {
+	if p == nil {
+		return
+	}
+	r := c.Status.Retention
+	if r == nil || r.Policy != p.Name {
+		r = &privacyv1alpha1.RetentionStatus{Policy: p.Name}
+	}
+	if st != nil {
+		r.OldestRecordTime = nil
+		if st.OldestRecordTime != nil {
+			r.OldestRecordTime = &metav1.Time{Time: st.OldestRecordTime.UTC().Truncate(time.Second)}
+		}
+		if lp := st.LastPurge; lp != nil && !lp.DryRun {
+			r.LastPurgeTime = &metav1.Time{Time: lp.FinishedAt.UTC().Truncate(time.Second)}
+			r.LastPurged = lp.Purged + lp.Anonymized
+		}
+	}
+	c.Status.Retention = r
+
+	if held, reason, msg := retentionSuspended(p); held && reason == privacyv1alpha1.ReasonLegalHold {
+		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, false, reason, msg)
+		return
+	}
+	sched, err := parseSchedule(policySchedule(p))
+	if err != nil {
+		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, false, privacyv1alpha1.ReasonInvalidSpec,
+			fmt.Sprintf("RetentionPolicy %s has an invalid schedule: %v", p.Name, err))
+		return
+	}
+	if st == nil {
+		// Not read this pass (paused, not yet available): judge by the
+		// oldest response last read, which only a purge makes younger.
+		switch {
+		case meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionRetentionEnforced) == nil:
+			setConditionUnknown(c, privacyv1alpha1.ConditionRetentionEnforced, privacyv1alpha1.ReasonCollectorUnavailable,
+				"the age of the oldest response is not known yet: the collector's figures have not been read")
+			return
+		case r.OldestRecordTime == nil:
+			return
+		}
+	}
+	allowed := p.Spec.MaxAge.Duration + schedulePeriod(sched, now)
+	if r.OldestRecordTime == nil {
+		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, true, privacyv1alpha1.ReasonSucceeded, "no raw response is stored")
+		return
+	}
+	age := now.Sub(r.OldestRecordTime.Time)
+	if age > allowed {
+		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, false, privacyv1alpha1.ReasonRetentionOverdue, fmt.Sprintf(
+			"the oldest response is %s old, overdue by %s: RetentionPolicy %s allows %s plus one schedule period (%s)",
+			coarse(age), coarse(age-allowed), p.Name, p.Spec.MaxAge.Duration, schedulePeriod(sched, now)))
+		return
+	}
+	setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, true, privacyv1alpha1.ReasonSucceeded, fmt.Sprintf(
+		"no response is older than RetentionPolicy %s allows (%s plus one schedule period)", p.Name, p.Spec.MaxAge.Duration))
+}
+
+// coarse shows an age in minutes below an hour, hours below two days, days
+// beyond, so an overdue campaign's message (and status) does not change on
+// every poll.
+func coarse(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}
