@@ -263,7 +263,7 @@ func TestPurgeReceiptAndRetentionEnforced(t *testing.T) {
 	// The purge as the Job runs it: a two-hour-old cutoff purges nothing
 	// just posted, and the receipt names the Job.
 	receipt, err := purge.Run(context.Background(), purge.Options{
-		AdminURL: "https://checkout-nps-collector." + ns + ".svc:9443", ConnectTo: strings.TrimPrefix(f.Admin, "https://"), TokenFile: f.Dir + "/secrets/admin/token", CAFile: f.Dir + "/secrets/tls/ca.crt",
+		AdminURL: "https://checkout-nps-collector." + ns + ".svc:9443", ConnectTo: strings.TrimPrefix(f.Admin, "https://"), TokenFile: f.TokenFile, CAFile: f.CAFile,
 		MaxAge: time.Hour, Action: store.ActionDelete, Job: "checkout-nps-retention-29388000", Timeout: time.Minute,
 	})
 	if err != nil {

@@ -2,8 +2,6 @@ package controllers_test
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
@@ -393,39 +391,9 @@ func startCollector(t *testing.T, ns string) *collectortest.Fixture {
 	t.Helper()
 	dir := t.TempDir()
 	secrets := filepath.Join(dir, "secrets")
-	for _, sub := range []string{"keys", "tls", "admin"} {
-		if err := os.MkdirAll(filepath.Join(secrets, sub), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
 	syncSecrets(t, ns, secrets)
-	f := collectortest.StartIn(t, dir, func(cfg string) string {
-		var out []string
-		for _, line := range strings.Split(cfg, "\n") {
-			switch {
-			case strings.HasPrefix(line, "tls:"):
-				line = fmt.Sprintf("tls: {certFile: %[1]s/tls/tls.crt, keyFile: %[1]s/tls/tls.key}", secrets)
-			case strings.HasPrefix(line, "keysDir:"):
-				line = "keysDir: " + secrets + "/keys"
-			case strings.HasPrefix(line, "adminTokenFile:"):
-				line = "adminTokenFile: " + secrets + "/admin/token"
-			case strings.HasPrefix(line, "privacy:"):
-				line = "privacy: {minGroupSize: 5, redactComments: true}"
-			}
-			out = append(out, line)
-		}
-		return strings.Join(out, "\n")
-	})
+	f := collectortest.StartAsCampaign(t, dir, "checkout-nps-collector."+ns+".svc", "")
 	collectors.Dial(ns+"/checkout-nps", strings.TrimPrefix(f.Admin, "https://"))
-	// Talk to it as a client of the Service would: the operator's CA, the Service's name.
-	pool := x509.NewCertPool()
-	ca, err := os.ReadFile(filepath.Join(secrets, "tls", "ca.crt"))
-	if err != nil || !pool.AppendCertsFromPEM(ca) {
-		t.Fatalf("the operator's CA: %v", err)
-	}
-	f.Client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
-		RootCAs: pool, ServerName: "checkout-nps-collector." + ns + ".svc", MinVersion: tls.VersionTLS12,
-	}}}
 	markAvailable(t, ns)
 	return f
 }
@@ -465,19 +433,9 @@ func waitReady(t *testing.T, ns string) {
 // syncSecrets writes the operator's Secrets as the kubelet would mount them.
 func syncSecrets(t *testing.T, ns, dir string) {
 	t.Helper()
-	for name, sub := range map[string]string{"checkout-nps-keys": "keys", "checkout-nps-tls": "tls", "checkout-nps-admin-token": "admin"} {
-		s := &corev1.Secret{}
-		eventually(t, name, func() error { return get(ns, name, s) })
-		entries, _ := os.ReadDir(filepath.Join(dir, sub))
-		for _, e := range entries {
-			if _, ok := s.Data[e.Name()]; !ok {
-				_ = os.Remove(filepath.Join(dir, sub, e.Name()))
-			}
-		}
-		for k, v := range s.Data {
-			collectortest.WriteFile(t, filepath.Join(dir, sub, k), v)
-		}
-	}
+	eventually(t, "the campaign's Secrets", func() error {
+		return testenv.MountCampaignSecrets(context.Background(), k8s, ns, "checkout-nps", dir)
+	})
 }
 
 // adminStats reads the collector's stats with the operator's admin token.

@@ -1,6 +1,8 @@
-// Command localcluster runs a local Kubernetes control plane (kube-apiserver
-// and etcd, built by hack/build-control-plane.sh) on loopback for `make demo`,
-// writes an admin kubeconfig, and stops it all on SIGINT or SIGTERM.
+// Command localcluster runs the simulated cluster the end-to-end tests use
+// (kube-apiserver, etcd, kube-controller-manager, kube-scheduler and KWOK
+// with fake nodes, built by hack/build-control-plane.sh) on loopback for
+// `make demo`, writes an admin kubeconfig, and stops it all on SIGINT or
+// SIGTERM.
 package main
 
 import (
@@ -10,12 +12,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/surveyguard/surveyguard/internal/testenv"
 )
 
 func main() {
 	kubeconfig := flag.String("kubeconfig-out", "", "where to write the admin kubeconfig (required)")
+	nodes := flag.Int("nodes", 1, "how many KWOK nodes to register")
 	flag.Parse()
 	if *kubeconfig == "" {
 		fmt.Fprintln(os.Stderr, "localcluster: --kubeconfig-out is required")
@@ -23,7 +27,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env, err := testenv.Start()
+	env, err := testenv.StartCluster(*nodes)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "localcluster:", err)
 		os.Exit(1)
@@ -33,7 +37,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "localcluster:", err)
 		code = 1
 	} else {
-		fmt.Printf("localcluster: API server at %s; kubeconfig %s\n", env.Config.Host, *kubeconfig)
+		fmt.Printf("localcluster: API server at %s, %d KWOK nodes, started in %s; kubeconfig %s\n",
+			env.Config.Host, len(env.Nodes), env.Started.Round(time.Millisecond), *kubeconfig)
 		<-ctx.Done()
 	}
 	if err := env.Stop(); err != nil {

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -227,4 +228,46 @@ func (f *Fixture) Stats(t testing.TB) map[string]any {
 		t.Fatalf("stats: %d %s", a.Status, a.Raw)
 	}
 	return a.Body
+}
+
+// StartAsCampaign runs a collector as the operator's pod would: its keys,
+// certificate and admin token are the files of the campaign's Secrets, laid
+// out in dir/secrets/{keys,tls,admin} as the kubelet mounts them. adminAddr
+// pins the admin listener (empty: any free port). f.Client trusts the
+// campaign's CA (tls/ca.crt) and checks the certificate for serverName, as a
+// client of the collector's Service would.
+func StartAsCampaign(t testing.TB, dir, serverName, adminAddr string) *Fixture {
+	t.Helper()
+	secrets := filepath.Join(dir, "secrets")
+	if adminAddr == "" {
+		adminAddr = "127.0.0.1:0"
+	}
+	f := StartIn(t, dir, func(cfg string) string {
+		var out []string
+		for _, line := range strings.Split(cfg, "\n") {
+			switch {
+			case strings.HasPrefix(line, "tls:"):
+				line = fmt.Sprintf("tls: {certFile: %[1]s/tls/tls.crt, keyFile: %[1]s/tls/tls.key}", secrets)
+			case strings.HasPrefix(line, "keysDir:"):
+				line = "keysDir: " + secrets + "/keys"
+			case strings.HasPrefix(line, "adminTokenFile:"):
+				line = "adminTokenFile: " + secrets + "/admin/token"
+			case strings.HasPrefix(line, "listen:"):
+				line = fmt.Sprintf("listen: {public: \"127.0.0.1:0\", admin: %q}", adminAddr)
+			}
+			out = append(out, line)
+		}
+		return strings.Join(out, "\n")
+	})
+	f.TokenFile = filepath.Join(secrets, "admin", "token")
+	f.CAFile = filepath.Join(secrets, "tls", "ca.crt")
+	pool := x509.NewCertPool()
+	ca, err := os.ReadFile(f.CAFile)
+	if err != nil || !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("the campaign's CA: %v", err)
+	}
+	f.Client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12,
+	}}}
+	return f
 }
