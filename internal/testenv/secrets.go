@@ -17,7 +17,7 @@ func MountCampaignSecrets(ctx context.Context, c client.Reader, ns, campaign, di
 	for suffix, sub := range map[string]string{"-keys": "keys", "-tls": "tls", "-admin-token": "admin"} {
 		s := &corev1.Secret{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: campaign + suffix}, s); err != nil {
-			return fmt.Errorf("Secret %s%s: %w", campaign, suffix, err)
+			return fmt.Errorf("reading Secret %s%s: %w", campaign, suffix, err)
 		}
 		into := filepath.Join(dir, sub)
 		if err := os.MkdirAll(into, 0o700); err != nil {
