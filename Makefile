@@ -82,6 +82,10 @@ control-plane: ## Build kube-apiserver, etcd, kubectl, helm, KWOK... from the mo
 test: control-plane ## Run all tests on a real API server (builds the control plane first if missing).
 	go test $(TEST_FLAGS) ./...
 
+.PHONY: e2e
+e2e: control-plane ## Run only the end-to-end tests on the simulated cluster (make test runs them too).
+	go test $(TEST_FLAGS) -v ./test/e2e/
+
 .PHONY: bench
 bench: ## Run the collector load benchmarks (docs/benchmarks.md); BENCH_DURATION=10s BENCH_PURGE_ROWS=100000.
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/

@@ -35,7 +35,7 @@ ready() {
 	[[ "${status}" == 200 ]]
 }
 
-say "Starting kube-apiserver and etcd on loopback"
+say "Starting the simulated cluster on loopback (API server, etcd, controller manager, scheduler, KWOK nodes)"
 go build -o bin/localcluster ./hack/localcluster
 bin/localcluster --kubeconfig-out "${KUBECONFIG}" >"${work}/cluster.log" 2>&1 &
 pids+=($!)
@@ -65,8 +65,29 @@ done
 ready || { echo "the manager did not become ready; see ${work}/manager.log"; exit 1; }
 echo "manager ready (log: ${work}/manager.log)"
 
+say "A volume for the embedded store (the cluster has no provisioner)"
+mkdir -p "${work}/volume"
+kubectl apply -f - <<EOF
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: demo-data}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: "${work}/volume"}
+EOF
+
 say "Applying the samples (config/samples)"
 kubectl apply -n default -f config/samples/
+kubectl wait -n default --for=jsonpath='{.status.availableReplicas}'=1 --timeout=60s deployment/checkout-nps-collector
+
+say "What the operator made for checkout-nps (its pod runs on a KWOK fake node)"
+kubectl get -n default deployment,pod,service,pvc,cronjob,networkpolicy -l privacy.surveyguard.io/campaign=checkout-nps
+kubectl get nodes
+
+say "support-nps waits for its database Secret, and says so"
+kubectl get surveycampaign support-nps -n default \
+	-o jsonpath='{range .status.conditions[?(@.type=="Stalled")]}{.reason}: {.message}{"\n"}{end}'
 
 say "Refused at apply time: a campaign with two storage backends"
 if kubectl apply -n default -f - <<'EOF'; then

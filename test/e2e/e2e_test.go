@@ -1,0 +1,323 @@
+// Package e2e runs the operator's binary against the simulated cluster
+// (kube-apiserver, etcd, kube-controller-manager, kube-scheduler and KWOK
+// nodes on loopback): Deployments get pods, CronJobs make Jobs, KWOK runs them
+// to completion. Collectors and purges run as local processes, since no
+// container runs here.
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/collector/collectortest"
+	"github.com/surveyguard/surveyguard/internal/manager"
+	"github.com/surveyguard/surveyguard/internal/store"
+	"github.com/surveyguard/surveyguard/internal/testenv"
+)
+
+var (
+	cluster *testenv.Cluster
+	k8s     client.Client
+	bin     string // bin/surveyguard, built as the Dockerfile builds it
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "surveyguard-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	bin = filepath.Join(dir, "surveyguard")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+	build.Dir = testenv.RepoRoot()
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building surveyguard: %v\n%s", err, out)
+		return 1
+	}
+	cluster, err = testenv.StartCluster(2, testenv.CRDDir())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the simulated cluster:", err)
+		return 1
+	}
+	defer func() {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the simulated cluster:", err)
+		}
+	}()
+	fmt.Printf("simulated cluster: API server, etcd, controller manager, scheduler, KWOK and %d nodes Ready in %s\n",
+		len(cluster.Nodes), cluster.Started.Round(time.Millisecond))
+	if k8s, err = client.New(cluster.Config, client.Options{Scheme: manager.NewScheme()}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// eventually retries cond for up to limit.
+func eventually(t *testing.T, limit time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// startManager runs `surveyguard manager` against the cluster, mapping the
+// campaign ns/name to a local admin address, and waits until it is ready.
+func startManager(t *testing.T, collectorAddress string) {
+	t.Helper()
+	probe := testenv.MustFreeAddr(t)
+	logPath := filepath.Join(t.TempDir(), "manager.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "manager", "--kubeconfig", cluster.Kubeconfig, //nolint:gosec // the binary this test built
+		"--metrics-bind-address=0", "--health-probe-bind-address="+probe,
+		"--operator-namespace=surveyguard-system", "--collector-image=example.com/surveyguard:e2e",
+		"--collector-address="+collectorAddress, "--stats-interval=2s")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		_ = logFile.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(logPath)
+			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+			t.Logf("manager log (last 40 lines):\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		}
+	})
+	eventually(t, 30*time.Second, "manager ready", func() error {
+		resp, err := http.Get("http://" + probe + "/readyz") //nolint:noctx // a probe in a test
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz %d", resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+// TestRetentionOnASimulatedCluster follows a campaign with an every-minute
+// retention policy: the collector Deployment gets a Running pod on a KWOK
+// node, the real CronJob controller starts purge Jobs that KWOK completes,
+// and a purge run as a local process against a local collector puts its
+// receipt on the policy.
+func TestRetentionOnASimulatedCluster(t *testing.T) {
+	ctx := context.Background()
+	begin := time.Now()
+	const ns, name = "shop", "checkout-nps"
+	adminAddr := testenv.MustFreeAddr(t)
+	startManager(t, ns+"/"+name+"="+adminAddr)
+
+	objs := []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		testenv.HostPathVolume("e2e-data", t.TempDir(), resource.MustParse("1Gi")),
+		&privacyv1alpha1.RetentionPolicy{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "every-minute"},
+			Spec: privacyv1alpha1.RetentionPolicySpec{
+				MaxAge: metav1.Duration{Duration: time.Hour}, Action: privacyv1alpha1.RetentionActionDelete, Schedule: "* * * * *",
+			},
+		},
+		&privacyv1alpha1.SurveyCampaign{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: privacyv1alpha1.SurveyCampaignSpec{
+				Question: "How likely are you to recommend Acme Checkout to a friend or colleague?",
+				Consent: privacyv1alpha1.ConsentSpec{
+					Required: ptr.To(true), NoticeVersion: "2026-01", Purpose: "Improve checkout", LawfulBasis: privacyv1alpha1.LawfulBasisConsent,
+				},
+				Collect:            privacyv1alpha1.CollectSpec{Comment: true, Email: true, CustomerID: true, Segments: []string{"plan", "region"}},
+				RetentionPolicyRef: privacyv1alpha1.LocalObjectReference{Name: "every-minute"},
+				Privacy:            privacyv1alpha1.PrivacySpec{MinGroupSize: 5},
+				Storage:            privacyv1alpha1.StorageSpec{Embedded: &privacyv1alpha1.EmbeddedStorage{}},
+			},
+		},
+	}
+	for _, o := range objs {
+		if err := k8s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The collector Deployment gets a Running pod on a KWOK node, its
+	// claim bound to the volume.
+	eventually(t, time.Minute, "collector pod Running", func() error {
+		pods := &corev1.PodList{}
+		if err := k8s.List(ctx, pods, client.InNamespace(ns),
+			client.MatchingLabels{"app.kubernetes.io/name": "surveyguard-collector", "app.kubernetes.io/instance": name}); err != nil {
+			return err
+		}
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodRunning && strings.HasPrefix(p.Spec.NodeName, "kwok-node-") {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d pods, none Running", len(pods.Items))
+	})
+	eventually(t, 30*time.Second, "collector Deployment available", func() error {
+		d := &appsv1.Deployment{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-collector"}, d); err != nil {
+			return err
+		}
+		if d.Status.AvailableReplicas != 1 {
+			return fmt.Errorf("%d available replicas", d.Status.AvailableReplicas)
+		}
+		return nil
+	})
+	pvc := &corev1.PersistentVolumeClaim{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-data"}, pvc); err != nil || pvc.Status.Phase != corev1.ClaimBound {
+		t.Errorf("claim %s: %v", pvc.Status.Phase, err)
+	}
+	t.Logf("collector pod Running after %s", time.Since(begin).Round(time.Second))
+
+	// What the pod would run, here: a collector with the campaign's Secrets.
+	dir := t.TempDir()
+	eventually(t, 30*time.Second, "the campaign's Secrets", func() error {
+		return testenv.MountCampaignSecrets(ctx, k8s, ns, name, filepath.Join(dir, "secrets"))
+	})
+	f := collectortest.StartAsCampaign(t, dir, name+"-collector."+ns+".svc", adminAddr)
+	for i, score := range []int{10, 9, 9, 7, 4, 2} {
+		body := fmt.Sprintf(`{"score":%d,"consent":{"given":true,"noticeVersion":"2026-01"},"customerID":"C-%d"}`, score, i)
+		if a := f.Do(t, http.MethodPost, f.Public+"/v1/responses", []byte(body), map[string]string{"Content-Type": "application/json"}); a.Status != http.StatusCreated {
+			t.Fatalf("post: %d %s", a.Status, a.Raw)
+		}
+	}
+	c := &privacyv1alpha1.SurveyCampaign{}
+	eventually(t, time.Minute, "campaign Ready with its NPS", func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c); err != nil {
+			return err
+		}
+		ready := meta(c.Status.Conditions, privacyv1alpha1.ConditionReady)
+		if c.Status.NPS == nil || c.Status.NPS.Responses != 6 || ready == nil || ready.Status != metav1.ConditionTrue {
+			return fmt.Errorf("nps %+v, conditions %+v", c.Status.NPS, c.Status.Conditions)
+		}
+		return nil
+	})
+	// 3 promoters, 1 passive, 2 detractors of 6: NPS 17.
+	if c.Status.NPS.Score == nil || *c.Status.NPS.Score != 17 {
+		t.Errorf("NPS %+v", c.Status.NPS)
+	}
+	t.Logf("campaign Ready with NPS %d after %s", *c.Status.NPS.Score, time.Since(begin).Round(time.Second))
+
+	// The CronJob controller starts a purge Job within a minute; KWOK
+	// completes its pod.
+	var job batchv1.Job
+	eventually(t, 150*time.Second, "a purge Job completed", func() error {
+		jobs := &batchv1.JobList{}
+		if err := k8s.List(ctx, jobs, client.InNamespace(ns), client.MatchingLabels{privacyv1alpha1.LabelRetentionPolicy: "every-minute"}); err != nil {
+			return err
+		}
+		for _, j := range jobs.Items {
+			if j.Status.Succeeded > 0 {
+				job = j
+				return nil
+			}
+		}
+		return fmt.Errorf("%d Jobs, none succeeded", len(jobs.Items))
+	})
+	pods := &corev1.PodList{}
+	if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"batch.kubernetes.io/job-name": job.Name}); err != nil || len(pods.Items) == 0 {
+		t.Fatalf("the Job's pods: %v", err)
+	}
+	if p := pods.Items[0]; p.Status.Phase != corev1.PodSucceeded || p.Spec.Containers[0].Args[0] != "purge" || p.Spec.AutomountServiceAccountToken == nil || *p.Spec.AutomountServiceAccountToken {
+		t.Errorf("purge pod %s: phase %s, args %v", p.Name, p.Status.Phase, p.Spec.Containers[0].Args)
+	}
+	p := &privacyv1alpha1.RetentionPolicy{}
+	eventually(t, 30*time.Second, "lastScheduleTime on the policy", func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "every-minute"}, p); err != nil {
+			return err
+		}
+		if p.Status.LastScheduleTime == nil || p.Status.BoundCampaigns != 1 {
+			return fmt.Errorf("status %+v", p.Status)
+		}
+		return nil
+	})
+	t.Logf("purge Job %s completed by KWOK after %s", job.Name, time.Since(begin).Round(time.Second))
+
+	// The purge that Job's pod would run, as a local process.
+	args := append([]string{"purge"}, jobPurgeArgs(t, &pods.Items[0])...)
+	args = append(args, "--connect-to", adminAddr, "--token-file", f.TokenFile, "--ca-file", f.CAFile, "--job", job.Name)
+	out, err := exec.Command(bin, args...).Output() //nolint:gosec // the binary this test built
+	if err != nil {
+		t.Fatalf("surveyguard %v: %v", args, err)
+	}
+	var receipt store.PurgeReceipt
+	if err := json.Unmarshal(out, &receipt); err != nil {
+		t.Fatalf("receipt %q: %v", out, err)
+	}
+	eventually(t, time.Minute, "the receipt on the policy", func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "every-minute"}, p); err != nil {
+			return err
+		}
+		rc := p.Status.LastReceipt
+		if rc == nil || rc.Job != job.Name || rc.Campaign != name || rc.Cutoff == nil || !rc.Cutoff.Time.Equal(receipt.Cutoff) {
+			return fmt.Errorf("lastReceipt %+v, want %+v", rc, receipt)
+		}
+		return nil
+	})
+	t.Logf("receipt of %s on the policy after %s", job.Name, time.Since(begin).Round(time.Second))
+}
+
+// jobPurgeArgs are the purge flags of the Job's pod that do not name files
+// inside the pod (token and CA are given as local files instead).
+func jobPurgeArgs(t *testing.T, p *corev1.Pod) []string {
+	t.Helper()
+	in := p.Spec.Containers[0].Args[1:]
+	var out []string
+	for i := 0; i+1 < len(in); i += 2 {
+		switch in[i] {
+		case "--token-file", "--ca-file":
+			continue
+		}
+		out = append(out, in[i], in[i+1])
+	}
+	if len(out) == 0 {
+		t.Fatalf("the purge pod has no flags: %v", p.Spec.Containers[0].Args)
+	}
+	return out
+}
+
+func meta(conds []metav1.Condition, typ string) *metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == typ {
+			return &conds[i]
+		}
+	}
+	return nil
+}
