@@ -2,39 +2,250 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
 
-// BreachReportReconciler reconciles BreachReport objects.
+// BreachReportReconciler tracks a breach: its regulatory deadlines, its
+// phase, and the containment carried out on its campaigns. The containment
+// itself is done by SurveyCampaignReconciler, which reads the reports: it
+// scales a paused campaign's collector to zero while an unresolved report
+// asks for it, and rotates its keys once per report, recording the rotation
+// in the same update as the new key. This reconciler records what was done.
 type BreachReportReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Clock is the time source; tests inject one.
+	Clock clock.PassiveClock
+	// Metrics exports the reports' deadlines; an unregistered set when nil.
+	Metrics *BreachMetrics
 }
 
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=breachreports,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=breachreports/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile reads the BreachReport. Its behaviour is filled in by the issue that
-// owns the kind; for now it only confirms the object can be read.
+// deadlineSlack is added to a requeue for a due time, so the pass runs after it.
+const deadlineSlack = 50 * time.Millisecond
+
+// Reconcile computes the report's deadlines, phase and containment record.
 func (r *BreachReportReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	obj := &privacyv1alpha1.BreachReport{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+	b := &privacyv1alpha1.BreachReport{}
+	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	log.FromContext(ctx).V(1).Info("observed", "generation", obj.Generation)
+	now := r.Clock.Now()
+	before := b.DeepCopy()
+
+	deadlines, next := breachDeadlines(&b.Spec, now)
+	b.Status.Deadlines = deadlines
+	b.Status.NextDeadline = nil
+	if next != nil {
+		b.Status.NextDeadline = &metav1.Time{Time: *next}
+	}
+	missing, err := r.recordContainment(ctx, b, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	r.setConditions(b, missing, now)
+	b.Status.ObservedGeneration = b.Generation
+	r.Metrics.observe(b)
+
+	if overdue := overdueRegimes(b.Status.Deadlines); len(overdue) > len(overdueRegimes(before.Status.Deadlines)) {
+		r.event(b, corev1.EventTypeWarning, privacyv1alpha1.ReasonDeadlineMissed, "Notify",
+			"the notification deadline of %s passed without notifying the authority", strings.Join(overdue, ", "))
+	}
+	if !equality.Semantic.DeepEqual(before.Status, b.Status) {
+		if err := r.Status().Patch(ctx, b, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("patching status: %w", err)
+		}
+	}
+	if next != nil {
+		// Nothing else would happen when a deadline passes: look then.
+		return ctrl.Result{RequeueAfter: next.Sub(now) + deadlineSlack}, nil
+	}
 	return ctrl.Result{}, nil
 }
 
-// SetupWithManager registers the reconciler with the manager.
+// recordContainment notes, per campaign, the containment the campaign
+// reconciler carried out, and returns the campaigns that do not exist.
+func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *privacyv1alpha1.BreachReport, now time.Time) ([]string, error) {
+	var missing []string
+	records := map[string]privacyv1alpha1.CampaignContainment{}
+	for _, rec := range b.Status.Containment {
+		records[rec.Campaign] = rec
+	}
+	var out []privacyv1alpha1.CampaignContainment
+	stamp := &metav1.Time{Time: now.UTC().Truncate(time.Second)}
+	for _, ref := range b.Spec.CampaignRefs {
+		c := &privacyv1alpha1.SurveyCampaign{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: ref.Name}, c); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("reading SurveyCampaign %s: %w", ref.Name, err)
+			}
+			missing = append(missing, ref.Name)
+			if rec, ok := records[ref.Name]; ok {
+				out = append(out, rec) // keep what was done before it went
+			}
+			continue
+		}
+		rec := records[ref.Name]
+		rec.Campaign = ref.Name
+		paused := slices.Contains(c.Status.PausedBy, b.Name)
+		if b.Spec.Containment.PauseCollection && paused && rec.PausedAt == nil {
+			rec.PausedAt = stamp
+			r.event(b, corev1.EventTypeNormal, "CollectionPaused", "Contain", "scaled the collector of campaign %s to zero", ref.Name)
+		}
+		if b.Spec.ResolvedAt != nil && rec.PausedAt != nil && rec.ResumedAt == nil && !paused {
+			rec.ResumedAt = stamp
+			r.event(b, corev1.EventTypeNormal, "CollectionResumed", "Resolve", "the collector of campaign %s runs again", ref.Name)
+		}
+		if b.Spec.Containment.RotateKeys && rec.KeysRotatedAt == nil {
+			keys := &corev1.Secret{}
+			err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: childNames(c).keys}, keys)
+			if err != nil && !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("reading the key Secret of %s: %w", ref.Name, err)
+			}
+			if rot, ok := breachRotations(keys)[string(b.UID)]; err == nil && ok {
+				rec.KeysRotatedAt, rec.KeyID = &metav1.Time{Time: rot.At}, rot.Key
+				r.event(b, corev1.EventTypeNormal, "KeysRotated", "Contain", "campaign %s encrypts with new data key %s", ref.Name, rot.Key)
+			}
+		}
+		if rec != (privacyv1alpha1.CampaignContainment{Campaign: ref.Name}) {
+			out = append(out, rec)
+		}
+	}
+	b.Status.Containment = out
+	return missing, nil
+}
+
+// contained says whether every requested action is done on every campaign
+// that exists, and what is still pending.
+func contained(b *privacyv1alpha1.BreachReport, missing []string) (bool, []string) {
+	done := map[string]privacyv1alpha1.CampaignContainment{}
+	for _, rec := range b.Status.Containment {
+		done[rec.Campaign] = rec
+	}
+	var pending []string
+	for _, ref := range b.Spec.CampaignRefs {
+		if slices.Contains(missing, ref.Name) {
+			continue
+		}
+		rec := done[ref.Name]
+		if b.Spec.Containment.PauseCollection && rec.PausedAt == nil {
+			pending = append(pending, "pause "+ref.Name)
+		}
+		if b.Spec.Containment.RotateKeys && rec.KeysRotatedAt == nil {
+			pending = append(pending, "rotate the keys of "+ref.Name)
+		}
+	}
+	return len(pending) == 0, pending
+}
+
+// setConditions sets phase, Contained, Overdue, Ready and Stalled.
+func (r *BreachReportReconciler) setConditions(b *privacyv1alpha1.BreachReport, missing []string, now time.Time) {
+	set := func(typ string, ok bool, reason, msg string) {
+		status := metav1.ConditionFalse
+		if ok {
+			status = metav1.ConditionTrue
+		}
+		// Transition times come from the injected clock, like the deadlines.
+		meta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{
+			Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: b.Generation,
+			LastTransitionTime: metav1.Time{Time: now.UTC().Truncate(time.Second)},
+		})
+	}
+	isContained, pending := contained(b, missing)
+	b.Status.Phase = breachPhase(&b.Spec, isContained)
+	switch {
+	case isContained && !b.Spec.Containment.PauseCollection && !b.Spec.Containment.RotateKeys:
+		set(privacyv1alpha1.ConditionContained, true, privacyv1alpha1.ReasonSucceeded, "no containment was requested")
+	case isContained:
+		set(privacyv1alpha1.ConditionContained, true, privacyv1alpha1.ReasonSucceeded, "the requested containment is carried out")
+	default:
+		set(privacyv1alpha1.ConditionContained, false, privacyv1alpha1.ReasonProgressing, "waiting to "+strings.Join(pending, ", "))
+	}
+
+	if overdue := overdueRegimes(b.Status.Deadlines); len(overdue) > 0 {
+		set(privacyv1alpha1.ConditionOverdue, true, privacyv1alpha1.ReasonDeadlineMissed,
+			"the notification deadline of "+strings.Join(overdue, ", ")+" passed without notifying the authority in time")
+	} else {
+		msg := "every notification deadline is met"
+		if b.Status.NextDeadline != nil {
+			msg = "the next notification deadline is " + b.Status.NextDeadline.UTC().Format(time.RFC3339)
+		}
+		set(privacyv1alpha1.ConditionOverdue, false, privacyv1alpha1.ReasonDeadlinesMet, msg)
+	}
+
+	if len(missing) > 0 {
+		msg := fmt.Sprintf("SurveyCampaign %s named in spec.campaignRefs does not exist in namespace %s; the other campaigns are handled",
+			strings.Join(missing, ", "), b.Namespace)
+		set(privacyv1alpha1.ConditionStalled, true, privacyv1alpha1.ReasonCampaignNotFound, msg)
+		set(privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonCampaignNotFound, msg)
+		return
+	}
+	meta.RemoveStatusCondition(&b.Status.Conditions, privacyv1alpha1.ConditionStalled)
+	set(privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonSucceeded, "phase "+string(b.Status.Phase))
+}
+
+func (r *BreachReportReconciler) event(b *privacyv1alpha1.BreachReport, typ, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(b, nil, typ, reason, action, note, args...)
+	}
+}
+
+// SetupWithManager registers the reconciler; campaign changes (their
+// status says what containment was carried out) reach the reports naming them.
 func (r *BreachReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.Metrics == nil {
+		r.Metrics = NewBreachMetrics()
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.BreachReport{}).
+		Watches(&privacyv1alpha1.SurveyCampaign{}, handler.EnqueueRequestsFromMapFunc(r.reportsOfCampaign)).
 		Named("breachreport").
 		Complete(r)
+}
+
+func (r *BreachReportReconciler) reportsOfCampaign(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &privacyv1alpha1.BreachReportList{}
+	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "listing the reports of a campaign", "campaign", o.GetName())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if names(&list.Items[i], o.GetName()) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: list.Items[i].Name}})
+		}
+	}
+	return reqs
 }

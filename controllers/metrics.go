@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -24,6 +26,12 @@ var (
 	keyAgeDesc = prometheus.NewDesc("surveyguard_key_age_seconds",
 		"Seconds since the campaign's active data key became active.",
 		[]string{"namespace", "campaign"}, nil)
+	breachRateDesc = prometheus.NewDesc("surveyguard_breach_rate",
+		"Breaches in the trailing 12 months per distinct respondent; absent while undefined (breaches but no known respondents).",
+		[]string{"namespace", "campaign"}, nil)
+	deadlineOverdueDesc = prometheus.NewDesc("surveyguard_breach_deadline_overdue",
+		"1 when a breach report's notification deadline for the regime passed unmet, else 0.",
+		[]string{"namespace", "breachreport", "regime"}, nil)
 )
 
 // campaignFigures is what the metrics export of one campaign.
@@ -31,6 +39,8 @@ type campaignFigures struct {
 	score     *int32
 	responses *int64
 	rotatedAt time.Time
+	// breachRate is absent when undefined.
+	breachRate *float64
 }
 
 // CampaignMetrics exports the figures of every campaign the operator
@@ -63,6 +73,11 @@ func (m *CampaignMetrics) observe(c *privacyv1alpha1.SurveyCampaign) {
 	if enc := c.Status.Encryption; enc != nil && enc.RotatedAt != nil {
 		f.rotatedAt = enc.RotatedAt.Time
 	}
+	if br := c.Status.Breaches; br != nil && br.Rate != "" {
+		if rate, err := strconv.ParseFloat(br.Rate, 64); err == nil {
+			f.breachRate = &rate
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.campaigns[types.NamespacedName{Namespace: c.Namespace, Name: c.Name}] = f
@@ -80,6 +95,7 @@ func (m *CampaignMetrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- npsScoreDesc
 	ch <- responsesDesc
 	ch <- keyAgeDesc
+	ch <- breachRateDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -96,6 +112,51 @@ func (m *CampaignMetrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		if !f.rotatedAt.IsZero() {
 			ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, max(now.Sub(f.rotatedAt).Seconds(), 0), key.Namespace, key.Name)
+		}
+		if f.breachRate != nil {
+			ch <- prometheus.MustNewConstMetric(breachRateDesc, prometheus.GaugeValue, *f.breachRate, key.Namespace, key.Name)
+		}
+	}
+}
+
+// BreachMetrics exports the deadlines of every breach report. It is a
+// prometheus.Collector; use NewBreachMetrics.
+type BreachMetrics struct {
+	mu      sync.Mutex
+	reports map[types.NamespacedName][]privacyv1alpha1.BreachDeadline
+}
+
+// NewBreachMetrics returns an empty set.
+func NewBreachMetrics() *BreachMetrics {
+	return &BreachMetrics{reports: map[types.NamespacedName][]privacyv1alpha1.BreachDeadline{}}
+}
+
+func (m *BreachMetrics) observe(b *privacyv1alpha1.BreachReport) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reports[types.NamespacedName{Namespace: b.Namespace, Name: b.Name}] = slices.Clone(b.Status.Deadlines)
+}
+
+func (m *BreachMetrics) forget(key types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.reports, key)
+}
+
+// Describe implements prometheus.Collector.
+func (m *BreachMetrics) Describe(ch chan<- *prometheus.Desc) { ch <- deadlineOverdueDesc }
+
+// Collect implements prometheus.Collector.
+func (m *BreachMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key, deadlines := range m.reports {
+		for _, d := range deadlines {
+			v := 0.0
+			if d.Overdue {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(deadlineOverdueDesc, prometheus.GaugeValue, v, key.Namespace, key.Name, string(d.Regime))
 		}
 	}
 }

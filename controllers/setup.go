@@ -23,19 +23,18 @@ type Options struct {
 	StatsInterval time.Duration
 }
 
-// registerCampaignMetrics registers the per-campaign metrics with the
-// manager's registry, or returns the set registered before (tests set up more
-// than one manager in a process).
-func registerCampaignMetrics() (*CampaignMetrics, error) {
-	m := NewCampaignMetrics(nil)
+// register registers a metrics collector with the manager's registry, or
+// returns the one of the same type registered before (tests set up more than
+// one manager in a process).
+func register[M prometheus.Collector](m M) (M, error) {
 	err := ctrlmetrics.Registry.Register(m)
 	if are, ok := err.(prometheus.AlreadyRegisteredError); ok { //nolint:errorlint // Register returns it unwrapped
-		if existing, ok := are.ExistingCollector.(*CampaignMetrics); ok {
+		if existing, ok := are.ExistingCollector.(M); ok {
 			return existing, nil
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("registering the campaign metrics: %w", err)
+		return m, fmt.Errorf("registering metrics: %w", err)
 	}
 	return m, nil
 }
@@ -43,7 +42,11 @@ func registerCampaignMetrics() (*CampaignMetrics, error) {
 // SetupAll registers every surveyguard reconciler with the manager.
 func SetupAll(mgr ctrl.Manager, o Options) error {
 	c, s := mgr.GetClient(), mgr.GetScheme()
-	metrics, err := registerCampaignMetrics()
+	metrics, err := register(NewCampaignMetrics(nil))
+	if err != nil {
+		return err
+	}
+	breachMetrics, err := register(NewBreachMetrics())
 	if err != nil {
 		return err
 	}
@@ -62,7 +65,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 			OperatorNamespace: o.OperatorNamespace, StatsInterval: o.StatsInterval, Metrics: metrics,
 		}).SetupWithManager},
 		{"retentionpolicy", (&RetentionPolicyReconciler{Client: c, Scheme: s, Recorder: recorder, Collectors: collectors}).SetupWithManager},
-		{"breachreport", (&BreachReportReconciler{Client: c, Scheme: s}).SetupWithManager},
+		{"breachreport", (&BreachReportReconciler{Client: c, Scheme: s, Recorder: recorder, Metrics: breachMetrics}).SetupWithManager},
 		{"erasurerequest", (&ErasureRequestReconciler{Client: c, Scheme: s}).SetupWithManager},
 	}
 	for _, s := range setups {

@@ -49,6 +49,9 @@ const (
 	annotationChecksum = "privacy.surveyguard.io/config-checksum"
 	// annotationRotatedAt on the key Secret is when its active key was made.
 	annotationRotatedAt = "privacy.surveyguard.io/rotated-at"
+	// annotationBreachRotations on the key Secret records the rotations done
+	// for breach reports: {"<report UID>": {"key": "k3", "at": ...}}.
+	annotationBreachRotations = "privacy.surveyguard.io/breach-rotations"
 )
 
 // maxCampaignName keeps "<name>-collector" within a 63-character DNS label.

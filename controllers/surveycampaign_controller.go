@@ -55,6 +55,7 @@ type SurveyCampaignReconciler struct {
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns/finalizers,verbs=update
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=retentionpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=breachreports,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets;configmaps;serviceaccounts;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
@@ -142,6 +143,12 @@ func (r *SurveyCampaignReconciler) nextPoll(c *privacyv1alpha1.SurveyCampaign, o
 
 // reconcileNormal runs the steps in order; the first failure stops it.
 func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed) error {
+	reports := &privacyv1alpha1.BreachReportList{}
+	if err := r.List(ctx, reports, client.InNamespace(c.Namespace)); err != nil {
+		return fmt.Errorf("listing BreachReports: %w", err)
+	}
+	obs.breaches = breachesOf(reports.Items, c.Name, r.Clock.Now())
+	obs.breachesRead = true
 	if len(c.Name) > maxCampaignName {
 		obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonInvalidSpec,
 			fmt.Sprintf("the campaign name is %d characters; at most %d fit the collector's Service name", len(c.Name), maxCampaignName)
@@ -162,7 +169,7 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 		obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonInvalidSpec, "the collector configuration is invalid: "+err.Error()
 		return nil
 	}
-	obs.paused = c.Spec.Paused
+	obs.paused = c.Spec.Paused || len(obs.breaches.pausedBy) > 0
 	n := childNames(c)
 	dsn, err := r.databaseDSN(ctx, c, obs)
 	if err != nil || obs.stalledReason != "" {
@@ -192,7 +199,7 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 	r.readStats(ctx, c, obs, adminclient.Target{
 		Campaign: c.Namespace + "/" + c.Name, URL: adminURL(c), CA: caCert, Token: token,
 	})
-	keys, err := r.reconcileKeys(ctx, c, obs, false)
+	keys, err := r.reconcileKeys(ctx, c, obs, obs.breaches.rotateFor)
 	if err != nil || keys == nil {
 		return err
 	}
@@ -512,8 +519,20 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&batchv1.CronJob{}).
 		Watches(&privacyv1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.campaignsOfPolicy)).
+		// A report's creation, change or deletion moves its campaigns' breach
+		// figures and containment (old and new refs on an update).
+		Watches(&privacyv1alpha1.BreachReport{}, handler.EnqueueRequestsFromMapFunc(campaignsOfReport)).
 		Named("surveycampaign").
 		Complete(r)
+}
+
+func campaignsOfReport(_ context.Context, o client.Object) []reconcile.Request {
+	b := o.(*privacyv1alpha1.BreachReport)
+	reqs := make([]reconcile.Request, 0, len(b.Spec.CampaignRefs))
+	for _, ref := range b.Spec.CampaignRefs {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKey{Namespace: b.Namespace, Name: ref.Name}})
+	}
+	return reqs
 }
 
 func (r *SurveyCampaignReconciler) campaignsOfPolicy(ctx context.Context, o client.Object) []reconcile.Request {

@@ -41,13 +41,23 @@ var (
 	fakeClock  = clocktesting.NewFakeClock(time.Now())
 	collectors = adminclient.New(nil, 5*time.Second)
 	metrics    = controllers.NewCampaignMetrics(fakeClock)
+	// breachClock runs with real time, three hours behind it: a deadline
+	// long past by the machine's clock is still ahead by the reconciler's.
+	breachClock   = shiftedClock{-3 * time.Hour}
+	breachMetrics = controllers.NewBreachMetrics()
 )
+
+// shiftedClock is real time moved by an offset.
+type shiftedClock struct{ offset time.Duration }
+
+func (c shiftedClock) Now() time.Time                  { return time.Now().Add(c.offset) }
+func (c shiftedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
 
 func TestMain(m *testing.M) {
 	testenv.Main(m, startManager, testenv.CRDDir())
 }
 
-// startManager runs the SurveyCampaign and RetentionPolicy reconcilers against the test API
+// startManager runs the SurveyCampaign, RetentionPolicy and BreachReport reconcilers against the test API
 // server with a fake clock and a client that counts its write calls.
 func startManager(env *testenv.Env) error {
 	var err error
@@ -74,6 +84,13 @@ func startManager(env *testenv.Env) error {
 		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("surveyguard"), Collectors: collectors,
 	}
 	if err := rp.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	br := &controllers.BreachReportReconciler{
+		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("surveyguard"),
+		Clock: breachClock, Metrics: breachMetrics,
+	}
+	if err := br.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	go func() {
@@ -627,8 +644,15 @@ func TestDeletionCryptoShreds(t *testing.T) {
 // campaign checkout-nps in ns.
 func metricValue(t *testing.T, name, ns string) (float64, bool) {
 	t.Helper()
+	return gauge(t, metrics, name, map[string]string{"namespace": ns, "campaign": "checkout-nps"})
+}
+
+// gauge gathers a collector's metrics and returns the sample of name whose
+// labels include want.
+func gauge(t *testing.T, c prometheus.Collector, name string, want map[string]string) (float64, bool) {
+	t.Helper()
 	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(metrics); err != nil {
+	if err := reg.Register(c); err != nil {
 		t.Fatal(err)
 	}
 	families, err := reg.Gather()
@@ -644,7 +668,11 @@ func metricValue(t *testing.T, name, ns string) (float64, bool) {
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
-			if labels["namespace"] == ns && labels["campaign"] == "checkout-nps" {
+			match := true
+			for k, v := range want {
+				match = match && labels[k] == v
+			}
+			if match {
 				return m.GetGauge().GetValue(), true
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -92,11 +93,28 @@ func addDataKey(s *corev1.Secret, now time.Time) (string, error) {
 	return id, nil
 }
 
+// keyRotation records one rotation a breach containment asked for.
+type keyRotation struct {
+	Key string    `json:"key"`
+	At  time.Time `json:"at"`
+}
+
+// breachRotations reads, from the key Secret, the rotations done for breach
+// reports, by report UID. The record is written in the same update as the
+// new key, so a rotation is never done twice for a report, across restarts.
+func breachRotations(s *corev1.Secret) map[string]keyRotation {
+	out := map[string]keyRotation{}
+	if raw := s.Annotations[annotationBreachRotations]; raw != "" {
+		_ = json.Unmarshal([]byte(raw), &out) // a damaged record is rebuilt by the next rotation
+	}
+	return out
+}
+
 // reconcileKeys creates the key Secret once, adds a new active key every
-// rotation interval (or when a breach containment asks for one), and drops
-// keys older than the active one once the collector reports that nothing is
-// sealed by them any more.
-func (r *SurveyCampaignReconciler) reconcileKeys(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, forceRotation bool) (*corev1.Secret, error) {
+// rotation interval or when an unresolved breach report (rotateFor, by UID)
+// asks for one it has not had, and drops keys older than the active one once
+// the collector reports that nothing is sealed by them any more.
+func (r *SurveyCampaignReconciler) reconcileKeys(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, rotateFor []string) (*corev1.Secret, error) {
 	n := childNames(c)
 	now := r.Clock.Now()
 	s := &corev1.Secret{}
@@ -135,18 +153,33 @@ func (r *SurveyCampaignReconciler) reconcileKeys(ctx context.Context, c *privacy
 		return nil, nil
 	}
 	update := s.DeepCopy()
+	done := breachRotations(s)
+	var pending []string
+	for _, uid := range rotateFor {
+		if _, ok := done[uid]; !ok {
+			pending = append(pending, uid)
+		}
+	}
 	switch {
-	case forceRotation || !now.Before(rotatedAt.Add(rotationInterval(c))):
+	case len(pending) > 0 || !now.Before(rotatedAt.Add(rotationInterval(c))):
 		id, err := addDataKey(update, now)
 		if err != nil {
 			return nil, err
 		}
+		why := "rotation interval reached"
+		if len(pending) > 0 {
+			for _, uid := range pending {
+				done[uid] = keyRotation{Key: id, At: now.UTC().Truncate(time.Second)}
+			}
+			record, err := json.Marshal(done)
+			if err != nil {
+				return nil, err
+			}
+			update.Annotations[annotationBreachRotations] = string(record)
+			why = "requested by a breach containment"
+		}
 		if err := r.Update(ctx, update); err != nil {
 			return nil, fmt.Errorf("rotating keys: %w", err)
-		}
-		why := "rotation interval reached"
-		if forceRotation {
-			why = "requested by a breach containment"
 		}
 		r.event(c, corev1.EventTypeNormal, "KeyRotated", "Rotate", "new data key %s is active (%s); %s stays until its data is re-wrapped", id, why, active)
 		obs.changed = append(obs.changed, "Secret/"+n.keys)

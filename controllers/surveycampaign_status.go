@@ -26,6 +26,10 @@ type observed struct {
 	waiting string
 	// policy is the campaign's RetentionPolicy, when it exists.
 	policy *privacyv1alpha1.RetentionPolicy
+	// breaches is what the namespace's BreachReports mean for the campaign;
+	// breachesRead says they were listed.
+	breaches     campaignBreaches
+	breachesRead bool
 	// paused is spec.paused or a breach containment.
 	paused bool
 	// deployment is the collector's Deployment as last read.
@@ -71,6 +75,13 @@ func deploymentAvailable(d *appsv1.Deployment) (bool, string) {
 
 // setCampaignStatus computes every condition and published figure from obs.
 func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time.Time) {
+	if obs.breachesRead {
+		var customers *int64
+		if obs.stats != nil && !obs.stats.Suppressed {
+			customers = &obs.stats.DistinctCustomers
+		}
+		setBreaches(c, obs.breaches, customers)
+	}
 	if obs.stalledReason != "" {
 		setCondition(c, privacyv1alpha1.ConditionStalled, true, obs.stalledReason, obs.stalledMessage)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, obs.stalledReason, obs.stalledMessage)
@@ -83,7 +94,7 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 	available, availableMsg := deploymentAvailable(obs.deployment)
 	switch {
 	case obs.paused:
-		setCondition(c, privacyv1alpha1.ConditionCollectorAvailable, false, privacyv1alpha1.ReasonPaused, "the collector is scaled to zero; stored data is kept")
+		setCondition(c, privacyv1alpha1.ConditionCollectorAvailable, false, privacyv1alpha1.ReasonPaused, pausedMessage(c, obs.breaches.pausedBy))
 	case !available:
 		setCondition(c, privacyv1alpha1.ConditionCollectorAvailable, false, privacyv1alpha1.ReasonCollectorUnavailable, availableMsg)
 	case obs.statsErr != nil:
@@ -128,7 +139,7 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonProgressing, msg)
 	case obs.paused:
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
-		setCondition(c, privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonPaused, "paused: the collector is scaled to zero and stored data is kept")
+		setCondition(c, privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonPaused, pausedMessage(c, obs.breaches.pausedBy))
 	case obs.statsErr != nil:
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonCollectorUnavailable, "the collector's admin API does not answer")

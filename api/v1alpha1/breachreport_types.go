@@ -135,6 +135,31 @@ type BreachDeadline struct {
 	Overdue bool `json:"overdue,omitempty"`
 }
 
+// CampaignContainment is the containment carried out on one campaign.
+type CampaignContainment struct {
+	// campaign is the SurveyCampaign contained.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Campaign string `json:"campaign"`
+
+	// pausedAt is when the campaign's collector was scaled to zero for this report.
+	// +optional
+	PausedAt *metav1.Time `json:"pausedAt,omitempty"`
+
+	// resumedAt is when the collector resumed after the report was resolved.
+	// +optional
+	ResumedAt *metav1.Time `json:"resumedAt,omitempty"`
+
+	// keysRotatedAt is when the campaign's data key was rotated for this report.
+	// +optional
+	KeysRotatedAt *metav1.Time `json:"keysRotatedAt,omitempty"`
+
+	// keyID is the data key made by that rotation.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	KeyID string `json:"keyID,omitempty"`
+}
+
 // BreachReportStatus is the observed state of a BreachReport.
 type BreachReportStatus struct {
 	// observedGeneration is the spec generation the operator last reconciled successfully.
@@ -155,6 +180,14 @@ type BreachReportStatus struct {
 	// nextDeadline is the earliest due time that is neither met nor passed.
 	// +optional
 	NextDeadline *metav1.Time `json:"nextDeadline,omitempty"`
+
+	// containment records, per affected campaign, the containment the operator
+	// carried out, so that each action happens once.
+	// +optional
+	// +listType=map
+	// +listMapKey=campaign
+	// +kubebuilder:validation:MaxItems=100
+	Containment []CampaignContainment `json:"containment,omitempty"`
 
 	// conditions are Contained, Overdue, Ready, Reconciling and Stalled.
 	// +optional

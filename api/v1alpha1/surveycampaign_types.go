@@ -301,6 +301,14 @@ type SurveyCampaignStatus struct {
 	// retention reports how the retention policy is being carried out.
 	// +optional
 	Retention *RetentionStatus `json:"retention,omitempty"`
+
+	// pausedBy names the unresolved BreachReports whose containment keeps the
+	// collector scaled to zero.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=253
+	PausedBy []string `json:"pausedBy,omitempty"`
 }
 
 // NPSStatus is the Net Promoter Score of a campaign. Below minGroupSize

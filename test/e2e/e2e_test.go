@@ -103,7 +103,7 @@ func startManager(t *testing.T, collectorAddress string) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "manager", "--kubeconfig", cluster.Kubeconfig, //nolint:gosec // the binary this test built
+	cmd := exec.CommandContext(ctx, bin, "manager", "--kubeconfig", cluster.Kubeconfig,
 		"--metrics-bind-address=0", "--health-probe-bind-address="+probe,
 		"--operator-namespace=surveyguard-system", "--collector-image=example.com/surveyguard:e2e",
 		"--collector-address="+collectorAddress, "--stats-interval=2s")
@@ -273,7 +273,7 @@ func TestRetentionOnASimulatedCluster(t *testing.T) {
 	// The purge that Job's pod would run, as a local process.
 	args := append([]string{"purge"}, jobPurgeArgs(t, &pods.Items[0])...)
 	args = append(args, "--connect-to", adminAddr, "--token-file", f.TokenFile, "--ca-file", f.CAFile, "--job", job.Name)
-	out, err := exec.Command(bin, args...).Output() //nolint:gosec // the binary this test built
+	out, err := exec.Command(bin, args...).Output()
 	if err != nil {
 		t.Fatalf("surveyguard %v: %v", args, err)
 	}
