@@ -77,15 +77,27 @@ spec:
   hostPath: {path: "${work}/volume"}
 EOF
 
-say "Applying the samples (config/samples)"
-kubectl apply -n default -f config/samples/
+say "Applying the samples (config/samples), all but the breach report"
+for f in config/samples/*.yaml; do
+	[[ "${f}" == *breachreport* ]] || kubectl apply -n default -f "${f}"
+done
 kubectl wait -n default --for=jsonpath='{.status.availableReplicas}'=1 --timeout=60s deployment/checkout-nps-collector
 
 say "What the operator made for checkout-nps (its pod runs on a KWOK fake node)"
 kubectl get -n default deployment,pod,service,pvc,cronjob,networkpolicy -l privacy.surveyguard.io/campaign=checkout-nps
 kubectl get nodes
 
+say "A breach is reported: the collector is paused and its keys rotated"
+kubectl apply -n default -f config/samples/privacy_v1alpha1_breachreport.yaml
+kubectl wait -n default --for=jsonpath='{.spec.replicas}'=0 --timeout=60s deployment/checkout-nps-collector
+kubectl wait -n default --for=jsonpath='{.status.phase}'=Contained --timeout=60s breachreport/checkout-export-leak
+kubectl get -n default deployment checkout-nps-collector
+kubectl get -n default breachreport checkout-export-leak \
+	-o jsonpath='{range .status.deadlines[*]}{.regime}: due {.due}, overdue {.overdue}{"\n"}{end}{range .status.containment[*]}{.campaign}: paused at {.pausedAt}, new key {.keyID}{"\n"}{end}'
+kubectl get -n default surveycampaign checkout-nps -o jsonpath='paused by {.status.pausedBy}; breaches {.status.breaches}{"\n"}'
+
 say "support-nps waits for its database Secret, and says so"
+kubectl wait -n default --for=condition=Stalled --timeout=60s surveycampaign/support-nps >/dev/null
 kubectl get surveycampaign support-nps -n default \
 	-o jsonpath='{range .status.conditions[?(@.type=="Stalled")]}{.reason}: {.message}{"\n"}{end}'
 
