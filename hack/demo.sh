@@ -11,6 +11,9 @@ cd "${root}"
 assets=${KUBEBUILDER_ASSETS:-$(hack/build-control-plane.sh 2>/dev/null | tail -n 1)}
 work=${root}/.demo
 probe_port=${DEMO_PROBE_PORT:-18081}
+# Where checkout-nps's collector listens when run as a local process.
+public_port=${DEMO_PUBLIC_PORT:-18443}
+admin_port=${DEMO_ADMIN_PORT:-19443}
 rm -rf "${work}"
 mkdir -p "${work}"
 export KUBECONFIG=${work}/kubeconfig
@@ -54,8 +57,13 @@ kubectl wait --for condition=Established --timeout=60s \
 	crd/breachreports.privacy.surveyguard.io crd/erasurerequests.privacy.surveyguard.io
 
 say "Starting the operator (bin/surveyguard manager)"
+# No pod runs on KWOK's fake nodes: checkout-nps's collector runs as a local
+# process below, and --collector-address points the operator at it (still
+# checking its certificate for the Service's name).
 bin/surveyguard manager --metrics-bind-address=0 \
-	--health-probe-bind-address="127.0.0.1:${probe_port}" >"${work}/manager.log" 2>&1 &
+	--health-probe-bind-address="127.0.0.1:${probe_port}" \
+	--collector-address="default/checkout-nps=127.0.0.1:${admin_port}" --stats-interval=2s \
+	>"${work}/manager.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 60); do
 	ready && break
@@ -86,6 +94,34 @@ kubectl wait -n default --for=jsonpath='{.status.availableReplicas}'=1 --timeout
 say "What the operator made for checkout-nps (its pod runs on a KWOK fake node)"
 kubectl get -n default deployment,pod,service,pvc,cronjob,networkpolicy -l privacy.surveyguard.io/campaign=checkout-nps
 kubectl get nodes
+
+say "checkout-nps's collector as a local process, with the Secrets and configuration the operator made"
+collector=${work}/collector
+mkdir -p "${collector}/data"
+# mount SECRET DIR writes each key of a Secret to a file, as the kubelet would.
+mount() {
+	mkdir -p "$2"
+	for key in $(kubectl get secret -n default "$1" -o go-template='{{range $k, $v := .data}}{{$k}} {{end}}'); do
+		kubectl get secret -n default "$1" -o go-template="{{index .data \"${key}\"}}" | base64 -d >"$2/${key}"
+	done
+	chmod 600 "$2"/*
+}
+mount checkout-nps-keys "${collector}/keys"
+mount checkout-nps-tls "${collector}/tls"
+mount checkout-nps-admin-token "${collector}/admin"
+kubectl get configmap -n default checkout-nps-collector -o go-template='{{index .data "collector.yaml"}}' |
+	sed -e "s#/secrets/#${collector}/#g" -e "s#/data/#${collector}/data/#" \
+		-e "s#public: .*#public: 127.0.0.1:${public_port}#" -e "s#admin: .*#admin: 127.0.0.1:${admin_port}#" \
+		>"${collector}/collector.yaml"
+bin/surveyguard collector --config "${collector}/collector.yaml" >"${work}/collector.log" 2>&1 &
+pids+=($!)
+echo "collector running (log: ${work}/collector.log)"
+
+say "Two seconds of survey answers (hack/loadtest), then the NPS on the campaign"
+go run ./hack/loadtest --url "https://checkout-nps-collector.default.svc:8443" --connect-to "127.0.0.1:${public_port}" \
+	--ca-file "${collector}/tls/ca.crt" --conns 4 --duration 2s --no-email
+kubectl wait -n default --for=condition=Ready --timeout=60s surveycampaign/checkout-nps
+kubectl get -n default surveycampaign checkout-nps
 
 say "A breach is reported: the collector is paused and its keys rotated"
 kubectl apply -n default -f config/samples/privacy_v1alpha1_breachreport.yaml

@@ -67,7 +67,7 @@ type RetentionPolicyStatus struct {
 
 	// boundCampaigns is the number of SurveyCampaigns that use this policy.
 	// +optional
-	BoundCampaigns int32 `json:"boundCampaigns,omitempty"`
+	BoundCampaigns int32 `json:"boundCampaigns"`
 
 	// lastScheduleTime is when a purge Job was last started for this policy.
 	// +optional

@@ -367,7 +367,7 @@ type BreachRateStatus struct {
 	// count is the number of BreachReports naming this campaign detected in the
 	// trailing 12 months.
 	// +optional
-	Count int32 `json:"count,omitempty"`
+	Count int32 `json:"count"`
 
 	// customers is the number of distinct respondents of the campaign.
 	// +optional

@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -28,6 +29,8 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "how long to send")
 	notice := flag.String("notice-version", "2026-01", "the campaign's consent notice version")
 	bare := flag.Bool("bare", false, "send no personal field (no comment, email or customer ID)")
+	noEmail := flag.Bool("no-email", false, "send no email (for a campaign that does not collect one)")
+	connectTo := flag.String("connect-to", "", "dial this host:port instead of the URL's host; the certificate is still checked for the URL's host")
 	flag.Parse()
 	if *url == "" {
 		fmt.Fprintln(os.Stderr, "loadtest: --url is required")
@@ -47,12 +50,22 @@ func main() {
 		}
 	}
 	body := loadgen.Body(*notice)
-	if *bare {
+	switch {
+	case *bare:
 		body = loadgen.BareBody(*notice)
+	case *noEmail:
+		body = loadgen.NoEmailBody(*notice)
+	}
+	base := &http.Transport{TLSClientConfig: tlsCfg}
+	if *connectTo != "" {
+		d := &net.Dialer{Timeout: 5 * time.Second}
+		base.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, *connectTo)
+		}
 	}
 	res := loadgen.Run(context.Background(), loadgen.Config{
 		URL: *url, Conns: *conns, Duration: *duration, Body: body,
-		Client: &http.Client{Transport: loadgen.Transport(&http.Transport{TLSClientConfig: tlsCfg}, *conns)},
+		Client: &http.Client{Transport: loadgen.Transport(base, *conns)},
 	})
 	fmt.Println(res)
 	if res.Requests == 0 || res.Errors > 0 {

@@ -118,6 +118,15 @@ func Body(noticeVersion string) func(i int64) []byte {
 	}
 }
 
+// NoEmailBody is Body without the email, for a campaign that does not
+// collect one (config/samples' checkout-nps).
+func NoEmailBody(noticeVersion string) func(i int64) []byte {
+	return func(i int64) []byte {
+		return fmt.Appendf(nil, `{"score":%d,"consent":{"given":true,"noticeVersion":%q},"customerID":"C-%d","comment":"Checkout was quick but the coupon box confused me, call me on +91 98765 %05d","segments":{"plan":"pro"}}`,
+			i%11, noticeVersion, i%5000, i%100000)
+	}
+}
+
 // BareBody is the same response with no personal field: nothing to redact,
 // encrypt or pseudonymize.
 func BareBody(noticeVersion string) func(i int64) []byte {
