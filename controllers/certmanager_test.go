@@ -148,4 +148,18 @@ func TestCertManagerIssuer(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Deleting a campaign that uses cert-manager takes its Certificate and
+	// the TLS Secret (cert-manager's has no owner reference) with it.
+	update(t, c, func() {
+		c.Spec.TLS = &privacyv1alpha1.TLSSpec{IssuerRef: privacyv1alpha1.IssuerReference{Name: "letsencrypt", Kind: "ClusterIssuer"}}
+	})
+	eventually(t, "Certificate again", func() error { return get(ns, "checkout-nps-collector", certificate()) })
+	deleteCampaign(t, ns)
+	if err := get(ns, "checkout-nps-collector", certificate()); !apierrors.IsNotFound(err) {
+		t.Errorf("Certificate survived the campaign: %v", err)
+	}
+	if err := get(ns, "checkout-nps-tls", &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Errorf("TLS Secret survived the campaign: %v", err)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -345,7 +346,15 @@ func (r *SurveyCampaignReconciler) reconcileDelete(ctx context.Context, c *priva
 		r.event(c, corev1.EventTypeWarning, "PurgeSkipped", "CryptoShred",
 			"the collector could not purge before deletion (%v); its keys are destroyed anyway, so what it stored cannot be read", err)
 	}
-	for _, name := range []string{n.keys, n.ca} {
+	if c.Spec.TLS != nil {
+		// cert-manager's Secret has no owner reference: delete the
+		// Certificate first so cert-manager does not issue it again.
+		cert := desiredCertificate(c)
+		if err := r.Delete(ctx, cert); err != nil && !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
+			return fmt.Errorf("deleting Certificate %s: %w", cert.GetName(), err)
+		}
+	}
+	for _, name := range []string{n.keys, n.ca, n.tls} {
 		s := &corev1.Secret{}
 		s.Name, s.Namespace = name, c.Namespace
 		if err := r.Delete(ctx, s); client.IgnoreNotFound(err) != nil {
