@@ -134,3 +134,24 @@ func TestBreachesOfTheTrailingYear(t *testing.T) {
 		t.Errorf("pausedBy %v, rotateFor %v", got.pausedBy, got.rotateFor)
 	}
 }
+
+func TestContainedSkipsMissingCampaignsButNotAll(t *testing.T) {
+	b := &privacyv1alpha1.BreachReport{}
+	b.Spec.CampaignRefs = []privacyv1alpha1.LocalObjectReference{{Name: "checkout"}, {Name: "ghost"}}
+	b.Spec.Containment.PauseCollection = true
+	now := metav1.Now()
+	if ok, pending := contained(b, []string{"ghost"}); ok || len(pending) != 1 || pending[0] != "pause checkout" {
+		t.Errorf("nothing done: %v %v", ok, pending)
+	}
+	b.Status.Containment = []privacyv1alpha1.CampaignContainment{{Campaign: "checkout", PausedAt: &now}}
+	if ok, pending := contained(b, []string{"ghost"}); !ok {
+		t.Errorf("checkout paused, ghost missing: %v %v", ok, pending)
+	}
+	if ok, _ := contained(b, []string{"checkout", "ghost"}); ok {
+		t.Error("a report whose campaigns are all missing is contained")
+	}
+	b.Spec.Containment.PauseCollection = false
+	if ok, _ := contained(b, []string{"checkout", "ghost"}); !ok {
+		t.Error("nothing was requested, yet not contained")
+	}
+}

@@ -145,8 +145,13 @@ func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *priva
 }
 
 // contained says whether every requested action is done on every campaign
-// that exists, and what is still pending.
+// that exists, and what is still pending. A report whose campaigns all are
+// missing has contained nothing.
 func contained(b *privacyv1alpha1.BreachReport, missing []string) (bool, []string) {
+	requested := b.Spec.Containment.PauseCollection || b.Spec.Containment.RotateKeys
+	if requested && len(missing) == len(b.Spec.CampaignRefs) {
+		return false, []string{"contain " + strings.Join(missing, ", ") + ", which do not exist"}
+	}
 	done := map[string]privacyv1alpha1.CampaignContainment{}
 	for _, rec := range b.Status.Containment {
 		done[rec.Campaign] = rec
