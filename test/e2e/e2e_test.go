@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,7 +95,8 @@ func eventually(t *testing.T, limit time.Duration, what string, cond func() erro
 
 // startManager runs `surveyguard manager` against the cluster, mapping the
 // campaign ns/name to a local admin address, and waits until it is ready.
-func startManager(t *testing.T, collectorAddress string) {
+// stop kills it (as a crash or an eviction would); the test's end does too.
+func startManager(t *testing.T, collectorAddress string) (stop func()) {
 	t.Helper()
 	probe := testenv.MustFreeAddr(t)
 	logPath := filepath.Join(t.TempDir(), "manager.log")
@@ -111,9 +113,15 @@ func startManager(t *testing.T, collectorAddress string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			_ = cmd.Wait()
+		})
+	}
 	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
+		stop()
 		_ = logFile.Close()
 		if t.Failed() {
 			data, _ := os.ReadFile(logPath)
@@ -132,6 +140,7 @@ func startManager(t *testing.T, collectorAddress string) {
 		}
 		return nil
 	})
+	return stop
 }
 
 // TestRetentionOnASimulatedCluster follows a campaign with an every-minute
@@ -292,6 +301,118 @@ func TestRetentionOnASimulatedCluster(t *testing.T) {
 		return nil
 	})
 	t.Logf("receipt of %s on the policy after %s", job.Name, time.Since(begin).Round(time.Second))
+}
+
+// TestBreachContainmentSurvivesARestart: a breach report pauses a campaign
+// and rotates its keys; the operator is killed and started again; nothing is
+// rotated twice and the restart writes nothing.
+func TestBreachContainmentSurvivesARestart(t *testing.T) {
+	ctx := context.Background()
+	const ns = "clinic"
+	stop := startManager(t, ns+"/intake-nps=127.0.0.1:1")
+	for _, o := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		testenv.HostPathVolume("e2e-clinic-data", t.TempDir(), resource.MustParse("1Gi")),
+		&privacyv1alpha1.RetentionPolicy{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ninety-days"},
+			Spec:       privacyv1alpha1.RetentionPolicySpec{MaxAge: metav1.Duration{Duration: 2160 * time.Hour}},
+		},
+		&privacyv1alpha1.SurveyCampaign{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "intake-nps"},
+			Spec: privacyv1alpha1.SurveyCampaignSpec{
+				Question:           "How likely are you to recommend our clinic to a friend or colleague?",
+				Consent:            privacyv1alpha1.ConsentSpec{NoticeVersion: "2026-01"},
+				RetentionPolicyRef: privacyv1alpha1.LocalObjectReference{Name: "ninety-days"},
+				Storage:            privacyv1alpha1.StorageSpec{Embedded: &privacyv1alpha1.EmbeddedStorage{}},
+			},
+		},
+	} {
+		if err := k8s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, time.Minute, "collector Deployment available", func() error {
+		d := &appsv1.Deployment{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "intake-nps-collector"}, d); err != nil {
+			return err
+		}
+		if d.Status.AvailableReplicas != 1 {
+			return fmt.Errorf("%d available", d.Status.AvailableReplicas)
+		}
+		return nil
+	})
+	report := &privacyv1alpha1.BreachReport{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "misdirected-email"},
+		Spec: privacyv1alpha1.BreachReportSpec{
+			CampaignRefs: []privacyv1alpha1.LocalObjectReference{{Name: "intake-nps"}},
+			DetectedAt:   metav1.Time{Time: time.Now().Add(-time.Hour).Truncate(time.Second)},
+			Category:     privacyv1alpha1.BreachCategoryDataLeak, Severity: privacyv1alpha1.BreachSeverityMedium,
+			Jurisdictions: []privacyv1alpha1.Jurisdiction{privacyv1alpha1.JurisdictionGDPR},
+			Containment:   privacyv1alpha1.ContainmentSpec{PauseCollection: true, RotateKeys: true},
+		},
+	}
+	if err := k8s.Create(ctx, report); err != nil {
+		t.Fatal(err)
+	}
+	// Contained: paused (the pod is gone) and k2 active.
+	eventually(t, time.Minute, "report Contained", func() error {
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(report), report); err != nil {
+			return err
+		}
+		if report.Status.Phase != privacyv1alpha1.BreachPhaseContained {
+			return fmt.Errorf("phase %q, containment %+v", report.Status.Phase, report.Status.Containment)
+		}
+		return nil
+	})
+	eventually(t, time.Minute, "collector pods gone", func() error {
+		pods := &corev1.PodList{}
+		if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"app.kubernetes.io/instance": "intake-nps"}); err != nil {
+			return err
+		}
+		if len(pods.Items) != 0 {
+			return fmt.Errorf("%d pods", len(pods.Items))
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second) // let the last status writes settle
+	versions := func() map[string]string {
+		out := map[string]string{}
+		for name, o := range map[string]client.Object{
+			"campaign": &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "intake-nps"}},
+			"report":   &privacyv1alpha1.BreachReport{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "misdirected-email"}},
+			"keys":     &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "intake-nps-keys"}},
+			"deploy":   &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "intake-nps-collector"}},
+			"cronjob":  &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "intake-nps-retention"}},
+			"policy":   &privacyv1alpha1.RetentionPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ninety-days"}},
+		} {
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(o), o); err != nil {
+				t.Fatal(err)
+			}
+			out[name] = o.GetResourceVersion()
+			if s, ok := o.(*corev1.Secret); ok {
+				out["active key"] = string(s.Data["active"])
+			}
+		}
+		return out
+	}
+	before := versions()
+	if before["active key"] != "k2" {
+		t.Fatalf("active key %q after containment, want k2", before["active key"])
+	}
+
+	stop()
+	restarted := time.Now()
+	startManager(t, ns+"/intake-nps=127.0.0.1:1")
+	ready := time.Since(restarted)
+	time.Sleep(5 * time.Second) // the new manager lists and reconciles everything at start
+	after := versions()
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s changed across the restart: %s -> %s", k, v, after[k])
+		}
+	}
+	t.Logf("restart: new manager ready in %s; no write to the campaign, report, keys, Deployment, CronJob or policy in the 5 s after",
+		ready.Round(time.Millisecond))
 }
 
 // jobPurgeArgs are the purge flags of the Job's pod that do not name files
