@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -72,7 +71,7 @@ func (r *BreachReportReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	r.setConditions(b, missing, now)
+	setBreachReportStatus(b, missing, now)
 	b.Status.ObservedGeneration = b.Generation
 	r.Metrics.observe(b)
 
@@ -142,80 +141,6 @@ func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *priva
 	}
 	b.Status.Containment = out
 	return missing, nil
-}
-
-// contained says whether every requested action is done on every campaign
-// that exists, and what is still pending. A report whose campaigns all are
-// missing has contained nothing.
-func contained(b *privacyv1alpha1.BreachReport, missing []string) (bool, []string) {
-	requested := b.Spec.Containment.PauseCollection || b.Spec.Containment.RotateKeys
-	if requested && len(missing) == len(b.Spec.CampaignRefs) {
-		return false, []string{"contain " + strings.Join(missing, ", ") + ", which do not exist"}
-	}
-	done := map[string]privacyv1alpha1.CampaignContainment{}
-	for _, rec := range b.Status.Containment {
-		done[rec.Campaign] = rec
-	}
-	var pending []string
-	for _, ref := range b.Spec.CampaignRefs {
-		if slices.Contains(missing, ref.Name) {
-			continue
-		}
-		rec := done[ref.Name]
-		if b.Spec.Containment.PauseCollection && rec.PausedAt == nil {
-			pending = append(pending, "pause "+ref.Name)
-		}
-		if b.Spec.Containment.RotateKeys && rec.KeysRotatedAt == nil {
-			pending = append(pending, "rotate the keys of "+ref.Name)
-		}
-	}
-	return len(pending) == 0, pending
-}
-
-// setConditions sets phase, Contained, Overdue, Ready and Stalled.
-func (r *BreachReportReconciler) setConditions(b *privacyv1alpha1.BreachReport, missing []string, now time.Time) {
-	set := func(typ string, ok bool, reason, msg string) {
-		status := metav1.ConditionFalse
-		if ok {
-			status = metav1.ConditionTrue
-		}
-		// Transition times come from the injected clock, like the deadlines.
-		meta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{
-			Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: b.Generation,
-			LastTransitionTime: metav1.Time{Time: now.UTC().Truncate(time.Second)},
-		})
-	}
-	isContained, pending := contained(b, missing)
-	b.Status.Phase = breachPhase(&b.Spec, isContained)
-	switch {
-	case isContained && !b.Spec.Containment.PauseCollection && !b.Spec.Containment.RotateKeys:
-		set(privacyv1alpha1.ConditionContained, true, privacyv1alpha1.ReasonSucceeded, "no containment was requested")
-	case isContained:
-		set(privacyv1alpha1.ConditionContained, true, privacyv1alpha1.ReasonSucceeded, "the requested containment is carried out")
-	default:
-		set(privacyv1alpha1.ConditionContained, false, privacyv1alpha1.ReasonProgressing, "waiting to "+strings.Join(pending, ", "))
-	}
-
-	if overdue := overdueRegimes(b.Status.Deadlines); len(overdue) > 0 {
-		set(privacyv1alpha1.ConditionOverdue, true, privacyv1alpha1.ReasonDeadlineMissed,
-			"the notification deadline of "+strings.Join(overdue, ", ")+" passed without notifying the authority in time")
-	} else {
-		msg := "every notification deadline is met"
-		if b.Status.NextDeadline != nil {
-			msg = "the next notification deadline is " + b.Status.NextDeadline.UTC().Format(time.RFC3339)
-		}
-		set(privacyv1alpha1.ConditionOverdue, false, privacyv1alpha1.ReasonDeadlinesMet, msg)
-	}
-
-	if len(missing) > 0 {
-		msg := fmt.Sprintf("SurveyCampaign %s named in spec.campaignRefs does not exist in namespace %s; the other campaigns are handled",
-			strings.Join(missing, ", "), b.Namespace)
-		set(privacyv1alpha1.ConditionStalled, true, privacyv1alpha1.ReasonCampaignNotFound, msg)
-		set(privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonCampaignNotFound, msg)
-		return
-	}
-	meta.RemoveStatusCondition(&b.Status.Conditions, privacyv1alpha1.ConditionStalled)
-	set(privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonSucceeded, "phase "+string(b.Status.Phase))
 }
 
 func (r *BreachReportReconciler) event(b *privacyv1alpha1.BreachReport, typ, reason, action, note string, args ...any) {

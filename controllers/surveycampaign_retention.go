@@ -10,13 +10,11 @@ import (
 	"github.com/robfig/cron/v3"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
-	"github.com/surveyguard/surveyguard/internal/collector"
 )
 
 // Each campaign gets a CronJob that runs `surveyguard purge` against its
@@ -192,79 +190,4 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 			},
 		},
 	}
-}
-
-// setRetention publishes how the campaign's retention is carried out:
-// status.retention from the collector's figures, and RetentionEnforced —
-// False when the oldest response is older than maxAge plus one schedule
-// period, or while a legal hold keeps everything.
-func setRetention(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.RetentionPolicy, st *collector.Stats, now time.Time) {
-	if p == nil {
-		return
-	}
-	r := c.Status.Retention
-	if r == nil || r.Policy != p.Name {
-		r = &privacyv1alpha1.RetentionStatus{Policy: p.Name}
-	}
-	if st != nil {
-		r.OldestRecordTime = nil
-		if st.OldestRecordTime != nil {
-			r.OldestRecordTime = &metav1.Time{Time: st.OldestRecordTime.UTC().Truncate(time.Second)}
-		}
-		if lp := st.LastPurge; lp != nil && !lp.DryRun {
-			r.LastPurgeTime = &metav1.Time{Time: lp.FinishedAt.UTC().Truncate(time.Second)}
-			r.LastPurged = lp.Purged + lp.Anonymized
-		}
-	}
-	c.Status.Retention = r
-
-	if held, reason, msg := retentionSuspended(p); held && reason == privacyv1alpha1.ReasonLegalHold {
-		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, false, reason, msg)
-		return
-	}
-	sched, err := parseSchedule(policySchedule(p))
-	if err != nil {
-		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, false, privacyv1alpha1.ReasonInvalidSpec,
-			fmt.Sprintf("RetentionPolicy %s has an invalid schedule: %v", p.Name, err))
-		return
-	}
-	if st == nil {
-		// Not read this pass (paused, not yet available): judge by the
-		// oldest response last read, which only a purge makes younger.
-		switch {
-		case meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionRetentionEnforced) == nil:
-			setConditionUnknown(c, privacyv1alpha1.ConditionRetentionEnforced, privacyv1alpha1.ReasonCollectorUnavailable,
-				"the age of the oldest response is not known yet: the collector's figures have not been read")
-			return
-		case r.OldestRecordTime == nil:
-			return
-		}
-	}
-	allowed := p.Spec.MaxAge.Duration + schedulePeriod(sched, now)
-	if r.OldestRecordTime == nil {
-		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, true, privacyv1alpha1.ReasonSucceeded, "no raw response is stored")
-		return
-	}
-	age := now.Sub(r.OldestRecordTime.Time)
-	if age > allowed {
-		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, false, privacyv1alpha1.ReasonRetentionOverdue, fmt.Sprintf(
-			"the oldest response is %s old, overdue by %s: RetentionPolicy %s allows %s plus one schedule period (%s)",
-			coarse(age), coarse(age-allowed), p.Name, p.Spec.MaxAge.Duration, schedulePeriod(sched, now)))
-		return
-	}
-	setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, true, privacyv1alpha1.ReasonSucceeded, fmt.Sprintf(
-		"no response is older than RetentionPolicy %s allows (%s plus one schedule period)", p.Name, p.Spec.MaxAge.Duration))
-}
-
-// coarse shows an age in minutes below an hour, hours below two days, days
-// beyond, so an overdue campaign's message (and status) does not change on
-// every poll.
-func coarse(d time.Duration) string {
-	switch {
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d/time.Hour))
-	}
-	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
 }

@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -165,4 +167,168 @@ func setNPS(c *privacyv1alpha1.SurveyCampaign, st *collector.Stats, now time.Tim
 	}
 	next.UpdatedAt = &metav1.Time{Time: now}
 	c.Status.NPS = next
+}
+
+// breachWindowStart is the start of the trailing 12 months at now.
+func breachWindowStart(now time.Time) time.Time { return now.AddDate(0, -12, 0) }
+
+// campaignBreaches is what the campaign's reports mean for it: the names of
+// unresolved reports that pause it, the UIDs of unresolved reports that want
+// its keys rotated, and how many reports were detected in the trailing 12
+// months (from exactly twelve months ago up to now).
+type campaignBreaches struct {
+	pausedBy  []string
+	rotateFor []string
+	count     int32
+}
+
+func breachesOf(reports []privacyv1alpha1.BreachReport, campaign string, now time.Time) campaignBreaches {
+	var out campaignBreaches
+	from := breachWindowStart(now)
+	for i := range reports {
+		b := &reports[i]
+		if !b.DeletionTimestamp.IsZero() || !names(b, campaign) {
+			continue
+		}
+		if detected := b.Spec.DetectedAt.Time; !detected.Before(from) && !detected.After(now) {
+			out.count++
+		}
+		if b.Spec.ResolvedAt != nil {
+			continue
+		}
+		if b.Spec.Containment.PauseCollection {
+			out.pausedBy = append(out.pausedBy, b.Name)
+		}
+		if b.Spec.Containment.RotateKeys {
+			out.rotateFor = append(out.rotateFor, string(b.UID))
+		}
+	}
+	sort.Strings(out.pausedBy)
+	sort.Strings(out.rotateFor)
+	return out
+}
+
+// breachBand classifies a number of breaches in 12 months.
+func breachBand(count int32) privacyv1alpha1.BreachBand {
+	switch {
+	case count == 0:
+		return privacyv1alpha1.BreachBandOptimal
+	case count <= 3:
+		return privacyv1alpha1.BreachBandAcceptable
+	}
+	return privacyv1alpha1.BreachBandConcerning
+}
+
+// breachRate is count / customers to four decimals; "0" with no breaches,
+// and empty (undefined) with breaches but no known customers.
+func breachRate(count int32, customers int64) string {
+	switch {
+	case count == 0:
+		return "0"
+	case customers <= 0:
+		return ""
+	}
+	return fmt.Sprintf("%.4f", float64(count)/float64(customers))
+}
+
+// setBreaches publishes the campaign's breach figures; customers come from
+// the collector's stats, or the last figure read when there are none.
+func setBreaches(c *privacyv1alpha1.SurveyCampaign, b campaignBreaches, customers *int64) {
+	next := &privacyv1alpha1.BreachRateStatus{Count: b.count, Band: breachBand(b.count)}
+	switch {
+	case customers != nil:
+		next.Customers = *customers
+	case c.Status.Breaches != nil:
+		next.Customers = c.Status.Breaches.Customers
+	}
+	next.Rate = breachRate(next.Count, next.Customers)
+	c.Status.Breaches = next
+	c.Status.PausedBy = b.pausedBy
+}
+
+// pausedMessage says why a campaign's collector is scaled to zero.
+func pausedMessage(c *privacyv1alpha1.SurveyCampaign, pausedBy []string) string {
+	var why []string
+	if c.Spec.Paused {
+		why = append(why, "spec.paused")
+	}
+	if len(pausedBy) > 0 {
+		why = append(why, "the containment of BreachReport "+strings.Join(pausedBy, ", "))
+	}
+	return "paused by " + strings.Join(why, " and ") + ": the collector is scaled to zero; stored data is kept"
+}
+
+// setRetention publishes how the campaign's retention is carried out:
+// status.retention from the collector's figures, and RetentionEnforced —
+// False when the oldest response is older than maxAge plus one schedule
+// period, or while a legal hold keeps everything.
+func setRetention(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.RetentionPolicy, st *collector.Stats, now time.Time) {
+	if p == nil {
+		return
+	}
+	r := c.Status.Retention
+	if r == nil || r.Policy != p.Name {
+		r = &privacyv1alpha1.RetentionStatus{Policy: p.Name}
+	}
+	if st != nil {
+		r.OldestRecordTime = nil
+		if st.OldestRecordTime != nil {
+			r.OldestRecordTime = &metav1.Time{Time: st.OldestRecordTime.UTC().Truncate(time.Second)}
+		}
+		if lp := st.LastPurge; lp != nil && !lp.DryRun {
+			r.LastPurgeTime = &metav1.Time{Time: lp.FinishedAt.UTC().Truncate(time.Second)}
+			r.LastPurged = lp.Purged + lp.Anonymized
+		}
+	}
+	c.Status.Retention = r
+
+	if held, reason, msg := retentionSuspended(p); held && reason == privacyv1alpha1.ReasonLegalHold {
+		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, false, reason, msg)
+		return
+	}
+	sched, err := parseSchedule(policySchedule(p))
+	if err != nil {
+		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, false, privacyv1alpha1.ReasonInvalidSpec,
+			fmt.Sprintf("RetentionPolicy %s has an invalid schedule: %v", p.Name, err))
+		return
+	}
+	if st == nil {
+		// Not read this pass (paused, not yet available): judge by the
+		// oldest response last read, which only a purge makes younger.
+		switch {
+		case meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionRetentionEnforced) == nil:
+			setConditionUnknown(c, privacyv1alpha1.ConditionRetentionEnforced, privacyv1alpha1.ReasonCollectorUnavailable,
+				"the age of the oldest response is not known yet: the collector's figures have not been read")
+			return
+		case r.OldestRecordTime == nil:
+			return
+		}
+	}
+	allowed := p.Spec.MaxAge.Duration + schedulePeriod(sched, now)
+	if r.OldestRecordTime == nil {
+		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, true, privacyv1alpha1.ReasonSucceeded, "no raw response is stored")
+		return
+	}
+	age := now.Sub(r.OldestRecordTime.Time)
+	if age > allowed {
+		setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, false, privacyv1alpha1.ReasonRetentionOverdue, fmt.Sprintf(
+			"the oldest response is %s old, overdue by %s: RetentionPolicy %s allows %s plus one schedule period (%s)",
+			coarse(age), coarse(age-allowed), p.Name, p.Spec.MaxAge.Duration, schedulePeriod(sched, now)))
+		return
+	}
+	setCondition(c, privacyv1alpha1.ConditionRetentionEnforced, true, privacyv1alpha1.ReasonSucceeded, fmt.Sprintf(
+		"no response is older than RetentionPolicy %s allows (%s plus one schedule period)", p.Name, p.Spec.MaxAge.Duration))
+}
+
+// coarse shows an age in minutes below an hour, hours below two days, days
+// beyond, so an overdue campaign's message (and status) does not change on
+// every poll.
+func coarse(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -153,5 +154,58 @@ func TestContainedSkipsMissingCampaignsButNotAll(t *testing.T) {
 	b.Spec.Containment.PauseCollection = false
 	if ok, _ := contained(b, []string{"checkout", "ghost"}); !ok {
 		t.Error("nothing was requested, yet not contained")
+	}
+}
+
+func TestSetBreachReportStatus(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	paused := metav1.NewTime(now)
+	cases := []struct {
+		name                        string
+		mut                         func(*privacyv1alpha1.BreachReport)
+		missing                     []string
+		phase                       privacyv1alpha1.BreachPhase
+		contained, overdue, stalled metav1.ConditionStatus
+		ready                       metav1.ConditionStatus
+	}{
+		{"nothing requested, nothing due", nil, nil,
+			privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionFalse, "", metav1.ConditionTrue},
+		{"pause pending", func(b *privacyv1alpha1.BreachReport) { b.Spec.Containment.PauseCollection = true }, nil,
+			privacyv1alpha1.BreachPhaseOpen, metav1.ConditionFalse, metav1.ConditionFalse, "", metav1.ConditionTrue},
+		{"paused", func(b *privacyv1alpha1.BreachReport) {
+			b.Spec.Containment.PauseCollection = true
+			b.Status.Containment = []privacyv1alpha1.CampaignContainment{{Campaign: "checkout", PausedAt: &paused}}
+		}, nil, privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionFalse, "", metav1.ConditionTrue},
+		{"a deadline missed", func(b *privacyv1alpha1.BreachReport) {
+			b.Status.Deadlines = []privacyv1alpha1.BreachDeadline{{Regime: "CERTIn", Overdue: true}}
+		}, nil, privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionTrue, "", metav1.ConditionTrue},
+		{"one campaign missing", func(b *privacyv1alpha1.BreachReport) {
+			b.Spec.CampaignRefs = append(b.Spec.CampaignRefs, privacyv1alpha1.LocalObjectReference{Name: "ghost"})
+		}, []string{"ghost"}, privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionTrue, metav1.ConditionFalse},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &privacyv1alpha1.BreachReport{}
+			b.Spec.CampaignRefs = []privacyv1alpha1.LocalObjectReference{{Name: "checkout"}}
+			if tc.mut != nil {
+				tc.mut(b)
+			}
+			setBreachReportStatus(b, tc.missing, now)
+			if b.Status.Phase != tc.phase {
+				t.Errorf("phase %s, want %s", b.Status.Phase, tc.phase)
+			}
+			for typ, want := range map[string]metav1.ConditionStatus{
+				privacyv1alpha1.ConditionContained: tc.contained, privacyv1alpha1.ConditionOverdue: tc.overdue,
+				privacyv1alpha1.ConditionStalled: tc.stalled, privacyv1alpha1.ConditionReady: tc.ready,
+			} {
+				got := meta.FindStatusCondition(b.Status.Conditions, typ)
+				switch {
+				case want == "" && got != nil:
+					t.Errorf("%s present: %+v", typ, got)
+				case want != "" && (got == nil || got.Status != want):
+					t.Errorf("%s = %+v, want %s", typ, got, want)
+				}
+			}
+		})
 	}
 }

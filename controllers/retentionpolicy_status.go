@@ -1,0 +1,60 @@
+package controllers
+
+import (
+	"fmt"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/store"
+)
+
+// policyReceipt is the collector's receipt as the policy shows it, to the
+// second (what the API server keeps), so rereading it changes nothing.
+func policyReceipt(campaign string, rc *store.PurgeReceipt) *privacyv1alpha1.PurgeReceipt {
+	return &privacyv1alpha1.PurgeReceipt{
+		Campaign:   campaign,
+		Cutoff:     &metav1.Time{Time: rc.Cutoff.UTC().Truncate(time.Second)},
+		Purged:     rc.Purged,
+		Anonymized: rc.Anonymized,
+		Job:        rc.Job,
+		At:         &metav1.Time{Time: rc.FinishedAt.UTC().Truncate(time.Second)},
+	}
+}
+
+// setPolicyStatus computes the policy's conditions and figures.
+func setPolicyStatus(p *privacyv1alpha1.RetentionPolicy, bound int, cronJobs []batchv1.CronJob, scheduleErr error) {
+	p.Status.BoundCampaigns = int32(min(bound, 1<<31-1)) //nolint:gosec // bounded just above
+	for _, cj := range cronJobs {
+		if t := cj.Status.LastScheduleTime; t != nil && (p.Status.LastScheduleTime == nil || t.After(p.Status.LastScheduleTime.Time)) {
+			p.Status.LastScheduleTime = t.DeepCopy()
+		}
+	}
+	set := func(typ string, status metav1.ConditionStatus, reason, msg string) {
+		meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
+			Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: p.Generation,
+		})
+	}
+	meta.RemoveStatusCondition(&p.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+	if scheduleErr != nil {
+		msg := scheduleErr.Error() + "; the campaigns' CronJobs keep their last schedule"
+		set(privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonInvalidSpec, msg)
+		set(privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonInvalidSpec, msg)
+		return
+	}
+	meta.RemoveStatusCondition(&p.Status.Conditions, privacyv1alpha1.ConditionStalled)
+	p.Status.ObservedGeneration = p.Generation
+	if held, reason, msg := retentionSuspended(p); held {
+		set(privacyv1alpha1.ConditionReady, metav1.ConditionTrue, reason, fmt.Sprintf("%s (%d campaigns bound)", msg, bound))
+		return
+	}
+	action := "deleting"
+	if p.Spec.Action == privacyv1alpha1.RetentionActionAnonymize {
+		action = "anonymizing"
+	}
+	set(privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, fmt.Sprintf(
+		"%d campaigns bound; purges run on %q, %s responses older than %s", bound, policySchedule(p), action, p.Spec.MaxAge.Duration))
+}
