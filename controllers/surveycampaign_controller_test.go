@@ -302,11 +302,10 @@ func TestManualEditsAreRevertedAndDeletedChildrenComeBack(t *testing.T) {
 	d := &appsv1.Deployment{}
 	eventually(t, "collector Deployment", func() error { return get(ns, "checkout-nps-collector", d) })
 
-	d.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem = ptr.To(false)
-	d.Spec.Replicas = ptr.To[int32](3)
-	if err := k8s.Update(context.Background(), d); err != nil {
-		t.Fatal(err)
-	}
+	update(t, d, func() {
+		d.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem = ptr.To(false)
+		d.Spec.Replicas = ptr.To[int32](3)
+	})
 	eventually(t, "edit reverted", func() error {
 		if err := get(ns, "checkout-nps-collector", d); err != nil {
 			return err
@@ -341,15 +340,11 @@ func TestSpecChangeRollsOutAndPausedScalesToZero(t *testing.T) {
 	eventually(t, "collector Deployment", func() error { return get(ns, "checkout-nps-collector", d) })
 	before := d.Spec.Template.Annotations["privacy.surveyguard.io/config-checksum"]
 
-	c := &privacyv1alpha1.SurveyCampaign{}
-	if err := get(ns, "checkout-nps", c); err != nil {
-		t.Fatal(err)
-	}
-	c.Spec.Question = "How likely are you to recommend Acme Pay to a friend or colleague?"
-	c.Spec.Paused = true
-	if err := k8s.Update(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
+	c := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "checkout-nps"}}
+	update(t, c, func() {
+		c.Spec.Question = "How likely are you to recommend Acme Pay to a friend or colleague?"
+		c.Spec.Paused = true
+	})
 	eventually(t, "new checksum and zero replicas", func() error {
 		if err := get(ns, "checkout-nps-collector", d); err != nil {
 			return err
