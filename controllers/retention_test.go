@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,9 +58,28 @@ func TestRetentionCronJobFollowsItsPolicy(t *testing.T) {
 	p := policy(ns)
 	p.Spec.Schedule = "0 3 * * *"
 	p.Spec.Action = privacyv1alpha1.RetentionActionAnonymize
+	versions := watchCronJobs(t, ns)
 	create(t, p, campaign(ns))
 
 	cj := cronJob(t, ns, func(*batchv1.CronJob) error { return nil })
+	// Every version the API server ever held, from the first, labels the
+	// purge pods as retention pods, which the collector's Service and
+	// NetworkPolicy do not select; and the CronJob is written once.
+	time.Sleep(time.Second)
+	seen := versions()
+	for _, v := range seen {
+		for what, labels := range map[string]map[string]string{
+			"CronJob": v.Labels, "Job template": v.Spec.JobTemplate.Labels, "pod template": v.Spec.JobTemplate.Spec.Template.Labels,
+		} {
+			if labels["app.kubernetes.io/name"] != "surveyguard-retention" {
+				t.Errorf("version %s: %s labels %v", v.ResourceVersion, what, labels)
+			}
+		}
+	}
+	if len(seen) != 1 {
+		t.Errorf("the CronJob was written %d times without a change asked for", len(seen))
+	}
+
 	s := cj.Spec
 	if s.Schedule != "0 3 * * *" || s.ConcurrencyPolicy != batchv1.ForbidConcurrent || s.Suspend == nil || *s.Suspend ||
 		s.StartingDeadlineSeconds == nil || *s.SuccessfulJobsHistoryLimit != 3 || *s.FailedJobsHistoryLimit != 3 {
@@ -330,5 +350,36 @@ func TestDeletingAPolicyInUseStallsItsCampaigns(t *testing.T) {
 	after := cronJob(t, ns, func(*batchv1.CronJob) error { return nil })
 	if after.Spec.Schedule != before.Spec.Schedule || *after.Spec.Suspend {
 		t.Errorf("the CronJob changed when its policy went: %+v", after.Spec)
+	}
+}
+
+// watchCronJobs records every version of the CronJobs in ns from now on.
+func watchCronJobs(t *testing.T, ns string) func() []batchv1.CronJob {
+	t.Helper()
+	wc, err := client.NewWithWatch(restConfig, client.Options{Scheme: k8s.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := wc.Watch(ctx, &batchv1.CronJobList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []batchv1.CronJob
+	go func() {
+		for ev := range w.ResultChan() {
+			if cj, ok := ev.Object.(*batchv1.CronJob); ok {
+				mu.Lock()
+				seen = append(seen, *cj)
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []batchv1.CronJob {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
@@ -177,7 +178,7 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 		return err
 	}
 
-	sa := &corev1.ServiceAccount{ObjectMeta: desiredServiceAccount(c).ObjectMeta}
+	sa := &corev1.ServiceAccount{ObjectMeta: nameOf(desiredServiceAccount(c).ObjectMeta)}
 	if err := r.ensure(ctx, c, sa, obs, func() error {
 		sa.AutomountServiceAccountToken = desiredServiceAccount(c).AutomountServiceAccountToken
 		return nil
@@ -204,7 +205,7 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 	if err != nil || keys == nil {
 		return err
 	}
-	cm := &corev1.ConfigMap{ObjectMeta: desiredConfigMap(c, config).ObjectMeta}
+	cm := &corev1.ConfigMap{ObjectMeta: nameOf(desiredConfigMap(c, config).ObjectMeta)}
 	if err := r.ensure(ctx, c, cm, obs, func() error {
 		cm.Data = desiredConfigMap(c, config).Data
 		return nil
@@ -213,7 +214,7 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 	}
 	if c.Spec.Storage.Embedded != nil {
 		want := desiredPVC(c)
-		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: want.ObjectMeta}
+		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: nameOf(want.ObjectMeta)}
 		if err := r.ensure(ctx, c, pvc, obs, func() error {
 			if pvc.CreationTimestamp.IsZero() {
 				pvc.Spec = want.Spec
@@ -230,7 +231,7 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 		}
 	}
 	want := desiredDeployment(c, r.CollectorImage, checksum(config, keys.Data, dsn), obs.paused)
-	deploy := &appsv1.Deployment{ObjectMeta: want.ObjectMeta}
+	deploy := &appsv1.Deployment{ObjectMeta: nameOf(want.ObjectMeta)}
 	if err := r.ensure(ctx, c, deploy, obs, func() error {
 		if !equality.Semantic.DeepDerivative(want.Spec, deploy.Spec) {
 			deploy.Spec = want.Spec
@@ -241,7 +242,7 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 	}
 	obs.deployment = deploy
 	wantSvc := desiredService(c)
-	svc := &corev1.Service{ObjectMeta: wantSvc.ObjectMeta}
+	svc := &corev1.Service{ObjectMeta: nameOf(wantSvc.ObjectMeta)}
 	if err := r.ensure(ctx, c, svc, obs, func() error {
 		if !equality.Semantic.DeepDerivative(wantSvc.Spec.Ports, svc.Spec.Ports) || len(svc.Spec.Ports) != len(wantSvc.Spec.Ports) {
 			svc.Spec.Ports = wantSvc.Spec.Ports
@@ -254,7 +255,7 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 		return err
 	}
 	wantNP := desiredNetworkPolicy(c, r.OperatorNamespace)
-	np := &networkingv1.NetworkPolicy{ObjectMeta: wantNP.ObjectMeta}
+	np := &networkingv1.NetworkPolicy{ObjectMeta: nameOf(wantNP.ObjectMeta)}
 	if err := r.ensure(ctx, c, np, obs, func() error {
 		if !equality.Semantic.DeepEqual(wantNP.Spec, np.Spec) {
 			np.Spec = wantNP.Spec
@@ -278,7 +279,7 @@ func (r *SurveyCampaignReconciler) reconcileRetention(ctx context.Context, c *pr
 		return nil
 	}
 	want := desiredCronJob(c, policy, r.CollectorImage, withCA)
-	cj := &batchv1.CronJob{ObjectMeta: want.ObjectMeta}
+	cj := &batchv1.CronJob{ObjectMeta: nameOf(want.ObjectMeta)}
 	return r.ensure(ctx, c, cj, obs, func() error {
 		for k, v := range want.Labels {
 			cj.Labels[k] = v
@@ -294,7 +295,7 @@ func (r *SurveyCampaignReconciler) reconcileRetention(ctx context.Context, c *pr
 func (r *SurveyCampaignReconciler) reconcilePDB(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, name string) error {
 	if replicas(c, obs.paused) > 1 {
 		want := desiredPDB(c)
-		pdb := &policyv1.PodDisruptionBudget{ObjectMeta: want.ObjectMeta}
+		pdb := &policyv1.PodDisruptionBudget{ObjectMeta: nameOf(want.ObjectMeta)}
 		return r.ensure(ctx, c, pdb, obs, func() error {
 			if !equality.Semantic.DeepDerivative(want.Spec, pdb.Spec) {
 				pdb.Spec = want.Spec
@@ -437,6 +438,12 @@ func collectorTarget(ctx context.Context, r client.Reader, c *privacyv1alpha1.Su
 	return adminclient.Target{
 		Campaign: c.Namespace + "/" + c.Name, URL: adminURL(c), CA: tlsSecret.Data[caCertKey], Token: string(token.Data[tokenKey]),
 	}, nil
+}
+
+// nameOf is the name and namespace of a desired child: what ensure starts
+// from, so that own() never writes into a desired object's label map.
+func nameOf(m metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace}
 }
 
 // own labels obj as the campaign's and sets the campaign as its controller.

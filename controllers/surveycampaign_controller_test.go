@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -37,7 +38,8 @@ import (
 
 var (
 	k8s        client.Client // direct, uncached: what a user sees
-	writes     atomic.Int64  // write calls made by the reconciler
+	restConfig *rest.Config
+	writes     atomic.Int64 // write calls made by the reconciler
 	fakeClock  = clocktesting.NewFakeClock(time.Now())
 	collectors = adminclient.New(nil, 5*time.Second)
 	metrics    = controllers.NewCampaignMetrics(fakeClock)
@@ -61,6 +63,7 @@ func TestMain(m *testing.M) {
 // server with a fake clock and a client that counts its write calls.
 func startManager(env *testenv.Env) error {
 	var err error
+	restConfig = env.Config
 	if k8s, err = client.New(env.Config, client.Options{Scheme: manager.NewScheme()}); err != nil {
 		return err
 	}

@@ -120,7 +120,6 @@ func retentionLabels(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Reten
 // it (a public issuer) the system roots verify the collector.
 func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.RetentionPolicy, image string, withCA bool) *batchv1.CronJob {
 	n := childNames(c)
-	labels := retentionLabels(c, p)
 	action := p.Spec.Action
 	if action == "" {
 		action = privacyv1alpha1.RetentionActionDelete
@@ -145,7 +144,7 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 	}
 	suspended, _, _ := retentionSuspended(p)
 	return &batchv1.CronJob{
-		ObjectMeta: metav1.ObjectMeta{Name: retentionCronJobName(c), Namespace: c.Namespace, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: retentionCronJobName(c), Namespace: c.Namespace, Labels: retentionLabels(c, p)},
 		Spec: batchv1.CronJobSpec{
 			Schedule:                   policySchedule(p),
 			Suspend:                    ptr.To(suspended),
@@ -154,12 +153,12 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 			SuccessfulJobsHistoryLimit: ptr.To[int32](retentionHistory),
 			FailedJobsHistoryLimit:     ptr.To[int32](retentionHistory),
 			JobTemplate: batchv1.JobTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				ObjectMeta: metav1.ObjectMeta{Labels: retentionLabels(c, p)},
 				Spec: batchv1.JobSpec{
 					BackoffLimit:          ptr.To[int32](2),
 					ActiveDeadlineSeconds: ptr.To[int64](retentionDeadline),
 					Template: corev1.PodTemplateSpec{
-						ObjectMeta: metav1.ObjectMeta{Labels: labels},
+						ObjectMeta: metav1.ObjectMeta{Labels: retentionLabels(c, p)},
 						Spec: corev1.PodSpec{
 							RestartPolicy:                corev1.RestartPolicyNever,
 							ServiceAccountName:           n.collector,

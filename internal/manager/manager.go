@@ -156,6 +156,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	zapOpts.BindFlags(fs)
 	var kubeconfig string
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; $KUBECONFIG or in-cluster when empty.")
+	var qps float64
+	var burst int
+	fs.Float64Var(&qps, "kube-api-qps", 100, "Requests per second the operator may send the API server (client-side limit).")
+	fs.IntVar(&burst, "kube-api-burst", 200, "Requests the operator may send at once above --kube-api-qps.")
 	if help, err := cli.Parse(fs, args); help || err != nil {
 		return err
 	}
@@ -164,6 +168,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
+	if qps <= 0 || burst <= 0 {
+		return fmt.Errorf("%w: --kube-api-qps and --kube-api-burst must be positive", cli.ErrUsage)
+	}
+	cfg.QPS, cfg.Burst = float32(qps), burst
 	return Run(ctx, cfg, o)
 }
 

@@ -1,0 +1,307 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/manager"
+	"github.com/surveyguard/surveyguard/internal/testenv"
+)
+
+// BenchmarkOperatorScale runs the operator's binary against envtest with
+// BENCH_CAMPAIGNS campaigns (default 1000) and reports:
+//   - how long until every campaign's children exist and its status is
+//     current (observedGeneration, a CronJob), against the baseline of
+//     creating the campaigns themselves;
+//   - writes in an idle window of BENCH_IDLE (default 60s) and in the same
+//     window after a restart, counted by watching every kind the operator
+//     writes;
+//   - the manager's peak resident memory.
+//
+// envtest runs no Deployment controller, so no collector becomes available
+// and no campaign reaches Ready: the figures are the operator's own work.
+func BenchmarkOperatorScale(b *testing.B) {
+	n := envInt("BENCH_CAMPAIGNS", 1000)
+	idle := 60 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("BENCH_IDLE")); err == nil && d > 0 {
+		idle = d
+	}
+	env, err := testenv.Start(testenv.CRDDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = env.Stop() }()
+	k8s, err := ctrlclient.NewWithWatch(env.Config, ctrlclient.Options{Scheme: manager.NewScheme()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bin := buildSurveyguard(b)
+	ctx := context.Background()
+	const ns = "scale"
+	for _, o := range []ctrlclient.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		&privacyv1alpha1.RetentionPolicy{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ninety-days"},
+			Spec:       privacyv1alpha1.RetentionPolicySpec{MaxAge: metav1.Duration{Duration: 2160 * time.Hour}},
+		},
+	} {
+		if err := k8s.Create(ctx, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop, pid := startOperator(b, bin, env.Kubeconfig)
+
+	begin := time.Now()
+	createCampaigns(b, k8s, ns, n)
+	created := time.Since(begin)
+	for {
+		done, err := reconciled(ctx, k8s, ns)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if done == n {
+			break
+		}
+		if time.Since(begin) > 10*time.Minute {
+			b.Fatalf("%d of %d campaigns reconciled after 10 minutes", done, n)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	all := time.Since(begin)
+	hwm, rss := procMemory(b, pid)
+
+	writes := countWrites(b, k8s, ns, idle)
+	stop()
+	_, _ = startOperator(b, bin, env.Kubeconfig)
+	restartWrites := countWrites(b, k8s, ns, idle)
+
+	b.ReportMetric(float64(n), "campaigns")
+	b.ReportMetric(created.Seconds(), "s-to-create")
+	b.ReportMetric(all.Seconds(), "s-to-all-reconciled")
+	b.ReportMetric(all.Seconds()/created.Seconds(), "reconciled/created")
+	b.ReportMetric(float64(writes), "writes-idle")
+	b.ReportMetric(float64(restartWrites), "writes-after-restart")
+	b.ReportMetric(hwm, "MiB-peak-rss")
+	b.ReportMetric(rss, "MiB-rss")
+	b.Logf("%d campaigns: created in %s, all reconciled in %s (%.1f/s); %d writes in %s idle, %d in %s after a restart; manager peak RSS %.0f MiB (now %.0f MiB)",
+		n, created.Round(time.Millisecond), all.Round(time.Millisecond), float64(n)/all.Seconds(), writes, idle, restartWrites, idle, hwm, rss)
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func buildSurveyguard(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "surveyguard")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	cmd.Dir = testenv.RepoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("building surveyguard: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startOperator runs the manager and waits until it is ready.
+func startOperator(b *testing.B, bin, kubeconfig string) (stop func(), pid int) {
+	b.Helper()
+	probe := testenv.MustFreeAddr(b)
+	logFile, err := os.Create(filepath.Join(b.TempDir(), "manager.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "manager", "--kubeconfig", kubeconfig, "--metrics-bind-address=0",
+		"--health-probe-bind-address="+probe, "--operator-namespace=surveyguard-system")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			_ = cmd.Wait()
+			_ = logFile.Close()
+		})
+	}
+	b.Cleanup(stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + probe + "/readyz") //nolint:noctx // a probe
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return stop, cmd.Process.Pid
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the manager did not become ready: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func createCampaigns(b *testing.B, k8s ctrlclient.Client, ns string, n int) {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				c := &privacyv1alpha1.SurveyCampaign{
+					ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("campaign-%04d", i)},
+					Spec: privacyv1alpha1.SurveyCampaignSpec{
+						Question:           "How likely are you to recommend us to a friend or colleague?",
+						Consent:            privacyv1alpha1.ConsentSpec{NoticeVersion: "2026-01"},
+						RetentionPolicyRef: privacyv1alpha1.LocalObjectReference{Name: "ninety-days"},
+						Storage:            privacyv1alpha1.StorageSpec{Embedded: &privacyv1alpha1.EmbeddedStorage{}},
+					},
+				}
+				if err := k8s.Create(context.Background(), c); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// reconciled counts the campaigns whose status is current and whose last
+// child, the retention CronJob, exists.
+func reconciled(ctx context.Context, k8s ctrlclient.Client, ns string) (int, error) {
+	campaigns := &privacyv1alpha1.SurveyCampaignList{}
+	if err := k8s.List(ctx, campaigns, ctrlclient.InNamespace(ns)); err != nil {
+		return 0, err
+	}
+	cronJobs := &batchv1.CronJobList{}
+	if err := k8s.List(ctx, cronJobs, ctrlclient.InNamespace(ns)); err != nil {
+		return 0, err
+	}
+	have := map[string]bool{}
+	for _, cj := range cronJobs.Items {
+		have[cj.Labels[privacyv1alpha1.LabelCampaign]] = true
+	}
+	done := 0
+	for _, c := range campaigns.Items {
+		if c.Status.ObservedGeneration == c.Generation && have[c.Name] {
+			done++
+		}
+	}
+	return done, nil
+}
+
+// countWrites watches every kind the operator writes in ns for d and counts
+// the changes.
+func countWrites(b *testing.B, k8s ctrlclient.WithWatch, ns string, d time.Duration) int {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	lists := []ctrlclient.ObjectList{
+		&privacyv1alpha1.SurveyCampaignList{}, &privacyv1alpha1.RetentionPolicyList{}, &corev1.SecretList{},
+		&corev1.ConfigMapList{}, &corev1.ServiceList{}, &corev1.ServiceAccountList{}, &corev1.PersistentVolumeClaimList{},
+		&appsv1.DeploymentList{}, &batchv1.CronJobList{},
+	}
+	var total atomic.Int64
+	var mu sync.Mutex
+	byKind := map[string]int{}
+	var wg sync.WaitGroup
+	for _, l := range lists {
+		if err := k8s.List(ctx, l, ctrlclient.InNamespace(ns)); err != nil {
+			b.Fatal(err)
+		}
+		w, err := k8s.Watch(ctx, l, ctrlclient.InNamespace(ns), &ctrlclient.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: listRV(l)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer w.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev, ok := <-w.ResultChan():
+					if !ok {
+						return
+					}
+					if ev.Type == watch.Added || ev.Type == watch.Modified || ev.Type == watch.Deleted {
+						total.Add(1)
+						mu.Lock()
+						byKind[fmt.Sprintf("%T %s", ev.Object, ev.Type)]++
+						mu.Unlock()
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(byKind) > 0 {
+		b.Logf("changes in %s: %v", d, byKind)
+	}
+	return int(total.Load())
+}
+
+func listRV(l ctrlclient.ObjectList) string {
+	if m, ok := l.(metav1.ListInterface); ok {
+		return m.GetResourceVersion()
+	}
+	return ""
+}
+
+// procMemory reads a process's peak and current resident memory, in MiB.
+func procMemory(b *testing.B, pid int) (peak, now float64) {
+	b.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(fields[1], 64)
+		switch fields[0] {
+		case "VmHWM:":
+			peak = kb / 1024
+		case "VmRSS:":
+			now = kb / 1024
+		}
+	}
+	return peak, now
+}
