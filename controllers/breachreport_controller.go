@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -160,7 +161,7 @@ func (r *BreachReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.BreachReport{}).
-		Watches(&privacyv1alpha1.SurveyCampaign{}, handler.EnqueueRequestsFromMapFunc(r.reportsOfCampaign)).
+		Watches(&privacyv1alpha1.SurveyCampaign{}, handler.EnqueueRequestsFromMapFunc(r.reportsOfCampaign), builder.WithPredicates(reportCares)).
 		Named("breachreport").
 		Complete(r)
 }

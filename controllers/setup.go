@@ -21,6 +21,8 @@ type Options struct {
 	Collectors *adminclient.Client
 	// StatsInterval is how often campaigns' figures are read.
 	StatsInterval time.Duration
+	// Workers is how many campaigns are reconciled at once (default 4).
+	Workers int
 }
 
 // register registers a metrics collector with the manager's registry, or
@@ -62,7 +64,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 		{"surveycampaign", (&SurveyCampaignReconciler{
 			Client: c, Scheme: s, Recorder: recorder,
 			Collectors: collectors, CollectorImage: o.CollectorImage,
-			OperatorNamespace: o.OperatorNamespace, StatsInterval: o.StatsInterval, Metrics: metrics,
+			OperatorNamespace: o.OperatorNamespace, StatsInterval: o.StatsInterval, Metrics: metrics, Workers: o.Workers,
 		}).SetupWithManager},
 		{"retentionpolicy", (&RetentionPolicyReconciler{Client: c, Scheme: s, Recorder: recorder, Collectors: collectors}).SetupWithManager},
 		{"breachreport", (&BreachReportReconciler{Client: c, Scheme: s, Recorder: recorder, Metrics: breachMetrics}).SetupWithManager},

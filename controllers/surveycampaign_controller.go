@@ -20,10 +20,13 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
@@ -51,6 +54,8 @@ type SurveyCampaignReconciler struct {
 	// APIReader reads what the cache does not hold (cert-manager
 	// Certificates); the manager's when nil.
 	APIReader client.Reader
+	// Workers is how many campaigns are reconciled at once (default 4).
+	Workers int
 }
 
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch;update;patch
@@ -523,7 +528,11 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}); err != nil {
 		return err
 	}
+	if r.Workers <= 0 {
+		r.Workers = 4
+	}
 	return ctrl.NewControllerManagedBy(mgr).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
 		For(&privacyv1alpha1.SurveyCampaign{}).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.Secret{}).
@@ -534,10 +543,14 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&networkingv1.NetworkPolicy{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&batchv1.CronJob{}).
-		Watches(&privacyv1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.campaignsOfPolicy)).
+		// Only a policy's spec (or its coming and going) changes its
+		// campaigns, not its status.
+		Watches(&privacyv1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.campaignsOfPolicy),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// A report's creation, change or deletion moves its campaigns' breach
 		// figures and containment (old and new refs on an update).
-		Watches(&privacyv1alpha1.BreachReport{}, handler.EnqueueRequestsFromMapFunc(campaignsOfReport)).
+		Watches(&privacyv1alpha1.BreachReport{}, handler.EnqueueRequestsFromMapFunc(campaignsOfReport),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("surveycampaign").
 		Complete(r)
 }

@@ -56,6 +56,8 @@ type Options struct {
 	CollectorAddresses []string
 	// StatsInterval is how often each campaign's figures are read.
 	StatsInterval time.Duration
+	// Workers is how many campaigns are reconciled at once.
+	Workers int
 }
 
 // stringList is a repeatable string flag.
@@ -150,6 +152,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var((*stringList)(&o.CollectorAddresses), "collector-address",
 		"Development only: namespace/name=host:port dials that address for the campaign's admin API instead of its Service "+
 			"(TLS is still verified against the Service's name). Repeatable.")
+	fs.IntVar(&o.Workers, "campaign-workers", 4, "How many SurveyCampaigns are reconciled at once.")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", time.Minute,
 		"How often each campaign's figures are read from its collector (±20% jitter).")
 	zapOpts := zap.Options{}
@@ -168,8 +171,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
-	if qps <= 0 || burst <= 0 {
-		return fmt.Errorf("%w: --kube-api-qps and --kube-api-burst must be positive", cli.ErrUsage)
+	if qps <= 0 || burst <= 0 || o.Workers <= 0 {
+		return fmt.Errorf("%w: --kube-api-qps, --kube-api-burst and --campaign-workers must be positive", cli.ErrUsage)
 	}
 	cfg.QPS, cfg.Burst = float32(qps), burst
 	return Run(ctx, cfg, o)
@@ -215,7 +218,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	if err := controllers.SetupAll(mgr, controllers.Options{
 		CollectorImage: o.CollectorImage, OperatorNamespace: o.OperatorNamespace,
-		Collectors: adminclient.New(dial, 0), StatsInterval: o.StatsInterval,
+		Collectors: adminclient.New(dial, 0), StatsInterval: o.StatsInterval, Workers: o.Workers,
 	}); err != nil {
 		return err
 	}

@@ -198,8 +198,8 @@ func createCampaigns(b *testing.B, k8s ctrlclient.Client, ns string, n int) {
 	}
 }
 
-// reconciled counts the campaigns whose status is current and whose last
-// child, the retention CronJob, exists.
+// reconciled counts the campaigns whose status is current, whose last
+// child (the retention CronJob) exists, and whose last pass changed nothing.
 func reconciled(ctx context.Context, k8s ctrlclient.Client, ns string) (int, error) {
 	campaigns := &privacyv1alpha1.SurveyCampaignList{}
 	if err := k8s.List(ctx, campaigns, ctrlclient.InNamespace(ns)); err != nil {
@@ -215,7 +215,15 @@ func reconciled(ctx context.Context, k8s ctrlclient.Client, ns string) (int, err
 	}
 	done := 0
 	for _, c := range campaigns.Items {
-		if c.Status.ObservedGeneration == c.Generation && have[c.Name] {
+		// A pass that changed something says "updated [...]": wait for
+		// the pass after it, which found everything in place.
+		settled := true
+		for _, cond := range c.Status.Conditions {
+			if cond.Type == privacyv1alpha1.ConditionReconciling && strings.HasPrefix(cond.Message, "updated ") {
+				settled = false
+			}
+		}
+		if c.Status.ObservedGeneration == c.Generation && have[c.Name] && settled {
 			done++
 		}
 	}
