@@ -58,6 +58,8 @@ type Options struct {
 	StatsInterval time.Duration
 	// Workers is how many campaigns are reconciled at once.
 	Workers int
+	// PprofAddr serves net/http/pprof when not "0" (profiling only).
+	PprofAddr string
 }
 
 // stringList is a repeatable string flag.
@@ -107,7 +109,9 @@ func CacheOptions() cache.Options {
 	} {
 		byObject[obj] = cache.ByObject{Label: managed}
 	}
-	return cache.Options{ByObject: byObject}
+	// managedFields are a large part of every cached object and the
+	// operator never reads them.
+	return cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
 }
 
 // NewScheme returns the scheme with the built-in kinds and surveyguard's.
@@ -152,6 +156,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var((*stringList)(&o.CollectorAddresses), "collector-address",
 		"Development only: namespace/name=host:port dials that address for the campaign's admin API instead of its Service "+
 			"(TLS is still verified against the Service's name). Repeatable.")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "0", "Address of the Go profiler (net/http/pprof); \"0\" disables it. Profiling only: it is unauthenticated.")
 	fs.IntVar(&o.Workers, "campaign-workers", 4, "How many SurveyCampaigns are reconciled at once.")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", time.Minute,
 		"How often each campaign's figures are read from its collector (±20% jitter).")
@@ -198,6 +203,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		Metrics:                 metricsOpts,
 		Cache:                   CacheOptions(),
 		HealthProbeBindAddress:  o.ProbeAddr,
+		PprofBindAddress:        o.PprofAddr,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        "surveyguard.privacy.surveyguard.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,

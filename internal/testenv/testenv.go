@@ -97,6 +97,9 @@ func Start(crdDirs ...string) (*Env, error) {
 		CRDDirectoryPaths:     crdDirs,
 		ErrorIfCRDPathMissing: true,
 	}
+	// envtest's default Service range is a /24: 254 Services, fewer than a
+	// thousand campaigns need. kubeadm's default instead.
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", "10.96.0.0/12")
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting the test API server: %w", err)

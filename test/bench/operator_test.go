@@ -106,6 +106,14 @@ func BenchmarkOperatorScale(b *testing.B) {
 		n, created.Round(time.Millisecond), all.Round(time.Millisecond), float64(n)/all.Seconds(), writes, idle, restartWrites, idle, hwm, rss)
 }
 
+// pprofAddr is BENCH_PPROF (say 127.0.0.1:6060) to profile the manager, or off.
+func pprofAddr() string {
+	if a := os.Getenv("BENCH_PPROF"); a != "" {
+		return a
+	}
+	return "0"
+}
+
 func envInt(key string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(key)); err == nil && v > 0 {
 		return v
@@ -135,7 +143,8 @@ func startOperator(b *testing.B, bin, kubeconfig string) (stop func(), pid int) 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "manager", "--kubeconfig", kubeconfig, "--metrics-bind-address=0",
-		"--health-probe-bind-address="+probe, "--operator-namespace=surveyguard-system")
+		"--health-probe-bind-address="+probe, "--operator-namespace=surveyguard-system",
+		"--pprof-bind-address="+pprofAddr())
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
