@@ -41,16 +41,7 @@ func encodeKey(k *ecdsa.PrivateKey) ([]byte, error) {
 
 // newCA makes a self-signed ECDSA P-256 CA for one campaign.
 func newCA(commonName string, now time.Time) (keyPair, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return keyPair{}, err
-	}
-	serial, err := newSerial()
-	if err != nil {
-		return keyPair{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
+	return issue(&x509.Certificate{
 		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"surveyguard"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(caLifetime),
@@ -58,16 +49,7 @@ func newCA(commonName string, now time.Time) (keyPair, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return keyPair{}, err
-	}
-	pemKey, err := encodeKey(key)
-	if err != nil {
-		return keyPair{}, err
-	}
-	return keyPair{cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), key: pemKey}, nil
+	}, nil, nil)
 }
 
 // issueServing signs a serving certificate for dnsNames with ca.
@@ -76,24 +58,30 @@ func issueServing(ca keyPair, dnsNames []string, now time.Time) (keyPair, error)
 	if err != nil {
 		return keyPair{}, fmt.Errorf("the campaign CA: %w", err)
 	}
+	return issue(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: dnsNames[0]},
+		DNSNames:    dnsNames,
+		NotBefore:   now.Add(-time.Hour),
+		NotAfter:    now.Add(servingLifetime),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, caCert, caKey)
+}
+
+// issue makes a new ECDSA P-256 key and a certificate for it from tmpl,
+// signed by parent (self-signed when parent is nil).
+func issue(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (keyPair, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return keyPair{}, err
 	}
-	serial, err := newSerial()
-	if err != nil {
+	if tmpl.SerialNumber, err = newSerial(); err != nil {
 		return keyPair{}, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: dnsNames[0]},
-		DNSNames:     dnsNames,
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(servingLifetime),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	if parent == nil {
+		parent, parentKey = tmpl, key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
 	if err != nil {
 		return keyPair{}, err
 	}

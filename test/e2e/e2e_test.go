@@ -80,17 +80,7 @@ func run(m *testing.M) int {
 // eventually retries cond for up to limit.
 func eventually(t *testing.T, limit time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	testenv.Eventually(t, limit, what, cond)
 }
 
 // startManager runs `surveyguard manager` against the cluster, mapping the
