@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,7 +51,10 @@ func BenchmarkOperatorScale(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bin := buildSurveyguard(b)
+	bin, err := testenv.BuildSurveyguard(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	const ns = "scale"
 	for _, o := range []ctrlclient.Object{
@@ -68,7 +68,7 @@ func BenchmarkOperatorScale(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	stop, pid := startOperator(b, bin, env.Kubeconfig)
+	stop, pid := testenv.StartManager(b, bin, env.Kubeconfig, "--pprof-bind-address="+pprofAddr())
 
 	begin := time.Now()
 	createCampaigns(b, k8s, ns, n)
@@ -91,7 +91,7 @@ func BenchmarkOperatorScale(b *testing.B) {
 
 	writes := countWrites(b, k8s, ns, idle)
 	stop()
-	_, _ = startOperator(b, bin, env.Kubeconfig)
+	_, _ = testenv.StartManager(b, bin, env.Kubeconfig, "--pprof-bind-address="+pprofAddr())
 	restartWrites := countWrites(b, k8s, ns, idle)
 
 	b.ReportMetric(float64(n), "campaigns")
@@ -119,59 +119,6 @@ func envInt(key string, def int) int {
 		return v
 	}
 	return def
-}
-
-func buildSurveyguard(b *testing.B) string {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), "surveyguard")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	cmd.Dir = testenv.RepoRoot()
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("building surveyguard: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// startOperator runs the manager and waits until it is ready.
-func startOperator(b *testing.B, bin, kubeconfig string) (stop func(), pid int) {
-	b.Helper()
-	probe := testenv.MustFreeAddr(b)
-	logFile, err := os.Create(filepath.Join(b.TempDir(), "manager.log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "manager", "--kubeconfig", kubeconfig, "--metrics-bind-address=0",
-		"--health-probe-bind-address="+probe, "--operator-namespace=surveyguard-system",
-		"--pprof-bind-address="+pprofAddr())
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			_ = cmd.Wait()
-			_ = logFile.Close()
-		})
-	}
-	b.Cleanup(stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + probe + "/readyz") //nolint:noctx // a probe
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return stop, cmd.Process.Pid
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the manager did not become ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 func createCampaigns(b *testing.B, k8s ctrlclient.Client, ns string, n int) {

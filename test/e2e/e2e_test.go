@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,12 +49,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
-	bin = filepath.Join(dir, "surveyguard")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
-	build.Dir = testenv.RepoRoot()
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building surveyguard: %v\n%s", err, out)
+	if bin, err = testenv.BuildSurveyguard(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	cluster, err = testenv.StartCluster(2, testenv.CRDDir())
@@ -81,56 +76,6 @@ func run(m *testing.M) int {
 func eventually(t *testing.T, limit time.Duration, what string, cond func() error) {
 	t.Helper()
 	testenv.Eventually(t, limit, what, cond)
-}
-
-// startManager runs `surveyguard manager` against the cluster, mapping the
-// campaign ns/name to a local admin address, and waits until it is ready.
-// stop kills it (as a crash or an eviction would); the test's end does too.
-func startManager(t *testing.T, collectorAddress string) (stop func()) {
-	t.Helper()
-	probe := testenv.MustFreeAddr(t)
-	logPath := filepath.Join(t.TempDir(), "manager.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "manager", "--kubeconfig", cluster.Kubeconfig,
-		"--metrics-bind-address=0", "--health-probe-bind-address="+probe,
-		"--operator-namespace=surveyguard-system", "--collector-image=example.com/surveyguard:e2e",
-		"--collector-address="+collectorAddress, "--stats-interval=2s")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			_ = cmd.Wait()
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		_ = logFile.Close()
-		if t.Failed() {
-			data, _ := os.ReadFile(logPath)
-			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-			t.Logf("manager log (last 40 lines):\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
-		}
-	})
-	eventually(t, 30*time.Second, "manager ready", func() error {
-		resp, err := http.Get("http://" + probe + "/readyz") //nolint:noctx // a probe in a test
-		if err != nil {
-			return err
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz %d", resp.StatusCode)
-		}
-		return nil
-	})
-	return stop
 }
 
 // TestRetentionOnASimulatedCluster follows a campaign with an every-minute
@@ -431,4 +376,13 @@ func meta(conds []metav1.Condition, typ string) *metav1.Condition {
 		}
 	}
 	return nil
+}
+
+// startManager runs the operator against the cluster, dialling the campaign
+// of collectorAddress ("ns/name=host:port") at a local address.
+func startManager(t *testing.T, collectorAddress string) (stop func()) {
+	t.Helper()
+	stop, _ = testenv.StartManager(t, bin, cluster.Kubeconfig, "--collector-image=example.com/surveyguard:e2e",
+		"--collector-address="+collectorAddress, "--stats-interval=2s")
+	return stop
 }
