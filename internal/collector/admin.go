@@ -117,7 +117,7 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, unprocessable("cutoff", "give either cutoff or everything, not both"))
 		return
 	case req.Everything:
-		req.Cutoff = s.now()
+		req.Cutoff = store.EverythingCutoff(s.now())
 	case req.Cutoff.IsZero():
 		writeError(w, unprocessable("cutoff", "cutoff is required (RFC 3339)"))
 		return

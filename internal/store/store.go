@@ -87,12 +87,32 @@ const MaxPurgeBatch = 10000
 
 // PurgeRequest asks for responses received before Cutoff to be deleted or anonymized.
 type PurgeRequest struct {
+	// Cutoff is compared at the store's millisecond resolution (CutoffMilli).
 	Cutoff    time.Time
 	Action    Action
 	DryRun    bool
 	BatchSize int // rows per transaction; 0 means the backend's default, never more than MaxPurgeBatch
 	// Job names what asked for the purge (a retention Job), for the receipt.
 	Job string
+}
+
+// CutoffMilli is the millisecond a purge cutoff is compared with: a response
+// is before cutoff when the millisecond it was received in is before
+// CutoffMilli(cutoff). Received times are kept to the millisecond, so a
+// cutoff inside a millisecond takes the whole of it (rounding up): nothing
+// received before the cutoff stays behind.
+func CutoffMilli(cutoff time.Time) int64 {
+	ms := cutoff.UnixMilli()
+	if cutoff.Sub(time.UnixMilli(ms)) > 0 {
+		ms++
+	}
+	return ms
+}
+
+// EverythingCutoff is the cutoff that takes every response received up to
+// now, including those in now's own millisecond: the start of the next one.
+func EverythingCutoff(now time.Time) time.Time {
+	return time.UnixMilli(now.UnixMilli() + 1).UTC()
 }
 
 // PurgeReceipt records a purge.

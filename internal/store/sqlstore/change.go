@@ -185,7 +185,7 @@ func (s *Store) listOld(ctx context.Context, q querier, anonymized int, cutoff t
 	if limit < 0 {
 		limit = math.MaxInt32
 	}
-	rows, err := q.QueryContext(ctx, s.q.selectOld, anonymized, cutoff.UnixMilli(), limit)
+	rows, err := q.QueryContext(ctx, s.q.selectOld, anonymized, store.CutoffMilli(cutoff), limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: listing old responses: %w", s.d.Name, err)
 	}
@@ -200,7 +200,7 @@ func (s *Store) purgeBatch(ctx context.Context, anonymized int, req store.PurgeR
 		if req.Action == store.ActionDelete {
 			// One statement: pick the batch through the index and delete it;
 			// RETURNING gives what the counters need.
-			rows, err := tx.QueryContext(ctx, s.q.deleteOld, anonymized, req.Cutoff.UnixMilli(), batch)
+			rows, err := tx.QueryContext(ctx, s.q.deleteOld, anonymized, store.CutoffMilli(req.Cutoff), batch)
 			if err != nil {
 				return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
 			}
