@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -135,6 +136,10 @@ func collectorConfig(c *privacyv1alpha1.SurveyCampaign, policy *privacyv1alpha1.
 	if minGroup == 0 {
 		minGroup = 10
 	}
+	segments, err := collectSegments(c.Spec.Collect.Segments)
+	if err != nil {
+		return nil, err
+	}
 	cfg := collector.Config{
 		Campaign: c.Name,
 		Question: c.Spec.Question,
@@ -144,8 +149,9 @@ func collectorConfig(c *privacyv1alpha1.SurveyCampaign, policy *privacyv1alpha1.
 		},
 		Collect: collector.CollectConfig{
 			Comment: c.Spec.Collect.Comment, Email: c.Spec.Collect.Email,
-			CustomerID: c.Spec.Collect.CustomerID, Segments: c.Spec.Collect.Segments,
+			CustomerID: c.Spec.Collect.CustomerID, Segments: segments,
 		},
+		Limits: collectorLimits(c),
 		Privacy: collector.PrivacyConfig{
 			MinGroupSize:   minGroup,
 			RedactComments: c.Spec.Privacy.RedactComments == nil || *c.Spec.Privacy.RedactComments,
@@ -171,6 +177,72 @@ func collectorConfig(c *privacyv1alpha1.SurveyCampaign, policy *privacyv1alpha1.
 		return nil, err
 	}
 	return data, nil
+}
+
+// collectSegments copies spec.collect.segments into the collector's form.
+// A key without values is what a campaign stored in the list form of
+// earlier versions decodes to: say how to fix it.
+func collectSegments(in privacyv1alpha1.Segments) (map[string][]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make(map[string][]string, len(in))
+	var bare []string
+	for k, v := range in {
+		if len(v) == 0 {
+			bare = append(bare, k)
+		}
+		out[k] = append([]string(nil), v...)
+	}
+	if len(bare) > 0 {
+		sort.Strings(bare)
+		return nil, fmt.Errorf("spec.collect.segments declares no values for %s: the list form (segments: [plan, region]) "+
+			"is no longer accepted; declare each key's allowed values, for example segments: {plan: [free, pro]}", strings.Join(bare, ", "))
+	}
+	return out, nil
+}
+
+// defaultStorePercent is the share of storage.embedded.size the store may
+// fill when spec.collector.limits.maxStoreSize is unset: the rest is room
+// for the filesystem, purges and erasure.
+const defaultStorePercent = 80
+
+// collectorLimits renders spec.collector.limits. An embedded store without a
+// maxStoreSize gets 80% of its volume (whole bytes, rounded down); zero
+// values are left for the collector to default.
+func collectorLimits(c *privacyv1alpha1.SurveyCampaign) collector.LimitsConfig {
+	l := c.Spec.Collector.Limits
+	out := collector.LimitsConfig{
+		RequestsPerSecond:       int(l.RequestsPerSecond),
+		Burst:                   int(l.Burst),
+		MaxConnections:          int(l.MaxConnections),
+		MaxConnectionsPerClient: int(l.MaxConnectionsPerClient),
+		TrustedProxies:          append([]string(nil), l.TrustedProxies...),
+	}
+	if len(out.TrustedProxies) == 0 {
+		out.TrustedProxies = nil
+	}
+	if l.MinFreeDisk != nil {
+		out.MinFreeDisk = ptr.To(l.MinFreeDisk.DeepCopy())
+	}
+	switch {
+	case l.MaxStoreSize != nil:
+		out.MaxStoreSize = ptr.To(l.MaxStoreSize.DeepCopy())
+	case c.Spec.Storage.Embedded != nil:
+		// size * 80 / 100 rounded down, in integers that cannot overflow.
+		size := embeddedSize(c)
+		v := size.Value()
+		out.MaxStoreSize = resource.NewQuantity(v/100*defaultStorePercent+v%100*defaultStorePercent/100, resource.BinarySI)
+	}
+	return out
+}
+
+// embeddedSize is storage.embedded.size, or its default.
+func embeddedSize(c *privacyv1alpha1.SurveyCampaign) resource.Quantity {
+	if e := c.Spec.Storage.Embedded; e != nil && e.Size != nil {
+		return e.Size.DeepCopy()
+	}
+	return resource.MustParse("1Gi")
 }
 
 func dsnKey(pg *privacyv1alpha1.PostgresStorage) string {
@@ -216,10 +288,7 @@ func desiredConfigMap(c *privacyv1alpha1.SurveyCampaign, config []byte) *corev1.
 }
 
 func desiredPVC(c *privacyv1alpha1.SurveyCampaign) *corev1.PersistentVolumeClaim {
-	size := resource.MustParse("1Gi")
-	if e := c.Spec.Storage.Embedded; e != nil && e.Size != nil {
-		size = *e.Size
-	}
+	size := embeddedSize(c)
 	pvc := &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: childNames(c).data, Namespace: c.Namespace, Labels: childLabels(c)},
 		Spec: corev1.PersistentVolumeClaimSpec{

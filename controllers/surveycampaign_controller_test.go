@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -173,7 +174,7 @@ func campaign(ns string) *privacyv1alpha1.SurveyCampaign {
 			Consent: privacyv1alpha1.ConsentSpec{
 				Required: ptr.To(true), NoticeVersion: "2026-01", Purpose: "Improve checkout", LawfulBasis: privacyv1alpha1.LawfulBasisConsent,
 			},
-			Collect:            privacyv1alpha1.CollectSpec{Comment: true, Email: true, CustomerID: true, Segments: []string{"plan"}},
+			Collect:            privacyv1alpha1.CollectSpec{Comment: true, Email: true, CustomerID: true, Segments: privacyv1alpha1.Segments{"plan": {"free", "pro", "enterprise"}}},
 			RetentionPolicyRef: privacyv1alpha1.LocalObjectReference{Name: "ninety-days"},
 			Privacy:            privacyv1alpha1.PrivacySpec{MinGroupSize: 5},
 			Storage:            privacyv1alpha1.StorageSpec{Embedded: &privacyv1alpha1.EmbeddedStorage{}},
@@ -244,6 +245,11 @@ func TestChildrenAreHardenedAndOwned(t *testing.T) {
 		}
 	}
 
+	assertSecretVolumesOwnerOnly(t, "Deployment", pod.Volumes, 3)
+	cj := &batchv1.CronJob{}
+	eventually(t, "retention CronJob", func() error { return get(ns, "checkout-nps-retention", cj) })
+	assertSecretVolumesOwnerOnly(t, "CronJob", cj.Spec.JobTemplate.Spec.Template.Spec.Volumes, 2)
+
 	sa := &corev1.ServiceAccount{}
 	eventually(t, "ServiceAccount", func() error { return get(ns, "checkout-nps-collector", sa) })
 	if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
@@ -287,6 +293,37 @@ func TestChildrenAreHardenedAndOwned(t *testing.T) {
 	if got := kstatusOf(t, c); got != status.InProgressStatus {
 		t.Errorf("kstatus %s, want InProgress", got)
 	}
+}
+
+// assertSecretVolumesOwnerOnly checks that every Secret volume (at least
+// want of them) is readable by its owner only: keys, tokens and TLS keys.
+func assertSecretVolumesOwnerOnly(t *testing.T, what string, volumes []corev1.Volume, want int) {
+	t.Helper()
+	n := 0
+	for _, v := range volumes {
+		if v.Secret == nil {
+			continue
+		}
+		n++
+		if v.Secret.DefaultMode == nil || *v.Secret.DefaultMode != 0o400 {
+			t.Errorf("%s: Secret volume %s (%s) has defaultMode %v, want 0400", what, v.Name, v.Secret.SecretName, ptrString(v.Secret.DefaultMode))
+		}
+		for _, item := range v.Secret.Items {
+			if item.Mode != nil && *item.Mode != 0o400 {
+				t.Errorf("%s: Secret volume %s maps %s with mode %o, want 0400", what, v.Name, item.Key, *item.Mode)
+			}
+		}
+	}
+	if n < want {
+		t.Errorf("%s mounts %d Secret volumes, want %d", what, n, want)
+	}
+}
+
+func ptrString(p *int32) string {
+	if p == nil {
+		return "unset"
+	}
+	return fmt.Sprintf("%#o", *p)
 }
 
 func TestManualEditsAreRevertedAndDeletedChildrenComeBack(t *testing.T) {

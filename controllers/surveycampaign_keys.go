@@ -113,12 +113,44 @@ func breachRotations(s *corev1.Secret) map[string]keyRotation {
 // reconcileKeys creates the key Secret once, adds a new active key every
 // rotation interval or when an unresolved breach report (rotateFor, by UID)
 // asks for one it has not had, and drops keys older than the active one once
-// the collector reports that nothing is sealed by them any more.
+// the collector reports that nothing is sealed by them any more. It never
+// changes the HMAC key, and never makes a new Secret once keys existed.
 func (r *SurveyCampaignReconciler) reconcileKeys(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, rotateFor []string) (*corev1.Secret, error) {
 	n := childNames(c)
 	now := r.Clock.Now()
 	s := &corev1.Secret{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.keys}, s)
+	if apierrors.IsNotFound(err) && c.Status.Encryption != nil && c.Status.Encryption.ActiveKeyID != "" {
+		// The keys existed (status names the active one), so responses and
+		// pseudonyms may be sealed by them: new keys, above all a new HMAC
+		// key, would make them unreadable and unfindable for erasure. The
+		// cache may only lag behind, or miss a Secret that lost its label:
+		// ask the API server before concluding it is gone.
+		live := &corev1.Secret{}
+		switch err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.keys}, live); {
+		case apierrors.IsNotFound(err):
+			obs.stalledReason, obs.stalledMessage, obs.recheck = privacyv1alpha1.ReasonKeyMissing, fmt.Sprintf(
+				"key Secret %s is gone while stored responses may be sealed by its keys (active key %s); the operator does not "+
+					"make new keys over them: restore the Secret from backup, or delete the campaign to start over",
+				n.keys, c.Status.Encryption.ActiveKeyID), true
+			return nil, nil
+		case err != nil:
+			return nil, fmt.Errorf("reading the key Secret: %w", err)
+		case live.Labels[privacyv1alpha1.LabelManagedBy] != privacyv1alpha1.ManagedByValue:
+			// Label it again so that the cache (and its watch) see it.
+			if live.Labels == nil {
+				live.Labels = map[string]string{}
+			}
+			for k, v := range childLabels(c) {
+				live.Labels[k] = v
+			}
+			if err := r.Update(ctx, live); err != nil {
+				return nil, fmt.Errorf("labelling the key Secret: %w", err)
+			}
+			obs.changed = append(obs.changed, "Secret/"+n.keys)
+		}
+		s = live
+	}
 	if apierrors.IsNotFound(err) {
 		s = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n.keys, Namespace: c.Namespace, Labels: childLabels(c)}, Type: corev1.SecretTypeOpaque}
 		hmacKey, err := randomBytes(32)
@@ -184,7 +216,11 @@ func (r *SurveyCampaignReconciler) reconcileKeys(ctx context.Context, c *privacy
 		r.event(c, corev1.EventTypeNormal, "KeyRotated", "Rotate", "new data key %s is active (%s); %s stays until its data is re-wrapped", id, why, active)
 		obs.changed = append(obs.changed, "Secret/"+n.keys)
 		s = update
-	case obs.stats != nil && obs.stats.ActiveKeyID == active && obs.stats.RewrapPending == 0 && len(dataKeyIDs(s.Data)) > 1:
+	case obs.stats != nil && obs.stats.ActiveKeyID == active && obs.stats.RewrapPending == 0 &&
+		len(obs.stats.MissingKeyIDs) == 0 && len(dataKeyIDs(s.Data)) > 1:
+		// Retire only when the collector says nothing needs the old keys:
+		// all re-wrapped, and no key it needs missing from its files (its
+		// figures then come from an incomplete keyring: keep everything).
 		var dropped []string
 		for _, id := range dataKeyIDs(s.Data) {
 			if id != active {

@@ -138,7 +138,7 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 	if withCA {
 		args = append(args, "--ca-file", path.Join(tlsDir, caCertKey))
 		volumes = append(volumes, corev1.Volume{Name: "ca", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: n.tls, DefaultMode: ptr.To[int32](0o444), Items: []corev1.KeyToPath{{Key: caCertKey, Path: caCertKey}},
+			SecretName: n.tls, DefaultMode: ptr.To[int32](0o400), Items: []corev1.KeyToPath{{Key: caCertKey, Path: caCertKey}},
 		}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "ca", MountPath: tlsDir, ReadOnly: true})
 	}

@@ -2,13 +2,17 @@ package controllers
 
 import (
 	"fmt"
+	"math"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
@@ -106,19 +110,8 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		setCondition(c, privacyv1alpha1.ConditionCollectorAvailable, true, privacyv1alpha1.ReasonSucceeded, availableMsg)
 	}
 
-	switch {
-	case obs.activeKeyID == "":
-		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonProgressing, "the key Secret is not ready")
-	case obs.stats != nil && obs.stats.ActiveKeyID != obs.activeKeyID:
-		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonProgressing,
-			fmt.Sprintf("the collector encrypts with %s; waiting for it to load %s", obs.stats.ActiveKeyID, obs.activeKeyID))
-	default:
-		msg := "personal fields are encrypted with key " + obs.activeKeyID
-		if obs.stats != nil && obs.stats.RewrapPending > 0 {
-			msg += fmt.Sprintf("; %d responses still sealed by an older key are being re-wrapped", obs.stats.RewrapPending)
-		}
-		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, true, privacyv1alpha1.ReasonSucceeded, msg)
-	}
+	setEncryptionEnforced(c, obs)
+	setStorageAvailable(c, obs.stats)
 	if obs.activeKeyID != "" {
 		c.Status.Encryption = &privacyv1alpha1.EncryptionStatus{ActiveKeyID: obs.activeKeyID, RotatedAt: &metav1.Time{Time: obs.rotatedAt}}
 	}
@@ -127,13 +120,10 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 	}
 	setRetention(c, obs.policy, obs.stats, now)
 
-	progressing := len(obs.changed) > 0 || obs.waiting != "" || (!obs.paused && !available)
+	alarm := readyAlarm(c)
 	switch {
-	case progressing:
-		msg := availableMsg
-		if obs.waiting != "" {
-			msg = obs.waiting
-		}
+	case len(obs.changed) > 0 || obs.waiting != "":
+		msg := obs.waiting
 		if len(obs.changed) > 0 {
 			msg = fmt.Sprintf("updated %v", obs.changed)
 		}
@@ -142,6 +132,14 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 	case obs.paused:
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		setCondition(c, privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonPaused, pausedMessage(c, obs.breaches.pausedBy))
+	case alarm != nil:
+		// A person must act (restore a key, purge or raise a limit):
+		// nothing converges by itself, so not Reconciling.
+		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		setCondition(c, privacyv1alpha1.ConditionReady, false, alarm.Reason, alarm.Message)
+	case !available:
+		setCondition(c, privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonProgressing, availableMsg)
+		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonProgressing, availableMsg)
 	case obs.statsErr != nil:
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonCollectorUnavailable, "the collector's admin API does not answer")
@@ -149,6 +147,177 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		setCondition(c, privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonSucceeded, "the collector is serving")
 	}
+}
+
+// setEncryptionEnforced says whether personal fields are sealed by the
+// active key and every key the stored responses need is there. A missing
+// data key or a rejected hmac key, once reported, stays reported while the
+// collector's figures cannot be read (its /readyz fails meanwhile): only
+// the collector can say it is resolved.
+func setEncryptionEnforced(c *privacyv1alpha1.SurveyCampaign, obs observed) {
+	keys := childNames(c).keys
+	st := obs.stats
+	switch {
+	case obs.activeKeyID == "":
+		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonProgressing, "the key Secret is not ready")
+	case st != nil && len(st.MissingKeyIDs) > 0:
+		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonKeyMissing, missingKeysMessage(st.MissingKeyIDs, keys))
+	case st != nil && st.HMACKeyRejected:
+		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonHMACKeyRejected, fmt.Sprintf(
+			"the hmac key in Secret %s changed while stored responses carry pseudonyms made with the previous one; "+
+				"the collector keeps using the previous key; restore it", keys))
+	case st == nil && keyAlarm(c) != nil:
+		// Keep it as it was.
+	case st != nil && st.ActiveKeyID != obs.activeKeyID:
+		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonProgressing,
+			fmt.Sprintf("the collector encrypts with %s; waiting for it to load %s", st.ActiveKeyID, obs.activeKeyID))
+	default:
+		msg := "personal fields are encrypted with key " + obs.activeKeyID
+		if st != nil && st.RewrapPending > 0 {
+			msg += fmt.Sprintf("; %d responses still sealed by an older key are being re-wrapped", st.RewrapPending)
+		}
+		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, true, privacyv1alpha1.ReasonSucceeded, msg)
+	}
+}
+
+// missingKeysMessage names the data keys the collector misses.
+func missingKeysMessage(ids []string, secret string) string {
+	ids = append([]string(nil), ids...)
+	sort.Strings(ids)
+	if len(ids) == 1 {
+		return fmt.Sprintf("data key %s is missing from Secret %s while stored responses are sealed by it; restore it from backup", ids[0], secret)
+	}
+	return fmt.Sprintf("data keys %s are missing from Secret %s while stored responses are sealed by them; restore them from backup",
+		strings.Join(ids, ", "), secret)
+}
+
+// keyAlarm is EncryptionEnforced when it reports a key a person must restore.
+func keyAlarm(c *privacyv1alpha1.SurveyCampaign) *metav1.Condition {
+	cond := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionEncryptionEnforced)
+	if cond != nil && cond.Status == metav1.ConditionFalse &&
+		(cond.Reason == privacyv1alpha1.ReasonKeyMissing || cond.Reason == privacyv1alpha1.ReasonHMACKeyRejected) {
+		return cond
+	}
+	return nil
+}
+
+// readyAlarm is the condition that keeps the campaign from being Ready
+// until a person acts: a key to restore, or a full store (ingest refused).
+func readyAlarm(c *privacyv1alpha1.SurveyCampaign) *metav1.Condition {
+	if cond := keyAlarm(c); cond != nil {
+		return cond
+	}
+	if cond := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionStorageAvailable); cond != nil &&
+		cond.Status == metav1.ConditionFalse && cond.Reason == privacyv1alpha1.ReasonStorageBudgetExceeded {
+		return cond
+	}
+	return nil
+}
+
+// setStorageAvailable publishes the storage budget the collector reports.
+// While its figures cannot be read the condition stays as it was (Unknown
+// before the first read), so it does not flap with the collector.
+func setStorageAvailable(c *privacyv1alpha1.SurveyCampaign, st *collector.Stats) {
+	if st == nil {
+		if meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionStorageAvailable) == nil {
+			setConditionUnknown(c, privacyv1alpha1.ConditionStorageAvailable, privacyv1alpha1.ReasonCollectorUnavailable,
+				"the storage use is not known yet: the collector's figures have not been read")
+		}
+		return
+	}
+	s := st.Storage
+	if s.Full {
+		why := s.Reason
+		if why == "" {
+			why = "the storage budget is used up"
+		}
+		setCondition(c, privacyv1alpha1.ConditionStorageAvailable, false, privacyv1alpha1.ReasonStorageBudgetExceeded,
+			why+"; new responses are refused until a purge frees space or spec.collector.limits (maxStoreSize, minFreeDisk) or storage.embedded.size changes")
+		return
+	}
+	var prev string
+	if cond := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionStorageAvailable); cond != nil &&
+		cond.Status == metav1.ConditionTrue {
+		prev = cond.Message
+	}
+	setCondition(c, privacyv1alpha1.ConditionStorageAvailable, true, privacyv1alpha1.ReasonSucceeded, storageMessage(prev, s))
+}
+
+// storageMessage says how much of the budget is used ("412Mi of 800Mi used;
+// 2.1Gi free"). It keeps prev, the message published last, while the
+// figures stay close to what it shows (storageClose): the store's files
+// and the volume's free space move a little with every write and
+// checkpoint, and status is not rewritten for that.
+func storageMessage(prev string, s collector.StorageStats) string {
+	next := humanBytes(s.UsedBytes) + " used"
+	if s.MaxBytes > 0 {
+		next = humanBytes(s.UsedBytes) + " of " + humanBytes(s.MaxBytes) + " used"
+	}
+	if s.FreeBytes != nil {
+		next += "; " + humanBytes(*s.FreeBytes) + " free"
+	}
+	m := storageMessageRE.FindStringSubmatch(prev)
+	if m == nil || next == prev {
+		return next
+	}
+	used, okUsed := parseHumanBytes(m[1])
+	sameMax := (m[3] == "" && s.MaxBytes == 0) || (s.MaxBytes > 0 && m[3] == humanBytes(s.MaxBytes))
+	sameFree := m[5] == "" && s.FreeBytes == nil
+	if free, ok := parseHumanBytes(m[5]); ok && s.FreeBytes != nil {
+		sameFree = storageClose(free, *s.FreeBytes)
+	}
+	if okUsed && sameMax && sameFree && storageClose(used, s.UsedBytes) {
+		return prev
+	}
+	return next
+}
+
+// storageMessageRE reads a message storageMessage wrote.
+var storageMessageRE = regexp.MustCompile(`^(\S+?)( of (\S+))? used(; (\S+) free)?$`)
+
+// storageClose says whether a figure moved less than 5% (or 1Mi) from the
+// one published.
+func storageClose(published, now int64) bool {
+	d := now - published
+	if d < 0 {
+		d = -d
+	}
+	return d <= max(published/20, 1<<20)
+}
+
+// humanBytes writes n bytes as 412Mi, 2.1Gi or 512B: one decimal below 10
+// of a unit, none above, rounded down.
+func humanBytes(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%dB", max(n, 0))
+	}
+	units := []string{"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
+	v, i := float64(n)/1024, 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if v < 10 {
+		tenths := math.Floor(v * 10)
+		if int(tenths)%10 == 0 {
+			return fmt.Sprintf("%d%s", int(tenths)/10, units[i])
+		}
+		return fmt.Sprintf("%.1f%s", tenths/10, units[i])
+	}
+	return fmt.Sprintf("%d%s", int(math.Floor(v)), units[i])
+}
+
+// parseHumanBytes reads what humanBytes wrote.
+func parseHumanBytes(s string) (int64, bool) {
+	if n, ok := strings.CutSuffix(s, "B"); ok {
+		v, err := strconv.ParseInt(n, 10, 64)
+		return v, err == nil
+	}
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return 0, false
+	}
+	return q.Value(), true
 }
 
 // setNPS publishes the collector's figures; updatedAt moves only when they

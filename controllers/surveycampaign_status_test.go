@@ -2,10 +2,12 @@ package controllers
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -24,13 +26,25 @@ func available(gen int64) *appsv1.Deployment {
 
 func TestSetCampaignStatus(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	stats := &collector.Stats{ActiveKeyID: "k1", Result: nps.Result{Responses: 20, Score: ptr.To[int32](30)}}
+	stats := &collector.Stats{ActiveKeyID: "k1", Result: nps.Result{Responses: 20, Score: ptr.To[int32](30)},
+		Storage: collector.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20, FreeBytes: ptr.To[int64](2308544921)}}
+	full := *stats
+	full.Storage = collector.StorageStats{UsedBytes: 801 << 20, MaxBytes: 800 << 20, Full: true, Reason: "the store holds 801Mi, over limits.maxStoreSize 800Mi"}
+	missing := *stats
+	missing.MissingKeyIDs = []string{"k1"}
+	hmac := *stats
+	hmac.HMACKeyRejected = true
+	both := full
+	both.MissingKeyIDs = []string{"k3", "k1"}
 	cases := []struct {
 		name                    string
 		obs                     observed
 		ready, reconciling      metav1.ConditionStatus // "" = absent
 		stalled, collector, enc metav1.ConditionStatus
-		readyReason             string
+		storage                 metav1.ConditionStatus
+		readyReason, encReason  string
+		// messages the conditions must say, by type.
+		messages map[string]string
 	}{
 		{
 			name:  "stalled: missing policy",
@@ -41,39 +55,79 @@ func TestSetCampaignStatus(t *testing.T) {
 			name:  "children just created",
 			obs:   observed{changed: []string{"Deployment/x"}, activeKeyID: "k1"},
 			ready: metav1.ConditionFalse, reconciling: metav1.ConditionTrue, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue,
-			readyReason: privacyv1alpha1.ReasonProgressing,
+			storage: metav1.ConditionUnknown, readyReason: privacyv1alpha1.ReasonProgressing,
 		},
 		{
 			name:  "rolling out",
 			obs:   observed{deployment: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 2}}, activeKeyID: "k1"},
 			ready: metav1.ConditionFalse, reconciling: metav1.ConditionTrue, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue,
-			readyReason: privacyv1alpha1.ReasonProgressing,
+			storage: metav1.ConditionUnknown, readyReason: privacyv1alpha1.ReasonProgressing,
 		},
 		{
 			name:  "healthy",
 			obs:   observed{deployment: available(1), stats: stats, activeKeyID: "k1", rotatedAt: now},
-			ready: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionTrue, readyReason: privacyv1alpha1.ReasonSucceeded,
+			ready: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionTrue, storage: metav1.ConditionTrue,
+			readyReason: privacyv1alpha1.ReasonSucceeded,
+			messages:    map[string]string{privacyv1alpha1.ConditionStorageAvailable: "412Mi of 800Mi used; 2.1Gi free"},
 		},
 		{
 			name:  "collector still on the old key",
 			obs:   observed{deployment: available(1), stats: stats, activeKeyID: "k2"},
-			ready: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, readyReason: privacyv1alpha1.ReasonSucceeded,
+			ready: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, storage: metav1.ConditionTrue,
+			readyReason: privacyv1alpha1.ReasonSucceeded, encReason: privacyv1alpha1.ReasonProgressing,
 		},
 		{
 			name:  "admin API does not answer",
 			obs:   observed{deployment: available(1), statsErr: errors.New("connection refused"), activeKeyID: "k1"},
-			ready: metav1.ConditionFalse, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue, readyReason: privacyv1alpha1.ReasonCollectorUnavailable,
+			ready: metav1.ConditionFalse, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue, storage: metav1.ConditionUnknown,
+			readyReason: privacyv1alpha1.ReasonCollectorUnavailable,
 		},
 		{
 			name:  "waiting for cert-manager",
 			obs:   observed{deployment: available(1), stats: stats, activeKeyID: "k1", waiting: "waiting for cert-manager to issue Certificate x-collector"},
 			ready: metav1.ConditionFalse, reconciling: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionTrue,
-			readyReason: privacyv1alpha1.ReasonProgressing,
+			storage: metav1.ConditionTrue, readyReason: privacyv1alpha1.ReasonProgressing,
 		},
 		{
 			name:  "paused",
 			obs:   observed{paused: true, deployment: &appsv1.Deployment{}, activeKeyID: "k1"},
-			ready: metav1.ConditionTrue, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue, readyReason: privacyv1alpha1.ReasonPaused,
+			ready: metav1.ConditionTrue, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue, storage: metav1.ConditionUnknown,
+			readyReason: privacyv1alpha1.ReasonPaused,
+		},
+		{
+			name:  "storage budget exceeded: ingest refused",
+			obs:   observed{deployment: available(1), stats: &full, activeKeyID: "k1"},
+			ready: metav1.ConditionFalse, collector: metav1.ConditionTrue, enc: metav1.ConditionTrue, storage: metav1.ConditionFalse,
+			readyReason: privacyv1alpha1.ReasonStorageBudgetExceeded,
+			messages: map[string]string{
+				privacyv1alpha1.ConditionStorageAvailable: "the store holds 801Mi, over limits.maxStoreSize 800Mi; new responses are refused",
+				privacyv1alpha1.ConditionReady:            "the store holds 801Mi, over limits.maxStoreSize 800Mi",
+			},
+		},
+		{
+			name:  "a data key the stored responses need is missing",
+			obs:   observed{deployment: available(1), stats: &missing, activeKeyID: "k1"},
+			ready: metav1.ConditionFalse, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, storage: metav1.ConditionTrue,
+			readyReason: privacyv1alpha1.ReasonKeyMissing, encReason: privacyv1alpha1.ReasonKeyMissing,
+			messages: map[string]string{
+				privacyv1alpha1.ConditionEncryptionEnforced: "data key k1 is missing from Secret x-keys while stored responses are sealed by it; restore it from backup",
+				privacyv1alpha1.ConditionReady:              "data key k1 is missing from Secret x-keys",
+			},
+		},
+		{
+			name:  "the hmac key was changed",
+			obs:   observed{deployment: available(1), stats: &hmac, activeKeyID: "k1"},
+			ready: metav1.ConditionFalse, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, storage: metav1.ConditionTrue,
+			readyReason: privacyv1alpha1.ReasonHMACKeyRejected, encReason: privacyv1alpha1.ReasonHMACKeyRejected,
+			messages: map[string]string{privacyv1alpha1.ConditionEncryptionEnforced: "the hmac key in Secret x-keys changed while stored responses carry " +
+				"pseudonyms made with the previous one; the collector keeps using the previous key; restore it"},
+		},
+		{
+			name:  "missing keys outrank a full store",
+			obs:   observed{deployment: available(1), stats: &both, activeKeyID: "k1"},
+			ready: metav1.ConditionFalse, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, storage: metav1.ConditionFalse,
+			readyReason: privacyv1alpha1.ReasonKeyMissing, encReason: privacyv1alpha1.ReasonKeyMissing,
+			messages: map[string]string{privacyv1alpha1.ConditionEncryptionEnforced: "data keys k1, k3 are missing from Secret x-keys while stored responses are sealed by them"},
 		},
 	}
 	for _, tc := range cases {
@@ -83,7 +137,7 @@ func TestSetCampaignStatus(t *testing.T) {
 			for typ, want := range map[string]metav1.ConditionStatus{
 				privacyv1alpha1.ConditionReady: tc.ready, privacyv1alpha1.ConditionReconciling: tc.reconciling,
 				privacyv1alpha1.ConditionStalled: tc.stalled, privacyv1alpha1.ConditionCollectorAvailable: tc.collector,
-				privacyv1alpha1.ConditionEncryptionEnforced: tc.enc,
+				privacyv1alpha1.ConditionEncryptionEnforced: tc.enc, privacyv1alpha1.ConditionStorageAvailable: tc.storage,
 			} {
 				got := meta.FindStatusCondition(c.Status.Conditions, typ)
 				switch {
@@ -96,7 +150,91 @@ func TestSetCampaignStatus(t *testing.T) {
 			if r := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionReady); r == nil || r.Reason != tc.readyReason {
 				t.Errorf("Ready reason %+v, want %s", r, tc.readyReason)
 			}
+			if e := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionEncryptionEnforced); tc.encReason != "" && (e == nil || e.Reason != tc.encReason) {
+				t.Errorf("EncryptionEnforced %+v, want reason %s", e, tc.encReason)
+			}
+			for typ, want := range tc.messages {
+				if got := meta.FindStatusCondition(c.Status.Conditions, typ); got == nil || !strings.Contains(got.Message, want) {
+					t.Errorf("%s = %+v, want a message saying %q", typ, got, want)
+				}
+			}
 		})
+	}
+}
+
+// TestAlarmsStayWhileTheCollectorIsSilent: a missing key or a full store,
+// once reported, stays reported (and keeps Ready False) while the
+// collector's figures cannot be read, and clears when it says so.
+func TestAlarmsStayWhileTheCollectorIsSilent(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	healthy := &collector.Stats{ActiveKeyID: "k1", Storage: collector.StorageStats{UsedBytes: 1 << 20}}
+	alarming := *healthy
+	alarming.MissingKeyIDs = []string{"k1"}
+	alarming.Storage = collector.StorageStats{UsedBytes: 2 << 20, MaxBytes: 1 << 20, Full: true, Reason: "over limits.maxStoreSize"}
+	c := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "y", Generation: 1}}
+	check := func(step string, enc, storage metav1.ConditionStatus, readyReason string) {
+		t.Helper()
+		for typ, want := range map[string]metav1.ConditionStatus{
+			privacyv1alpha1.ConditionEncryptionEnforced: enc, privacyv1alpha1.ConditionStorageAvailable: storage,
+		} {
+			if got := meta.FindStatusCondition(c.Status.Conditions, typ); got == nil || got.Status != want {
+				t.Errorf("%s: %s = %+v, want %s", step, typ, got, want)
+			}
+		}
+		if r := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionReady); r == nil || r.Reason != readyReason {
+			t.Errorf("%s: Ready = %+v, want reason %s", step, r, readyReason)
+		}
+	}
+	setCampaignStatus(c, observed{deployment: available(1), stats: &alarming, activeKeyID: "k1"}, now)
+	check("reported", metav1.ConditionFalse, metav1.ConditionFalse, privacyv1alpha1.ReasonKeyMissing)
+	reported := c.Status.DeepCopy()
+
+	// The collector's /readyz fails while a key is missing: no figures.
+	setCampaignStatus(c, observed{deployment: available(1), statsErr: errors.New("connection refused"), activeKeyID: "k1"}, now.Add(time.Minute))
+	check("collector silent", metav1.ConditionFalse, metav1.ConditionFalse, privacyv1alpha1.ReasonKeyMissing)
+	for _, typ := range []string{privacyv1alpha1.ConditionEncryptionEnforced, privacyv1alpha1.ConditionStorageAvailable} {
+		if !equality.Semantic.DeepEqual(meta.FindStatusCondition(reported.Conditions, typ), meta.FindStatusCondition(c.Status.Conditions, typ)) {
+			t.Errorf("%s changed while the collector was silent", typ)
+		}
+	}
+	setCampaignStatus(c, observed{deployment: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Generation: 1}}, activeKeyID: "k1"}, now.Add(2*time.Minute))
+	check("collector unavailable", metav1.ConditionFalse, metav1.ConditionFalse, privacyv1alpha1.ReasonKeyMissing)
+
+	setCampaignStatus(c, observed{deployment: available(1), stats: healthy, activeKeyID: "k1"}, now.Add(3*time.Minute))
+	check("restored", metav1.ConditionTrue, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded)
+}
+
+// TestSetCampaignStatusIsStable: a pass that observes the same thing again
+// leaves status exactly as it was, so the reconciler writes nothing.
+func TestSetCampaignStatusIsStable(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	st := &collector.Stats{ActiveKeyID: "k1", MissingKeyIDs: []string{"k2", "k1"},
+		Storage: collector.StorageStats{UsedBytes: 5 << 20, MaxBytes: 8 << 20, FreeBytes: ptr.To[int64](3 << 30), Full: true, Reason: "full"}}
+	for _, obs := range []observed{
+		{deployment: available(1), stats: st, activeKeyID: "k1"},
+		{deployment: available(1), stats: &collector.Stats{ActiveKeyID: "k1", HMACKeyRejected: true}, activeKeyID: "k1"},
+		{deployment: available(1), stats: &collector.Stats{ActiveKeyID: "k1"}, activeKeyID: "k1"},
+		{deployment: available(1), statsErr: errors.New("timeout"), activeKeyID: "k1"},
+		{paused: true, activeKeyID: "k1"},
+	} {
+		c := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "y", Generation: 1}}
+		setCampaignStatus(c, obs, now)
+		first := c.Status.DeepCopy()
+		setCampaignStatus(c, obs, now.Add(time.Minute))
+		if !equality.Semantic.DeepEqual(first, &c.Status) {
+			t.Errorf("a second identical pass changed status:\nbefore %+v\nafter  %+v", first.Conditions, c.Status.Conditions)
+		}
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0B", 1023: "1023B", 1024: "1Ki", 1536: "1.5Ki", 412 << 20: "412Mi", 800 << 20: "800Mi",
+		2308544921: "2.1Gi", 2 << 30: "2Gi", (10 << 30) - 1: "9.9Gi", 858993459: "819Mi", 5 << 40: "5Ti",
+	} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %s, want %s", n, got, want)
+		}
 	}
 }
 
@@ -149,5 +287,39 @@ func TestServingCertificate(t *testing.T) {
 	other, _ := newCA("other", now)
 	if certFresh(kp.cert, other.cert, names, now) {
 		t.Error("a certificate from another CA is fresh")
+	}
+}
+
+// TestStorageMessageIgnoresSmallMoves: the published figures stay while the
+// store and the volume move by less than 5% (or 1Mi), so reads that differ
+// by a checkpoint or another writer on the volume rewrite nothing.
+func TestStorageMessageIgnoresSmallMoves(t *testing.T) {
+	free := func(n int64) *int64 { return &n }
+	const published = "412Mi of 800Mi used; 68Gi free"
+	for _, tc := range []struct {
+		name string
+		prev string
+		s    collector.StorageStats
+		want string
+	}{
+		{"first read", "", collector.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20, FreeBytes: free(68 << 30)}, published},
+		{"a little more used and free", published, collector.StorageStats{UsedBytes: 420 << 20, MaxBytes: 800 << 20, FreeBytes: free(69 << 30)}, published},
+		{"used moved by more than 5%", published, collector.StorageStats{UsedBytes: 440 << 20, MaxBytes: 800 << 20, FreeBytes: free(68 << 30)},
+			"440Mi of 800Mi used; 68Gi free"},
+		{"free fell by more than 5%", published, collector.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20, FreeBytes: free(60 << 30)},
+			"412Mi of 800Mi used; 60Gi free"},
+		{"another limit", published, collector.StorageStats{UsedBytes: 412 << 20, MaxBytes: 900 << 20, FreeBytes: free(68 << 30)},
+			"412Mi of 900Mi used; 68Gi free"},
+		{"no limit any more", published, collector.StorageStats{UsedBytes: 412 << 20, FreeBytes: free(68 << 30)}, "412Mi used; 68Gi free"},
+		{"postgres: used fell", "3.5Gi used", collector.StorageStats{UsedBytes: 3 << 30}, "3Gi used"},
+		{"postgres: small move", "3Gi used", collector.StorageStats{UsedBytes: 3<<30 + 100<<20}, "3Gi used"},
+		{"a tiny store moves by bytes", "68Ki of 819Mi used; 68Gi free", collector.StorageStats{UsedBytes: 229 << 10, MaxBytes: 858993459, FreeBytes: free(67 << 30)},
+			"68Ki of 819Mi used; 68Gi free"},
+		{"free space no longer reported", published, collector.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20}, "412Mi of 800Mi used"},
+		{"a message from elsewhere", "the storage use is not known yet", collector.StorageStats{UsedBytes: 1 << 20}, "1Mi used"},
+	} {
+		if got := storageMessage(tc.prev, tc.s); got != tc.want {
+			t.Errorf("%s: storageMessage(%q) = %q, want %q", tc.name, tc.prev, got, tc.want)
+		}
 	}
 }

@@ -119,7 +119,7 @@ echo "collector running (log: ${work}/collector.log)"
 
 say "Two seconds of survey answers (hack/loadtest), then the NPS on the campaign"
 go run ./hack/loadtest --url "https://checkout-nps-collector.default.svc:8443" --connect-to "127.0.0.1:${public_port}" \
-	--ca-file "${collector}/tls/ca.crt" --conns 4 --duration 2s --no-email
+	--ca-file "${collector}/tls/ca.crt" --conns 16 --respondents 16 --duration 2s --no-email
 kubectl wait -n default --for=condition=Ready --timeout=60s surveycampaign/checkout-nps
 kubectl get -n default surveycampaign checkout-nps
 

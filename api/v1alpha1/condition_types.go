@@ -13,6 +13,8 @@ const (
 	ConditionCollectorAvailable = "CollectorAvailable"
 	// ConditionEncryptionEnforced is True when the campaign's keys exist and the collector encrypts with the active one.
 	ConditionEncryptionEnforced = "EncryptionEnforced"
+	// ConditionStorageAvailable is True while the collector's store is within its budget (spec.collector.limits) and accepts responses.
+	ConditionStorageAvailable = "StorageAvailable"
 	// ConditionRetentionEnforced is True when no stored response is older than the policy allows (maxAge plus one schedule period).
 	ConditionRetentionEnforced = "RetentionEnforced"
 	// ConditionContained is True when a breach's requested containment has been carried out.
@@ -47,6 +49,12 @@ const (
 	ReasonLegalHold = "LegalHold"
 	// ReasonRetentionOverdue: a stored response is older than the policy allows.
 	ReasonRetentionOverdue = "RetentionOverdue"
+	// ReasonStorageBudgetExceeded: the store reached maxStoreSize or the volume's minFreeDisk; new responses are refused until a purge or a larger limit.
+	ReasonStorageBudgetExceeded = "StorageBudgetExceeded"
+	// ReasonKeyMissing: a data key that stored responses are sealed by is gone from the key Secret; restore it from backup.
+	ReasonKeyMissing = "KeyMissing"
+	// ReasonHMACKeyRejected: the key Secret's hmac key changed under stored pseudonyms; the collector keeps the previous one until it is restored.
+	ReasonHMACKeyRejected = "HMACKeyRejected"
 	// ReasonDeadlineMissed: a breach notification deadline passed unmet.
 	ReasonDeadlineMissed = "DeadlineMissed"
 	// ReasonDeadlinesMet: every fixed breach notification deadline was met or is still ahead.

@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"encoding/json"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -123,16 +125,57 @@ type CollectSpec struct {
 	// +optional
 	CustomerID bool `json:"customerID,omitempty"`
 
-	// segments lists the metadata keys a response may carry (for example plan,
-	// region). Responses with any other key are refused.
+	// segments maps each metadata key a response may carry to the values it
+	// may take, for example {plan: [free, pro, enterprise], region: [eu, in, us]}.
+	// Segment values are stored in plain text next to the score, so only
+	// declared values are accepted: a response with any other key or value is
+	// refused, and no personal data is stored outside the encrypted fields.
+	// At most 20 keys, each a lower-case identifier (a letter, then letters,
+	// digits or '_') of at most 63 characters, each with 1 to 100 distinct
+	// values of at most 64 letters, digits, spaces, '.', '_' or '-' that start
+	// with a letter or digit.
 	// +optional
-	// +listType=set
-	// +kubebuilder:validation:MaxItems=20
-	// +kubebuilder:validation:items:MinLength=1
-	// +kubebuilder:validation:items:MaxLength=63
-	// +kubebuilder:validation:items:Pattern=`^[a-z][a-z0-9_]*$`
-	Segments []string `json:"segments,omitempty"`
+	// +kubebuilder:validation:MaxProperties=20
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 63 && k.matches('^[a-z][a-z0-9_]*$'))",message="segments keys must be lower-case identifiers of at most 63 characters (a letter, then letters, digits or '_'), for example plan or region"
+	Segments Segments `json:"segments,omitempty"`
 }
+
+// Segments maps each allowed metadata key to its allowed values.
+type Segments map[string]SegmentValues
+
+// UnmarshalJSON reads the map form. The list of keys that earlier versions
+// accepted (segments: [plan, region]) is read as keys without values, so a
+// campaign stored before the upgrade still decodes (and is reported as
+// needing its values declared) instead of breaking every campaign's cache.
+func (s *Segments) UnmarshalJSON(data []byte) error {
+	var keys []string
+	if err := json.Unmarshal(data, &keys); err == nil {
+		if keys == nil {
+			*s = nil
+			return nil
+		}
+		*s = make(Segments, len(keys))
+		for _, k := range keys {
+			(*s)[k] = nil
+		}
+		return nil
+	}
+	var m map[string]SegmentValues
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	*s = m
+	return nil
+}
+
+// SegmentValues are the values one segment key may take.
+// +listType=set
+// +kubebuilder:validation:MinItems=1
+// +kubebuilder:validation:MaxItems=100
+// +kubebuilder:validation:items:MinLength=1
+// +kubebuilder:validation:items:MaxLength=64
+// +kubebuilder:validation:items:Pattern=`^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$`
+type SegmentValues []string
 
 // EncryptionSpec configures the campaign's field encryption keys.
 type EncryptionSpec struct {
@@ -264,6 +307,77 @@ type CollectorSpec struct {
 	// when unset.
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// limits bound what one client, and all clients together, can make the
+	// collector do (request rate, connections) and how much storage it may
+	// fill before it refuses new responses.
+	// +optional
+	// +kubebuilder:default={}
+	Limits CollectorLimits `json:"limits,omitempty"`
+}
+
+// CollectorLimits are the collector's abuse limits and storage budget.
+type CollectorLimits struct {
+	// requestsPerSecond is the sustained rate of public requests one client
+	// may make, 1..1000000; past it (and its burst) the collector answers 429
+	// with Retry-After. Defaults to 10.
+	// +optional
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	RequestsPerSecond int32 `json:"requestsPerSecond,omitempty"`
+
+	// burst is how many requests one client may make at once before
+	// requestsPerSecond applies, 1..1000000. Defaults to 30.
+	// +optional
+	// +kubebuilder:default=30
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	Burst int32 `json:"burst,omitempty"`
+
+	// maxConnections caps the public listener's open connections, 1..1000000;
+	// further connections wait to be accepted. Defaults to 1024.
+	// +optional
+	// +kubebuilder:default=1024
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	MaxConnections int32 `json:"maxConnections,omitempty"`
+
+	// maxConnectionsPerClient caps one client's open connections to the public
+	// listener, 1..1000000; further ones are closed at once. Defaults to 64.
+	// +optional
+	// +kubebuilder:default=64
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000000
+	MaxConnectionsPerClient int32 `json:"maxConnectionsPerClient,omitempty"`
+
+	// trustedProxies are the CIDRs (for example 10.0.0.0/8) of the proxies and
+	// load balancers whose X-Forwarded-For header names the client, at most 32.
+	// Without them the client is the connection's address: list only proxies
+	// you run, or any client can pick its own address and escape its limits.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:XValidation:rule="isCIDR(self)",message="trustedProxies entries must be CIDRs such as 10.0.0.0/8 or fd00::/8"
+	TrustedProxies []string `json:"trustedProxies,omitempty"`
+
+	// maxStoreSize caps the size of the store (the SQLite files, or the
+	// PostgreSQL database); past it the collector answers new responses with
+	// 503 while purges, erasure and stats keep working. Must be positive.
+	// When unset: 80% of storage.embedded.size for embedded storage, no cap
+	// for PostgreSQL.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).isGreaterThan(quantity('0'))",message="maxStoreSize must be positive"
+	MaxStoreSize *resource.Quantity `json:"maxStoreSize,omitempty"`
+
+	// minFreeDisk is the free space of the embedded store's volume below which
+	// the collector stops accepting responses, so that purges and erasure
+	// always have room. Must not be negative. The collector's default (16Mi)
+	// when unset.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="!quantity(string(self)).isLessThan(quantity('0'))",message="minFreeDisk cannot be negative"
+	MinFreeDisk *resource.Quantity `json:"minFreeDisk,omitempty"`
 }
 
 // SurveyCampaignStatus is the observed state of a SurveyCampaign, written only

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -46,7 +47,7 @@ metadata: {name: base}
 spec:
   question: "How likely are you to recommend Acme Checkout to a friend or colleague?"
   consent: {required: true, noticeVersion: "2026-01", purpose: "Improve checkout", lawfulBasis: Consent}
-  collect: {comment: true, customerID: true, segments: [plan, region]}
+  collect: {comment: true, customerID: true, segments: {plan: [free, pro, enterprise], region: [eu, in, us]}}
   retentionPolicyRef: {name: ninety-days}
   encryption: {keyRotationInterval: 720h}
   privacy: {minGroupSize: 10, redactComments: true, jurisdictions: [GDPR, DPDP, CERTIn]}
@@ -97,8 +98,18 @@ var invalidCases = []struct {
 	{"notice version with spaces", validCampaign, `{"spec":{"consent":{"noticeVersion":"jan 2026"}}}`, "spec.consent.noticeVersion"},
 	{"unknown lawful basis", validCampaign, `{"spec":{"consent":{"lawfulBasis":"Vibes"}}}`, "spec.consent.lawfulBasis"},
 	{"consent basis without consent", validCampaign, `{"spec":{"consent":{"required":false}}}`, "spec.consent.required"},
-	{"segment key not an identifier", validCampaign, `{"spec":{"collect":{"segments":["Plan Tier"]}}}`, "spec.collect.segments[0]"},
-	{"segment key repeated", validCampaign, `{"spec":{"collect":{"segments":["plan","plan"]}}}`, "spec.collect.segments[1]"},
+	{"segments in the old list form", validCampaign, `{"spec":{"collect":{"segments":["plan","region"]}}}`, "spec.collect.segments"},
+	{"segment key not an identifier", validCampaign, `{"spec":{"collect":{"segments":{"Plan Tier":["free"]}}}}`, "spec.collect.segments"},
+	{"segment key starting with a digit", validCampaign, `{"spec":{"collect":{"segments":{"1plan":["free"]}}}}`, "spec.collect.segments"},
+	{"segment key too long", validCampaign, `{"spec":{"collect":{"segments":{"` + strings.Repeat("k", 64) + `":["free"]}}}}`, "spec.collect.segments"},
+	{"21 segment keys", validCampaign, `{"spec":{"collect":{"segments":` + segmentKeys(19) + `}}}`, "spec.collect.segments"}, // and plan, region
+	{"segment without values", validCampaign, `{"spec":{"collect":{"segments":{"plan":[]}}}}`, "spec.collect.segments.plan"},
+	{"segment value with a character outside the set", validCampaign, `{"spec":{"collect":{"segments":{"plan":["free","pro+"]}}}}`, "spec.collect.segments.plan[1]"},
+	{"segment value starting with a space", validCampaign, `{"spec":{"collect":{"segments":{"plan":[" pro"]}}}}`, "spec.collect.segments.plan[0]"},
+	{"segment value an email address", validCampaign, `{"spec":{"collect":{"segments":{"plan":["ann@example.com"]}}}}`, "spec.collect.segments.plan[0]"},
+	{"segment value too long", validCampaign, `{"spec":{"collect":{"segments":{"plan":["` + strings.Repeat("v", 65) + `"]}}}}`, "spec.collect.segments.plan[0]"},
+	{"segment value repeated", validCampaign, `{"spec":{"collect":{"segments":{"plan":["pro","free","pro"]}}}}`, "spec.collect.segments[plan][2]"},
+	{"101 segment values", validCampaign, `{"spec":{"collect":{"segments":{"plan":` + segmentValues(101) + `}}}}`, "spec.collect.segments.plan"},
 	{"retention policy missing", validCampaign, `{"spec":{"retentionPolicyRef":null}}`, "spec.retentionPolicyRef"},
 	{"retention policy name invalid", validCampaign, `{"spec":{"retentionPolicyRef":{"name":"Ninety_Days"}}}`, "spec.retentionPolicyRef.name"},
 	{"key rotation below 24h", validCampaign, `{"spec":{"encryption":{"keyRotationInterval":"1h"}}}`, "spec.encryption.keyRotationInterval"},
@@ -115,6 +126,21 @@ var invalidCases = []struct {
 	{"several replicas on embedded storage", validCampaign, `{"spec":{"collector":{"replicas":3}}}`, "spec.collector.replicas"},
 	{"zero replicas", validCampaign, `{"spec":{"collector":{"replicas":0}}}`, "spec.collector.replicas"},
 	{"too many replicas", validCampaign, `{"spec":{"storage":{"embedded":null,"postgres":{"secretRef":{"name":"pg"}}},"collector":{"replicas":51}}}`, "spec.collector.replicas"},
+	{"zero requests per second", validCampaign, `{"spec":{"collector":{"limits":{"requestsPerSecond":0}}}}`, "spec.collector.limits.requestsPerSecond"},
+	{"negative requests per second", validCampaign, `{"spec":{"collector":{"limits":{"requestsPerSecond":-5}}}}`, "spec.collector.limits.requestsPerSecond"},
+	{"requests per second above a million", validCampaign, `{"spec":{"collector":{"limits":{"requestsPerSecond":1000001}}}}`, "spec.collector.limits.requestsPerSecond"},
+	{"zero burst", validCampaign, `{"spec":{"collector":{"limits":{"burst":0}}}}`, "spec.collector.limits.burst"},
+	{"negative max connections", validCampaign, `{"spec":{"collector":{"limits":{"maxConnections":-1}}}}`, "spec.collector.limits.maxConnections"},
+	{"zero connections per client", validCampaign, `{"spec":{"collector":{"limits":{"maxConnectionsPerClient":0}}}}`, "spec.collector.limits.maxConnectionsPerClient"},
+	{"trusted proxy not a CIDR", validCampaign, `{"spec":{"collector":{"limits":{"trustedProxies":["10.0.0.0/8","proxy.example.com"]}}}}`, "spec.collector.limits.trustedProxies[1]"},
+	{"trusted proxy prefix too long", validCampaign, `{"spec":{"collector":{"limits":{"trustedProxies":["10.0.0.0/33"]}}}}`, "spec.collector.limits.trustedProxies[0]"},
+	{"trusted proxy a bare address", validCampaign, `{"spec":{"collector":{"limits":{"trustedProxies":["10.0.0.1"]}}}}`, "spec.collector.limits.trustedProxies[0]"},
+	{"33 trusted proxies", validCampaign, `{"spec":{"collector":{"limits":{"trustedProxies":` + cidrs(33) + `}}}}`, "spec.collector.limits.trustedProxies"},
+	{"negative max store size", validCampaign, `{"spec":{"collector":{"limits":{"maxStoreSize":"-1Gi"}}}}`, "spec.collector.limits.maxStoreSize"},
+	{"zero max store size", validCampaign, `{"spec":{"collector":{"limits":{"maxStoreSize":0}}}}`, "spec.collector.limits.maxStoreSize"},
+	{"max store size not a quantity", validCampaign, `{"spec":{"collector":{"limits":{"maxStoreSize":"lots"}}}}`, "spec.collector.limits.maxStoreSize"},
+	{"negative min free disk", validCampaign, `{"spec":{"collector":{"limits":{"minFreeDisk":"-16Mi"}}}}`, "spec.collector.limits.minFreeDisk"},
+	{"unknown limit", validCampaign, `{"spec":{"collector":{"limits":{"requestsPerMinute":600}}}}`, "spec.collector.limits.requestsPerMinute"},
 	{"unknown issuer kind", validCampaign, `{"spec":{"tls":{"issuerRef":{"name":"le","kind":"Vault"}}}}`, "spec.tls.issuerRef.kind"},
 	{"unknown field", validCampaign, `{"spec":{"collect":{"phone":true}}}`, "spec.collect.phone"},
 	// RetentionPolicy
@@ -138,6 +164,36 @@ var invalidCases = []struct {
 	{"email without @", validErasure, `{"spec":{"subject":{"customerID":null,"email":"not-an-email"}}}`, "spec.subject.email"},
 }
 
+// segmentKeys is a segments map of n keys, each allowing one value.
+func segmentKeys(n int) string {
+	m := map[string][]string{}
+	for i := range n {
+		m[fmt.Sprintf("key_%d", i)] = []string{"a"}
+	}
+	data, _ := json.Marshal(m)
+	return string(data)
+}
+
+// segmentValues is a list of n distinct segment values.
+func segmentValues(n int) string {
+	v := make([]string, n)
+	for i := range v {
+		v[i] = fmt.Sprintf("value-%d", i)
+	}
+	data, _ := json.Marshal(v)
+	return string(data)
+}
+
+// cidrs is a list of n distinct CIDRs.
+func cidrs(n int) string {
+	v := make([]string, n)
+	for i := range v {
+		v[i] = fmt.Sprintf("10.%d.0.0/16", i)
+	}
+	data, _ := json.Marshal(v)
+	return string(data)
+}
+
 func TestInvalidManifestsAreRefused(t *testing.T) {
 	ctx := context.Background()
 	for i, tc := range invalidCases {
@@ -154,6 +210,7 @@ func TestInvalidManifestsAreRefused(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("the refusal does not name %s:\n%v", tc.want, err)
 			}
+			t.Logf("refused: %v", err)
 			got := obj.DeepCopy()
 			if err := k8s.Get(ctx, client.ObjectKeyFromObject(obj), got); !apierrors.IsNotFound(err) {
 				t.Fatalf("the refused object was stored anyway (get: %v)", err)
@@ -218,6 +275,69 @@ func TestValidUpdatesAreAccepted(t *testing.T) {
 	grown.SetResourceVersion(obj.GetResourceVersion())
 	if err := k8s.Update(ctx, grown); err != nil {
 		t.Fatalf("growing the volume and pausing must be allowed: %v", err)
+	}
+}
+
+// TestFullCollectorSpecIsAccepted applies every new field at its bounds and
+// reads it back as the operator does.
+func TestFullCollectorSpecIsAccepted(t *testing.T) {
+	ctx := context.Background()
+	var long []string
+	for i := range 100 {
+		long = append(long, fmt.Sprintf("%02d", i)+strings.Repeat("x", 62))
+	}
+	segments := privacyv1alpha1.Segments{"plan": {"free", "pro", "enterprise"}, "region": {"eu", "in", "us"}, "tier": long}
+	segments["team_"+strings.Repeat("a", 58)] = privacyv1alpha1.SegmentValues{"Customer Success", "R.and.D", "ops_2"} // a 63-character key
+	for i := len(segments); i < 20; i++ {
+		segments[fmt.Sprintf("key_%d", i)] = privacyv1alpha1.SegmentValues{"a"}
+	}
+	full := &privacyv1alpha1.SurveyCampaign{}
+	full.Name, full.Namespace = "full", "default"
+	full.Spec.Question = "How likely are you to recommend us to a friend or colleague?"
+	full.Spec.Consent.NoticeVersion = "v1"
+	full.Spec.RetentionPolicyRef.Name = "ninety-days"
+	full.Spec.Storage.Embedded = &privacyv1alpha1.EmbeddedStorage{}
+	full.Spec.Collect.Segments = segments
+	maxStore, minFree := resource.MustParse("800Mi"), resource.MustParse("0")
+	full.Spec.Collector.Limits = privacyv1alpha1.CollectorLimits{
+		RequestsPerSecond: 1_000_000, Burst: 1, MaxConnections: 1, MaxConnectionsPerClient: 1_000_000,
+		TrustedProxies: []string{"10.0.0.0/8", "192.168.1.0/24", "fd00::/8", "203.0.113.7/32"},
+		MaxStoreSize:   &maxStore, MinFreeDisk: &minFree,
+	}
+	if err := k8s.Create(ctx, full, client.FieldValidation("Strict")); err != nil {
+		t.Fatalf("a campaign using every bound was refused: %v", err)
+	}
+	got := &privacyv1alpha1.SurveyCampaign{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(full), got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Spec.Collect.Segments, segments) {
+		t.Errorf("segments read back as %v", got.Spec.Collect.Segments)
+	}
+	l := got.Spec.Collector.Limits
+	if l.RequestsPerSecond != 1_000_000 || l.Burst != 1 || l.MaxConnections != 1 || l.MaxConnectionsPerClient != 1_000_000 ||
+		len(l.TrustedProxies) != 4 || l.MaxStoreSize.Cmp(maxStore) != 0 || !l.MinFreeDisk.IsZero() {
+		t.Errorf("limits read back as %+v", l)
+	}
+}
+
+// TestStoredListSegmentsStillDecode: a campaign stored with the list form
+// of earlier versions must not break the operator's cache of every
+// campaign; it decodes as keys without values, which the operator reports.
+func TestStoredListSegmentsStillDecode(t *testing.T) {
+	var spec privacyv1alpha1.CollectSpec
+	if err := json.Unmarshal([]byte(`{"segments":["plan","region"]}`), &spec); err != nil {
+		t.Fatalf("the list form does not decode: %v", err)
+	}
+	if len(spec.Segments) != 2 || spec.Segments["plan"] != nil || spec.Segments["region"] != nil {
+		t.Errorf("list form decoded as %#v", spec.Segments)
+	}
+	if err := json.Unmarshal([]byte(`{"segments":{"plan":["free","pro"]}}`), &spec); err != nil ||
+		!reflect.DeepEqual(spec.Segments, privacyv1alpha1.Segments{"plan": {"free", "pro"}}) {
+		t.Errorf("map form decoded as %#v (%v)", spec.Segments, err)
+	}
+	if err := json.Unmarshal([]byte(`{"segments":"plan"}`), &spec); err == nil {
+		t.Error("a string decoded as segments")
 	}
 }
 
@@ -286,6 +406,13 @@ func TestDefaults(t *testing.T) {
 		{"privacy.redactComments", deref(s.Privacy.RedactComments), true},
 		{"storage.embedded.size", s.Storage.Embedded.Size.String(), "1Gi"},
 		{"collector.replicas", s.Collector.Replicas, int32(1)},
+		{"collector.limits.requestsPerSecond", s.Collector.Limits.RequestsPerSecond, int32(10)},
+		{"collector.limits.burst", s.Collector.Limits.Burst, int32(30)},
+		{"collector.limits.maxConnections", s.Collector.Limits.MaxConnections, int32(1024)},
+		{"collector.limits.maxConnectionsPerClient", s.Collector.Limits.MaxConnectionsPerClient, int32(64)},
+		{"collector.limits.maxStoreSize set", s.Collector.Limits.MaxStoreSize != nil, false},
+		{"collector.limits.minFreeDisk set", s.Collector.Limits.MinFreeDisk != nil, false},
+		{"collector.limits.trustedProxies", len(s.Collector.Limits.TrustedProxies), 0},
 		{"paused", s.Paused, false},
 	}
 	for _, c := range checks {

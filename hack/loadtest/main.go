@@ -31,6 +31,8 @@ func main() {
 	bare := flag.Bool("bare", false, "send no personal field (no comment, email or customer ID)")
 	noEmail := flag.Bool("no-email", false, "send no email (for a campaign that does not collect one)")
 	connectTo := flag.String("connect-to", "", "dial this host:port instead of the URL's host; the certificate is still checked for the URL's host")
+	respondents := flag.Int("respondents", 0, "spread the connections over this many loopback source addresses (127.0.0.2, 127.0.0.3, ...), so that a collector on loopback sees that many clients; 0: one")
+	flood := flag.Bool("flood", false, "on 429, send again at once instead of waiting as Retry-After says")
 	flag.Parse()
 	if *url == "" {
 		fmt.Fprintln(os.Stderr, "loadtest: --url is required")
@@ -58,15 +60,19 @@ func main() {
 	}
 	base := &http.Transport{TLSClientConfig: tlsCfg}
 	if *connectTo != "" {
-		d := &net.Dialer{Timeout: 5 * time.Second}
 		base.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+			d := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: loadgen.LocalAddr(ctx)}
 			return d.DialContext(ctx, network, *connectTo)
 		}
 	}
-	res := loadgen.Run(context.Background(), loadgen.Config{
-		URL: *url, Conns: *conns, Duration: *duration, Body: body,
+	cfg := loadgen.Config{
+		URL: *url, Conns: *conns, Duration: *duration, Body: body, HonorRetryAfter: !*flood,
 		Client: &http.Client{Transport: loadgen.Transport(base, *conns)},
-	})
+	}
+	if *respondents > 0 {
+		cfg.Clients = loadgen.LoopbackClients(base, *respondents, 1)
+	}
+	res := loadgen.Run(context.Background(), cfg)
 	fmt.Println(res)
 	if res.Requests == 0 || res.Errors > 0 {
 		os.Exit(1)

@@ -1,6 +1,6 @@
 // Package adminclient is the operator's client for a collector's admin API:
 // stats and purge, over TLS verified against the campaign's own CA, with the
-// campaign's bearer token.
+// campaign's bearer token and a Surveyguard-Caller header naming who calls.
 package adminclient
 
 import (
@@ -38,8 +38,26 @@ type Target struct {
 	Token string
 }
 
+// CallerHeader names, on every request, who calls the admin API: the
+// collector records it with what it did (its audit trail).
+const CallerHeader = collector.CallerHeader
+
+// CallerOperator is the caller name of the operator, the default.
+const CallerOperator = "operator"
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithCaller sets the caller name sent in CallerHeader, for example
+// "job/checkout-nps-retention-29384750"; "operator" by default.
+func WithCaller(caller string) Option {
+	return func(c *Client) { c.caller = caller }
+}
+
 // Client calls collectors. The zero value is not usable; use New.
 type Client struct {
+	// caller is sent in CallerHeader.
+	caller string
 	// dial maps "namespace/name" to the host:port to connect to instead of
 	// the Service's address (local development and tests). TLS is still
 	// verified against the Service's DNS name.
@@ -51,14 +69,18 @@ type Client struct {
 }
 
 // New returns a client. dial may be nil.
-func New(dial map[string]string, timeout time.Duration) *Client {
+func New(dial map[string]string, timeout time.Duration, opts ...Option) *Client {
 	if dial == nil {
 		dial = map[string]string{}
 	}
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	return &Client{dial: dial, timeout: timeout, transports: map[string]*http.Transport{}}
+	c := &Client{caller: CallerOperator, dial: dial, timeout: timeout, transports: map[string]*http.Transport{}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
 
 // Dial makes the client connect to addr for the campaign ("namespace/name")
@@ -159,6 +181,7 @@ func (c *Client) do(ctx context.Context, t Target, method, path string, in, out 
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+t.Token)
+	req.Header.Set(CallerHeader, c.caller)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -193,8 +216,12 @@ func (c *Client) Stats(ctx context.Context, t Target) (*collector.Stats, error) 
 	return st, c.do(ctx, t, http.MethodGet, "/admin/v1/stats", nil, st)
 }
 
-// Purge asks the collector to purge and returns its receipt.
+// Purge asks the collector to purge and returns its receipt. The request
+// must name its action: a purge never relies on the collector's default.
 func (c *Client) Purge(ctx context.Context, t Target, req collector.PurgeRequest) (*store.PurgeReceipt, error) {
+	if req.Action == "" {
+		return nil, errors.New("a purge request must name its action (Delete or Anonymize)")
+	}
 	r := &store.PurgeReceipt{}
 	return r, c.do(ctx, t, http.MethodPost, "/admin/v1/purge", req, r)
 }

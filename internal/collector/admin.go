@@ -3,6 +3,7 @@ package collector
 import (
 	"crypto/subtle"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -21,6 +22,33 @@ type Stats struct {
 	ActiveKeyID       string              `json:"activeKeyID"`
 	RewrapPending     int64               `json:"rewrapPending"`
 	LastPurge         *store.PurgeReceipt `json:"lastPurge,omitempty"`
+	// MissingKeyIDs are data keys whose files are gone while stored
+	// responses are still sealed by them: kept in memory until the files
+	// come back, and /readyz fails meanwhile.
+	MissingKeyIDs []string `json:"missingKeyIDs,omitempty"`
+	// HMACKeyRejected is true when the hmac file changed while stored
+	// responses carry pseudonyms made with the previous key: the previous
+	// key stays in use (erasure and customer counts depend on it).
+	HMACKeyRejected bool `json:"hmacKeyRejected,omitempty"`
+	// Storage is the storage budget and whether ingest is stopped by it.
+	Storage StorageStats `json:"storage"`
+}
+
+// StorageStats is the state of the storage budget.
+type StorageStats struct {
+	// UsedBytes is the store's size (SQLite: the database's pages in use;
+	// PostgreSQL: the database).
+	UsedBytes int64 `json:"usedBytes"`
+	// MaxBytes is limits.maxStoreSize; 0 when unset.
+	MaxBytes int64 `json:"maxBytes,omitempty"`
+	// FreeBytes is the free space of the SQLite volume; absent for PostgreSQL.
+	FreeBytes *int64 `json:"freeBytes,omitempty"`
+	// MinFreeBytes is limits.minFreeDisk.
+	MinFreeBytes int64 `json:"minFreeBytes,omitempty"`
+	// Full is true while ingest answers 503 because of the budget.
+	Full bool `json:"full"`
+	// Reason says, when Full, which limit was reached, in words.
+	Reason string `json:"reason,omitempty"`
 }
 
 // PurgeRequest is the body of POST /admin/v1/purge.
@@ -77,6 +105,9 @@ func (s *Server) stats(r *http.Request) (*Stats, error) {
 		LastPurge:         st.LastPurge,
 	}
 	out.RewrapPending = pendingRewrap(st, kr.ActiveKeyID())
+	out.MissingKeyIDs = *s.secrets.missing.Load()
+	out.HMACKeyRejected = s.secrets.hmacRejected.Load()
+	out.Storage = s.budget.snapshot()
 	return out, nil
 }
 
@@ -103,32 +134,41 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 // maxJobName is the longest Kubernetes object name a purge may carry.
 const maxJobName = 253
 
+// checkPurge validates a purge request against the collector's clock and
+// fills in the cutoff of an "everything" purge.
+func checkPurge(req *PurgeRequest, now time.Time) error {
+	switch {
+	case req.Action == "":
+		return unprocessable("action", "action is required: Delete or Anonymize")
+	case req.Action != store.ActionDelete && req.Action != store.ActionAnonymize:
+		return unprocessable("action", "action must be Delete or Anonymize, got %q", truncate(string(req.Action), 32))
+	case len(req.Job) > maxJobName:
+		return unprocessable("job", "job is %d characters, at most %d", len(req.Job), maxJobName)
+	case !jobRE.MatchString(req.Job):
+		return unprocessable("job", "job must be a Kubernetes object name (lower-case letters, digits, '-' and '.')")
+	case req.Everything && !req.Cutoff.IsZero():
+		return unprocessable("cutoff", "give either cutoff or everything, not both")
+	case req.Everything:
+		req.Cutoff = store.EverythingCutoff(now)
+	case req.Cutoff.IsZero():
+		return unprocessable("cutoff", "cutoff is required (RFC 3339), or everything: true")
+	case req.Cutoff.After(now):
+		return unprocessable("cutoff", "cutoff %s is in the future", req.Cutoff.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// jobRE is a Kubernetes object name, or empty.
+var jobRE = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$`)
+
 func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 	var req PurgeRequest
 	if err := readJSON(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
-	if req.Action == "" {
-		req.Action = store.ActionDelete
-	}
-	switch {
-	case req.Everything && !req.Cutoff.IsZero():
-		writeError(w, unprocessable("cutoff", "give either cutoff or everything, not both"))
-		return
-	case req.Everything:
-		req.Cutoff = store.EverythingCutoff(s.now())
-	case req.Cutoff.IsZero():
-		writeError(w, unprocessable("cutoff", "cutoff is required (RFC 3339)"))
-		return
-	case req.Cutoff.After(s.now()):
-		writeError(w, unprocessable("cutoff", "cutoff %s is in the future", req.Cutoff.Format(time.RFC3339)))
-		return
-	case req.Action != store.ActionDelete && req.Action != store.ActionAnonymize:
-		writeError(w, unprocessable("action", "action must be Delete or Anonymize, got %q", truncate(string(req.Action), 32)))
-		return
-	case len(req.Job) > maxJobName:
-		writeError(w, unprocessable("job", "job is %d characters, at most %d", len(req.Job), maxJobName))
+	if err := checkPurge(&req, s.now()); err != nil {
+		writeError(w, err)
 		return
 	}
 	receipt, err := s.store.Purge(r.Context(), store.PurgeRequest{Cutoff: req.Cutoff, Action: req.Action, DryRun: req.DryRun, Job: req.Job})
@@ -137,8 +177,8 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "the purge failed; what was purged before the failure stays purged"})
 		return
 	}
-	s.log.Info("purged", "cutoff", receipt.Cutoff, "action", receipt.Action, "dryRun", receipt.DryRun,
-		"purged", receipt.Purged, "anonymized", receipt.Anonymized)
+	audited(r, "cutoff", receipt.Cutoff, "purgeAction", receipt.Action, "dryRun", receipt.DryRun,
+		"purged", receipt.Purged, "anonymized", receipt.Anonymized, "digest", receipt.Digest)
 	writeJSON(w, http.StatusOK, receipt)
 }
 
@@ -152,11 +192,22 @@ func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, unprocessable("customerID", "send exactly one of customerID or email"))
 		return
 	}
+	for _, f := range []struct{ name, value string }{{"customerID", req.CustomerID}, {"email", req.Email}} {
+		if _, bad := controlCharacter(f.value, false); bad || len(f.value) > maxEmail {
+			writeError(w, unprocessable(f.name, "%s must be at most %d characters without control characters", f.name, maxEmail))
+			return
+		}
+	}
+	if s.secrets.hmacUnusable.Load() {
+		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "erasure is impossible until the previous hmac key is restored: " + s.keyProblem()})
+		return
+	}
 	kr := s.secrets.keys.Load()
-	// Erase every response the person gave under either identifier.
+	// Erase every response the person gave under the identifier, including
+	// those stored before customer IDs kept their case.
 	var subjects []string
 	if req.CustomerID != "" {
-		subjects = append(subjects, kr.Pseudonym(crypto.KindCustomerID, req.CustomerID))
+		subjects = append(subjects, kr.Pseudonym(crypto.KindCustomerID, req.CustomerID), kr.LegacyCustomerIDPseudonym(req.CustomerID))
 	}
 	if req.Email != "" {
 		subjects = append(subjects, kr.Pseudonym(crypto.KindEmail, req.Email))
@@ -167,7 +218,7 @@ func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "the erasure failed; retry"})
 		return
 	}
-	s.log.Info("erased a subject's responses", "erased", n) // never the identifier
+	audited(r, "erased", n) // never the identifier
 	writeJSON(w, http.StatusOK, EraseResult{Erased: n})
 }
 
@@ -180,8 +231,8 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unreachable"})
 		return
 	}
-	if s.secrets.keys.Load() == nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "keys not loaded"})
+	if p := s.keyProblem(); p != "" {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": p})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -145,7 +146,10 @@ func TestPurgeAndErase(t *testing.T) {
 	for i := range 6 {
 		f.Post(t, fmt.Sprintf(`{"score":%d,%s,"customerID":"C-%d","email":"p%d@example.com"}`, i, consentOK, i%2, i))
 	}
-	e := f.AdminDo(t, http.MethodPost, "/admin/v1/erase", `{"customerID":" c-1 "}`)
+	if e := f.AdminDo(t, http.MethodPost, "/admin/v1/erase", `{"customerID":"c-1"}`); e.Status != 200 || e.Body["erased"] != 0.0 {
+		t.Fatalf("erase c-1: %d %s; want 0 erased: customer IDs keep their case", e.Status, e.Raw)
+	}
+	e := f.AdminDo(t, http.MethodPost, "/admin/v1/erase", `{"customerID":" C-1 "}`)
 	if e.Status != 200 || e.Body["erased"] != 3.0 {
 		t.Fatalf("erase C-1: %d %s; want 3 erased", e.Status, e.Raw)
 	}
@@ -159,18 +163,18 @@ func TestPurgeAndErase(t *testing.T) {
 	}
 
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"`+future+`"}`); a.Status != 422 || a.Body["field"] != "cutoff" {
+	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"`+future+`","action":"Delete"}`); a.Status != 422 || a.Body["field"] != "cutoff" {
 		t.Errorf("a cutoff in the future: %d %s; want 422", a.Status, a.Raw)
 	}
 	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"2026-01-01T00:00:00Z","action":"Shred"}`); a.Status != 422 {
 		t.Errorf("an unknown action: %d %s; want 422", a.Status, a.Raw)
 	}
-	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"2026-01-01T00:00:00Z","job":"`+strings.Repeat("j", 254)+`"}`); a.Status != 422 || a.Body["field"] != "job" {
+	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"2026-01-01T00:00:00Z","action":"Delete","job":"`+strings.Repeat("j", 254)+`"}`); a.Status != 422 || a.Body["field"] != "job" {
 		t.Errorf("a 254-character job name: %d %s; want 422", a.Status, a.Raw)
 	}
 	cutoff := time.Now().UTC().Format(time.RFC3339Nano)
 	time.Sleep(10 * time.Millisecond)
-	dry := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"`+cutoff+`","dryRun":true}`)
+	dry := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"`+cutoff+`","action":"Delete","dryRun":true}`)
 	if dry.Status != 200 || dry.Body["purged"] != 3.0 || f.Stats(t)["responses"] != 3.0 {
 		t.Fatalf("dry run: %d %s", dry.Status, dry.Raw)
 	}
@@ -189,10 +193,10 @@ func TestPurgeAndErase(t *testing.T) {
 
 	// "everything" purges up to the collector's own clock.
 	f.Post(t, fmt.Sprintf(`{"score":9,%s}`, consentOK))
-	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"everything":true,"cutoff":"`+cutoff+`"}`); a.Status != 422 {
+	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"everything":true,"action":"Delete","cutoff":"`+cutoff+`"}`); a.Status != 422 {
 		t.Errorf("everything with a cutoff: %d %s; want 422", a.Status, a.Raw)
 	}
-	all := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"everything":true}`)
+	all := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"everything":true,"action":"Delete"}`)
 	if all.Status != 200 || all.Body["purged"] != 1.0 || f.Stats(t)["responses"] != 0.0 {
 		t.Fatalf("purge everything: %d %s", all.Status, all.Raw)
 	}
@@ -259,7 +263,11 @@ func TestSurveyPageForm(t *testing.T) {
 	if a := f.Do(t, http.MethodGet, f.Public+"/s/other", nil, nil); a.Status != 404 {
 		t.Errorf("another campaign's page: %d", a.Status)
 	}
-	form := url.Values{"score": {"9"}, "comment": {"fast"}, "seg.plan": {"pro"}, "token": {"tok-1"}, "noticeVersion": {"2026-01"}}
+	token := regexp.MustCompile(`name="token" value="([^"]+)"`).FindStringSubmatch(page.Raw)
+	if token == nil {
+		t.Fatalf("the page carries no form token:\n%s", page.Raw)
+	}
+	form := url.Values{"score": {"9"}, "comment": {"fast"}, "seg.plan": {"pro"}, "token": {token[1]}, "noticeVersion": {"2026-01"}}
 	hdr := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
 	noConsent := f.Do(t, http.MethodPost, f.Public+"/s/checkout-nps", []byte(form.Encode()), hdr)
 	if noConsent.Status != 422 || !strings.Contains(noConsent.Raw, "tick the consent box") || !strings.Contains(noConsent.Raw, "fast") {

@@ -3,11 +3,14 @@ package collector
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 )
 
@@ -18,11 +21,12 @@ import (
 //	campaign: checkout-nps
 //	question: "How likely are you to recommend Acme Checkout to a friend or colleague?"
 //	consent: {required: true, noticeVersion: "2026-01", purpose: "Improve checkout", lawfulBasis: Consent}
-//	collect: {comment: true, email: false, customerID: true, segments: [plan, region]}
+//	collect: {comment: true, email: false, customerID: true, segments: {plan: [free, pro], region: [eu, in]}}
 //	privacy: {minGroupSize: 10, redactComments: true}
 //	retention: {maxAge: 2160h}
 //	store: {driver: sqlite, path: /data/responses.db}   # or {driver: postgres, dsnFile: /secrets/db/dsn}
 //	listen: {public: ":8443", admin: ":9443"}
+//	limits: {requestsPerSecond: 10, burst: 30, maxConnections: 1024, maxConnectionsPerClient: 64, trustedProxies: [10.0.0.0/8], maxStoreSize: 800Mi, minFreeDisk: 16Mi}
 //	tls: {certFile: /secrets/tls/tls.crt, keyFile: /secrets/tls/tls.key}
 //	keysDir: /secrets/keys
 //	adminTokenFile: /secrets/admin/token
@@ -35,6 +39,7 @@ type Config struct {
 	Retention      Retention     `json:"retention"`
 	Store          StoreConfig   `json:"store"`
 	Listen         ListenConfig  `json:"listen"`
+	Limits         LimitsConfig  `json:"limits"`
 	TLS            TLSConfig     `json:"tls"`
 	KeysDir        string        `json:"keysDir"`
 	AdminTokenFile string        `json:"adminTokenFile"`
@@ -50,11 +55,49 @@ type ConsentConfig struct {
 
 // CollectConfig lists what a response may carry besides the score.
 type CollectConfig struct {
-	Comment    bool     `json:"comment,omitempty"`
-	Email      bool     `json:"email,omitempty"`
-	CustomerID bool     `json:"customerID,omitempty"`
-	Segments   []string `json:"segments,omitempty"`
+	Comment    bool `json:"comment,omitempty"`
+	Email      bool `json:"email,omitempty"`
+	CustomerID bool `json:"customerID,omitempty"`
+	// Segments maps each allowed metadata key to its allowed values
+	// (plan: [free, pro, enterprise]); any other key or value is refused, so
+	// no free text travels outside the encrypted fields.
+	Segments map[string][]string `json:"segments,omitempty"`
 }
+
+// LimitsConfig bounds what one client, and all of them together, can make
+// the collector do: the public listener's abuse limits and the storage
+// budget. Zero values take the defaults (DefaultLimits).
+type LimitsConfig struct {
+	// RequestsPerSecond is the sustained rate of public requests one client
+	// may make; past it (and its burst) the answer is 429 with Retry-After.
+	RequestsPerSecond int `json:"requestsPerSecond,omitempty"`
+	// Burst is how many requests a client may make at once before the rate applies.
+	Burst int `json:"burst,omitempty"`
+	// MaxConnections caps the public listener's open connections; further
+	// connections wait to be accepted.
+	MaxConnections int `json:"maxConnections,omitempty"`
+	// MaxConnectionsPerClient caps one client's open connections; further
+	// ones are closed at once.
+	MaxConnectionsPerClient int `json:"maxConnectionsPerClient,omitempty"`
+	// TrustedProxies are the CIDRs of proxies whose X-Forwarded-For header
+	// names the client. Without them the client is the connection's address.
+	TrustedProxies []string `json:"trustedProxies,omitempty"`
+	// MaxStoreSize caps the store (SQLite: its files; PostgreSQL: the
+	// database's size); past it, ingest answers 503 with Retry-After while
+	// the admin API keeps working. Unset: no cap besides MinFreeDisk.
+	MaxStoreSize *resource.Quantity `json:"maxStoreSize,omitempty"`
+	// MinFreeDisk is the free space (SQLite) below which ingest stops, so
+	// that purge and erasure always have room.
+	MinFreeDisk *resource.Quantity `json:"minFreeDisk,omitempty"`
+}
+
+// DefaultLimits are the limits a configuration that sets none gets.
+var DefaultLimits = LimitsConfig{
+	RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
+	MinFreeDisk: ptrQuantity(resource.MustParse("16Mi")),
+}
+
+func ptrQuantity(q resource.Quantity) *resource.Quantity { return &q }
 
 // PrivacyConfig holds the small-group threshold and comment redaction.
 type PrivacyConfig struct {
@@ -113,8 +156,15 @@ func LoadConfig(path string) (*Config, error) {
 }
 
 var (
-	nameRE    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	segmentRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	nameRE         = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	segmentRE      = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	segmentValueRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$`)
+)
+
+// Bounds of the segment allow-list.
+const (
+	maxSegmentKeys   = 20
+	maxSegmentValues = 100
 )
 
 // ParseConfig decodes a configuration (YAML or JSON), refusing unknown
@@ -127,6 +177,9 @@ func ParseConfig(data []byte) (*Config, error) {
 		Store:   StoreConfig{Driver: "sqlite"},
 	}
 	if err := yaml.UnmarshalStrict(data, c); err != nil {
+		if errors.Is(err, resource.ErrFormatWrong) || strings.Contains(err.Error(), "quantities must match") {
+			return nil, fmt.Errorf("configuration: limits.maxStoreSize and limits.minFreeDisk must be sizes such as 800Mi or 2Gi: %w", err)
+		}
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	return c, c.validate()
@@ -151,16 +204,31 @@ func (c *Config) validate() error {
 	default:
 		bad("consent.lawfulBasis", "must be Consent, LegitimateInterest or Contract, got %q", c.Consent.LawfulBasis)
 	}
-	seen := map[string]bool{}
-	for i, s := range c.Collect.Segments {
-		if !segmentRE.MatchString(s) {
-			bad(fmt.Sprintf("collect.segments[%d]", i), "%q is not a lower-case identifier", s)
-		}
-		if seen[s] {
-			bad(fmt.Sprintf("collect.segments[%d]", i), "%q is listed twice", s)
-		}
-		seen[s] = true
+	if len(c.Collect.Segments) > maxSegmentKeys {
+		bad("collect.segments", "at most %d keys are allowed, got %d", maxSegmentKeys, len(c.Collect.Segments))
 	}
+	for _, k := range sortedSegmentKeys(c.Collect.Segments) {
+		field := "collect.segments." + k
+		if !segmentRE.MatchString(k) {
+			bad(field, "%q is not a lower-case identifier", k)
+			continue
+		}
+		values := c.Collect.Segments[k]
+		if len(values) == 0 || len(values) > maxSegmentValues {
+			bad(field, "needs 1 to %d allowed values, got %d", maxSegmentValues, len(values))
+		}
+		seen := map[string]bool{}
+		for i, v := range values {
+			if !segmentValueRE.MatchString(v) {
+				bad(fmt.Sprintf("%s[%d]", field, i), "%q must be 1 to 64 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit", v)
+			}
+			if seen[v] {
+				bad(fmt.Sprintf("%s[%d]", field, i), "%q is listed twice", v)
+			}
+			seen[v] = true
+		}
+	}
+	c.Limits.validate(bad)
 	if c.Privacy.MinGroupSize < 5 || c.Privacy.MinGroupSize > 1000 {
 		bad("privacy.minGroupSize", "must be 5 to 1000, got %d", c.Privacy.MinGroupSize)
 	}
@@ -192,12 +260,42 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// allowedSegment reports whether k is a configured segment key.
-func (c *Config) allowedSegment(k string) bool {
-	for _, s := range c.Collect.Segments {
-		if s == k {
-			return true
+// sortedSegmentKeys lists the allowed segment keys in order.
+func sortedSegmentKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// validate checks the limits and fills the defaults of those left unset.
+func (l *LimitsConfig) validate(bad func(field, format string, args ...any)) {
+	d := DefaultLimits
+	fill := func(v *int, def, max int, field string) {
+		switch {
+		case *v == 0:
+			*v = def
+		case *v < 1 || *v > max:
+			bad("limits."+field, "must be 1 to %d, got %d", max, *v)
 		}
 	}
-	return false
+	fill(&l.RequestsPerSecond, d.RequestsPerSecond, 1_000_000, "requestsPerSecond")
+	fill(&l.Burst, d.Burst, 1_000_000, "burst")
+	fill(&l.MaxConnections, d.MaxConnections, 1_000_000, "maxConnections")
+	fill(&l.MaxConnectionsPerClient, d.MaxConnectionsPerClient, 1_000_000, "maxConnectionsPerClient")
+	for i, p := range l.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			bad(fmt.Sprintf("limits.trustedProxies[%d]", i), "%q is not a CIDR such as 10.0.0.0/8", p)
+		}
+	}
+	if l.MaxStoreSize != nil && l.MaxStoreSize.Sign() <= 0 {
+		bad("limits.maxStoreSize", "must be positive, got %s", l.MaxStoreSize.String())
+	}
+	if l.MinFreeDisk == nil {
+		l.MinFreeDisk = ptrQuantity(d.MinFreeDisk.DeepCopy())
+	} else if l.MinFreeDisk.Sign() < 0 {
+		bad("limits.minFreeDisk", "cannot be negative, got %s", l.MinFreeDisk.String())
+	}
 }

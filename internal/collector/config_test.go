@@ -10,7 +10,7 @@ const goodConfig = `
 campaign: checkout-nps
 question: "How likely are you to recommend Acme Checkout to a friend or colleague?"
 consent: {required: true, noticeVersion: "2026-01"}
-collect: {comment: true, customerID: true, segments: [plan]}
+collect: {comment: true, customerID: true, segments: {plan: [free, pro]}}
 store: {driver: sqlite, path: /data/responses.db}
 keysDir: /secrets/keys
 adminTokenFile: /secrets/admin/token
@@ -24,6 +24,11 @@ func TestParseConfigDefaults(t *testing.T) {
 	if c.Privacy.MinGroupSize != 10 || !c.Privacy.RedactComments || c.Listen.Public != ":8443" || c.Listen.Admin != ":9443" {
 		t.Errorf("defaults not applied: %+v", c)
 	}
+	l := c.Limits
+	if l.RequestsPerSecond != 10 || l.Burst != 30 || l.MaxConnections != 1024 || l.MaxConnectionsPerClient != 64 ||
+		l.MaxStoreSize != nil || l.MinFreeDisk == nil || l.MinFreeDisk.Value() != 16<<20 {
+		t.Errorf("limit defaults not applied: %+v", l)
+	}
 }
 
 func TestParseConfigErrorsNameTheField(t *testing.T) {
@@ -33,8 +38,15 @@ func TestParseConfigErrorsNameTheField(t *testing.T) {
 		{"short question", `question: "NPS?"`, "question"},
 		{"consent without notice", `consent: {required: true}`, "consent.noticeVersion"},
 		{"unknown lawful basis", `consent: {required: false, lawfulBasis: Vibes}`, "consent.lawfulBasis"},
-		{"bad segment", "collect: {segments: [Plan]}", "collect.segments[0]"},
-		{"repeated segment", "collect: {segments: [plan, plan]}", "collect.segments[1]"},
+		{"segments as a list of keys", "collect: {segments: [plan]}", "collect.segments"},
+		{"bad segment key", "collect: {segments: {Plan: [pro]}}", "collect.segments.Plan"},
+		{"segment without values", "collect: {segments: {plan: []}}", "collect.segments.plan"},
+		{"bad segment value", `collect: {segments: {plan: ["<b>"]}}`, "collect.segments.plan[0]"},
+		{"repeated segment value", "collect: {segments: {plan: [pro, pro]}}", "collect.segments.plan[1]"},
+		{"zero rate is the default, negative refused", "limits: {requestsPerSecond: -1}", "limits.requestsPerSecond"},
+		{"bad proxy", "limits: {trustedProxies: [10.0.0.0/33]}", "limits.trustedProxies[0]"},
+		{"negative store size", "limits: {maxStoreSize: -1Mi}", "limits.maxStoreSize"},
+		{"bad store size", "limits: {maxStoreSize: lots}", "limits.maxStoreSize"},
 		{"small group", "privacy: {minGroupSize: 2, redactComments: true}", "privacy.minGroupSize"},
 		{"unknown driver", "store: {driver: mysql}", "store.driver"},
 		{"sqlite without path", "store: {driver: sqlite}", "store.path"},

@@ -17,6 +17,15 @@ type metrics struct {
 	commit    prometheus.Histogram
 	batch     prometheus.Histogram
 	responses prometheus.Counter
+
+	adminCalls   *prometheus.CounterVec
+	rateLimited  prometheus.Counter
+	connRefused  prometheus.Counter
+	reloadErrors *prometheus.CounterVec
+	keysMissing  prometheus.Gauge
+	hmacRejected prometheus.Gauge
+	storage      *prometheus.GaugeVec
+	storageFull  prometheus.Gauge
 }
 
 func newMetrics(campaign string) *metrics {
@@ -38,7 +47,40 @@ func newMetrics(campaign string) *metrics {
 			Name: "surveyguard_collector_responses_total", Help: "Responses stored (retries with a known idempotency key are not counted).", ConstLabels: labels,
 		}),
 	}
+	m.adminCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "surveyguard_collector_admin_calls_total", ConstLabels: labels,
+		Help: "Admin API calls (stats, purge, erase) by caller kind (operator, job, purge, unknown) and outcome (ok, refused, error).",
+	}, []string{"action", "caller", "outcome"})
+	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "surveyguard_collector_rate_limited_total", ConstLabels: labels,
+		Help: "Public requests refused with 429 because their client exceeded its rate.",
+	})
+	m.connRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "surveyguard_collector_connections_refused_total", ConstLabels: labels,
+		Help: "Public connections closed at once because their client held limits.maxConnectionsPerClient already.",
+	})
+	m.reloadErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "surveyguard_collector_secret_reload_errors_total", ConstLabels: labels,
+		Help: "Failed reloads of the mounted secrets (keys or token); the previous ones stay in use.",
+	}, []string{"secret"})
+	m.keysMissing = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "surveyguard_collector_keys_missing", ConstLabels: labels,
+		Help: "Data keys whose files are gone while stored responses are sealed by them.",
+	})
+	m.hmacRejected = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "surveyguard_collector_hmac_key_rejected", ConstLabels: labels,
+		Help: "1 while a changed hmac file is refused because stored pseudonyms need the previous key.",
+	})
+	m.storage = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "surveyguard_collector_storage_bytes", ConstLabels: labels,
+		Help: "The storage budget: used (the store's size), max (limits.maxStoreSize, 0 when unset), free (the SQLite volume's free space), minFree (limits.minFreeDisk).",
+	}, []string{"kind"})
+	m.storageFull = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "surveyguard_collector_storage_full", ConstLabels: labels,
+		Help: "1 while ingest answers 503 because the storage budget is reached.",
+	})
 	m.reg.MustRegister(m.requests, m.commit, m.batch, m.responses,
+		m.adminCalls, m.rateLimited, m.connRefused, m.reloadErrors, m.keysMissing, m.hmacRejected, m.storage, m.storageFull,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -46,6 +88,28 @@ func newMetrics(campaign string) *metrics {
 func (m *metrics) observeCommit(size int, took time.Duration) {
 	m.batch.Observe(float64(size))
 	m.commit.Observe(took.Seconds())
+}
+
+func (m *metrics) setKeyState(missing int, hmacRejected bool) {
+	m.keysMissing.Set(float64(missing))
+	m.hmacRejected.Set(boolFloat(hmacRejected))
+}
+
+func (m *metrics) setStorage(st StorageStats) {
+	m.storage.WithLabelValues("used").Set(float64(st.UsedBytes))
+	m.storage.WithLabelValues("max").Set(float64(st.MaxBytes))
+	m.storage.WithLabelValues("minFree").Set(float64(st.MinFreeBytes))
+	if st.FreeBytes != nil {
+		m.storage.WithLabelValues("free").Set(float64(*st.FreeBytes))
+	}
+	m.storageFull.Set(boolFloat(st.Full))
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (m *metrics) handler() http.Handler {

@@ -3,12 +3,14 @@ package collector
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,7 +130,7 @@ func (s *Server) pageData() *pageData {
 		d.Collected = append(d.Collected, "your customer ID")
 	}
 	if len(c.Collect.Segments) > 0 {
-		d.Collected = append(d.Collected, "the "+strings.Join(c.Collect.Segments, ", ")+" of the link you followed")
+		d.Collected = append(d.Collected, "the "+strings.Join(sortedSegmentKeys(c.Collect.Segments), ", ")+" of the link you followed")
 	}
 	return d
 }
@@ -159,10 +161,38 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, d *pageData) {
 	}
 }
 
-func newToken() string {
-	b := make([]byte, 16)
+// Form tokens. Each page carries a token the form must send back: it
+// proves the post comes from a page this campaign served (with Origin and
+// Sec-Fetch-Site checked too), and doubles as the answer's idempotency key,
+// so a double click is counted once. A token is
+// "<expiry unix seconds>.<nonce>.<MAC>", the MAC a keyed hash (the
+// campaign's pseudonym key) of the campaign, expiry and nonce: any replica
+// checks it without shared state.
+const formTokenLifetime = 24 * time.Hour
+
+func (s *Server) newToken() string {
+	b := make([]byte, 12)
 	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	body := strconv.FormatInt(s.now().Add(formTokenLifetime).Unix(), 10) + "." + hex.EncodeToString(b)
+	return body + "." + s.tokenMAC(body)
+}
+
+func (s *Server) tokenMAC(body string) string {
+	return s.secrets.keys.Load().Pseudonym("formToken", s.cfg.Campaign+"\x00"+body)
+}
+
+// validToken checks a form token's MAC and expiry.
+func (s *Server) validToken(tok string) bool {
+	parts := strings.Split(tok, ".")
+	if len(tok) > 96 || len(parts) != 3 {
+		return false
+	}
+	exp, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil || s.now().Unix() > exp {
+		return false
+	}
+	want := s.tokenMAC(parts[0] + "." + parts[1])
+	return subtle.ConstantTimeCompare([]byte(parts[2]), []byte(want)) == 1
 }
 
 // handlePage is GET /s/{campaign}: the survey. Allowed segment keys in the
@@ -174,12 +204,12 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := s.pageData()
 	q := r.URL.Query()
-	for _, k := range s.cfg.Collect.Segments {
-		if v := q.Get(k); v != "" && len(v) <= maxSegmentValue {
+	for k, allowed := range s.cfg.Collect.Segments {
+		if v := q.Get(k); slices.Contains(allowed, v) {
 			d.Segments[k] = v
 		}
 	}
-	d.Token = newToken()
+	d.Token = s.newToken()
 	s.renderPage(w, http.StatusOK, d)
 }
 
@@ -190,18 +220,26 @@ func (s *Server) handleForm(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if err := s.origins.Check(r); err != nil {
+		// Another site's page posted here: show nothing of the form.
+		d := s.pageData()
+		d.Error = "This form can only be sent from the survey's own page. Please open the survey link again."
+		d.Token = s.newToken()
+		s.renderPage(w, http.StatusForbidden, d)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	d := s.pageData()
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			d.Error = fmt.Sprintf("Your answer is too long: at most %d bytes are accepted.", MaxBodyBytes)
-			d.Token = newToken()
+			d.Token = s.newToken()
 			s.renderPage(w, http.StatusRequestEntityTooLarge, d)
 			return
 		}
 		d.Error = "The form could not be read. Please try again."
-		d.Token = newToken()
+		d.Token = s.newToken()
 		s.renderPage(w, http.StatusBadRequest, d)
 		return
 	}
@@ -226,8 +264,11 @@ func (s *Server) handleForm(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Score, d.Comment, d.Email, d.CustomerID = f.Get("score"), f.Get("comment"), f.Get("email"), f.Get("customerID")
 	d.Segments, d.Consent, d.Token = segments, consent != nil, f.Get("token")
-	if d.Token == "" || len(d.Token) > 64 {
-		d.Token = newToken()
+	if !s.validToken(d.Token) {
+		d.Error = "This page has expired. Please check your answer and send it again."
+		d.Token = s.newToken()
+		s.renderPage(w, http.StatusForbidden, d)
+		return
 	}
 	sub, err := s.formSubmission(f.Get("score"), consent, comment, email, customerID, segments, "form-"+d.Token)
 	if err == nil {
@@ -239,6 +280,9 @@ func (s *Server) handleForm(w http.ResponseWriter, r *http.Request) {
 		d.Error = "Something went wrong. Please try again."
 		if errors.As(err, &ae) {
 			status, d.Error = ae.Status, formMessage(ae)
+			if ae.RetryAfter > 0 {
+				w.Header().Set("Retry-After", retryAfter(ae.RetryAfter))
+			}
 		}
 		s.renderPage(w, status, d)
 		return

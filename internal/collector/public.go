@@ -1,15 +1,16 @@
 package collector
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/surveyguard/surveyguard/internal/crypto"
@@ -25,7 +26,6 @@ const (
 	maxComment        = 4000
 	maxEmail          = 320
 	maxCustomerID     = 256
-	maxSegmentValue   = 64
 	maxIdempotencyKey = 200
 )
 
@@ -54,9 +54,11 @@ type submission struct {
 
 // apiError is a refusal: its status and a JSON body naming the problem.
 type apiError struct {
-	Status  int    `json:"-"`
-	Message string `json:"error"`
-	Field   string `json:"field,omitempty"`
+	Status int `json:"-"`
+	// RetryAfter, when set, is sent as the Retry-After header.
+	RetryAfter time.Duration `json:"-"`
+	Message    string        `json:"error"`
+	Field      string        `json:"field,omitempty"`
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -77,6 +79,9 @@ func writeError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &ae) {
 		ae = &apiError{Status: http.StatusInternalServerError, Message: "internal error"}
 	}
+	if ae.RetryAfter > 0 {
+		w.Header().Set("Retry-After", retryAfter(ae.RetryAfter))
+	}
 	writeJSON(w, ae.Status, ae)
 }
 
@@ -91,37 +96,6 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, &apiError{Status: http.StatusBadRequest, Message: "the body could not be read"}
 	}
 	return body, nil
-}
-
-// readJSON reads a request body (at most MaxBodyBytes) and decodes it strictly into v.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body, err := readBody(w, r)
-	if err != nil {
-		return err
-	}
-	return decodeStrict(body, v)
-}
-
-// decodeStrict decodes JSON into v, refusing unknown fields (422) and
-// malformed JSON (400).
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			field = strings.Trim(field, `"`)
-			return unprocessable(field, "unknown field %q", field)
-		}
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return unprocessable(typeErr.Field, "%s must be a JSON %s", typeErr.Field, typeErr.Type)
-		}
-		return &apiError{Status: http.StatusBadRequest, Message: "malformed JSON: " + err.Error()}
-	}
-	if dec.More() {
-		return &apiError{Status: http.StatusBadRequest, Message: "malformed JSON: more than one value in the body"}
-	}
-	return nil
 }
 
 // parseResponse checks a JSON response against the campaign's rules.
@@ -182,6 +156,9 @@ func (s *Server) check(score int, consent *consentBody, comment, email, customer
 		if !utf8.ValidString(*f.value) {
 			return nil, unprocessable(f.name, "%s is not valid UTF-8", f.name)
 		}
+		if r, bad := controlCharacter(*f.value, f.name == "comment"); bad {
+			return nil, unprocessable(f.name, "%s holds the control character %U, which is not accepted", f.name, r)
+		}
 		if n := utf8.RuneCountInString(*f.value); n > f.max {
 			return nil, unprocessable(f.name, "%s is %d characters; at most %d are accepted", f.name, n, f.max)
 		}
@@ -198,17 +175,18 @@ func (s *Server) check(score int, consent *consentBody, comment, email, customer
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !c.allowedSegment(k) {
+		allowed, ok := c.Collect.Segments[k]
+		if !ok {
 			return nil, unprocessable("segments."+truncate(k, 64), "segment %q is not allowed; this campaign accepts %s",
-				truncate(k, 64), allowedList(c.Collect.Segments))
+				truncate(k, 64), allowedList(sortedSegmentKeys(c.Collect.Segments)))
 		}
-		if v := segments[k]; utf8.RuneCountInString(v) > maxSegmentValue || !utf8.ValidString(v) {
-			return nil, unprocessable("segments."+k, "segment %q must be valid UTF-8 of at most %d characters", k, maxSegmentValue)
+		if v := segments[k]; !slices.Contains(allowed, v) {
+			return nil, unprocessable("segments."+k, "segment %s must be one of %s", k, allowedList(allowed))
 		}
 	}
-	if len(idempotencyKey) > maxIdempotencyKey {
+	if len(idempotencyKey) > maxIdempotencyKey || strings.ContainsFunc(idempotencyKey, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 		return nil, &apiError{Status: http.StatusBadRequest, Field: "Idempotency-Key",
-			Message: fmt.Sprintf("the Idempotency-Key header is longer than %d characters", maxIdempotencyKey)}
+			Message: fmt.Sprintf("the Idempotency-Key header must be at most %d visible ASCII characters", maxIdempotencyKey)}
 	}
 	return &submission{score: score, comment: comment, email: email, customerID: customerID,
 		segments: segments, idempotencyKey: idempotencyKey}, nil
@@ -234,9 +212,10 @@ func truncate(s string, n int) string {
 func (s *Server) seal(sub *submission) (*store.Record, error) {
 	now := s.now().UTC()
 	kr := s.secrets.keys.Load()
-	rec := &store.Record{
-		ID: store.NewID(now), IdempotencyKey: sub.idempotencyKey, ReceivedAt: now,
-		Score: sub.score, Segments: sub.segments,
+	rec := &store.Record{ID: store.NewID(now), ReceivedAt: now, Score: sub.score, Segments: sub.segments}
+	if sub.idempotencyKey != "" {
+		// Kept only as a keyed hash: a client's key may carry anything.
+		rec.IdempotencyKey = kr.Pseudonym(crypto.KindIdempotencyKey, sub.idempotencyKey)
 	}
 	seal := func(field, value string) ([]byte, error) { return kr.Encrypt(field, rec.ID, []byte(value)) }
 	var err error
@@ -268,13 +247,34 @@ func (s *Server) seal(sub *submission) (*store.Record, error) {
 	return rec, nil
 }
 
+// errStorageFull refuses ingest while the storage budget is reached.
+func errStorageFull(reason string) *apiError {
+	return &apiError{Status: http.StatusServiceUnavailable, RetryAfter: storageRetryAfter,
+		Message: "the survey is not accepting answers right now: " + reason}
+}
+
+// storageRetryAfter is what a client is told to wait while storage is full.
+const storageRetryAfter = 60 * time.Second
+
 // save seals and stores a submission and returns its ID once durable.
 func (s *Server) save(r *http.Request, sub *submission) (store.InsertResult, error) {
+	if full, reason := s.budget.refusing(); full {
+		return store.InsertResult{}, errStorageFull(reason)
+	}
+	if s.secrets.hmacUnusable.Load() && (sub.email != nil || sub.customerID != nil || sub.idempotencyKey != "") {
+		return store.InsertResult{}, &apiError{Status: http.StatusServiceUnavailable, RetryAfter: storageRetryAfter,
+			Message: "answers with identifiers cannot be stored until the collector's pseudonym key is restored"}
+	}
 	rec, err := s.seal(sub)
 	if err != nil {
 		return store.InsertResult{}, err
 	}
 	res, err := s.store.Insert(r.Context(), rec)
+	if errors.Is(err, store.ErrNoSpace) {
+		s.budget.markFull()
+		s.log.Error(err, "the store's volume is full; ingest stops until there is room")
+		return res, errStorageFull("the storage volume is full")
+	}
 	if err != nil {
 		s.log.Error(err, "storing a response failed")
 		return res, &apiError{Status: http.StatusServiceUnavailable, Message: "the response could not be stored; retry with the same Idempotency-Key"}
@@ -287,8 +287,8 @@ func (s *Server) save(r *http.Request, sub *submission) (store.InsertResult, err
 
 // handleResponses is POST /v1/responses.
 func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		writeError(w, &apiError{Status: http.StatusUnsupportedMediaType, Message: "send application/json"})
+	if err := requireJSON(r); err != nil {
+		writeError(w, err)
 		return
 	}
 	body, err := readBody(w, r)

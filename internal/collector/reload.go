@@ -2,12 +2,14 @@ package collector
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,36 +20,52 @@ import (
 )
 
 // secrets holds what comes from mounted Secret files: the keyring and the
-// admin token. Reload re-reads them; a change that does not load (a key file
-// half written, say) keeps the last good set and reports the error.
+// admin token, each reloaded on its own, so a token file that fails to load
+// never holds back a key change or the other way round. A change that does
+// not load (a key file half written, say) keeps the last good set.
 type secrets struct {
 	keysDir, tokenFile string
 
 	keys  atomic.Pointer[crypto.Keyring]
 	token atomic.Pointer[[]byte]
-	sig   []byte
+
+	// files is the keyring as last loaded from the files, before keys the
+	// store still needs were retained; keysSig and tokenSig detect changes.
+	files             *crypto.Keyring
+	keysSig, tokenSig []byte
+
+	// missing lists data keys stored responses are sealed by but whose
+	// files are gone; hmacRejected says the hmac file changed while stored
+	// pseudonyms need the previous key, and hmacUnusable that no previous
+	// key was at hand (the collector started with the changed file).
+	missing      atomic.Pointer[[]string]
+	hmacRejected atomic.Bool
+	hmacUnusable atomic.Bool
 }
 
 func loadSecrets(keysDir, tokenFile string) (*secrets, error) {
 	s := &secrets{keysDir: keysDir, tokenFile: tokenFile}
-	if _, err := s.reload(); err != nil {
+	if _, err := s.reloadToken(); err != nil {
 		return nil, err
 	}
+	kr, sig, err := loadKeyFiles(keysDir)
+	if err != nil {
+		return nil, err
+	}
+	s.files, s.keysSig = kr, sig
+	s.keys.Store(kr)
+	s.missing.Store(&[]string{})
 	return s, nil
 }
 
-// reload reads the files again and swaps them in when they changed.
-func (s *secrets) reload() (changed bool, err error) {
-	sig, err := dirSignature(s.keysDir, s.tokenFile)
+// reloadToken reads the token file again and swaps it in when it changed.
+func (s *secrets) reloadToken() (changed bool, err error) {
+	sig, err := dirSignature("", s.tokenFile)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("admin token: %w", err)
 	}
-	if s.sig != nil && bytes.Equal(sig, s.sig) {
+	if s.tokenSig != nil && bytes.Equal(sig, s.tokenSig) {
 		return false, nil
-	}
-	kr, err := crypto.Load(s.keysDir)
-	if err != nil {
-		return false, fmt.Errorf("keys: %w", err)
 	}
 	tok, err := os.ReadFile(s.tokenFile)
 	if err != nil {
@@ -57,23 +75,130 @@ func (s *secrets) reload() (changed bool, err error) {
 	if len(tok) < 16 {
 		return false, fmt.Errorf("admin token: %s holds %d bytes; at least 16 are needed", s.tokenFile, len(tok))
 	}
-	s.keys.Store(kr)
 	s.token.Store(&tok)
-	s.sig = sig
+	s.tokenSig = sig
 	return true, nil
+}
+
+func loadKeyFiles(dir string) (*crypto.Keyring, []byte, error) {
+	sig, err := dirSignature(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keys: %w", err)
+	}
+	kr, err := crypto.Load(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keys: %w", err)
+	}
+	return kr, sig, nil
+}
+
+// metaHMACFingerprint is the store's record of the pseudonym key in use.
+const metaHMACFingerprint = "hmacFingerprint"
+
+// reconcileKeys loads changed key files and decides, against what the
+// store holds, which keys to use:
+//   - a data key whose file is gone stays in memory while stored responses
+//     are sealed by it, and is reported missing (stats, metrics, /readyz);
+//   - a changed hmac file is refused while stored responses carry
+//     pseudonyms made with the previous key, which stays in use.
+func (s *Server) reconcileKeys(ctx context.Context) error {
+	sec := s.secrets
+	sig, err := dirSignature(sec.keysDir)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	if !bytes.Equal(sig, sec.keysSig) {
+		kr, sig, err := loadKeyFiles(sec.keysDir)
+		if err != nil {
+			return err
+		}
+		sec.files, sec.keysSig = kr, sig
+	}
+	st, err := s.store.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("keys: reading which keys stored responses need: %w", err)
+	}
+	prev, files := sec.keys.Load(), sec.files
+	var referenced, missing []string
+	for id, n := range st.KeyIDs {
+		if n > 0 {
+			referenced = append(referenced, id)
+			if !files.Has(id) {
+				missing = append(missing, id)
+			}
+		}
+	}
+	sort.Strings(missing)
+	kr, _ := files.Retain(prev, referenced)
+
+	fp, known, err := s.store.Meta(ctx, metaHMACFingerprint)
+	if err != nil {
+		return fmt.Errorf("keys: reading the pseudonym key's fingerprint: %w", err)
+	}
+	rejected, unusable := false, false
+	switch {
+	case known && fp != files.HMACFingerprint() && st.DistinctCustomers > 0:
+		rejected = true
+		if prev.HMACFingerprint() == fp {
+			kr = kr.WithHMACKeyOf(prev)
+		} else {
+			unusable = true
+		}
+	case !known || fp != files.HMACFingerprint():
+		// No pseudonym is stored yet (or the store predates fingerprints):
+		// this key is the one from now on.
+		if err := s.store.SetMeta(ctx, metaHMACFingerprint, files.HMACFingerprint()); err != nil {
+			return fmt.Errorf("keys: recording the pseudonym key's fingerprint: %w", err)
+		}
+	}
+	if rejected && !sec.hmacRejected.Load() {
+		s.log.Error(errHMACChanged, "refusing the new hmac key: stored responses carry pseudonyms made with the previous one; restore the previous hmac file",
+			"customers", st.DistinctCustomers, "previousKeyInUse", !unusable)
+	}
+	if len(missing) > 0 && !slices.Equal(missing, *sec.missing.Load()) {
+		s.log.Error(errKeyMissing, "data keys are missing while stored responses are sealed by them; kept in memory where loaded, restore the files",
+			"keyIDs", missing)
+	}
+	sec.hmacRejected.Store(rejected)
+	sec.hmacUnusable.Store(unusable)
+	sec.missing.Store(&missing)
+	s.metrics.setKeyState(len(missing), rejected)
+	if prev.ActiveKeyID() != kr.ActiveKeyID() {
+		s.log.Info("keys reloaded", "activeKeyID", kr.ActiveKeyID())
+	}
+	sec.keys.Store(kr)
+	return nil
+}
+
+var (
+	errHMACChanged = errors.New("the hmac key changed")
+	errKeyMissing  = errors.New("data keys missing")
+)
+
+// keyProblem is why the keys cannot serve every stored response, or "".
+func (s *Server) keyProblem() string {
+	if m := *s.secrets.missing.Load(); len(m) > 0 {
+		return "data keys missing: " + strings.Join(m, ", ")
+	}
+	if s.secrets.hmacUnusable.Load() {
+		return "the hmac key changed while stored responses carry pseudonyms made with the previous one"
+	}
+	return ""
 }
 
 // dirSignature hashes the names and contents of the files in dir and of
 // extra files, so that a Secret update (an atomic symlink swap) is noticed.
 func dirSignature(dir string, extra ...string) ([]byte, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
 	var names []string
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), "..") && !e.IsDir() {
-			names = append(names, filepath.Join(dir, e.Name()))
+	if dir != "" {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), "..") && !e.IsDir() {
+				names = append(names, filepath.Join(dir, e.Name()))
+			}
 		}
 	}
 	sort.Strings(names)

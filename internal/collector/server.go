@@ -11,10 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -48,6 +52,11 @@ type Server struct {
 	metrics *metrics
 	log     logr.Logger
 	now     func() time.Time
+
+	clients *clientResolver
+	limiter *rateLimiter
+	budget  *budget
+	origins *http.CrossOriginProtection
 }
 
 // Options tune Run.
@@ -61,6 +70,11 @@ type Options struct {
 	Ready func(public, admin net.Addr)
 	// Log receives the collector's log lines; discarded when zero.
 	Log logr.Logger
+	// Now is the clock of receive times, purge cutoffs, form tokens and
+	// rate limits; time.Now when nil.
+	Now func() time.Time
+	// BudgetInterval is how often the storage budget is measured; 1 s when zero.
+	BudgetInterval time.Duration
 }
 
 // Main parses the collector's flags and runs it until ctx is done.
@@ -117,6 +131,9 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 			return err
 		}
 	}
+	// Every file the collector creates (database, WAL, reserve) is its
+	// user's alone.
+	syscall.Umask(0o077)
 	sec, err := loadSecrets(cfg.KeysDir, cfg.AdminTokenFile)
 	if err != nil {
 		return err
@@ -126,7 +143,13 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	s := &Server{cfg: cfg, store: st, secrets: sec, metrics: m, log: o.Log, now: time.Now}
+	s := newServer(cfg, st, sec, m, o)
+	if err := s.reconcileKeys(ctx); err != nil {
+		return errors.Join(err, st.Close())
+	}
+	if _, err := s.budget.check(ctx); err != nil {
+		s.log.Error(err, "measuring the storage budget failed")
+	}
 
 	servers := []*http.Server{s.httpServer(s.PublicHandler()), s.httpServer(s.AdminHandler())}
 	addrs := []string{cfg.Listen.Public, cfg.Listen.Admin}
@@ -142,6 +165,8 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 			return errors.Join(fmt.Errorf("listening on %s: %w", addrs[i], err), st.Close())
 		}
 	}
+	lim := cfg.Limits
+	listeners[0] = newConnLimiter(listeners[0], lim.MaxConnections, lim.MaxConnectionsPerClient, s.clients, m.connRefused.Inc)
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() {
@@ -163,8 +188,9 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 	}
 
 	bg, stopBG := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); s.maintain(bg, o.ReloadInterval) }()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.maintain(bg, o.ReloadInterval) })
+	wg.Go(func() { s.watchBudget(bg, o.BudgetInterval) })
 
 	var serveErr error
 	select {
@@ -172,7 +198,7 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 	case serveErr = <-errc:
 	}
 	stopBG()
-	<-done
+	wg.Wait()
 	// Drain: stop accepting, let in-flight requests finish (their commits
 	// included), then close the store, which commits anything still queued.
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -186,8 +212,34 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 	return errors.Join(errs...)
 }
 
+// newServer assembles a collector's state; Run starts it.
+func newServer(cfg *Config, st store.Store, sec *secrets, m *metrics, o Options) *Server {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{cfg: cfg, store: st, secrets: sec, metrics: m, log: o.Log, now: now,
+		clients: newClientResolver(cfg.Limits.TrustedProxies),
+		limiter: newRateLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst, now),
+		origins: http.NewCrossOriginProtection(),
+	}
+	dir := ""
+	if cfg.Store.Driver != "postgres" {
+		dir = filepath.Dir(cfg.Store.Path)
+	}
+	s.budget = newBudget(cfg.Limits, dir, st.Size)
+	s.origins.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, &apiError{Status: http.StatusForbidden, Field: "Origin",
+			Message: "cross-site requests are refused: send the answer from the survey's own page, or from a server without Origin or Sec-Fetch-Site headers"})
+	}))
+	return s
+}
+
 func (s *Server) httpServer(h http.Handler) *http.Server {
 	return &http.Server{
+		// net/http's own complaints (TLS handshakes, broken clients) go
+		// through the structured logger, like every other line.
+		ErrorLog:          log.New(logWriter{s.log}, "", 0),
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -197,21 +249,24 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 	}
 }
 
-// PublicHandler serves what faces respondents.
+// PublicHandler serves what faces respondents. Each client's requests are
+// rate limited before anything else; the JSON API refuses cross-site
+// browser requests, and the form checks its origin and token itself.
 func (s *Server) PublicHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/responses", s.metrics.count("responses", http.HandlerFunc(s.handleResponses)))
+	mux.Handle("POST /v1/responses", s.metrics.count("responses", s.origins.Handler(http.HandlerFunc(s.handleResponses))))
 	mux.Handle("GET /s/{campaign}", s.metrics.count("page", http.HandlerFunc(s.handlePage)))
 	mux.Handle("POST /s/{campaign}", s.metrics.count("form", http.HandlerFunc(s.handleForm)))
-	return securityHeaders(mux)
+	return securityHeaders(s.limit(mux))
 }
 
 // AdminHandler serves the operator: stats, purge, erase, probes, metrics.
+// Stats, purge and erase calls are audited, refused ones included.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /admin/v1/stats", s.metrics.count("stats", s.authorized(http.HandlerFunc(s.handleStats))))
-	mux.Handle("POST /admin/v1/purge", s.metrics.count("purge", s.authorized(http.HandlerFunc(s.handlePurge))))
-	mux.Handle("POST /admin/v1/erase", s.metrics.count("erase", s.authorized(http.HandlerFunc(s.handleErase))))
+	mux.Handle("GET /admin/v1/stats", s.metrics.count("stats", s.audit("stats", s.authorized(http.HandlerFunc(s.handleStats)))))
+	mux.Handle("POST /admin/v1/purge", s.metrics.count("purge", s.audit("purge", s.authorized(s.withRoom(s.handlePurge)))))
+	mux.Handle("POST /admin/v1/erase", s.metrics.count("erase", s.audit("erase", s.authorized(s.withRoom(s.handleErase)))))
 	mux.Handle("GET /metrics", s.metrics.count("metrics", s.authorized(s.metrics.handler())))
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
@@ -240,12 +295,67 @@ func (s *Server) maintain(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		if changed, err := s.secrets.reload(); err != nil {
-			s.log.Error(err, "reloading keys failed; keeping the previous ones")
+		if changed, err := s.secrets.reloadToken(); err != nil {
+			s.metrics.reloadErrors.WithLabelValues("token").Inc()
+			s.log.Error(err, "reloading the admin token failed; keeping the previous one")
 		} else if changed {
-			s.log.Info("keys reloaded", "activeKeyID", s.secrets.keys.Load().ActiveKeyID())
+			s.log.Info("admin token reloaded")
+		}
+		if err := s.reconcileKeys(ctx); err != nil {
+			s.metrics.reloadErrors.WithLabelValues("keys").Inc()
+			s.log.Error(err, "reloading keys failed; keeping the previous ones")
 		}
 	}
+}
+
+// watchBudget measures the storage budget every interval until ctx is done.
+func (s *Server) watchBudget(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	wasFull := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := s.budget.check(ctx)
+		if err != nil {
+			s.log.Error(err, "measuring the storage budget failed")
+			continue
+		}
+		s.metrics.setStorage(st)
+		if st.Full != wasFull {
+			s.log.Info("storage budget", "full", st.Full, "reason", st.Reason, "usedBytes", st.UsedBytes)
+			wasFull = st.Full
+		}
+	}
+}
+
+// withRoom runs a purge or an erasure with the disk reserve released when
+// the volume is short of space, and measures the budget again afterwards,
+// so that ingest resumes as soon as there is room.
+func (s *Server) withRoom(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.budget.release() {
+			s.log.Info("released the disk reserve for a purge or an erasure")
+		}
+		h(w, r)
+		if st, err := s.budget.check(r.Context()); err == nil {
+			s.metrics.setStorage(st)
+		}
+	})
+}
+
+// logWriter sends net/http's log lines to the structured logger.
+type logWriter struct{ log logr.Logger }
+
+func (l logWriter) Write(p []byte) (int, error) {
+	l.log.Info("http server", "error", strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // rewrapBatch bounds one re-wrap transaction, so ingest keeps flowing.

@@ -206,26 +206,99 @@ func associatedData(field, recordID string) []byte {
 // Identifier kinds a pseudonym is made for. They are part of the HMAC input,
 // so an email and a customer ID with the same text have different pseudonyms.
 const (
-	KindEmail      = "email"
-	KindCustomerID = "customerID"
+	// KindEmail is an email address: compared trimmed and in lower case.
+	KindEmail = "email"
+	// KindCustomerID is a customer ID: compared trimmed, case kept, so two
+	// customers whose IDs differ only by case stay two people.
+	KindCustomerID = "customerID.v2"
+	// KindIdempotencyKey is a client's Idempotency-Key header, compared exactly.
+	KindIdempotencyKey = "idempotencyKey"
+
+	// kindLegacyCustomerID made the customer-ID pseudonyms of versions that
+	// lower-cased customer IDs (see LegacyCustomerIDPseudonym).
+	kindLegacyCustomerID = "customerID"
 )
 
 // Pseudonym returns the keyed HMAC-SHA256 of a normalized identifier,
 // truncated to 128 bits and base64url encoded (22 characters): short index
-// entries, and no collision in practice below 2^64 people. The same person gets the same pseudonym in every request, so it
-// counts distinct customers and finds a person for erasure; without the
-// HMAC key it reveals nothing. Normalization trims spaces and lower-cases.
+// entries, and no collision in practice below 2^64 people. The same person
+// gets the same pseudonym in every request, so it counts distinct customers
+// and finds a person for erasure; without the HMAC key it reveals nothing.
+// Normalize says how each kind is compared.
 func (k *Keyring) Pseudonym(kind, value string) string {
+	return k.mac(kind, Normalize(kind, value))
+}
+
+// LegacyCustomerIDPseudonym is the pseudonym earlier versions stored for a
+// customer ID (lower-cased). Erasure looks for it too, so responses stored
+// before the upgrade are still found; it is never stored any more.
+func (k *Keyring) LegacyCustomerIDPseudonym(value string) string {
+	return k.mac(kindLegacyCustomerID, strings.ToLower(strings.TrimSpace(value)))
+}
+
+func (k *Keyring) mac(kind, value string) string {
 	m := hmac.New(sha256.New, k.hmacKey)
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
-	m.Write([]byte(Normalize(value)))
+	m.Write([]byte(value))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
-// Normalize is the form an identifier is compared in: surrounding white
-// space removed, lower case.
-func Normalize(value string) string { return strings.ToLower(strings.TrimSpace(value)) }
+// Normalize is the form an identifier of a kind is compared in: an email
+// trimmed and lower-cased, a customer ID trimmed, anything else as it is.
+func Normalize(kind, value string) string {
+	switch kind {
+	case KindEmail:
+		return strings.ToLower(strings.TrimSpace(value))
+	case KindCustomerID:
+		return strings.TrimSpace(value)
+	default:
+		return value
+	}
+}
+
+// HMACFingerprint identifies the pseudonym key without revealing it: the
+// collector stores it beside the pseudonyms, to notice a changed key.
+func (k *Keyring) HMACFingerprint() string {
+	return k.mac("fingerprint", "surveyguard/v1")
+}
+
+// WithHMACKeyOf returns a copy of k that makes pseudonyms with prev's HMAC
+// key: a changed hmac file is not taken while stored pseudonyms need the old one.
+func (k *Keyring) WithHMACKeyOf(prev *Keyring) *Keyring {
+	out := *k
+	out.hmacKey = prev.hmacKey
+	return &out
+}
+
+// Retain returns a copy of k that also holds prev's keys among ids that k
+// lacks (their files are gone, but stored data is still sealed by them),
+// and the IDs it took from prev.
+func (k *Keyring) Retain(prev *Keyring, ids []string) (*Keyring, []string) {
+	var kept []string
+	out := *k
+	out.aeads = make(map[string]cipher.AEAD, len(k.aeads))
+	for id, a := range k.aeads {
+		out.aeads[id] = a
+	}
+	for _, id := range ids {
+		if _, ok := k.aeads[id]; ok {
+			continue
+		}
+		if a, ok := prev.aeads[id]; ok {
+			out.aeads[id] = a
+			kept = append(kept, id)
+		}
+	}
+	sort.Strings(kept)
+	return &out, kept
+}
+
+// Has reports whether the keyring holds the data key id.
+func (k *Keyring) Has(id string) bool {
+	_, ok := k.aeads[id]
+	return ok
+}
 
 // NewKey returns 32 random bytes: a fresh data key or HMAC key.
 func NewKey() ([]byte, error) {

@@ -124,7 +124,7 @@ func TestPseudonym(t *testing.T) {
 	kr, _, _ := newRing(t, "k1", "k1")
 	a := kr.Pseudonym(KindEmail, "Person@Example.com ")
 	if a != kr.Pseudonym(KindEmail, "person@example.com") {
-		t.Error("the pseudonym does not normalize case and spaces")
+		t.Error("an email pseudonym does not normalize case and spaces")
 	}
 	if a == kr.Pseudonym(KindCustomerID, "person@example.com") {
 		t.Error("an email and a customer ID with the same text share a pseudonym")
@@ -135,6 +135,57 @@ func TestPseudonym(t *testing.T) {
 	other, _, _ := newRing(t, "k1", "k1")
 	if a == other.Pseudonym(KindEmail, "person@example.com") {
 		t.Error("two HMAC keys give the same pseudonym")
+	}
+	if kr.HMACFingerprint() == other.HMACFingerprint() || kr.HMACFingerprint() != kr.HMACFingerprint() {
+		t.Error("the HMAC fingerprint does not tell two keys apart")
+	}
+}
+
+// TestCustomerIDsKeepTheirCase: two customers whose IDs differ by case are
+// two people; the pseudonym earlier versions stored (lower-cased) is still
+// computable for erasure, and never equals a current one.
+func TestCustomerIDsKeepTheirCase(t *testing.T) {
+	kr, _, _ := newRing(t, "k1", "k1")
+	if kr.Pseudonym(KindCustomerID, "C-1234") == kr.Pseudonym(KindCustomerID, "c-1234") {
+		t.Error("customer IDs C-1234 and c-1234 share a pseudonym")
+	}
+	if kr.Pseudonym(KindCustomerID, " C-1234 ") != kr.Pseudonym(KindCustomerID, "C-1234") {
+		t.Error("surrounding spaces change a customer ID's pseudonym")
+	}
+	legacy := kr.LegacyCustomerIDPseudonym("C-1234")
+	if legacy != kr.LegacyCustomerIDPseudonym("c-1234 ") {
+		t.Error("the legacy pseudonym does not lower-case")
+	}
+	for _, v := range []string{"C-1234", "c-1234"} {
+		if kr.Pseudonym(KindCustomerID, v) == legacy {
+			t.Errorf("the current pseudonym of %q equals a legacy one", v)
+		}
+	}
+	if kr.Pseudonym(KindIdempotencyKey, "Key-1") == kr.Pseudonym(KindIdempotencyKey, "key-1") {
+		t.Error("idempotency keys are not compared exactly")
+	}
+}
+
+func TestRetainAndHMACKeyOf(t *testing.T) {
+	prev, _, _ := newRing(t, "k2", "k1", "k2")
+	files, _, _ := newRing(t, "k3", "k3")
+	ct, err := prev.Encrypt("comment", "r1", []byte("kept"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, kept := files.Retain(prev, []string{"k1", "k3", "k9"})
+	if strings.Join(kept, ",") != "k1" || !kr.Has("k1") || kr.Has("k2") || kr.ActiveKeyID() != "k3" {
+		t.Fatalf("Retain kept %v, keys %v, active %s; want k1 taken from the previous ring", kept, kr.KeyIDs(), kr.ActiveKeyID())
+	}
+	if files.Has("k1") {
+		t.Error("Retain changed the keyring it was called on")
+	}
+	if _, err := kr.Decrypt("comment", "r1", ct); err == nil {
+		t.Error("k2 was not asked for, but its ciphertext decrypts") // prev's active key k2 sealed ct
+	}
+	same := files.WithHMACKeyOf(prev)
+	if same.Pseudonym(KindEmail, "a@b.c") != prev.Pseudonym(KindEmail, "a@b.c") || same.ActiveKeyID() != "k3" {
+		t.Error("WithHMACKeyOf did not take the previous pseudonym key, or lost the data keys")
 	}
 }
 

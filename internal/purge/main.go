@@ -103,7 +103,8 @@ func (o *Options) validate() error {
 }
 
 // Run asks the collector to purge and returns its receipt, also written to
-// the termination log when that file exists.
+// the termination log when that file exists. The request always names its
+// action (Delete when o.Action is empty) and its caller (Caller(o.Job)).
 func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -123,7 +124,10 @@ func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 	if o.ConnectTo != "" {
 		dial = map[string]string{o.AdminURL: o.ConnectTo}
 	}
-	receipt, err := adminclient.New(dial, o.Timeout).Purge(ctx, adminclient.Target{
+	if o.Action == "" {
+		o.Action = store.ActionDelete
+	}
+	receipt, err := adminclient.New(dial, o.Timeout, adminclient.WithCaller(Caller(o.Job))).Purge(ctx, adminclient.Target{
 		Campaign: o.AdminURL, URL: o.AdminURL, CA: ca, Token: strings.TrimSpace(string(token)),
 	}, collector.PurgeRequest{Cutoff: cutoff, Action: o.Action, DryRun: o.DryRun, Job: o.Job})
 	if err != nil {
@@ -133,6 +137,15 @@ func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 		return receipt, err
 	}
 	return receipt, nil
+}
+
+// Caller is what a purge run calls itself in the Surveyguard-Caller header:
+// job/<name> when it runs as a Job (--job, $JOB_NAME), else purge.
+func Caller(job string) string {
+	if job == "" {
+		return "purge"
+	}
+	return "job/" + job
 }
 
 // writeTerminationLog leaves the receipt where the kubelet puts it into the

@@ -8,10 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/funcr"
+
 	"github.com/surveyguard/surveyguard/internal/cli"
+	"github.com/surveyguard/surveyguard/internal/collector"
 	"github.com/surveyguard/surveyguard/internal/collector/collectortest"
 	"github.com/surveyguard/surveyguard/internal/purge"
 	"github.com/surveyguard/surveyguard/internal/store"
@@ -19,8 +23,38 @@ import (
 
 const consent = `"consent":{"given":true,"noticeVersion":"2026-01"}`
 
+// adminCalls captures the collector's "admin call" log lines, its audit
+// trail of who called the admin API.
+type adminCalls struct {
+	mu    sync.Mutex
+	calls []map[string]any
+}
+
+func (a *adminCalls) add(line string) {
+	var m map[string]any
+	if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "admin call" {
+		a.mu.Lock()
+		a.calls = append(a.calls, m)
+		a.mu.Unlock()
+	}
+}
+
+// purges are the purge calls, in order.
+func (a *adminCalls) purges() []map[string]any {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []map[string]any
+	for _, c := range a.calls {
+		if c["action"] == "purge" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func TestPurgeRunAgainstACollector(t *testing.T) {
-	f := collectortest.Start(t, nil)
+	audit := &adminCalls{}
+	f := collectortest.StartWith(t, t.TempDir(), nil, collector.Options{Log: funcr.NewJSON(audit.add, funcr.Options{})})
 	for i := range 3 {
 		if a := f.Post(t, fmt.Sprintf(`{"score":%d,%s}`, i, consent)); a.Status != 201 {
 			t.Fatal(a.Raw)
@@ -68,6 +102,40 @@ func TestPurgeRunAgainstACollector(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "422") || !strings.Contains(err.Error(), "future") {
 		t.Errorf("the refusal does not carry the collector's reason: %v", err)
+	}
+
+	// Run without an action still names one: Delete.
+	receiptPtr, err = purge.Run(context.Background(), purge.Options{
+		AdminURL: f.Admin, TokenFile: f.TokenFile, CAFile: f.CAFile, MaxAge: time.Hour, Timeout: time.Minute,
+	})
+	if err != nil || receiptPtr.Action != store.ActionDelete {
+		t.Fatalf("purge without an action: %+v, %v", receiptPtr, err)
+	}
+
+	// The collector's audit trail names each run: the Job's, then two by hand.
+	want := []map[string]any{
+		{"caller": "job/checkout-nps-retention-29384750", "outcome": "ok", "purgeAction": "Delete"},
+		{"caller": "purge", "outcome": "refused"},
+		{"caller": "purge", "outcome": "ok", "purgeAction": "Delete"},
+	}
+	got := audit.purges()
+	if len(got) != len(want) {
+		t.Fatalf("%d purge calls in the collector's log, want %d: %v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		for k, v := range w {
+			if got[i][k] != v {
+				t.Errorf("purge call %d: %s = %v, want %v (%v)", i, k, got[i][k], v, got[i])
+			}
+		}
+	}
+}
+
+func TestCaller(t *testing.T) {
+	for job, want := range map[string]string{"": "purge", "checkout-nps-retention-29384750": "job/checkout-nps-retention-29384750"} {
+		if got := purge.Caller(job); got != want {
+			t.Errorf("Caller(%q) = %q, want %q", job, got, want)
+		}
 	}
 }
 

@@ -136,10 +136,19 @@ type Store interface {
 	Insert(ctx context.Context, r *Record) (InsertResult, error)
 	// Get returns one stored response, or ErrNotFound.
 	Get(ctx context.Context, id string) (*Record, error)
+	// List returns up to limit (which must be positive) stored responses
+	// whose IDs sort after after ("" for the first), in ID order, with the
+	// fields Get returns: the way to walk every response, including the
+	// anonymized ones, whose IDs a purge changed.
+	List(ctx context.Context, after string, limit int) ([]*Record, error)
 	// Stats returns the running figures.
 	Stats(ctx context.Context) (Stats, error)
 	// Purge deletes or anonymizes responses received before the cutoff, in
-	// transactions of at most MaxPurgeBatch rows.
+	// transactions of at most MaxPurgeBatch rows. An anonymized response
+	// keeps only its score, segments and day: it is stored again under a
+	// new ID made from the start of that day (UTC), without idempotency
+	// key, pseudonyms, key ID or ciphertexts, so nothing links it to the
+	// response it was. The receipt counts and digests the IDs it replaced.
 	Purge(ctx context.Context, req PurgeRequest) (PurgeReceipt, error)
 	// Erase deletes every response whose customer-ID or email pseudonym is
 	// one of subjects and returns how many there were.
@@ -148,6 +157,16 @@ type Store interface {
 	// sealed by a key other than activeKeyID, stores what fn returns, and
 	// says how many it re-wrapped.
 	Rewrap(ctx context.Context, activeKeyID string, limit int, fn func(*Record) error) (int, error)
+	// Size says how many bytes the store holds: for SQLite the database's
+	// pages in use (free pages left by deletes do not count; nor does the
+	// write-ahead log), for PostgreSQL the database.
+	Size(ctx context.Context) (int64, error)
+	// Meta returns the value stored under key by SetMeta; ok is false when
+	// there is none.
+	Meta(ctx context.Context, key string) (value string, ok bool, err error)
+	// SetMeta durably stores value under key, replacing any earlier value.
+	// Keys the store keeps for itself (the last purge receipt) are refused.
+	SetMeta(ctx context.Context, key, value string) error
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error
 	// Close flushes pending writes and releases the store.
@@ -159,6 +178,13 @@ var ErrClosed = errors.New("store is closed")
 
 // ErrNotFound is returned for a response that is not stored.
 var ErrNotFound = errors.New("response not found")
+
+// ErrNoSpace is wrapped around the error of a write that failed because
+// the database is out of disk space (SQLite's SQLITE_FULL, PostgreSQL's
+// disk_full): errors.Is finds it, and the error keeps the database's
+// message. Nothing of the failed write is stored; what was acknowledged
+// before stays.
+var ErrNoSpace = errors.New("no space left for the store")
 
 // NewID returns a response ID: 48 bits of milliseconds then 80 random bits,
 // hex encoded, so IDs sort by time and never collide in practice.

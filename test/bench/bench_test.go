@@ -66,7 +66,7 @@ func backend(b *testing.B, name string) (edit func(string) string, open func(dir
 	b.Helper()
 	switch name {
 	case "sqlite":
-		return nil, func(dir string) (store.Store, error) {
+		return unlimited, func(dir string) (store.Store, error) {
 			return sqlite.Open(context.Background(), filepath.Join(dir, "data", "responses.db"), sqlstore.Options{MaxBatch: 10000})
 		}
 	default:
@@ -81,11 +81,17 @@ func backend(b *testing.B, name string) (edit func(string) string, open func(dir
 		dsnFile := filepath.Join(b.TempDir(), "dsn")
 		collectortest.WriteFile(b, dsnFile, []byte(dsn))
 		return func(cfg string) string {
-				return replaceStore(cfg, fmt.Sprintf("store: {driver: postgres, dsnFile: %s}", dsnFile))
+				return unlimited(replaceStore(cfg, fmt.Sprintf("store: {driver: postgres, dsnFile: %s}", dsnFile)))
 			}, func(string) (store.Store, error) {
 				return postgres.Open(context.Background(), dsn, sqlstore.Options{MaxBatch: 10000})
 			}
 	}
+}
+
+// unlimited lifts the per-client limits: every benchmark connection comes
+// from 127.0.0.1, one client as far as the collector can tell.
+func unlimited(cfg string) string {
+	return cfg + "\nlimits: {requestsPerSecond: 1000000, burst: 1000000, maxConnectionsPerClient: 100000}\n"
 }
 
 func replaceStore(cfg, line string) string {

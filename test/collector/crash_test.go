@@ -54,6 +54,8 @@ func setup(t *testing.T) (cfgPath, dbPath string) {
 	collectortest.WriteFile(t, filepath.Join(dir, "token"), []byte(collectortest.Token))
 	cfg := collectortest.Config(dir)
 	cfg = replaceLine(cfg, "tls:", "")
+	// Every worker posts from 127.0.0.1: one client, unlimited here.
+	cfg += "limits: {requestsPerSecond: 1000000, burst: 1000000}\n"
 	cfgPath = filepath.Join(dir, "collector.yaml")
 	collectortest.WriteFile(t, cfgPath, []byte(cfg))
 	return cfgPath, filepath.Join(dir, "data", "responses.db")

@@ -106,7 +106,10 @@ func TestRetentionOnASimulatedCluster(t *testing.T) {
 				Consent: privacyv1alpha1.ConsentSpec{
 					Required: ptr.To(true), NoticeVersion: "2026-01", Purpose: "Improve checkout", LawfulBasis: privacyv1alpha1.LawfulBasisConsent,
 				},
-				Collect:            privacyv1alpha1.CollectSpec{Comment: true, Email: true, CustomerID: true, Segments: []string{"plan", "region"}},
+				Collect: privacyv1alpha1.CollectSpec{
+					Comment: true, Email: true, CustomerID: true,
+					Segments: privacyv1alpha1.Segments{"plan": {"free", "pro", "enterprise"}, "region": {"eu", "in", "us"}},
+				},
 				RetentionPolicyRef: privacyv1alpha1.LocalObjectReference{Name: "every-minute"},
 				Privacy:            privacyv1alpha1.PrivacySpec{MinGroupSize: 5},
 				Storage:            privacyv1alpha1.StorageSpec{Embedded: &privacyv1alpha1.EmbeddedStorage{}},

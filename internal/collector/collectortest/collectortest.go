@@ -111,7 +111,7 @@ func Config(dir string) string {
 campaign: checkout-nps
 question: "How likely are you to recommend Acme Checkout to a friend or colleague?"
 consent: {required: true, noticeVersion: "2026-01", purpose: "Improve checkout", lawfulBasis: Consent}
-collect: {comment: true, email: true, customerID: true, segments: [plan, region]}
+collect: {comment: true, email: true, customerID: true, segments: {plan: [free, pro, enterprise], region: [eu, in, us]}}
 privacy: {minGroupSize: 5, redactComments: true}
 retention: {maxAge: 2160h}
 store: {driver: sqlite, path: %[1]s/data/responses.db}
@@ -132,6 +132,14 @@ func Start(t testing.TB, edit func(string) string) *Fixture {
 // its database (dir/data/responses.db), for example seeded by a benchmark.
 func StartIn(t testing.TB, dir string, edit func(string) string) *Fixture {
 	t.Helper()
+	return StartWith(t, dir, edit, collector.Options{})
+}
+
+// StartWith is StartIn with options for the collector: a clock (Now), a
+// logger (Log), the budget's interval. ReloadInterval defaults to 100 ms
+// and Ready is the fixture's own.
+func StartWith(t testing.TB, dir string, edit func(string) string, o collector.Options) *Fixture {
+	t.Helper()
 	pool := SelfSigned(t, dir)
 	WriteKeys(t, filepath.Join(dir, "keys"), "k1", "k1")
 	WriteFile(t, filepath.Join(dir, "token"), []byte(Token+"\n"))
@@ -147,9 +155,11 @@ func StartIn(t testing.TB, dir string, edit func(string) string) *Fixture {
 	addrs := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- collector.Run(ctx, cfg, collector.Options{ReloadInterval: 100 * time.Millisecond, Ready: func(p, a net.Addr) {
-			addrs <- [2]string{p.String(), a.String()}
-		}})
+		if o.ReloadInterval == 0 {
+			o.ReloadInterval = 100 * time.Millisecond
+		}
+		o.Ready = func(p, a net.Addr) { addrs <- [2]string{p.String(), a.String()} }
+		done <- collector.Run(ctx, cfg, o)
 	}()
 	f := &Fixture{Dir: dir, Config: cfg, KeysDir: filepath.Join(dir, "keys"), DBDir: filepath.Join(dir, "data"),
 		CAFile: filepath.Join(dir, "tls.crt"), TokenFile: filepath.Join(dir, "token"),
@@ -217,7 +227,7 @@ func (f *Fixture) Post(t testing.TB, body string, hdr ...string) Answer {
 // AdminDo calls the admin API with the token.
 func (f *Fixture) AdminDo(t testing.TB, method, path, body string) Answer {
 	t.Helper()
-	return f.Do(t, method, f.Admin+path, []byte(body), map[string]string{"Authorization": "Bearer " + Token})
+	return f.Do(t, method, f.Admin+path, []byte(body), map[string]string{"Authorization": "Bearer " + Token, "Content-Type": "application/json"})
 }
 
 // Stats reads /admin/v1/stats.

@@ -5,10 +5,12 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/surveyguard/surveyguard/internal/store/sqlstore"
@@ -45,6 +47,26 @@ var Dialect = sqlstore.Dialect{
 	Name: "postgres", Schema: schema, Placeholder: sqlstore.Dollar, PurgeBatch: 2000,
 	InsertResponses: "INSERT INTO", ConflictClause: "ON CONFLICT (idempotency_key) DO NOTHING",
 	LockSubjects: `SELECT 1 FROM subjects WHERE pseudonym IN (%s) ORDER BY pseudonym FOR UPDATE`,
+	NoSpace:      noSpace,
+	Size:         size,
+}
+
+// diskFull is the SQLSTATE of disk_full: the server could not extend a
+// file of the database.
+const diskFull = "53100"
+
+// noSpace says whether err is PostgreSQL's disk_full.
+func noSpace(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == diskFull
+}
+
+// size is the database's size as the server counts it: every table,
+// index and TOAST file of it.
+func size(ctx context.Context, db *sql.DB) (int64, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
+	return n, err
 }
 
 // Open connects to the database named by dsn (a libpq keyword string or a

@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"os/user"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the recount
 
 	"github.com/surveyguard/surveyguard/internal/store"
@@ -54,11 +56,62 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// TestNoSpace fills a 4 MiB file system: see storetest.RunNoSpace. The
+// store's tables and indexes live in a tablespace on a tmpfs (the
+// database's default_tablespace), so it is the store's files that cannot
+// grow; the catalog and the server's WAL stay on the server's disk.
+func TestNoSpace(t *testing.T) {
+	storetest.RunNoSpace(t, func(t *testing.T) (store.Store, func(*testing.T) store.Store) {
+		dir := storetest.Tmpfs(t, "4m", serverOwner()...)
+		name := fmt.Sprintf("full_%d", dbs.Add(1))
+		admin(t, "CREATE TABLESPACE "+name+" LOCATION '"+dir+"'")
+		t.Cleanup(func() { admin(t, "DROP TABLESPACE "+name) })
+		dsn, err := pg.CreateDatabase(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { admin(t, "DROP DATABASE "+name+" WITH (FORCE)") })
+		admin(t, "ALTER DATABASE "+name+" SET default_tablespace = "+name)
+		open := func(t *testing.T) store.Store {
+			s, err := postgres.Open(context.Background(), dsn, sqlstore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		return open(t), open
+	})
+}
+
+// serverOwner is the tmpfs mount options that give it to the user the test
+// server runs as: "postgres" when the tests run as root (testenv).
+func serverOwner() []string {
+	u, err := user.Lookup("postgres")
+	if os.Geteuid() != 0 || err != nil {
+		return nil // not root: Tmpfs skips the test
+	}
+	return []string{"uid=" + u.Uid, "gid=" + u.Gid, "mode=0700"}
+}
+
+// admin runs one statement as the test server's superuser.
+func admin(t *testing.T, stmt string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, pg.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close(ctx) }()
+	if _, err := c.Exec(ctx, stmt); err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+}
+
 // TestReplicasShareCounters runs three stores (three collector replicas) on
 // one database: concurrent inserts of the same respondents and a purge from
 // another replica must leave counters that agree with a recount.
 func TestReplicasShareCounters(t *testing.T) {
-	dsn, err := pg.CreateDatabase("replicas")
+	dsn, err := pg.CreateDatabase(fmt.Sprintf("replicas_%d", dbs.Add(1)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 // Package sqlite is the embedded store: one SQLite database file (pure Go,
 // no cgo) in WAL mode with synchronous=FULL, so a commit is on disk when it
 // returns. It serves one collector replica.
+//
+// The database file and its -wal and -shm companions are private to the
+// collector's user (0600), and so is a data directory Open creates (0700).
 package sqlite
 
 import (
@@ -8,11 +11,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	driver "modernc.org/sqlite" // registers the "sqlite" driver; its Error type
 
 	"github.com/surveyguard/surveyguard/internal/store/sqlstore"
 )
@@ -53,22 +57,63 @@ var Dialect = sqlstore.Dialect{
 	Placeholder:     sqlstore.QuestionMark,
 	InsertResponses: "INSERT OR IGNORE INTO",
 	PurgeBatch:      1000,
+	NoSpace:         noSpace,
+	Size:            size,
 }
+
+// sqliteFull is SQLite's primary result code SQLITE_FULL: a write failed
+// because the disk (or the file system) is full.
+const sqliteFull = 13
+
+// noSpace says whether err is SQLITE_FULL. The driver may report extended
+// result codes, whose low byte is the primary one.
+func noSpace(err error) bool {
+	var e *driver.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqliteFull
+}
+
+// size is what the store holds: the database's pages in use, as the
+// latest commit has them (the file less the free pages a delete leaves
+// inside it, which later inserts reuse). A purge makes it smaller at once,
+// though the file itself does not shrink. The WAL is not counted: it is
+// bounded by checkpoints and journal_size_limit, and the free-disk reserve
+// covers it.
+func size(ctx context.Context, db *sql.DB) (int64, error) {
+	var pages, free, pageSize int64
+	err := db.QueryRowContext(ctx, `SELECT (SELECT page_count FROM pragma_page_count),
+		(SELECT freelist_count FROM pragma_freelist_count), (SELECT page_size FROM pragma_page_size)`).Scan(&pages, &free, &pageSize)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: measuring the database: %w", err)
+	}
+	return (pages - free) * pageSize, nil
+}
+
+// files are the database file at path and its companions in WAL mode.
+func files(path string) []string { return []string{path, path + "-wal", path + "-shm"} }
+
+// pragmas are set on every connection. journal_size_limit makes a
+// checkpoint that resets the WAL truncate it back to 4 MiB, so a burst of
+// writes does not keep the WAL file at its peak size for ever.
+var pragmas = []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)",
+	"cache_size(-65536)", "temp_store(MEMORY)", "journal_size_limit(4194304)"}
 
 // Open opens (creating if needed) the database file at path.
 func Open(ctx context.Context, path string, o sqlstore.Options) (*sqlstore.Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: no database path")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := makeDataDir(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("sqlite: creating the data directory: %w", err)
 	}
-	pragmas := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-65536)", "temp_store(MEMORY)"} {
-		pragmas.Add("_pragma", p)
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: creating %s: %w", path, err)
+	}
+	params := url.Values{}
+	for _, p := range pragmas {
+		params.Add("_pragma", p)
 	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath()
-	writer, err := sql.Open("sqlite", base+"?"+pragmas.Encode()+"&_txlock=immediate")
+	writer, err := sql.Open("sqlite", base+"?"+params.Encode()+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -80,7 +125,7 @@ func Open(ctx context.Context, path string, o sqlstore.Options) (*sqlstore.Store
 		_ = writer.Close()
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
 	}
-	reader, err := sql.Open("sqlite", base+"?"+pragmas.Encode()+"&mode=ro")
+	reader, err := sql.Open("sqlite", base+"?"+params.Encode()+"&mode=ro")
 	if err != nil {
 		_ = writer.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -90,8 +135,49 @@ func Open(ctx context.Context, path string, o sqlstore.Options) (*sqlstore.Store
 	if err != nil {
 		return nil, errors.Join(err, writer.Close(), reader.Close())
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		return nil, errors.Join(fmt.Errorf("sqlite: restricting %s: %w", path, err), s.Close())
+	// Creating the schema has opened the WAL, so -wal and -shm exist now.
+	if err := restrict(path); err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite: %w", err), s.Close())
 	}
 	return s, nil
+}
+
+// makeDataDir creates dir, and the directories above it, when it does not
+// exist, and makes it private (0700) whatever the umask. An existing
+// directory, such as a volume's mount point, is left as it is.
+func makeDataDir(dir string) error {
+	_, err := os.Stat(dir)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
+}
+
+// createPrivate creates the database file at path, empty, with mode 0600
+// (SQLite takes an empty file for a new database), or restricts an existing
+// one, before SQLite opens it: SQLite creates the -wal and -shm files with
+// the database file's mode, so they are private from their first byte.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) //nolint:gosec // G304: the configured database path
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o600)
+}
+
+// restrict sets mode 0600 on the database file and on its -wal and -shm
+// files, which may have been left with another mode by an earlier version.
+func restrict(path string) error {
+	for _, name := range files(path) {
+		if err := os.Chmod(name, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restricting %s: %w", name, err)
+		}
+	}
+	return nil
 }

@@ -28,6 +28,7 @@ type row struct {
 	subEmail   sql.NullString
 	anonymous  bool
 	receivedAt int64
+	segments   string // read only by anonymizing purges
 }
 
 func (r row) subject() string {
@@ -37,13 +38,19 @@ func (r row) subject() string {
 	return r.subEmail.String
 }
 
-func scanRows(rows *sql.Rows) ([]row, error) {
+// scanRows reads rows of rowColumns, followed by the segments when
+// withSegments.
+func scanRows(rows *sql.Rows, withSegments bool) ([]row, error) {
 	defer func() { _ = rows.Close() }()
 	var out []row
 	for rows.Next() {
 		var r row
 		var anon int
-		if err := rows.Scan(&r.id, &r.score, &r.keyID, &r.subCust, &r.subEmail, &anon, &r.receivedAt); err != nil {
+		dest := []any{&r.id, &r.score, &r.keyID, &r.subCust, &r.subEmail, &anon, &r.receivedAt, &r.segments}
+		if !withSegments {
+			dest = dest[:len(dest)-1]
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		r.anonymous = anon != 0
@@ -109,11 +116,58 @@ func deleteByID(n int) string {
 	return `DELETE FROM responses WHERE id IN (` + placeholders(n) + `) RETURNING id`
 }
 
-func anonymizeByID(n int) string {
-	return `UPDATE responses SET email = NULL, customer_id = NULL, comment = NULL, key_id = NULL,
-		subject_customer = NULL, subject_email = NULL, anonymized = 1,
-		received_at = received_at - (received_at % 86400000)
-		WHERE anonymized = 0 AND id IN (` + placeholders(n) + `) RETURNING id`
+// anonymizeBatch replaces one transaction's worth of raw old responses by
+// anonymous copies and returns the rows it replaced. Clearing the personal
+// columns in place would not do: the ID holds the millisecond the response
+// arrived, and the idempotency key may be known to the client, so either
+// would link the copy back to the person. The rows are deleted (one
+// statement, as a Delete purge does; RETURNING says which rows this
+// transaction really took, should another replica take some first) and
+// stored again keeping only the score, segments and day, under new IDs.
+func (s *Store) anonymizeBatch(ctx context.Context, tx *sql.Tx, cutoff time.Time, batch int, d *deltas) ([]row, error) {
+	rows, err := tx.QueryContext(ctx, s.q.anonymizeOld, store.CutoffMilli(cutoff), batch)
+	if err != nil {
+		return nil, fmt.Errorf("%s: anonymizing old responses: %w", s.d.Name, err)
+	}
+	done, err := scanRows(rows, true)
+	if err != nil {
+		return nil, fmt.Errorf("%s: anonymizing old responses: %w", s.d.Name, err)
+	}
+	if err := s.insertAnonymous(ctx, tx, done); err != nil {
+		return nil, err
+	}
+	for _, r := range done {
+		forget(r, d) // the NPS counts stay: the copies keep the scores
+	}
+	return done, nil
+}
+
+// insertAnonymous stores the anonymous copies of rows, in multi-row
+// INSERTs: each has a new ID made from the start of the row's UTC day (IDs
+// still sort by time, to the day), that day as received_at, the score and
+// the segments; nothing else.
+func (s *Store) insertAnonymous(ctx context.Context, tx *sql.Tx, rows []row) error {
+	for start := 0; start < len(rows); start += changeChunk {
+		chunk := rows[start:min(start+changeChunk, len(rows))]
+		args := make([]any, 0, 4*len(chunk))
+		for _, r := range chunk {
+			day := dayStart(time.UnixMilli(r.receivedAt))
+			args = append(args, store.NewID(day), day.UnixMilli(), r.score, r.segments)
+		}
+		q := `INSERT INTO responses (id, received_at, score, segments, anonymized) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, 1), ", len(chunk)), ", ")
+		if _, err := tx.ExecContext(ctx, s.bind(q), args...); err != nil {
+			return fmt.Errorf("%s: storing anonymized responses: %w", s.d.Name, err)
+		}
+	}
+	return nil
+}
+
+// dayStart is the start of t's day in UTC: all an anonymized response
+// keeps of when it arrived.
+func dayStart(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 
 // Purge implements store.Store.
@@ -189,7 +243,7 @@ func (s *Store) listOld(ctx context.Context, q querier, anonymized int, cutoff t
 	if err != nil {
 		return nil, fmt.Errorf("%s: listing old responses: %w", s.d.Name, err)
 	}
-	return scanRows(rows)
+	return scanRows(rows, false)
 }
 
 // purgeBatch deletes or anonymizes one transaction's worth of old
@@ -204,7 +258,7 @@ func (s *Store) purgeBatch(ctx context.Context, anonymized int, req store.PurgeR
 			if err != nil {
 				return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
 			}
-			if done, err = scanRows(rows); err != nil {
+			if done, err = scanRows(rows, false); err != nil {
 				return err
 			}
 			for _, r := range done {
@@ -212,17 +266,9 @@ func (s *Store) purgeBatch(ctx context.Context, anonymized int, req store.PurgeR
 			}
 			return nil
 		}
-		list, err := s.listOld(ctx, tx, anonymized, req.Cutoff, batch)
-		if err != nil {
-			return err
-		}
-		if done, err = s.changeByID(ctx, tx, list, anonymizeByID); err != nil {
-			return err
-		}
-		for _, r := range done {
-			forget(r, d)
-		}
-		return nil
+		var err error
+		done, err = s.anonymizeBatch(ctx, tx, req.Cutoff, batch, d)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -241,13 +287,7 @@ func (s *Store) saveReceipt(ctx context.Context, r store.PurgeReceipt) error {
 	if err != nil {
 		return err
 	}
-	q := s.bind(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`)
-	return s.write(ctx, func(tx *sql.Tx, _ *deltas) error {
-		if _, err := tx.ExecContext(ctx, q, metaLastPurge, string(data)); err != nil {
-			return fmt.Errorf("%s: saving the purge receipt: %w", s.d.Name, err)
-		}
-		return nil
-	})
+	return s.setMeta(ctx, metaLastPurge, string(data))
 }
 
 // Erase implements store.Store. The responses are found on a read
@@ -268,7 +308,7 @@ func (s *Store) Erase(ctx context.Context, subjects ...string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s: finding the subject's responses: %w", s.d.Name, err)
 	}
-	list, err := scanRows(rows)
+	list, err := scanRows(rows, false)
 	if err != nil || len(list) == 0 {
 		return 0, err
 	}

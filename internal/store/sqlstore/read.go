@@ -67,27 +67,62 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	return st, nil
 }
 
-// Get implements store.Store.
-func (s *Store) Get(ctx context.Context, id string) (*store.Record, error) {
-	r := &store.Record{ID: id}
+// recordColumns are the columns scanRecord reads: a whole response.
+const recordColumns = `id, idempotency_key, received_at, score, segments, key_id,
+	email, customer_id, comment, subject_customer, subject_email, anonymized`
+
+// scanRecord reads one row of recordColumns.
+func (s *Store) scanRecord(row interface{ Scan(dest ...any) error }) (*store.Record, error) {
+	r := &store.Record{}
 	var idem, keyID, subCust, subEmail sql.NullString
 	var received int64
 	var segments string
 	var anon int
-	err := s.reader.QueryRowContext(ctx, s.bind(`SELECT idempotency_key, received_at, score, segments, key_id,
-		email, customer_id, comment, subject_customer, subject_email, anonymized FROM responses WHERE id = ?`), id).
-		Scan(&idem, &received, &r.Score, &segments, &keyID, &r.Email, &r.CustomerID, &r.Comment, &subCust, &subEmail, &anon)
+	if err := row.Scan(&r.ID, &idem, &received, &r.Score, &segments, &keyID, &r.Email, &r.CustomerID, &r.Comment,
+		&subCust, &subEmail, &anon); err != nil {
+		return nil, err
+	}
+	r.IdempotencyKey, r.KeyID, r.SubjectCustomerID, r.SubjectEmail = idem.String, keyID.String, subCust.String, subEmail.String
+	r.ReceivedAt = time.UnixMilli(received).UTC()
+	r.Anonymized = anon != 0
+	if err := json.Unmarshal([]byte(segments), &r.Segments); err != nil {
+		return nil, fmt.Errorf("%s: decoding the segments of %s: %w", s.d.Name, r.ID, err)
+	}
+	return r, nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, id string) (*store.Record, error) {
+	r, err := s.scanRecord(s.reader.QueryRowContext(ctx, s.bind(`SELECT `+recordColumns+` FROM responses WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading response %s: %w", s.d.Name, id, err)
 	}
-	r.IdempotencyKey, r.KeyID, r.SubjectCustomerID, r.SubjectEmail = idem.String, keyID.String, subCust.String, subEmail.String
-	r.ReceivedAt = time.UnixMilli(received).UTC()
-	r.Anonymized = anon != 0
-	if err := json.Unmarshal([]byte(segments), &r.Segments); err != nil {
-		return nil, fmt.Errorf("%s: decoding the segments of %s: %w", s.d.Name, id, err)
-	}
 	return r, nil
+}
+
+// List implements store.Store: one walk of the primary key from after.
+func (s *Store) List(ctx context.Context, after string, limit int) ([]*store.Record, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("listing responses: limit %d is not positive", limit)
+	}
+	rows, err := s.reader.QueryContext(ctx, s.q.list, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing responses: %w", s.d.Name, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []*store.Record
+	for rows.Next() {
+		r, err := s.scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: listing responses: %w", s.d.Name, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: listing responses: %w", s.d.Name, err)
+	}
+	return out, nil
 }

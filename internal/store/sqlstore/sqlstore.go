@@ -1,7 +1,7 @@
 // Package sqlstore is the store logic shared by the SQL backends: the schema,
-// group-committed inserts, running counters, purge, erasure and re-wrap, in
-// SQL that SQLite and PostgreSQL both speak. A backend supplies the
-// connections and a Dialect.
+// group-committed inserts, running counters, purge, erasure, re-wrap and the
+// meta table, in SQL that SQLite and PostgreSQL both speak. A backend
+// supplies the connections and a Dialect.
 package sqlstore
 
 import (
@@ -39,7 +39,29 @@ type Dialect struct {
 	// most store.MaxPurgeBatch. SQLite has one writer, so its batches are
 	// smaller: ingest waits for at most one of them.
 	PurgeBatch int
+	// NoSpace says whether an error is the database reporting that it is
+	// out of disk space; such errors are wrapped with store.ErrNoSpace.
+	NoSpace func(err error) bool
+	// Size returns how many bytes the database takes (store.Store.Size).
+	Size func(ctx context.Context, db *sql.DB) (int64, error)
 }
+
+// noSpace wraps err with store.ErrNoSpace when the dialect says the
+// database is out of disk space, and returns any other error unchanged.
+func (d Dialect) noSpace(err error) error {
+	if err == nil || d.NoSpace == nil || !d.NoSpace(err) {
+		return err
+	}
+	return noSpaceError{err}
+}
+
+// noSpaceError is a write that failed for want of disk space: errors.Is
+// finds store.ErrNoSpace and the database's own error, and the message is
+// the database's.
+type noSpaceError struct{ err error }
+
+func (e noSpaceError) Error() string   { return e.err.Error() }
+func (e noSpaceError) Unwrap() []error { return []error{store.ErrNoSpace, e.err} }
 
 // Counter names in the counters table.
 const (
@@ -64,7 +86,8 @@ type Store struct {
 
 type queries struct {
 	dupID, selectOld, deleteOld,
-	selectRewrap, updateRewrap string
+	selectRewrap, updateRewrap,
+	anonymizeOld, list, setMeta string
 }
 
 // Options tune a Store.
@@ -97,6 +120,12 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		selectRewrap: s.bind(`SELECT id, key_id, email, customer_id, comment FROM responses
 			WHERE id > ? AND key_id IS NOT NULL AND key_id <> ? ORDER BY id LIMIT ?`),
 		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ? AND key_id = ?`),
+		// Anonymizing takes the raw rows out (see anonymizeBatch) and
+		// returns what their anonymous copies keep.
+		anonymizeOld: s.bind(`DELETE FROM responses WHERE id IN (SELECT id FROM responses
+			WHERE anonymized = 0 AND received_at < ? ORDER BY received_at, id LIMIT ?) RETURNING ` + rowColumns + `, segments`),
+		list:    s.bind(`SELECT ` + recordColumns + ` FROM responses WHERE id > ? ORDER BY id LIMIT ?`),
+		setMeta: s.bind(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`),
 	}
 	s.batcher = store.NewBatcher(o.MaxBatch, s.flush, o.ObserveCommit)
 	return s, nil
@@ -112,11 +141,11 @@ func createSchema(ctx context.Context, db *sql.DB, d Dialect) error {
 	defer func() { _ = tx.Rollback() }()
 	for _, stmt := range d.Schema {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("%s: creating the schema: %w", d.Name, err)
+			return d.noSpace(fmt.Errorf("%s: creating the schema: %w", d.Name, err))
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s: creating the schema: %w", d.Name, err)
+		return d.noSpace(fmt.Errorf("%s: creating the schema: %w", d.Name, err))
 	}
 	return nil
 }
@@ -310,8 +339,14 @@ func bucketCounter(score int) string {
 }
 
 // inTx runs fn in one transaction with fresh counter deltas, applies the
-// deltas and commits. Every write goes through here.
+// deltas and commits. Every write goes through here, so this is where a
+// full disk becomes store.ErrNoSpace (once per transaction, only on error).
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error) error {
+	return s.d.noSpace(s.runTx(ctx, fn))
+}
+
+// runTx is inTx without the error classification.
+func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", s.d.Name, err)

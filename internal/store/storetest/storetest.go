@@ -31,11 +31,15 @@ func Run(t *testing.T, open Opener) {
 		{"InvalidScoreStoresNothing", testInvalidScore},
 		{"PurgeDelete", testPurgeDelete},
 		{"PurgeAnonymize", testPurgeAnonymize},
+		{"AnonymizeTwiceChangesNothing", testAnonymizeTwice},
 		{"PurgeInBatches", testPurgeInBatches},
 		{"PurgeDryRun", testPurgeDryRun},
 		{"Erase", testErase},
 		{"Rewrap", testRewrap},
 		{"SurvivesRestart", testRestart},
+		{"List", testList},
+		{"Meta", testMeta},
+		{"SizeGrows", testSize},
 		{"ClosedStoreRefusesInserts", testClosed},
 	}
 	for _, tc := range tests {
@@ -199,11 +203,16 @@ func testInvalidScore(t *testing.T, open Opener) {
 	}
 }
 
+// oldAndNew stores five responses before the cutoff, over two days, with
+// idempotency keys and segments that tell them apart, and two at or after it.
 func oldAndNew(t *testing.T, s store.Store) (old []*store.Record, cutoff time.Time) {
 	t.Helper()
 	cutoff = base.Add(24 * time.Hour)
 	for i := range 5 {
-		old = append(old, rec(i, 10, base.Add(time.Duration(i)*time.Hour), fmt.Sprintf("old%d", i)))
+		r := rec(i, 6+i, base.Add(time.Duration(i)*5*time.Hour), fmt.Sprintf("old%d", i))
+		r.IdempotencyKey = fmt.Sprintf("old-%d", i)
+		r.Segments["region"] = fmt.Sprintf("r%d", i)
+		old = append(old, r)
 	}
 	insert(t, s, old...)
 	insert(t, s,
@@ -255,6 +264,10 @@ func testPurgeDelete(t *testing.T, open Opener) {
 	}
 }
 
+// testPurgeAnonymize: an anonymized response keeps its score, segments and
+// day, and nothing that links it to the response it was: not the ID (whose
+// time prefix held the millisecond), not the idempotency key, pseudonyms,
+// key ID or ciphertexts. The receipt is about the IDs that were replaced.
 func testPurgeAnonymize(t *testing.T, open Opener) {
 	s, _ := open(t)
 	defer closeStore(t, s)
@@ -268,19 +281,22 @@ func testPurgeAnonymize(t *testing.T, open Opener) {
 	if rc.Anonymized != 5 || rc.Purged != 0 {
 		t.Fatalf("receipt = %+v, want 5 anonymized", rc)
 	}
+	if want := digest(old); rc.Digest != want {
+		t.Errorf("receipt digest %s, want %s: the digest of the replaced IDs", rc.Digest, want)
+	}
+	anon, kept := anonymizedRecords(t, s)
+	if len(kept) != 2 {
+		t.Errorf("%d raw responses left, want the 2 at or after the cutoff", len(kept))
+	}
+	if got, want := keptFields(anon), keptFields(old); got != want {
+		t.Errorf("anonymized responses keep %s, want %s", got, want)
+	}
+	oldIDs := map[string]bool{}
 	for _, r := range old {
-		got, err := s.Get(ctx, r.ID)
-		if err != nil {
-			t.Fatalf("anonymized response %s is gone: %v", r.ID, err)
-		}
-		if got.CustomerID != nil || got.Comment != nil || got.Email != nil || got.SubjectCustomerID != "" ||
-			got.SubjectEmail != "" || got.KeyID != "" || !got.Anonymized {
-			t.Errorf("anonymized response kept personal data: %+v", got)
-		}
-		day := r.ReceivedAt.Truncate(24 * time.Hour)
-		if got.Score != r.Score || got.Segments["plan"] != "pro" || !got.ReceivedAt.Equal(day) {
-			t.Errorf("anonymize lost the score, segments or day: %+v", got)
-		}
+		oldIDs[r.ID] = true
+	}
+	for _, got := range anon {
+		checkUnlinkable(t, got, oldIDs)
 	}
 	st := stats(t, s)
 	if st.Counts != before.Counts {
@@ -292,9 +308,35 @@ func testPurgeAnonymize(t *testing.T, open Opener) {
 	if st.OldestRecordTime == nil || !st.OldestRecordTime.Equal(cutoff) {
 		t.Errorf("oldest raw response = %v, want %v", st.OldestRecordTime, cutoff)
 	}
+	// The idempotency key went with the response: a retry carrying it now
+	// is a new response, not an answer that would name the anonymized one.
+	retry := rec(200, 9, cutoff.Add(2*time.Hour), "")
+	retry.IdempotencyKey = old[0].IdempotencyKey
+	if res, err := s.Insert(ctx, retry); err != nil || res.Duplicate {
+		t.Errorf("insert with an anonymized response's idempotency key = %+v, %v; want a new response", res, err)
+	}
+}
+
+// testAnonymizeTwice: the same cutoff twice changes nothing, neither the
+// rows (their new IDs included) nor the counters.
+func testAnonymizeTwice(t *testing.T, open Opener) {
+	s, _ := open(t)
+	defer closeStore(t, s)
+	_, cutoff := oldAndNew(t, s)
+	ctx := context.Background()
+	if _, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionAnonymize}); err != nil {
+		t.Fatal(err)
+	}
+	rows, st := listAll(t, s), stats(t, s)
 	again, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionAnonymize})
 	if err != nil || again.Anonymized != 0 {
 		t.Fatalf("anonymizing twice touched %d rows (%v)", again.Anonymized, err)
+	}
+	if after := listAll(t, s); ids(after) != ids(rows) {
+		t.Errorf("anonymizing twice changed the rows:\nbefore %s\nafter  %s", ids(rows), ids(after))
+	}
+	if after := stats(t, s); after.Counts != st.Counts || after.DistinctCustomers != st.DistinctCustomers || len(after.KeyIDs) != len(st.KeyIDs) {
+		t.Errorf("anonymizing twice changed the stats: %+v -> %+v", st, after)
 	}
 }
 
@@ -408,8 +450,9 @@ func testRestart(t *testing.T, open Opener) {
 		after.LastPurge == nil || after.LastPurge.Digest != before.LastPurge.Digest {
 		t.Errorf("stats changed across a restart:\nbefore %+v\nafter  %+v", before, after)
 	}
-	if _, err := s.Get(context.Background(), old[0].ID); err != nil {
-		t.Errorf("a response was lost across a restart: %v", err)
+	anon, kept := anonymizedRecords(t, s)
+	if len(anon) != len(old) || len(kept) != 2 {
+		t.Errorf("after a restart: %d anonymized and %d raw responses, want %d and 2", len(anon), len(kept), len(old))
 	}
 }
 

@@ -1,0 +1,282 @@
+package controllers_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/adminclient"
+	"github.com/surveyguard/surveyguard/internal/collector"
+)
+
+// fakeCollector answers the admin API of a campaign with the figures the
+// test sets, over the campaign's own serving certificate, and records what
+// the operator sends: the figures of a real collector in trouble (a key
+// gone, the store full) without making the trouble.
+type fakeCollector struct {
+	stats atomic.Pointer[collector.Stats]
+
+	mu      sync.Mutex
+	callers map[string]bool
+	purges  []string // request bodies
+}
+
+func startFakeCollector(t *testing.T, ns string, st *collector.Stats) *fakeCollector {
+	t.Helper()
+	secret := &corev1.Secret{}
+	eventually(t, "TLS Secret", func() error { return get(ns, "checkout-nps-tls", secret) })
+	cert, err := tls.X509KeyPair(secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeCollector{callers: map[string]bool{}}
+	f.stats.Store(st)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	collectors.Dial(ns+"/checkout-nps", srv.Listener.Addr().String())
+	return f
+}
+
+func (f *fakeCollector) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	f.callers[r.Header.Get(adminclient.CallerHeader)] = true
+	if r.URL.Path == "/admin/v1/purge" {
+		f.purges = append(f.purges, string(body))
+	}
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	switch r.URL.Path {
+	case "/admin/v1/stats":
+		_ = json.NewEncoder(w).Encode(f.stats.Load())
+	case "/admin/v1/purge":
+		_, _ = w.Write([]byte(`{"action":"Delete","purged":0,"digest":"e3b0c44298fc1c149afbf4c8996fb924"}`))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// keySecret is a key Secret as the operator makes it, with data keys ids
+// (the last one active).
+func keySecret(ns string, hmac []byte, ids ...string) *corev1.Secret {
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-nps-keys", Namespace: ns, Labels: map[string]string{
+			privacyv1alpha1.LabelManagedBy: privacyv1alpha1.ManagedByValue, privacyv1alpha1.LabelCampaign: "checkout-nps",
+		}, Annotations: map[string]string{"privacy.surveyguard.io/rotated-at": fakeClock.Now().UTC().Format(time.RFC3339)}},
+		Data: map[string][]byte{"hmac": hmac, "active": []byte(ids[len(ids)-1])},
+	}
+	for i, id := range ids {
+		s.Data["key-"+id] = bytes.Repeat([]byte{byte(i + 1)}, 32)
+	}
+	return s
+}
+
+// waitCampaign waits, marking the collector available and poking the
+// campaign, until check accepts the campaign.
+func waitCampaign(t *testing.T, ns, what string, check func(*privacyv1alpha1.SurveyCampaign) error) *privacyv1alpha1.SurveyCampaign {
+	t.Helper()
+	c := &privacyv1alpha1.SurveyCampaign{}
+	eventually(t, what, func() error {
+		markAvailable(t, ns)
+		poke(t, ns)
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		return check(c)
+	})
+	return c
+}
+
+// hasCondition checks one condition's status and reason, and that its
+// message says want.
+func hasCondition(c *privacyv1alpha1.SurveyCampaign, typ string, status metav1.ConditionStatus, reason, want string) error {
+	cond := condition(c, typ)
+	if cond == nil || cond.Status != status || cond.Reason != reason || !strings.Contains(cond.Message, want) {
+		return fmt.Errorf("%s = %+v, want %s %s saying %q", typ, cond, status, reason, want)
+	}
+	return nil
+}
+
+func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
+	ns := namespace(t)
+	hmac := bytes.Repeat([]byte{0xab}, 32)
+	// k2 is active and k1 is still in the Secret, as after a rotation.
+	create(t, keySecret(ns, hmac, "k1", "k2"), policy(ns), campaign(ns))
+	storage := collector.StorageStats{UsedBytes: 1 << 20, MaxBytes: 800 << 20, FreeBytes: ptr.To[int64](700 << 20)}
+	f := startFakeCollector(t, ns, &collector.Stats{ActiveKeyID: "k2", MissingKeyIDs: []string{"k1"}, Storage: storage})
+
+	// The collector misses k1 although nothing is left to re-wrap: the
+	// operator reports it and keeps k1.
+	waitCampaign(t, ns, "EncryptionEnforced KeyMissing", func(c *privacyv1alpha1.SurveyCampaign) error {
+		want := "data key k1 is missing from Secret checkout-nps-keys while stored responses are sealed by it; restore it from backup"
+		if err := hasCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, metav1.ConditionFalse, privacyv1alpha1.ReasonKeyMissing, want); err != nil {
+			return err
+		}
+		return hasCondition(c, privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonKeyMissing, want)
+	})
+	keys := &corev1.Secret{}
+	if err := get(ns, "checkout-nps-keys", keys); err != nil || len(keys.Data["key-k1"]) != 32 {
+		t.Fatalf("k1 was dropped while the collector reports it missing (%v): %v", err, keys.Data)
+	}
+
+	// The hmac key was changed under the collector. Nothing is missing any
+	// more, so k1 retires; the hmac key is the operator's to keep.
+	f.stats.Store(&collector.Stats{ActiveKeyID: "k2", HMACKeyRejected: true, Storage: storage})
+	waitCampaign(t, ns, "EncryptionEnforced HMACKeyRejected", func(c *privacyv1alpha1.SurveyCampaign) error {
+		want := "the hmac key in Secret checkout-nps-keys changed while stored responses carry pseudonyms made with the previous one"
+		if err := hasCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, metav1.ConditionFalse, privacyv1alpha1.ReasonHMACKeyRejected, want); err != nil {
+			return err
+		}
+		return hasCondition(c, privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonHMACKeyRejected, "restore it")
+	})
+	eventually(t, "k1 retired once nothing misses it", func() error {
+		if err := get(ns, "checkout-nps-keys", keys); err != nil {
+			return err
+		}
+		if _, ok := keys.Data["key-k1"]; ok {
+			return fmt.Errorf("k1 still there")
+		}
+		return nil
+	})
+	if !bytes.Equal(keys.Data["hmac"], hmac) {
+		t.Error("the operator changed the hmac key")
+	}
+
+	// The store is full: ingest is refused until a purge or a larger limit.
+	f.stats.Store(&collector.Stats{ActiveKeyID: "k2", Storage: collector.StorageStats{
+		UsedBytes: 801 << 20, MaxBytes: 800 << 20, Full: true, Reason: "the store holds 801Mi, over limits.maxStoreSize 800Mi",
+	}})
+	waitCampaign(t, ns, "StorageAvailable False", func(c *privacyv1alpha1.SurveyCampaign) error {
+		want := "the store holds 801Mi, over limits.maxStoreSize 800Mi"
+		if err := hasCondition(c, privacyv1alpha1.ConditionStorageAvailable, metav1.ConditionFalse, privacyv1alpha1.ReasonStorageBudgetExceeded, want); err != nil {
+			return err
+		}
+		return hasCondition(c, privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonStorageBudgetExceeded, want)
+	})
+
+	// Purged: everything is well again.
+	f.stats.Store(&collector.Stats{ActiveKeyID: "k2", Storage: storage})
+	waitCampaign(t, ns, "Ready", func(c *privacyv1alpha1.SurveyCampaign) error {
+		if err := hasCondition(c, privacyv1alpha1.ConditionStorageAvailable, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, "1Mi of 800Mi used; 700Mi free"); err != nil {
+			return err
+		}
+		if err := hasCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, "k2"); err != nil {
+			return err
+		}
+		return hasCondition(c, privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, "")
+	})
+
+	// Deleting the campaign purges everything, naming the action.
+	deleteCampaign(t, ns)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.purges) != 1 {
+		t.Fatalf("purge requests on deletion: %q, want one", f.purges)
+	}
+	var purge map[string]any
+	if err := json.Unmarshal([]byte(f.purges[0]), &purge); err != nil || purge["everything"] != true || purge["action"] != "Delete" {
+		t.Errorf("the deletion purge sent %s, want everything and action Delete", f.purges[0])
+	}
+	if len(f.callers) != 1 || !f.callers["operator"] {
+		t.Errorf("%s headers %v, want only \"operator\"", adminclient.CallerHeader, f.callers)
+	}
+}
+
+// TestKeySecretIsNeverMadeAgain: a key Secret deleted after its keys were
+// used is not replaced by new keys (a new HMAC key would orphan every
+// pseudonym): the campaign stalls until it is restored. One that only lost
+// its label is found and labelled again.
+func TestKeySecretIsNeverMadeAgain(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	c := &privacyv1alpha1.SurveyCampaign{}
+	eventually(t, "status.encryption", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if c.Status.Encryption == nil || c.Status.Encryption.ActiveKeyID != "k1" {
+			return fmt.Errorf("encryption status %+v", c.Status.Encryption)
+		}
+		return nil
+	})
+	original := &corev1.Secret{}
+	if err := get(ns, "checkout-nps-keys", original); err != nil {
+		t.Fatal(err)
+	}
+
+	// Lost its label: the cache no longer holds it, the API server does.
+	unlabelled := original.DeepCopy()
+	delete(unlabelled.Labels, privacyv1alpha1.LabelManagedBy)
+	if err := k8s.Update(context.Background(), unlabelled); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "label restored", func() error {
+		poke(t, ns)
+		s := &corev1.Secret{}
+		if err := get(ns, "checkout-nps-keys", s); err != nil {
+			return err
+		}
+		if s.Labels[privacyv1alpha1.LabelManagedBy] != privacyv1alpha1.ManagedByValue {
+			return fmt.Errorf("labels %v", s.Labels)
+		}
+		if !bytes.Equal(s.Data["hmac"], original.Data["hmac"]) || !bytes.Equal(s.Data["key-k1"], original.Data["key-k1"]) {
+			return fmt.Errorf("the keys changed")
+		}
+		return nil
+	})
+
+	// Deleted: stalled, and no new Secret.
+	if err := k8s.Delete(context.Background(), original); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "Stalled KeyMissing", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		return hasCondition(c, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonKeyMissing,
+			"key Secret checkout-nps-keys is gone while stored responses may be sealed by its keys (active key k1)")
+	})
+	if err := get(ns, "checkout-nps-keys", &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the operator made a new key Secret (get: %v)", err)
+	}
+
+	// Restored from backup (labels and data, no owner): back to work with
+	// the same keys.
+	restored := keySecret(ns, original.Data["hmac"], "k1")
+	restored.Data = original.Data
+	restored.Annotations = original.Annotations
+	create(t, restored)
+	eventually(t, "no longer stalled", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if cond := condition(c, privacyv1alpha1.ConditionStalled); cond != nil {
+			return fmt.Errorf("still stalled: %+v", cond)
+		}
+		return nil
+	})
+	s := &corev1.Secret{}
+	if err := get(ns, "checkout-nps-keys", s); err != nil || !bytes.Equal(s.Data["hmac"], original.Data["hmac"]) {
+		t.Errorf("the restored hmac key was changed (%v)", err)
+	}
+}

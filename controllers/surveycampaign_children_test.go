@@ -1,0 +1,150 @@
+package controllers
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/collector"
+)
+
+// TestCollectorConfig renders the collector's configuration from campaigns
+// and reads it back the way the collector does.
+func TestCollectorConfig(t *testing.T) {
+	policy := &privacyv1alpha1.RetentionPolicy{Spec: privacyv1alpha1.RetentionPolicySpec{MaxAge: metav1.Duration{Duration: 2160 * time.Hour}}}
+	q := func(s string) *resource.Quantity { return ptr.To(resource.MustParse(s)) }
+	embedded := func(size string) privacyv1alpha1.StorageSpec {
+		e := &privacyv1alpha1.EmbeddedStorage{}
+		if size != "" {
+			e.Size = q(size)
+		}
+		return privacyv1alpha1.StorageSpec{Embedded: e}
+	}
+	postgres := privacyv1alpha1.StorageSpec{Postgres: &privacyv1alpha1.PostgresStorage{SecretRef: privacyv1alpha1.SecretKeyReference{Name: "pg"}}}
+	defaults := collector.DefaultLimits
+	cases := []struct {
+		name     string
+		segments privacyv1alpha1.Segments
+		storage  privacyv1alpha1.StorageSpec
+		limits   privacyv1alpha1.CollectorLimits
+		want     collector.LimitsConfig
+		wantErr  string
+	}{
+		{
+			name: "defaults: 80% of the default 1Gi volume", storage: embedded(""),
+			// What the API server's defaults give.
+			limits: privacyv1alpha1.CollectorLimits{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64},
+			want: collector.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
+				MaxStoreSize: q("858993459"), MinFreeDisk: defaults.MinFreeDisk},
+		},
+		{
+			name: "nothing set (a campaign stored before limits existed): the collector's defaults", storage: embedded("10Gi"),
+			want: collector.LimitsConfig{RequestsPerSecond: defaults.RequestsPerSecond, Burst: defaults.Burst, MaxConnections: defaults.MaxConnections,
+				MaxConnectionsPerClient: defaults.MaxConnectionsPerClient, MaxStoreSize: q("8Gi"), MinFreeDisk: defaults.MinFreeDisk},
+		},
+		{
+			name: "80% rounds down to whole bytes", storage: embedded("1073741827"),
+			want: collector.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
+				MaxStoreSize: q("858993461"), MinFreeDisk: defaults.MinFreeDisk},
+		},
+		{
+			name: "80% of 1Ti", storage: embedded("1Ti"),
+			want: collector.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
+				MaxStoreSize: q("879609302220"), MinFreeDisk: defaults.MinFreeDisk},
+		},
+		{
+			name: "explicit values", storage: embedded("2Gi"),
+			limits: privacyv1alpha1.CollectorLimits{
+				RequestsPerSecond: 1000, Burst: 2000, MaxConnections: 50000, MaxConnectionsPerClient: 8,
+				TrustedProxies: []string{"10.0.0.0/8", "fd00::/8"}, MaxStoreSize: q("1500Mi"), MinFreeDisk: q("0"),
+			},
+			want: collector.LimitsConfig{RequestsPerSecond: 1000, Burst: 2000, MaxConnections: 50000, MaxConnectionsPerClient: 8,
+				TrustedProxies: []string{"10.0.0.0/8", "fd00::/8"}, MaxStoreSize: q("1500Mi"), MinFreeDisk: q("0")},
+		},
+		{
+			name: "postgres: no cap unless set", storage: postgres,
+			want: collector.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64, MinFreeDisk: defaults.MinFreeDisk},
+		},
+		{
+			name: "postgres with a cap", storage: postgres, limits: privacyv1alpha1.CollectorLimits{MaxStoreSize: q("20Gi"), MinFreeDisk: q("1Gi")},
+			want: collector.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
+				MaxStoreSize: q("20Gi"), MinFreeDisk: q("1Gi")},
+		},
+		{
+			name: "segments without values (the old list form, stored before the upgrade)", storage: embedded(""),
+			segments: privacyv1alpha1.Segments{"region": nil, "plan": nil, "tier": {"gold"}},
+			wantErr:  "spec.collect.segments declares no values for plan, region",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: "checkout-nps", Namespace: "shop"}}
+			c.Spec.Question = "How likely are you to recommend Acme Checkout to a friend or colleague?"
+			c.Spec.Consent.NoticeVersion = "2026-01"
+			c.Spec.Storage = tc.storage
+			c.Spec.Collector.Limits = tc.limits
+			c.Spec.Collect.Segments = privacyv1alpha1.Segments{"plan": {"free", "pro", "enterprise"}, "region": {"eu", "in", "us"}}
+			if tc.segments != nil {
+				c.Spec.Collect.Segments = tc.segments
+			}
+			before := c.DeepCopy()
+			data, err := collectorConfig(c, policy)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one saying %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(before, c) {
+				t.Error("rendering changed the campaign")
+			}
+			cfg, err := collector.ParseConfig(data)
+			if err != nil {
+				t.Fatalf("the collector refuses what the operator renders: %v\n%s", err, data)
+			}
+			want := map[string][]string{"plan": {"free", "pro", "enterprise"}, "region": {"eu", "in", "us"}}
+			if !reflect.DeepEqual(cfg.Collect.Segments, want) {
+				t.Errorf("segments = %v, want %v", cfg.Collect.Segments, want)
+			}
+			assertLimits(t, cfg.Limits, tc.want)
+		})
+	}
+}
+
+func assertLimits(t *testing.T, got, want collector.LimitsConfig) {
+	t.Helper()
+	eqQ := func(a, b *resource.Quantity) bool {
+		if a == nil || b == nil {
+			return a == b
+		}
+		return a.Cmp(*b) == 0
+	}
+	if got.RequestsPerSecond != want.RequestsPerSecond || got.Burst != want.Burst || got.MaxConnections != want.MaxConnections ||
+		got.MaxConnectionsPerClient != want.MaxConnectionsPerClient || !reflect.DeepEqual(got.TrustedProxies, want.TrustedProxies) ||
+		!eqQ(got.MaxStoreSize, want.MaxStoreSize) || !eqQ(got.MinFreeDisk, want.MinFreeDisk) {
+		t.Errorf("limits = %s, want %s", describeLimits(got), describeLimits(want))
+	}
+}
+
+func describeLimits(l collector.LimitsConfig) string {
+	s := func(q *resource.Quantity) string {
+		if q == nil {
+			return "unset"
+		}
+		return q.String()
+	}
+	return strings.Join([]string{
+		"rps " + strconv.Itoa(l.RequestsPerSecond), "burst " + strconv.Itoa(l.Burst), "conns " + strconv.Itoa(l.MaxConnections), "perClient " + strconv.Itoa(l.MaxConnectionsPerClient),
+		"proxies [" + strings.Join(l.TrustedProxies, " ") + "]", "maxStore " + s(l.MaxStoreSize), "minFree " + s(l.MinFreeDisk),
+	}, ", ")
+}

@@ -1,0 +1,265 @@
+package collector
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// The collector's JSON is strict, because a lenient parser lets two
+// readers of one body disagree (a proxy or log shipper takes the first of
+// two "score" keys, Go's decoder the last) and lets a field in another case
+// ("Email") slip past a check for "email":
+//
+//   - the Content-Type is application/json (parameters such as charset allowed);
+//   - every object key is exactly one of the fields the target declares, once;
+//   - a value of the wrong type is named by its field and its JSON type;
+//   - the body is one JSON value.
+
+// requireJSON refuses a request whose Content-Type is not application/json.
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || mt != "application/json" {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Field: "Content-Type",
+			Message: fmt.Sprintf("send Content-Type: application/json, got %q", truncate(ct, 64))}
+	}
+	return nil
+}
+
+// readJSON reads a JSON request (Content-Type checked, at most MaxBodyBytes)
+// and decodes it strictly into v.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(body, v)
+}
+
+// decodeStrict decodes one JSON value into v: keys must match v's fields
+// exactly and appear once (422), types must fit (422), and the JSON must be
+// well formed and alone in the body (400).
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := checkKeys(dec, reflect.TypeOf(v), ""); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &apiError{Status: http.StatusBadRequest, Message: "malformed JSON: more than one value in the body"}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return typeError(typeErr.Field, typeErr.Type)
+		}
+		return &apiError{Status: http.StatusBadRequest, Message: "malformed JSON: " + err.Error()}
+	}
+	return nil
+}
+
+func malformed(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return &apiError{Status: http.StatusBadRequest, Message: "malformed JSON: " + err.Error()}
+}
+
+// checkKeys walks the next JSON value in dec beside the Go type t, refusing
+// keys t does not declare (compared exactly, not case-insensitively as
+// encoding/json does) and keys given twice. path names the value in errors.
+func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return malformed(err)
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return checkScalar(tok, t, path)
+	}
+	switch delim {
+	case '[':
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for dec.More() {
+			if err := checkKeys(dec, elem, path+"[]"); err != nil {
+				return err
+			}
+		}
+	case '{':
+		var fields map[string]reflect.Type
+		var elem reflect.Type
+		switch {
+		case t == nil || t == rawMessageType:
+		case t.Kind() == reflect.Struct:
+			fields = jsonFields(t)
+		case t.Kind() == reflect.Map:
+			elem = t.Elem()
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return malformed(err)
+			}
+			key, _ := tok.(string)
+			field := joinPath(path, key)
+			if seen[key] {
+				return unprocessable(truncate(field, 80), "%s is given twice", truncate(field, 80))
+			}
+			seen[key] = true
+			next := elem
+			if fields != nil {
+				ft, ok := fields[key]
+				if !ok {
+					return unknownField(fields, field, key)
+				}
+				next = ft
+			}
+			if err := checkKeys(dec, next, field); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing ] or }
+		return malformed(err)
+	}
+	return nil
+}
+
+var (
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	timeType       = reflect.TypeFor[time.Time]()
+)
+
+// checkScalar checks a JSON scalar against a string, boolean or time field
+// here, where its full path (a map key included) is known; numbers are
+// checked when decoding. null is always allowed.
+func checkScalar(tok json.Token, t reflect.Type, path string) error {
+	if t == nil || tok == nil {
+		return nil
+	}
+	str, isString := tok.(string)
+	_, isBool := tok.(bool)
+	switch {
+	case t == timeType:
+		if _, err := time.Parse(time.RFC3339, str); !isString || err != nil {
+			return unprocessable(path, "%s must be a JSON string holding an RFC 3339 time, such as 2026-11-23T10:00:00Z", path)
+		}
+	case t.Kind() == reflect.String && !isString, t.Kind() == reflect.Bool && !isBool:
+		return typeError(path, t)
+	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map || t.Kind() == reflect.Slice:
+		if t != rawMessageType {
+			return typeError(path, t)
+		}
+	}
+	return nil
+}
+
+// jsonFields maps a struct's JSON names to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case f.Anonymous && name == "":
+			for k, v := range jsonFields(f.Type) {
+				out[k] = v
+			}
+		case name == "":
+			out[f.Name] = f.Type
+		default:
+			out[name] = f.Type
+		}
+	}
+	return out
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// unknownField refuses a key the target does not declare, pointing at the
+// right spelling when only the case differs.
+func unknownField(fields map[string]reflect.Type, field, key string) error {
+	f := truncate(field, 80)
+	for name := range fields {
+		if strings.EqualFold(name, key) {
+			return unprocessable(f, "unknown field %q: field names are case-sensitive; did you mean %q?", f, name)
+		}
+	}
+	return unprocessable(f, "unknown field %q", f)
+}
+
+// typeError words a type mismatch in JSON terms, never Go's.
+func typeError(field string, t reflect.Type) error {
+	if field == "" {
+		return unprocessable("", "the body must be a JSON %s", jsonType(t))
+	}
+	return unprocessable(field, "%s must be a JSON %s", field, jsonType(t))
+}
+
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "boolean"
+	case reflect.String:
+		return "string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct:
+		if t.Name() == "Time" {
+			return "string holding an RFC 3339 time"
+		}
+		return "object"
+	case reflect.Map:
+		return "object"
+	}
+	return "value"
+}
+
+// controlCharacter finds a character no text field may hold: C0 and C1
+// control characters (NUL included) other than tab, line feed and carriage
+// return where multiline is true, and the bidirectional embeddings,
+// overrides and isolates (U+202A–U+202E, U+2066–U+2069) that make text read
+// differently from what it is. It returns the character and whether one was found.
+func controlCharacter(s string, multiline bool) (rune, bool) {
+	for _, r := range s {
+		switch {
+		case multiline && (r == '\t' || r == '\n' || r == '\r'):
+		case unicode.IsControl(r), r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069:
+			return r, true
+		}
+	}
+	return 0, false
+}
