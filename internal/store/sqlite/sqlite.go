@@ -83,7 +83,7 @@ func size(ctx context.Context, db *sql.DB) (int64, error) {
 	err := db.QueryRowContext(ctx, `SELECT (SELECT page_count FROM pragma_page_count),
 		(SELECT freelist_count FROM pragma_freelist_count), (SELECT page_size FROM pragma_page_size)`).Scan(&pages, &free, &pageSize)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: measuring the database: %w", err)
+		return 0, err
 	}
 	return (pages - free) * pageSize, nil
 }
@@ -153,7 +153,7 @@ func makeDataDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return os.Chmod(dir, 0o700)
+	return os.Chmod(dir, 0o700) //nolint:gosec // G302: a directory needs its x bit; 0700 is its owner's alone
 }
 
 // createPrivate creates the database file at path, empty, with mode 0600
@@ -161,7 +161,7 @@ func makeDataDir(dir string) error {
 // one, before SQLite opens it: SQLite creates the -wal and -shm files with
 // the database file's mode, so they are private from their first byte.
 func createPrivate(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) //nolint:gosec // G304: the configured database path
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func TestFilesArePrivate(t *testing.T) {
 	}
 	// An earlier version restricted only the database file, after opening it.
 	for _, name := range []string{path + "-wal", path + "-shm"} {
-		if err := os.Chmod(name, 0o644); err != nil {
+		if err := os.Chmod(name, 0o644); err != nil { //nolint:gosec // G302: the test widens them on purpose
 			t.Fatal(err)
 		}
 	}

@@ -186,7 +186,7 @@ func Tmpfs(t *testing.T, size string, options ...string) string {
 		t.Fatal(err)
 	}
 	opts := strings.Join(append([]string{"size=" + size}, options...), ",")
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil { //nolint:gosec // G204: a test's own mount
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
 		_ = os.Remove(dir)
 		t.Skipf("a full disk is simulated with a small tmpfs, and mount is not permitted here: %v: %s", err, out)
 	}
