@@ -137,7 +137,8 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 	}
 	rejected, unusable := false, false
 	switch {
-	case known && fp != files.HMACFingerprint() && st.DistinctCustomers > 0:
+	case known && fp != files.HMACFingerprint() && (st.DistinctCustomers > 0 || st.Counts.Total() > 0):
+		// Stored pseudonyms and idempotency-key hashes need the previous key.
 		rejected = true
 		if prev.HMACFingerprint() == fp {
 			kr = kr.WithHMACKeyOf(prev)
@@ -145,15 +146,15 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 			unusable = true
 		}
 	case !known || fp != files.HMACFingerprint():
-		// No pseudonym is stored yet (or the store predates fingerprints):
-		// this key is the one from now on.
+		// Nothing is stored yet (or the store predates fingerprints): this
+		// key is the one from now on.
 		if err := s.store.SetMeta(ctx, metaHMACFingerprint, files.HMACFingerprint()); err != nil {
 			return fmt.Errorf("keys: recording the pseudonym key's fingerprint: %w", err)
 		}
 	}
 	if rejected && !sec.hmacRejected.Load() {
-		s.log.Error(errHMACChanged, "refusing the new hmac key: stored responses carry pseudonyms made with the previous one; restore the previous hmac file",
-			"customers", st.DistinctCustomers, "previousKeyInUse", !unusable)
+		s.log.Error(errHMACChanged, "refusing the new hmac key: stored responses carry pseudonyms or idempotency-key hashes made with the previous one; restore the previous hmac file",
+			"responses", st.Counts.Total(), "customers", st.DistinctCustomers, "previousKeyInUse", !unusable)
 	}
 	if len(missing) > 0 && !slices.Equal(missing, *sec.missing.Load()) {
 		s.log.Error(errKeyMissing, "data keys are missing while stored responses are sealed by them; kept in memory where loaded, restore the files",
