@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"fmt"
-	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -249,19 +248,19 @@ func setStorageAvailable(c *privacyv1alpha1.SurveyCampaign, st *collector.Stats)
 // and the volume's free space move a little with every write and
 // checkpoint, and status is not rewritten for that.
 func storageMessage(prev string, s collector.StorageStats) string {
-	next := humanBytes(s.UsedBytes) + " used"
+	next := collector.HumanBytes(s.UsedBytes) + " used"
 	if s.MaxBytes > 0 {
-		next = humanBytes(s.UsedBytes) + " of " + humanBytes(s.MaxBytes) + " used"
+		next = collector.HumanBytes(s.UsedBytes) + " of " + collector.HumanBytes(s.MaxBytes) + " used"
 	}
 	if s.FreeBytes != nil {
-		next += "; " + humanBytes(*s.FreeBytes) + " free"
+		next += "; " + collector.HumanBytes(*s.FreeBytes) + " free"
 	}
 	m := storageMessageRE.FindStringSubmatch(prev)
 	if m == nil || next == prev {
 		return next
 	}
 	used, okUsed := parseHumanBytes(m[1])
-	sameMax := (m[3] == "" && s.MaxBytes == 0) || (s.MaxBytes > 0 && m[3] == humanBytes(s.MaxBytes))
+	sameMax := (m[3] == "" && s.MaxBytes == 0) || (s.MaxBytes > 0 && m[3] == collector.HumanBytes(s.MaxBytes))
 	sameFree := m[5] == "" && s.FreeBytes == nil
 	if free, ok := parseHumanBytes(m[5]); ok && s.FreeBytes != nil {
 		sameFree = storageClose(free, *s.FreeBytes)
@@ -285,29 +284,7 @@ func storageClose(published, now int64) bool {
 	return d <= max(published/20, 1<<20)
 }
 
-// humanBytes writes n bytes as 412Mi, 2.1Gi or 512B: one decimal below 10
-// of a unit, none above, rounded down.
-func humanBytes(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%dB", max(n, 0))
-	}
-	units := []string{"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
-	v, i := float64(n)/1024, 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if v < 10 {
-		tenths := math.Floor(v * 10)
-		if int(tenths)%10 == 0 {
-			return fmt.Sprintf("%d%s", int(tenths)/10, units[i])
-		}
-		return fmt.Sprintf("%.1f%s", tenths/10, units[i])
-	}
-	return fmt.Sprintf("%d%s", int(math.Floor(v)), units[i])
-}
-
-// parseHumanBytes reads what humanBytes wrote.
+// parseHumanBytes reads what collector.HumanBytes wrote.
 func parseHumanBytes(s string) (int64, bool) {
 	if n, ok := strings.CutSuffix(s, "B"); ok {
 		v, err := strconv.ParseInt(n, 10, 64)

@@ -227,17 +227,6 @@ func TestSetCampaignStatusIsStable(t *testing.T) {
 	}
 }
 
-func TestHumanBytes(t *testing.T) {
-	for n, want := range map[int64]string{
-		0: "0B", 1023: "1023B", 1024: "1Ki", 1536: "1.5Ki", 412 << 20: "412Mi", 800 << 20: "800Mi",
-		2308544921: "2.1Gi", 2 << 30: "2Gi", (10 << 30) - 1: "9.9Gi", 858993459: "819Mi", 5 << 40: "5Ti",
-	} {
-		if got := humanBytes(n); got != want {
-			t.Errorf("humanBytes(%d) = %s, want %s", n, got, want)
-		}
-	}
-}
-
 func TestNPSUpdatedAtMovesOnlyWithTheFigures(t *testing.T) {
 	c := &privacyv1alpha1.SurveyCampaign{}
 	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -62,18 +63,26 @@ func freeDisk(dir string) (int64, error) {
 	return int64(st.Bavail) * st.Bsize, nil //nolint:gosec // G115: a volume's free bytes fit an int64
 }
 
-// human writes a byte count for people: 812.4 MiB.
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
+// HumanBytes writes n bytes as 412Mi, 2.1Gi or 512B: one decimal below 10
+// of a unit, none above, rounded down.
+func HumanBytes(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%dB", max(n, 0))
 	}
-	v, exp := float64(n)/unit, 0
-	for v >= unit && exp < 4 {
-		v /= unit
-		exp++
+	units := []string{"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
+	v, i := float64(n)/1024, 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
 	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTP"[exp])
+	if v < 10 {
+		tenths := math.Floor(v * 10)
+		if int(tenths)%10 == 0 {
+			return fmt.Sprintf("%d%s", int(tenths)/10, units[i])
+		}
+		return fmt.Sprintf("%.1f%s", tenths/10, units[i])
+	}
+	return fmt.Sprintf("%d%s", int(math.Floor(v)), units[i])
 }
 
 // check measures the store and the volume, decides whether ingest stops,
@@ -96,11 +105,11 @@ func (b *budget) check(ctx context.Context) (StorageStats, error) {
 		}
 		st.FreeBytes = &free
 		if free < b.minFree {
-			st.Full, st.Reason = true, fmt.Sprintf("the volume has %s free; ingest stops below %s (limits.minFreeDisk)", human(free), human(b.minFree))
+			st.Full, st.Reason = true, fmt.Sprintf("the volume has %s free; ingest stops below %s (limits.minFreeDisk)", HumanBytes(free), HumanBytes(b.minFree))
 		}
 	}
 	if b.maxBytes > 0 && used >= b.maxBytes {
-		st.Full, st.Reason = true, fmt.Sprintf("the store holds %s of its %s budget (limits.maxStoreSize)", human(used), human(b.maxBytes))
+		st.Full, st.Reason = true, fmt.Sprintf("the store holds %s of its %s budget (limits.maxStoreSize)", HumanBytes(used), HumanBytes(b.maxBytes))
 	}
 	b.set(st)
 	return st, nil

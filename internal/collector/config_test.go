@@ -121,3 +121,14 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0B", 1023: "1023B", 1024: "1Ki", 1536: "1.5Ki", 412 << 20: "412Mi", 800 << 20: "800Mi",
+		2308544921: "2.1Gi", 2 << 30: "2Gi", (10 << 30) - 1: "9.9Gi", 858993459: "819Mi", 5 << 40: "5Ti",
+	} {
+		if got := HumanBytes(n); got != want {
+			t.Errorf("HumanBytes(%d) = %s, want %s", n, got, want)
+		}
+	}
+}
