@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/surveyguard/surveyguard/internal/crypto"
 	"github.com/surveyguard/surveyguard/internal/nps"
@@ -192,9 +193,12 @@ func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
 		writeError(w, unprocessable("customerID", "send exactly one of customerID or email"))
 		return
 	}
-	for _, f := range []struct{ name, value string }{{"customerID", req.CustomerID}, {"email", req.Email}} {
-		if _, bad := controlCharacter(f.value, false); bad || len(f.value) > maxEmail {
-			writeError(w, unprocessable(f.name, "%s must be at most %d characters without control characters", f.name, maxEmail))
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{{"customerID", req.CustomerID, maxCustomerID}, {"email", req.Email, maxEmail}} {
+		if _, bad := controlCharacter(f.value, false); bad || utf8.RuneCountInString(f.value) > f.max {
+			writeError(w, unprocessable(f.name, "%s must be at most %d characters without control characters", f.name, f.max))
 			return
 		}
 	}

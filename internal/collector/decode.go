@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 )
@@ -173,8 +174,15 @@ func checkScalar(tok json.Token, t reflect.Type, path string) error {
 	return nil
 }
 
+// fieldCache holds jsonFields' answers: the request types are few, and
+// reflection on every request would be work on the ingest path.
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
 // jsonFields maps a struct's JSON names to their types.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
 	out := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -191,6 +199,7 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 			out[name] = f.Type
 		}
 	}
+	fieldCache.Store(t, out)
 	return out
 }
 

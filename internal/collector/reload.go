@@ -41,6 +41,11 @@ type secrets struct {
 	missing      atomic.Pointer[[]string]
 	hmacRejected atomic.Bool
 	hmacUnusable atomic.Bool
+	// settled is true once a reconcile found every needed key and the hmac
+	// key accepted: until the files change, the store need not be asked
+	// again (only the active key gains responses, and the fingerprint is
+	// the collector's own record).
+	settled atomic.Bool
 }
 
 func loadSecrets(keysDir, tokenFile string) (*secrets, error) {
@@ -107,7 +112,11 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("keys: %w", err)
 	}
-	if !bytes.Equal(sig, sec.keysSig) {
+	changed := !bytes.Equal(sig, sec.keysSig)
+	if !changed && sec.settled.Load() {
+		return nil // same files, and nothing was missing or refused: nothing to decide
+	}
+	if changed {
 		kr, sig, err := loadKeyFiles(sec.keysDir)
 		if err != nil {
 			return err
@@ -163,6 +172,7 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 	sec.hmacRejected.Store(rejected)
 	sec.hmacUnusable.Store(unusable)
 	sec.missing.Store(&missing)
+	sec.settled.Store(len(missing) == 0 && !rejected)
 	s.metrics.setKeyState(len(missing), rejected)
 	if prev.ActiveKeyID() != kr.ActiveKeyID() {
 		s.log.Info("keys reloaded", "activeKeyID", kr.ActiveKeyID())

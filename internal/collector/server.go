@@ -147,9 +147,7 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 	if err := s.reconcileKeys(ctx); err != nil {
 		return errors.Join(err, st.Close())
 	}
-	if _, err := s.budget.check(ctx); err != nil {
-		s.log.Error(err, "measuring the storage budget failed")
-	}
+	s.measureBudget(ctx)
 
 	servers := []*http.Server{s.httpServer(s.PublicHandler()), s.httpServer(s.AdminHandler())}
 	addrs := []string{cfg.Listen.Public, cfg.Listen.Admin}
@@ -315,23 +313,28 @@ func (s *Server) watchBudget(ctx context.Context, every time.Duration) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	wasFull := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		st, err := s.budget.check(ctx)
-		if err != nil {
-			s.log.Error(err, "measuring the storage budget failed")
-			continue
-		}
-		s.metrics.setStorage(st)
-		if st.Full != wasFull {
-			s.log.Info("storage budget", "full", st.Full, "reason", st.Reason, "usedBytes", st.UsedBytes)
-			wasFull = st.Full
-		}
+		s.measureBudget(ctx)
+	}
+}
+
+// measureBudget checks the storage budget, publishes it in the metrics and
+// logs when ingest stops or resumes.
+func (s *Server) measureBudget(ctx context.Context) {
+	wasFull := s.budget.full.Load()
+	st, err := s.budget.check(ctx)
+	if err != nil {
+		s.log.Error(err, "measuring the storage budget failed")
+		return
+	}
+	s.metrics.setStorage(st)
+	if st.Full != wasFull {
+		s.log.Info("storage budget", "full", st.Full, "reason", st.Reason, "usedBytes", st.UsedBytes)
 	}
 }
 
@@ -344,9 +347,7 @@ func (s *Server) withRoom(h http.HandlerFunc) http.Handler {
 			s.log.Info("released the disk reserve for a purge or an erasure")
 		}
 		h(w, r)
-		if st, err := s.budget.check(r.Context()); err == nil {
-			s.metrics.setStorage(st)
-		}
+		s.measureBudget(r.Context())
 	})
 }
 

@@ -39,19 +39,24 @@ func TestMain(m *testing.M) {
 
 var dbs atomic.Int64
 
+// opener opens the store of dsn, failing the test on an error.
+func opener(dsn string) func(*testing.T) store.Store {
+	return func(t *testing.T) store.Store {
+		s, err := postgres.Open(context.Background(), dsn, sqlstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+}
+
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) (store.Store, func(*testing.T) store.Store) {
 		dsn, err := pg.CreateDatabase(fmt.Sprintf("contract_%d", dbs.Add(1)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		open := func(t *testing.T) store.Store {
-			s, err := postgres.Open(context.Background(), dsn, sqlstore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
+		open := opener(dsn)
 		return open(t), open
 	})
 }
@@ -72,13 +77,7 @@ func TestNoSpace(t *testing.T) {
 		}
 		t.Cleanup(func() { admin(t, "DROP DATABASE "+name+" WITH (FORCE)") })
 		admin(t, "ALTER DATABASE "+name+" SET default_tablespace = "+name)
-		open := func(t *testing.T) store.Store {
-			s, err := postgres.Open(context.Background(), dsn, sqlstore.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
+		open := opener(dsn)
 		return open(t), open
 	})
 }
