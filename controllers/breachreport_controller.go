@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/regulations"
 )
 
 // BreachReportReconciler tracks a breach: its regulatory deadlines, its
@@ -39,12 +39,19 @@ type BreachReportReconciler struct {
 	Clock clock.PassiveClock
 	// Metrics exports the reports' deadlines; an unregistered set when nil.
 	Metrics *BreachMetrics
+	// HolidayCalendar names the ConfigMap of holidays business-day clocks
+	// skip (docs/regulations.md); none when Name is empty.
+	HolidayCalendar types.NamespacedName
+	// APIReader reads the holiday calendar past the cache, which holds only
+	// the operator's own ConfigMaps. The manager's client when nil.
+	APIReader client.Reader
 }
 
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=breachreports,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=breachreports/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // deadlineSlack is added to a requeue for a due time, so the pass runs after it.
@@ -62,11 +69,13 @@ func (r *BreachReportReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	now := r.Clock.Now()
 	before := b.DeepCopy()
 
-	deadlines, next := breachDeadlines(&b.Spec, now)
+	holidays, holidaysErr := r.holidays(ctx)
+	deadlines, next, wake := breachDeadlines(&b.Spec, now, holidays, holidaysErr)
 	b.Status.Deadlines = deadlines
-	b.Status.NextDeadline = nil
+	b.Status.NextDeadline, b.Status.NextDuty = nil, ""
 	if next != nil {
-		b.Status.NextDeadline = &metav1.Time{Time: *next}
+		b.Status.NextDeadline = next.Due
+		b.Status.NextDuty = describeDuty(*next) + " by " + next.Due.UTC().Format(time.RFC3339)
 	}
 	missing, err := r.recordContainment(ctx, b, now)
 	if err != nil {
@@ -76,20 +85,76 @@ func (r *BreachReportReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	b.Status.ObservedGeneration = b.Generation
 	r.Metrics.observe(b)
 
-	if overdue := overdueRegimes(b.Status.Deadlines); len(overdue) > len(overdueRegimes(before.Status.Deadlines)) {
-		r.event(b, corev1.EventTypeWarning, privacyv1alpha1.ReasonDeadlineMissed, "Notify",
-			"the notification deadline of %s passed without notifying the authority", strings.Join(overdue, ", "))
-	}
+	r.deadlineEvents(b, before.Status.Deadlines, holidaysErr)
 	if !equality.Semantic.DeepEqual(before.Status, b.Status) {
 		if err := r.Status().Patch(ctx, b, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, fmt.Errorf("patching status: %w", err)
 		}
 	}
-	if next != nil {
-		// Nothing else would happen when a deadline passes: look then.
-		return ctrl.Result{RequeueAfter: next.Sub(now) + deadlineSlack}, nil
+	if wake != nil {
+		// Nothing else would happen when a reminder is due or a deadline
+		// passes: look then.
+		return ctrl.Result{RequeueAfter: wake.Sub(now) + deadlineSlack}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// deadlineEvents records, once each, a deadline turning Approaching or
+// Overdue, and a holiday calendar that cannot be read.
+func (r *BreachReportReconciler) deadlineEvents(b *privacyv1alpha1.BreachReport, before []privacyv1alpha1.BreachDeadline, holidaysErr error) {
+	was := map[string]privacyv1alpha1.BreachDeadline{}
+	for _, d := range before {
+		was[describeDuty(d)] = d
+	}
+	holidayNoted := false
+	for _, d := range b.Status.Deadlines {
+		prev, seen := was[describeDuty(d)]
+		if d.State == prev.State && seen {
+			if holidaysErr != nil && d.Note != prev.Note {
+				holidayNoted = true
+			}
+			continue
+		}
+		switch d.State {
+		case privacyv1alpha1.DeadlineState(regulations.Approaching):
+			r.event(b, corev1.EventTypeWarning, ReasonDeadlineApproaching, "Notify",
+				"%s is due by %s (%s) and not recorded as done", describeDuty(d), d.Due.UTC().Format(time.RFC3339), d.Clock)
+		case privacyv1alpha1.DeadlineState(regulations.Overdue):
+			r.event(b, corev1.EventTypeWarning, privacyv1alpha1.ReasonDeadlineMissed, "Notify",
+				"%s was due by %s (%s) and is not recorded as done", describeDuty(d), d.Due.UTC().Format(time.RFC3339), d.Clock)
+		}
+		if holidaysErr != nil && d.Note != prev.Note {
+			holidayNoted = true
+		}
+	}
+	if holidayNoted {
+		r.event(b, corev1.EventTypeWarning, ReasonHolidayCalendarInvalid, "CountBusinessDays",
+			"business-day deadlines skip weekends only: %v", holidaysErr)
+	}
+}
+
+// Event reasons of BreachReports besides the condition reasons.
+const (
+	// ReasonDeadlineApproaching: 80% of a duty's clock elapsed and it is not recorded as done.
+	ReasonDeadlineApproaching = "DeadlineApproaching"
+	// ReasonHolidayCalendarInvalid: the holiday calendar ConfigMap is missing or has an entry that is not a date.
+	ReasonHolidayCalendarInvalid = "HolidayCalendarInvalid"
+)
+
+// holidays reads the holiday calendar; none without one.
+func (r *BreachReportReconciler) holidays(ctx context.Context) (regulations.Holidays, error) {
+	if r.HolidayCalendar.Name == "" {
+		return nil, nil
+	}
+	cm := &corev1.ConfigMap{}
+	if err := r.APIReader.Get(ctx, r.HolidayCalendar, cm); err != nil {
+		return nil, fmt.Errorf("reading the holiday calendar ConfigMap %s: %w", r.HolidayCalendar, err)
+	}
+	h, err := regulations.ParseHolidays(cm.Data)
+	if err != nil {
+		return nil, fmt.Errorf("holiday calendar ConfigMap %s: %w", r.HolidayCalendar, err)
+	}
+	return h, nil
 }
 
 // recordContainment notes, per campaign, the containment the campaign
@@ -158,6 +223,9 @@ func (r *BreachReportReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Metrics == nil {
 		r.Metrics = NewBreachMetrics()
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.BreachReport{}).

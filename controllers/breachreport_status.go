@@ -3,7 +3,6 @@ package controllers
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -11,76 +10,146 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/regulations"
 )
 
 // A BreachReport's status, as pure functions of the report, what was done to
 // its campaigns and the time.
 
-// notificationWindow is how long after detection each regime allows for
-// notifying the authority; ok is false for a regime with no fixed clock.
-func notificationWindow(j privacyv1alpha1.Jurisdiction) (window time.Duration, ok bool) {
-	switch j {
-	case privacyv1alpha1.JurisdictionCERTIn:
-		return 6 * time.Hour, true
-	case privacyv1alpha1.JurisdictionGDPR, privacyv1alpha1.JurisdictionDPDP:
-		return 72 * time.Hour, true
+// breachFacts are what the report says, in the regulatory table's terms.
+// notifiedAuthorityAt meets each listed regime's Authority duty that
+// spec.notifications does not record.
+func breachFacts(spec *privacyv1alpha1.BreachReportSpec, holidays regulations.Holidays) regulations.Facts {
+	f := regulations.Facts{
+		Detected:  spec.DetectedAt.Time,
+		HighRisk:  spec.Severity == privacyv1alpha1.BreachSeverityHigh || spec.Severity == privacyv1alpha1.BreachSeverityCritical,
+		Residents: map[regulations.Regime]int64{}, Notices: map[string]regulations.Notice{},
+		Extensions: map[string]time.Time{}, Holidays: holidays,
 	}
-	return 0, false // CCPA: "without unreasonable delay"
-}
-
-// breachDeadlines computes one deadline per listed jurisdiction at now, and
-// the earliest due time still ahead and unmet (nil when there is none). A
-// deadline is overdue from the instant it passes without notification, and
-// stays overdue if the notification came late.
-func breachDeadlines(spec *privacyv1alpha1.BreachReportSpec, now time.Time) ([]privacyv1alpha1.BreachDeadline, *time.Time) {
-	detected := spec.DetectedAt.Time
-	var out []privacyv1alpha1.BreachDeadline
-	var next *time.Time
-	for _, j := range spec.Jurisdictions {
-		d := privacyv1alpha1.BreachDeadline{Regime: j}
-		window, ok := notificationWindow(j)
-		if !ok {
-			d.Met = spec.NotifiedAuthorityAt != nil
-			out = append(out, d)
-			continue
-		}
-		due := detected.Add(window)
-		d.Due = &metav1.Time{Time: due}
-		switch notified := spec.NotifiedAuthorityAt; {
-		case notified != nil && !notified.After(due):
-			d.Met = true
-		case notified != nil || !now.Before(due):
-			d.Overdue = true
-		default:
-			if next == nil || due.Before(*next) {
-				next = &due
+	if spec.AssessedAt != nil {
+		f.Assessed = &spec.AssessedAt.Time
+	}
+	for _, c := range spec.AffectedResidents {
+		f.Residents[regulations.Regime(c.Regime)] = c.Count
+	}
+	for _, n := range spec.Notifications {
+		f.Notices[dutyKey(n.Regime, n.Duty)] = regulations.Notice{At: n.At.Time, LateReason: n.LateReason}
+	}
+	if at := spec.NotifiedAuthorityAt; at != nil {
+		for _, j := range spec.Jurisdictions {
+			if _, ok := f.Notices[dutyKey(j, privacyv1alpha1.BreachDuty(regulations.Authority))]; !ok {
+				f.Notices[dutyKey(j, privacyv1alpha1.BreachDuty(regulations.Authority))] = regulations.Notice{At: at.Time}
 			}
 		}
-		out = append(out, d)
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Regime < out[b].Regime })
-	return out, next
+	for _, e := range spec.Extensions {
+		f.Extensions[dutyKey(e.Regime, e.Duty)] = e.Until.Time
+	}
+	if d := spec.LawfulDelay; d != nil {
+		f.Delay = &regulations.Delay{From: spec.DetectedAt.Time}
+		if d.From != nil {
+			f.Delay.From = d.From.Time
+		}
+		if d.Until != nil {
+			f.Delay.Until = &d.Until.Time
+		}
+	}
+	return f
 }
 
-// overdueRegimes lists the regimes whose deadline passed unmet.
-func overdueRegimes(ds []privacyv1alpha1.BreachDeadline) []string {
+func dutyKey(regime privacyv1alpha1.Jurisdiction, duty privacyv1alpha1.BreachDuty) string {
+	return string(regime) + " " + string(duty)
+}
+
+// breachDeadlines is where every duty of every listed regime stands at now,
+// in the table's order: the deadlines, the earliest due time still ahead
+// and unmet with its duty (nil when there is none), and the next instant a
+// deadline changes state with time alone (nil when none will). holidaysErr,
+// when the holiday calendar could not be read, is noted on the business-day
+// deadlines, which are then counted over weekends only.
+func breachDeadlines(spec *privacyv1alpha1.BreachReportSpec, now time.Time, holidays regulations.Holidays, holidaysErr error) (ds []privacyv1alpha1.BreachDeadline, next *privacyv1alpha1.BreachDeadline, wake *time.Time) {
+	facts := breachFacts(spec, holidays)
+	nextAt := -1
+	regimes := slices.Clone(spec.Jurisdictions)
+	slices.Sort(regimes)
+	for _, j := range regimes {
+		for _, rule := range regulations.Of(regulations.Regime(j), regulations.Breach) {
+			s := regulations.Evaluate(rule, facts, now)
+			d := privacyv1alpha1.BreachDeadline{
+				Regime: j, Duty: privacyv1alpha1.BreachDuty(rule.Duty), Clock: rule.ClockText(),
+				State: privacyv1alpha1.DeadlineState(s.State), Met: s.Met(), Overdue: s.Overdue(),
+				InForce: s.InForce, Due: timeOf(s.Due), NotifiedAt: timeOf(s.NotifiedAt), Note: s.Note,
+			}
+			if holidaysErr != nil && rule.Clock.Unit == regulations.BusinessDays {
+				d.Note = joinNote(d.Note, "holidays not counted: "+holidaysErr.Error())
+			}
+			if len(d.Note) > 1024 {
+				d.Note = d.Note[:1021] + "..."
+			}
+			ds = append(ds, d)
+			if (s.State == regulations.Pending || s.State == regulations.Approaching) && s.Due != nil &&
+				(nextAt < 0 || s.Due.Before(ds[nextAt].Due.Time)) {
+				nextAt = len(ds) - 1
+			}
+			if s.Wake != nil && (wake == nil || s.Wake.Before(*wake)) {
+				wake = s.Wake
+			}
+		}
+	}
+	if nextAt >= 0 {
+		next = &ds[nextAt]
+	}
+	return ds, next, wake
+}
+
+func timeOf(t *time.Time) *metav1.Time {
+	if t == nil {
+		return nil
+	}
+	return &metav1.Time{Time: *t}
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// describeDuty names a deadline in a sentence: "GDPR Authority".
+func describeDuty(d privacyv1alpha1.BreachDeadline) string { return dutyKey(d.Regime, d.Duty) }
+
+// overdueDuties describes the deadlines that passed before their duty was
+// carried out.
+func overdueDuties(ds []privacyv1alpha1.BreachDeadline) []string {
 	var out []string
 	for _, d := range ds {
-		if d.Overdue {
-			out = append(out, string(d.Regime))
+		if !d.Overdue {
+			continue
+		}
+		switch d.State {
+		case privacyv1alpha1.DeadlineState(regulations.Late):
+			out = append(out, describeDuty(d)+" was carried out late")
+		case privacyv1alpha1.DeadlineState(regulations.LateWithReason):
+			out = append(out, describeDuty(d)+" was carried out late, with the reasons for the delay")
+		default:
+			out = append(out, describeDuty(d)+" passed unmet")
 		}
 	}
 	return out
 }
 
 // breachPhase is where the report is: Resolved once resolvedAt is set,
-// Notified once the authority was notified, Contained once the requested
+// Notified once an authority was notified (notifiedAuthorityAt, or any
+// regime's Authority duty in spec.notifications), Contained once the requested
 // containment is carried out, Open before.
 func breachPhase(spec *privacyv1alpha1.BreachReportSpec, contained bool) privacyv1alpha1.BreachPhase {
 	switch {
 	case spec.ResolvedAt != nil:
 		return privacyv1alpha1.BreachPhaseResolved
-	case spec.NotifiedAuthorityAt != nil:
+	case spec.NotifiedAuthorityAt != nil || slices.ContainsFunc(spec.Notifications, func(n privacyv1alpha1.DutyNotification) bool {
+		return n.Duty == privacyv1alpha1.BreachDuty(regulations.Authority)
+	}):
 		return privacyv1alpha1.BreachPhaseNotified
 	case contained:
 		return privacyv1alpha1.BreachPhaseContained
@@ -146,13 +215,13 @@ func setBreachReportStatus(b *privacyv1alpha1.BreachReport, missing []string, no
 		set(privacyv1alpha1.ConditionContained, false, privacyv1alpha1.ReasonProgressing, "waiting to "+strings.Join(pending, ", "))
 	}
 
-	if overdue := overdueRegimes(b.Status.Deadlines); len(overdue) > 0 {
+	if overdue := overdueDuties(b.Status.Deadlines); len(overdue) > 0 {
 		set(privacyv1alpha1.ConditionOverdue, true, privacyv1alpha1.ReasonDeadlineMissed,
-			"the notification deadline of "+strings.Join(overdue, ", ")+" passed without notifying the authority in time")
+			"the deadline of "+strings.Join(overdue, "; "))
 	} else {
-		msg := "every notification deadline is met"
-		if b.Status.NextDeadline != nil {
-			msg = "the next notification deadline is " + b.Status.NextDeadline.UTC().Format(time.RFC3339)
+		msg := "every fixed deadline is met or still ahead"
+		if b.Status.NextDuty != "" {
+			msg = "the next deadline is " + b.Status.NextDuty
 		}
 		set(privacyv1alpha1.ConditionOverdue, false, privacyv1alpha1.ReasonDeadlinesMet, msg)
 	}

@@ -1,6 +1,10 @@
 package controllers
 
 import (
+	"errors"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,53 +13,87 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/regulations"
 )
 
+// TestBreachDeadlines: the report's fields reach the regulatory table (the
+// table's own arithmetic is tested in internal/regulations).
 func TestBreachDeadlines(t *testing.T) {
-	detected := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	detected := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC) // a Friday
 	certIn, gdpr := detected.Add(6*time.Hour), detected.Add(72*time.Hour)
-	all := []privacyv1alpha1.Jurisdiction{"CERTIn", "GDPR", "DPDP", "CCPA"}
 	at := func(t time.Time) *metav1.Time { return &metav1.Time{Time: t} }
-	type want struct{ met, overdue bool }
-	cases := []struct {
-		name     string
-		now      time.Time
-		notified *metav1.Time
-		want     map[privacyv1alpha1.Jurisdiction]want
-		next     *time.Time
-	}{
-		{"just detected", detected, nil,
-			map[privacyv1alpha1.Jurisdiction]want{"CERTIn": {}, "GDPR": {}, "DPDP": {}, "CCPA": {}}, &certIn},
-		{"a nanosecond before CERT-In's 6 h", certIn.Add(-time.Nanosecond), nil,
-			map[privacyv1alpha1.Jurisdiction]want{"CERTIn": {}, "GDPR": {}, "DPDP": {}, "CCPA": {}}, &certIn},
-		{"at CERT-In's 6 h", certIn, nil,
-			map[privacyv1alpha1.Jurisdiction]want{"CERTIn": {overdue: true}, "GDPR": {}, "DPDP": {}, "CCPA": {}}, &gdpr},
-		{"a year on, nobody notified: CCPA is never overdue", detected.AddDate(1, 0, 0), nil,
-			map[privacyv1alpha1.Jurisdiction]want{"CERTIn": {overdue: true}, "GDPR": {overdue: true}, "DPDP": {overdue: true}, "CCPA": {}}, nil},
-		{"notified at exactly 6 h", certIn.Add(time.Hour), at(certIn),
-			map[privacyv1alpha1.Jurisdiction]want{"CERTIn": {met: true}, "GDPR": {met: true}, "DPDP": {met: true}, "CCPA": {met: true}}, nil},
-		{"notified a second late for CERT-In", certIn.Add(time.Hour), at(certIn.Add(time.Second)),
-			map[privacyv1alpha1.Jurisdiction]want{"CERTIn": {overdue: true}, "GDPR": {met: true}, "DPDP": {met: true}, "CCPA": {met: true}}, nil},
+	spec := func() *privacyv1alpha1.BreachReportSpec {
+		return &privacyv1alpha1.BreachReportSpec{
+			DetectedAt: metav1.Time{Time: detected}, Severity: privacyv1alpha1.BreachSeverityMedium,
+			Jurisdictions: []privacyv1alpha1.Jurisdiction{"GDPR", "CERTIn", "DPDP", "CCPA", "LGPD"},
+		}
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			spec := &privacyv1alpha1.BreachReportSpec{DetectedAt: metav1.Time{Time: detected}, Jurisdictions: all, NotifiedAuthorityAt: tc.notified}
-			got, next := breachDeadlines(spec, tc.now)
-			if len(got) != 4 {
-				t.Fatalf("%d deadlines", len(got))
+	find := func(ds []privacyv1alpha1.BreachDeadline, key string) privacyv1alpha1.BreachDeadline {
+		for _, d := range ds {
+			if describeDuty(d) == key {
+				return d
 			}
-			for _, d := range got {
-				if w := tc.want[d.Regime]; d.Met != w.met || d.Overdue != w.overdue {
-					t.Errorf("%s: met %v overdue %v, want %+v", d.Regime, d.Met, d.Overdue, w)
-				}
-				if (d.Due == nil) != (d.Regime == "CCPA") {
-					t.Errorf("%s: due %v", d.Regime, d.Due)
-				}
-			}
-			if (next == nil) != (tc.next == nil) || (next != nil && !next.Equal(*tc.next)) {
-				t.Errorf("next %v, want %v", next, tc.next)
-			}
-		})
+		}
+		t.Fatalf("no deadline %s in %+v", key, ds)
+		return privacyv1alpha1.BreachDeadline{}
+	}
+
+	ds, next, wake := breachDeadlines(spec(), detected, nil, nil)
+	var keys []string
+	for _, d := range ds {
+		keys = append(keys, describeDuty(d)+"="+string(d.State))
+	}
+	want := "CCPA Individuals=Pending CCPA AttorneyGeneral=Waiting CERTIn Authority=Pending " +
+		"DPDP Authority=Informational DPDP DetailedReport=Informational DPDP Individuals=Informational " +
+		"GDPR Authority=Pending GDPR Individuals=NotApplicable LGPD Authority=Pending LGPD Individuals=Pending"
+	if got := strings.Join(keys, " "); got != want {
+		t.Errorf("deadlines\n got %s\nwant %s", got, want)
+	}
+	if next == nil || describeDuty(*next) != "CERTIn Authority" || !next.Due.Time.Equal(certIn) {
+		t.Errorf("next %+v", next)
+	}
+	if remind := detected.Add(4*time.Hour + 48*time.Minute); wake == nil || !wake.Equal(remind) {
+		t.Errorf("wake %v, want CERT-In's 80%% at %v", wake, remind)
+	}
+	if d := find(ds, "CCPA Individuals"); d.Due == nil || !d.Due.Time.Equal(time.Date(2026, 12, 21, 0, 0, 0, 0, time.UTC)) || !d.InForce {
+		t.Errorf("California since 2026: 30 days, due at the end of 20 December: %+v", d)
+	}
+	if d := find(ds, "LGPD Authority"); !d.Due.Time.Equal(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("LGPD from a Friday: the end of Wednesday: %+v", d)
+	}
+	if d := find(ds, "DPDP DetailedReport"); d.InForce || d.Overdue || !strings.Contains(d.Note, "2027-05-13") {
+		t.Errorf("DPDP before 13 May 2027: %+v", d)
+	}
+
+	// notifiedAuthorityAt (the field before per-duty notifications) meets
+	// every Authority duty not recorded separately.
+	s := spec()
+	s.NotifiedAuthorityAt = at(certIn.Add(time.Second))
+	s.Notifications = []privacyv1alpha1.DutyNotification{{Regime: "GDPR", Duty: "Authority", At: metav1.Time{Time: gdpr.Add(time.Hour)}, LateReason: "forensics"}}
+	ds, _, _ = breachDeadlines(s, gdpr.Add(2*time.Hour), nil, nil)
+	if d := find(ds, "CERTIn Authority"); d.State != "Late" || !d.Overdue || d.NotifiedAt == nil {
+		t.Errorf("CERT-In a second late: %+v", d)
+	}
+	if d := find(ds, "GDPR Authority"); d.State != "LateWithReason" || !d.Overdue {
+		t.Errorf("GDPR late with reasons: %+v", d)
+	}
+	if d := find(ds, "LGPD Authority"); d.State != "Met" || !d.Met {
+		t.Errorf("LGPD met by notifiedAuthorityAt: %+v", d)
+	}
+	if got := overdueDuties(ds); len(got) != 2 || !strings.Contains(got[1], "with the reasons for the delay") {
+		t.Errorf("overdue duties %q", got)
+	}
+
+	// A holiday calendar that cannot be read is noted on business-day clocks only.
+	ds, _, _ = breachDeadlines(spec(), detected, nil, errors.New("no ConfigMap"))
+	if !strings.Contains(find(ds, "LGPD Authority").Note, "no ConfigMap") || strings.Contains(find(ds, "GDPR Authority").Note, "ConfigMap") {
+		t.Errorf("notes %+v", ds)
+	}
+	// Holidays move business-day clocks.
+	h := regulations.Holidays{"LGPD": {{Year: 2026, Month: time.November, Day: 23}: true}}
+	ds, _, _ = breachDeadlines(spec(), detected, h, nil)
+	if d := find(ds, "LGPD Authority"); !d.Due.Time.Equal(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("LGPD over a Monday holiday: %+v", d)
 	}
 }
 
@@ -207,5 +245,71 @@ func TestSetBreachReportStatus(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTheCRDAgreesWithTheTable: the duties the API server accepts in
+// spec.notifications and spec.extensions, and the jurisdictions it accepts,
+// are exactly the regulatory table's.
+func TestTheCRDAgreesWithTheTable(t *testing.T) {
+	crd, err := os.ReadFile("../config/crd/bases/privacy.surveyguard.io_breachreports.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each rule's list, by the message that comes before it in the CRD.
+	const rule = "rule: (self.regime + '/' + self.duty) in ["
+	lists := map[string][]string{}
+	pieces := strings.Split(string(crd), rule)
+	for i := 1; i < len(pieces); i++ {
+		before := pieces[i-1][strings.LastIndex(pieces[i-1], "message:"):]
+		items, _, _ := strings.Cut(pieces[i], "]")
+		var out []string
+		for _, item := range strings.Split(items, ",") {
+			out = append(out, strings.Trim(strings.TrimSpace(item), "'"))
+		}
+		lists[strings.Trim(strings.TrimSpace(strings.SplitN(before, ":", 3)[1]), "'")] = out
+	}
+	list := func(message string) []string {
+		if l, ok := lists[message]; ok {
+			return l
+		}
+		t.Fatalf("no rule with message %q in the CRD (%v)", message, lists)
+		return nil
+	}
+	var notifiable, extendable, regimes []string
+	for _, r := range regulations.Table {
+		if r.Kind != regulations.Breach {
+			continue
+		}
+		if r.Duty != regulations.Assessment {
+			notifiable = append(notifiable, string(r.Regime)+"/"+string(r.Duty))
+		}
+		if r.Extension != nil {
+			extendable = append(extendable, string(r.Regime)+"/"+string(r.Duty))
+		}
+	}
+	for _, r := range regulations.Regimes(regulations.Breach) {
+		regimes = append(regimes, string(r))
+	}
+	got := list("no such duty for this regime")
+	slices.Sort(got)
+	slices.Sort(notifiable)
+	if !slices.Equal(got, notifiable) {
+		t.Errorf("spec.notifications accepts\n %v\nthe table has\n %v", got, notifiable)
+	}
+	if got := list("the law allows no extension of this duty"); !slices.Equal(got, extendable) {
+		t.Errorf("spec.extensions accepts %v, the table allows %v", got, extendable)
+	}
+	types, err := os.ReadFile("../api/v1alpha1/common_types.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, enum, _ := strings.Cut(string(types), "+kubebuilder:validation:Enum=")
+	enum, _, _ = strings.Cut(enum, "\n")
+	api := strings.Split(enum, ";")
+	slices.Sort(api)
+	slices.Sort(regimes)
+	if !slices.Equal(api, regimes) {
+		t.Errorf("the Jurisdiction enum is %v, the table's regimes %v", api, regimes)
 	}
 }

@@ -13,8 +13,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/controllers"
 )
 
 func report(ns, name string, detected time.Time, campaigns ...string) *privacyv1alpha1.BreachReport {
@@ -44,9 +46,10 @@ func reportStatus(t *testing.T, ns, name string, check func(*privacyv1alpha1.Bre
 	return b
 }
 
-func deadline(b *privacyv1alpha1.BreachReport, regime privacyv1alpha1.Jurisdiction) privacyv1alpha1.BreachDeadline {
+// deadline is the report's deadline for a duty: "GDPR Authority".
+func deadline(b *privacyv1alpha1.BreachReport, duty string) privacyv1alpha1.BreachDeadline {
 	for _, d := range b.Status.Deadlines {
-		if d.Regime == regime {
+		if string(d.Regime)+" "+string(d.Duty) == duty {
 			return d
 		}
 	}
@@ -66,7 +69,7 @@ func TestOverdueFlipsWhenTheDeadlinePasses(t *testing.T) {
 	create(t, b)
 
 	b = reportStatus(t, ns, "leak", func(b *privacyv1alpha1.BreachReport) error {
-		if b.Status.NextDeadline == nil || len(b.Status.Deadlines) != 2 {
+		if b.Status.NextDeadline == nil || len(b.Status.Deadlines) != 3 { // CERT-In; GDPR's authority and, at High severity, individuals
 			return fmt.Errorf("status %+v", b.Status)
 		}
 		return nil
@@ -91,11 +94,12 @@ func TestOverdueFlipsWhenTheDeadlinePasses(t *testing.T) {
 	if flipped := c.LastTransitionTime.Time; flipped.Before(due) || flipped.After(due.Add(10*time.Second)) {
 		t.Errorf("Overdue turned True at %s; the deadline was %s", flipped, due)
 	}
-	if !strings.Contains(c.Message, "CERTIn") || !deadline(b, "CERTIn").Overdue || deadline(b, "GDPR").Overdue {
+	if !strings.Contains(c.Message, "CERTIn") || !deadline(b, "CERTIn Authority").Overdue || deadline(b, "GDPR Authority").Overdue {
 		t.Errorf("message %q, deadlines %+v", c.Message, b.Status.Deadlines)
 	}
-	if gdpr := deadline(b, "GDPR").Due; b.Status.NextDeadline == nil || !b.Status.NextDeadline.Equal(gdpr) {
-		t.Errorf("next deadline %v, want GDPR's %v", b.Status.NextDeadline, gdpr)
+	if gdpr := deadline(b, "GDPR Authority").Due; b.Status.NextDeadline == nil || !b.Status.NextDeadline.Equal(gdpr) ||
+		b.Status.NextDuty != "GDPR Authority by "+gdpr.UTC().Format(time.RFC3339) {
+		t.Errorf("next deadline %v (%q), want GDPR's %v", b.Status.NextDeadline, b.Status.NextDuty, gdpr)
 	}
 	eventually(t, "a Warning event", func() error {
 		evs := &eventsv1.EventList{}
@@ -109,14 +113,14 @@ func TestOverdueFlipsWhenTheDeadlinePasses(t *testing.T) {
 		}
 		return fmt.Errorf("%d events, none DeadlineMissed", len(evs.Items))
 	})
-	if v, ok := gauge(t, breachMetrics, "surveyguard_breach_deadline_overdue", map[string]string{"namespace": ns, "breachreport": "leak", "regime": "CERTIn"}); !ok || v != 1 {
+	if v, ok := gauge(t, breachMetrics, "surveyguard_breach_deadline_overdue", map[string]string{"namespace": ns, "breachreport": "leak", "regime": "CERTIn", "duty": "Authority"}); !ok || v != 1 {
 		t.Errorf("surveyguard_breach_deadline_overdue{CERTIn} = %v (exported %v)", v, ok)
 	}
 
 	// Notifying a second after CERT-In's deadline meets GDPR; CERT-In stays missed.
 	update(t, b, func() { b.Spec.NotifiedAuthorityAt = &metav1.Time{Time: due.Add(time.Second)} })
 	reportStatus(t, ns, "leak", func(b *privacyv1alpha1.BreachReport) error {
-		if b.Status.Phase != privacyv1alpha1.BreachPhaseNotified || !deadline(b, "GDPR").Met || !deadline(b, "CERTIn").Overdue || b.Status.NextDeadline != nil {
+		if b.Status.Phase != privacyv1alpha1.BreachPhaseNotified || !deadline(b, "GDPR Authority").Met || !deadline(b, "CERTIn Authority").Overdue || b.Status.NextDeadline != nil {
 			return fmt.Errorf("phase %s, deadlines %+v", b.Status.Phase, b.Status.Deadlines)
 		}
 		return nil
@@ -257,6 +261,203 @@ func TestBreachRateFollowsTheReports(t *testing.T) {
 	eventually(t, "surveyguard_breach_rate", func() error {
 		if v, ok := metricValue(t, "surveyguard_breach_rate", ns); !ok || v != 0.6 {
 			return fmt.Errorf("surveyguard_breach_rate = %v (exported %v)", v, ok)
+		}
+		return nil
+	})
+}
+
+// events lists the Warning events of a reason about an object.
+func warnings(t *testing.T, ns, name, reason string) []eventsv1.Event {
+	t.Helper()
+	evs := &eventsv1.EventList{}
+	if err := k8s.List(context.Background(), evs, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, e := range evs.Items {
+		if e.Regarding.Name == name && e.Type == corev1.EventTypeWarning && e.Reason == reason {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestDeadlineApproachingAt80Percent: nobody touches the report; when 80% of
+// CERT-In's six hours has elapsed by the reconciler's clock the deadline turns
+// Approaching, with one Warning event and the metric, and the NEXT DEADLINE
+// column names the duty.
+func TestDeadlineApproachingAt80Percent(t *testing.T) {
+	ns := namespace(t)
+	remindIn := 3 * time.Second
+	detected := breachClock.Now().Add(-(4*time.Hour + 48*time.Minute) + remindIn).Truncate(time.Second)
+	due := detected.Add(6 * time.Hour)
+	b := report(ns, "laptop", detected, "checkout-nps")
+	b.Spec.Severity = privacyv1alpha1.BreachSeverityLow
+	b.Spec.Jurisdictions = []privacyv1alpha1.Jurisdiction{privacyv1alpha1.JurisdictionCERTIn, privacyv1alpha1.JurisdictionDPDP}
+	create(t, b)
+
+	b = reportStatus(t, ns, "laptop", func(b *privacyv1alpha1.BreachReport) error {
+		if len(b.Status.Deadlines) != 4 {
+			return fmt.Errorf("deadlines %+v", b.Status.Deadlines)
+		}
+		return nil
+	})
+	if d := deadline(b, "CERTIn Authority"); d.State == "Approaching" && breachClock.Now().Before(detected.Add(4*time.Hour+48*time.Minute)) {
+		t.Fatalf("Approaching before 80%%: %+v", d)
+	}
+	if want := "CERTIn Authority by " + due.UTC().Format(time.RFC3339); b.Status.NextDuty != want {
+		t.Errorf("nextDuty %q, want %q", b.Status.NextDuty, want)
+	}
+	for _, duty := range []string{"DPDP Authority", "DPDP DetailedReport", "DPDP Individuals"} {
+		if d := deadline(b, duty); d.InForce || d.State != "Informational" || d.Overdue {
+			t.Errorf("%s before 13 May 2027: %+v", duty, d)
+		}
+	}
+	b = reportStatus(t, ns, "laptop", func(b *privacyv1alpha1.BreachReport) error {
+		if d := deadline(b, "CERTIn Authority"); d.State != "Approaching" {
+			return fmt.Errorf("CERT-In: %+v", d)
+		}
+		return nil
+	})
+	if now := breachClock.Now(); now.Before(detected.Add(4*time.Hour + 48*time.Minute)) {
+		t.Errorf("Approaching at %s, before 80%% of the clock", now)
+	}
+	if c := meta.FindStatusCondition(b.Status.Conditions, privacyv1alpha1.ConditionOverdue); c == nil || c.Status != metav1.ConditionFalse {
+		t.Errorf("Overdue %+v", c)
+	}
+	eventually(t, "a DeadlineApproaching event", func() error {
+		if evs := warnings(t, ns, "laptop", controllers.ReasonDeadlineApproaching); len(evs) != 1 || !strings.Contains(evs[0].Note, "CERTIn Authority") {
+			return fmt.Errorf("events %+v", evs)
+		}
+		return nil
+	})
+	labels := map[string]string{"namespace": ns, "breachreport": "laptop", "regime": "CERTIn", "duty": "Authority"}
+	if v, ok := gauge(t, breachMetrics, "surveyguard_breach_deadline_approaching", labels); !ok || v != 1 {
+		t.Errorf("surveyguard_breach_deadline_approaching = %v (exported %v)", v, ok)
+	}
+	if v, ok := gauge(t, breachMetrics, "surveyguard_breach_deadline_due_timestamp_seconds", labels); !ok || v != float64(due.Unix()) {
+		t.Errorf("surveyguard_breach_deadline_due_timestamp_seconds = %v (exported %v), want %d", v, ok, due.Unix())
+	}
+	// A notification on time: Met, the metric drops, no second event.
+	update(t, b, func() {
+		b.Spec.Notifications = []privacyv1alpha1.DutyNotification{{Regime: "CERTIn", Duty: "Authority", At: metav1.Time{Time: breachClock.Now().Truncate(time.Second)}, Reference: "CERTIn-2026-0042"}}
+	})
+	reportStatus(t, ns, "laptop", func(b *privacyv1alpha1.BreachReport) error {
+		if d := deadline(b, "CERTIn Authority"); d.State != "Met" || !d.Met || b.Status.NextDuty != "" || b.Status.Phase != privacyv1alpha1.BreachPhaseNotified {
+			return fmt.Errorf("CERT-In %+v, next %q, phase %s", d, b.Status.NextDuty, b.Status.Phase)
+		}
+		return nil
+	})
+	if v, _ := gauge(t, breachMetrics, "surveyguard_breach_deadline_approaching", labels); v != 0 {
+		t.Errorf("approaching after the notification: %v", v)
+	}
+	if evs := warnings(t, ns, "laptop", controllers.ReasonDeadlineApproaching); len(evs) != 1 {
+		t.Errorf("%d DeadlineApproaching events", len(evs))
+	}
+}
+
+// TestHolidayCalendar: the ConfigMap the manager names moves LGPD's business
+// days; an entry that is not a date is noted on the deadline and reported.
+func TestHolidayCalendar(t *testing.T) {
+	ns := namespace(t)
+	ctx := context.Background()
+	// A Friday far enough back that nothing is due by the reconciler's clock
+	// matters: only the due time is checked.
+	detected := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: holidayCalendar.Namespace, Name: holidayCalendar.Name}}
+	set := func(lgpd string) {
+		t.Helper()
+		if _, err := controllerutil.CreateOrUpdate(ctx, k8s, cm, func() error {
+			cm.Data = map[string]string{"LGPD": lgpd}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set("2026-11-23 # a Monday holiday, for the test\n")
+	t.Cleanup(func() { _ = k8s.Delete(ctx, cm) })
+
+	b := report(ns, "brazil", detected, "checkout-nps")
+	b.Spec.Jurisdictions = []privacyv1alpha1.Jurisdiction{privacyv1alpha1.JurisdictionLGPD}
+	create(t, b)
+	// Friday + 3 business days, Monday a holiday: the end of Thursday.
+	want := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	b = reportStatus(t, ns, "brazil", func(b *privacyv1alpha1.BreachReport) error {
+		if d := deadline(b, "LGPD Authority"); d.Due == nil || !d.Due.Time.Equal(want) {
+			return fmt.Errorf("LGPD %+v, want due %s", d, want)
+		}
+		return nil
+	})
+
+	set("2026-11-23\n2026-13-01\n")
+	update(t, b, func() { b.Spec.Description = "touched so that the report is read again" })
+	reportStatus(t, ns, "brazil", func(b *privacyv1alpha1.BreachReport) error {
+		d := deadline(b, "LGPD Authority")
+		if !strings.Contains(d.Note, `"2026-13-01" is not a date`) || !d.Due.Time.Equal(want.Add(-24*time.Hour)) {
+			return fmt.Errorf("LGPD %+v", d)
+		}
+		return nil
+	})
+	eventually(t, "a HolidayCalendarInvalid event", func() error {
+		if evs := warnings(t, ns, "brazil", controllers.ReasonHolidayCalendarInvalid); len(evs) != 1 || !strings.Contains(evs[0].Note, "line 2") {
+			return fmt.Errorf("events %+v", evs)
+		}
+		return nil
+	})
+}
+
+// TestClocksThatWaitAndPause: Singapore's clock waits for the assessment and
+// Australia's assessment duty is met by it; California's is held by an open
+// law-enforcement delay and postponed by its length once it ends.
+func TestClocksThatWaitAndPause(t *testing.T) {
+	ns := namespace(t)
+	detected := breachClock.Now().Add(-time.Hour).Truncate(time.Second)
+	b := report(ns, "vendor", detected, "checkout-nps")
+	b.Spec.Jurisdictions = []privacyv1alpha1.Jurisdiction{privacyv1alpha1.JurisdictionSingaporePDPA, privacyv1alpha1.JurisdictionAustraliaNDB, privacyv1alpha1.JurisdictionCCPA}
+	b.Spec.AffectedResidents = []privacyv1alpha1.ResidentCount{{Regime: privacyv1alpha1.JurisdictionCCPA, Count: 300}}
+	b.Spec.LawfulDelay = &privacyv1alpha1.LawfulDelay{Reason: "county sheriff, letter of the day of detection"}
+	create(t, b)
+	b = reportStatus(t, ns, "vendor", func(b *privacyv1alpha1.BreachReport) error {
+		if len(b.Status.Deadlines) != 7 {
+			return fmt.Errorf("deadlines %+v", b.Status.Deadlines)
+		}
+		return nil
+	})
+	for duty, state := range map[string]privacyv1alpha1.DeadlineState{
+		"SingaporePDPA Authority": "Waiting", "SingaporePDPA Individuals": "Waiting",
+		"AustraliaNDB Assessment": "Pending", "AustraliaNDB Authority": "Waiting",
+		"CCPA Individuals": "Paused", "CCPA AttorneyGeneral": "NotApplicable",
+	} {
+		if d := deadline(b, duty); d.State != state {
+			t.Errorf("%s: %+v, want %s", duty, d, state)
+		}
+	}
+	if d := deadline(b, "SingaporePDPA Authority"); d.Due != nil || !strings.Contains(d.Note, "spec.assessedAt") {
+		t.Errorf("Singapore before the assessment: %+v", d)
+	}
+	if d := deadline(b, "AustraliaNDB Assessment"); d.Due == nil || !d.InForce {
+		t.Errorf("Australia's assessment: %+v", d)
+	}
+
+	assessed := detected.Add(30 * time.Minute)
+	delayEnd := detected.Add(4 * 24 * time.Hour)
+	update(t, b, func() {
+		b.Spec.AssessedAt = &metav1.Time{Time: assessed}
+		b.Spec.LawfulDelay.Until = &metav1.Time{Time: delayEnd}
+	})
+	y, m, d := assessed.UTC().Date()
+	sgDue := time.Date(y, m, d+4, 0, 0, 0, 0, time.UTC) // the end of the third day after the assessment's day
+	y, m, d = detected.UTC().Date()
+	caDue := time.Date(y, m, d+31, 0, 0, 0, 0, time.UTC).Add(4 * 24 * time.Hour) // 30 days, then the 4-day delay
+	reportStatus(t, ns, "vendor", func(b *privacyv1alpha1.BreachReport) error {
+		if d := deadline(b, "SingaporePDPA Authority"); d.State != "Pending" || d.Due == nil || !d.Due.Time.Equal(sgDue) {
+			return fmt.Errorf("Singapore after the assessment: %+v, want due %s", d, sgDue)
+		}
+		if d := deadline(b, "AustraliaNDB Assessment"); d.State != "Met" || !d.Met {
+			return fmt.Errorf("Australia's assessment: %+v", d)
+		}
+		if d := deadline(b, "CCPA Individuals"); d.State != "Pending" || d.Due == nil || !d.Due.Time.Equal(caDue) || !strings.Contains(d.Note, "lawful delay") {
+			return fmt.Errorf("California after the delay: %+v, want due %s", d, caDue)
 		}
 		return nil
 	})

@@ -11,7 +11,15 @@ import (
 	"k8s.io/utils/clock"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/regulations"
 )
+
+func flag(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // Per-campaign metrics, labelled namespace and campaign. They are computed at
 // scrape time from what the last reconcile pass published, so a campaign that
@@ -30,8 +38,14 @@ var (
 		"Breaches in the trailing 12 months per distinct respondent; absent while undefined (breaches but no known respondents).",
 		[]string{"namespace", "campaign"}, nil)
 	deadlineOverdueDesc = prometheus.NewDesc("surveyguard_breach_deadline_overdue",
-		"1 when a breach report's notification deadline for the regime passed unmet, else 0.",
-		[]string{"namespace", "breachreport", "regime"}, nil)
+		"1 when the due time of a breach report's duty passed before the duty was carried out (Overdue, Late, LateWithReason), else 0.",
+		[]string{"namespace", "breachreport", "regime", "duty"}, nil)
+	deadlineApproachingDesc = prometheus.NewDesc("surveyguard_breach_deadline_approaching",
+		"1 while at least 80% of a breach report's duty's clock has elapsed and the duty is not carried out, else 0.",
+		[]string{"namespace", "breachreport", "regime", "duty"}, nil)
+	deadlineDueDesc = prometheus.NewDesc("surveyguard_breach_deadline_due_timestamp_seconds",
+		"When a breach report's duty is due (Unix time); absent for duties without a fixed clock, not in force, or not started.",
+		[]string{"namespace", "breachreport", "regime", "duty"}, nil)
 )
 
 // campaignFigures is what the metrics export of one campaign.
@@ -144,7 +158,11 @@ func (m *BreachMetrics) forget(key types.NamespacedName) {
 }
 
 // Describe implements prometheus.Collector.
-func (m *BreachMetrics) Describe(ch chan<- *prometheus.Desc) { ch <- deadlineOverdueDesc }
+func (m *BreachMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- deadlineOverdueDesc
+	ch <- deadlineApproachingDesc
+	ch <- deadlineDueDesc
+}
 
 // Collect implements prometheus.Collector.
 func (m *BreachMetrics) Collect(ch chan<- prometheus.Metric) {
@@ -152,11 +170,13 @@ func (m *BreachMetrics) Collect(ch chan<- prometheus.Metric) {
 	defer m.mu.Unlock()
 	for key, deadlines := range m.reports {
 		for _, d := range deadlines {
-			v := 0.0
-			if d.Overdue {
-				v = 1
+			labels := []string{key.Namespace, key.Name, string(d.Regime), string(d.Duty)}
+			ch <- prometheus.MustNewConstMetric(deadlineOverdueDesc, prometheus.GaugeValue, flag(d.Overdue), labels...)
+			ch <- prometheus.MustNewConstMetric(deadlineApproachingDesc, prometheus.GaugeValue,
+				flag(d.State == privacyv1alpha1.DeadlineState(regulations.Approaching)), labels...)
+			if d.Due != nil && d.InForce {
+				ch <- prometheus.MustNewConstMetric(deadlineDueDesc, prometheus.GaugeValue, float64(d.Due.Unix()), labels...)
 			}
-			ch <- prometheus.MustNewConstMetric(deadlineOverdueDesc, prometheus.GaugeValue, v, key.Namespace, key.Name, string(d.Regime))
 		}
 	}
 }

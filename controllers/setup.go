@@ -8,6 +8,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/surveyguard/surveyguard/internal/adminclient"
 )
 
@@ -23,6 +25,9 @@ type Options struct {
 	StatsInterval time.Duration
 	// Workers is how many campaigns are reconciled at once (default 4).
 	Workers int
+	// HolidayCalendar names the ConfigMap of holidays that business-day
+	// clocks skip; none when Name is empty.
+	HolidayCalendar types.NamespacedName
 }
 
 // register registers a metrics collector with the manager's registry, or
@@ -67,7 +72,9 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 			OperatorNamespace: o.OperatorNamespace, StatsInterval: o.StatsInterval, Metrics: metrics, Workers: o.Workers,
 		}).SetupWithManager},
 		{"retentionpolicy", (&RetentionPolicyReconciler{Client: c, Scheme: s, Recorder: recorder, Collectors: collectors}).SetupWithManager},
-		{"breachreport", (&BreachReportReconciler{Client: c, Scheme: s, Recorder: recorder, Metrics: breachMetrics}).SetupWithManager},
+		{"breachreport", (&BreachReportReconciler{
+			Client: c, Scheme: s, Recorder: recorder, Metrics: breachMetrics, HolidayCalendar: o.HolidayCalendar,
+		}).SetupWithManager},
 		{"erasurerequest", (&ErasureRequestReconciler{Client: c, Scheme: s}).SetupWithManager},
 	}
 	for _, s := range setups {

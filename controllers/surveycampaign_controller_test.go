@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -48,6 +49,8 @@ var (
 	// long past by the machine's clock is still ahead by the reconciler's.
 	breachClock   = shiftedClock{-3 * time.Hour}
 	breachMetrics = controllers.NewBreachMetrics()
+	// holidayCalendar is the manager's --holiday-calendar.
+	holidayCalendar = types.NamespacedName{Namespace: "default", Name: "surveyguard-holidays"}
 )
 
 // shiftedClock is real time moved by an offset.
@@ -92,7 +95,7 @@ func startManager(env *testenv.Env) error {
 	}
 	br := &controllers.BreachReportReconciler{
 		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("surveyguard"),
-		Clock: breachClock, Metrics: breachMetrics,
+		Clock: breachClock, Metrics: breachMetrics, HolidayCalendar: holidayCalendar,
 	}
 	if err := br.SetupWithManager(mgr); err != nil {
 		return err
@@ -152,7 +155,8 @@ var nsCount atomic.Int64
 
 func namespace(t *testing.T) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("sc-%d", nsCount.Add(1))}}
+	// A generated name: the API server outlives one go test -count run.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: fmt.Sprintf("sc-%d-", nsCount.Add(1))}}
 	if err := k8s.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)
 	}

@@ -128,8 +128,9 @@ kubectl apply -n default -f config/samples/privacy_v1alpha1_breachreport.yaml
 kubectl wait -n default --for=jsonpath='{.spec.replicas}'=0 --timeout=60s deployment/checkout-nps-collector
 kubectl wait -n default --for=jsonpath='{.status.phase}'=Contained --timeout=60s breachreport/checkout-export-leak
 kubectl get -n default deployment checkout-nps-collector
+kubectl get -n default breachreport checkout-export-leak
 kubectl get -n default breachreport checkout-export-leak \
-	-o jsonpath='{range .status.deadlines[*]}{.regime}: due {.due}, overdue {.overdue}{"\n"}{end}{range .status.containment[*]}{.campaign}: paused at {.pausedAt}, new key {.keyID}{"\n"}{end}'
+	-o jsonpath='{range .status.deadlines[*]}{.regime} {.duty} ({.clock}): {.state} {.due}{"\n"}{end}{range .status.containment[*]}{.campaign}: paused at {.pausedAt}, new key {.keyID}{"\n"}{end}'
 kubectl get -n default surveycampaign checkout-nps -o jsonpath='paused by {.status.pausedBy}; breaches {.status.breaches}{"\n"}'
 
 say "support-nps waits for its database Secret, and says so"

@@ -45,8 +45,21 @@ const (
 	BreachPhaseResolved BreachPhase = "Resolved"
 )
 
+// BreachDuty is one duty a regime attaches to a breach; docs/regulations.md
+// lists which regime has which.
+// +kubebuilder:validation:Enum=Authority;Individuals;AttorneyGeneral;EarlyWarning;DetailedReport;FinalReport;Assessment;Secretary;SecretaryAnnualLog
+type BreachDuty string
+
+// DeadlineState is where one regulatory duty stands.
+// +kubebuilder:validation:Enum=Pending;Approaching;Met;Overdue;Late;LateWithReason;Waiting;Paused;Informational;NotApplicable
+type DeadlineState string
+
 // BreachReportSpec records a personal-data breach affecting one or more campaigns.
 // +kubebuilder:validation:XValidation:rule="!has(self.notifiedAuthorityAt) || self.notifiedAuthorityAt >= self.detectedAt",message="notifiedAuthorityAt may not precede detectedAt",fieldPath=".notifiedAuthorityAt"
+// +kubebuilder:validation:XValidation:rule="!has(self.assessedAt) || self.assessedAt >= self.detectedAt",message="assessedAt may not precede detectedAt",fieldPath=".assessedAt"
+// +kubebuilder:validation:XValidation:rule="!has(self.notifications) || self.notifications.all(n, n.at >= self.detectedAt)",message="a notification may not precede detectedAt",fieldPath=".notifications"
+// +kubebuilder:validation:XValidation:rule="!has(self.notifications) || self.notifications.all(n, has(self.jurisdictions) && n.regime in self.jurisdictions)",message="a notification's regime must be listed in spec.jurisdictions",fieldPath=".notifications"
+// +kubebuilder:validation:XValidation:rule="!has(self.extensions) || self.extensions.all(e, has(self.jurisdictions) && e.regime in self.jurisdictions)",message="an extension's regime must be listed in spec.jurisdictions",fieldPath=".extensions"
 // +kubebuilder:validation:XValidation:rule="!has(self.resolvedAt) || self.resolvedAt >= self.detectedAt",message="resolvedAt may not precede detectedAt",fieldPath=".resolvedAt"
 type BreachReportSpec struct {
 	// campaignRefs names the affected SurveyCampaigns in the same namespace; at least one.
@@ -57,10 +70,16 @@ type BreachReportSpec struct {
 	// +kubebuilder:validation:MaxItems=100
 	CampaignRefs []LocalObjectReference `json:"campaignRefs"`
 
-	// detectedAt is when the breach was detected (RFC 3339). Regulatory
-	// deadlines run from this instant.
+	// detectedAt is when the breach was detected (RFC 3339): the awareness or
+	// discovery most regulatory clocks run from.
 	// +required
 	DetectedAt metav1.Time `json:"detectedAt"`
+
+	// assessedAt is when the breach was assessed as notifiable (Singapore,
+	// Australia); the clocks that start at the assessment wait for it. Not
+	// before detectedAt.
+	// +optional
+	AssessedAt *metav1.Time `json:"assessedAt,omitempty"`
 
 	// category is UnauthorizedAccess, DataLeak, LostDevice, Misconfiguration,
 	// ThirdParty or Other.
@@ -82,19 +101,54 @@ type BreachReportSpec struct {
 	// +kubebuilder:validation:MaxLength=4096
 	Description string `json:"description,omitempty"`
 
-	// jurisdictions lists the regimes whose notification clocks apply:
-	// CERTIn (6 h), GDPR (72 h), DPDP (72 h), CCPA (tracked, no fixed clock).
+	// jurisdictions lists the regimes whose duties apply; each regime's duties
+	// and clocks are in docs/regulations.md.
 	// +optional
 	// +listType=set
-	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:MaxItems=10
 	Jurisdictions []Jurisdiction `json:"jurisdictions,omitempty"`
+
+	// affectedResidents is the number of people affected under a regime, for
+	// the duties that depend on it (California's Attorney General above 500,
+	// HIPAA's Secretary at 500). A duty whose threshold has no count here is
+	// assumed to apply.
+	// +optional
+	// +listType=map
+	// +listMapKey=regime
+	// +kubebuilder:validation:MaxItems=10
+	AffectedResidents []ResidentCount `json:"affectedResidents,omitempty"`
+
+	// notifications records each duty carried out: when, and the authority's
+	// reference. A regime's Authority duty is also met by notifiedAuthorityAt.
+	// +optional
+	// +listType=map
+	// +listMapKey=regime
+	// +listMapKey=duty
+	// +kubebuilder:validation:MaxItems=32
+	Notifications []DutyNotification `json:"notifications,omitempty"`
+
+	// extensions records a longer period granted for a duty whose law allows
+	// one (DPDP's detailed report, by the Board).
+	// +optional
+	// +listType=map
+	// +listMapKey=regime
+	// +listMapKey=duty
+	// +kubebuilder:validation:MaxItems=32
+	Extensions []DeadlineExtension `json:"extensions,omitempty"`
+
+	// lawfulDelay is a delay a law-enforcement agency asked for; it postpones
+	// the duties whose law allows it (California, HIPAA) by its length, and
+	// holds them while it has no end.
+	// +optional
+	LawfulDelay *LawfulDelay `json:"lawfulDelay,omitempty"`
 
 	// containment lists what the operator does to contain the breach.
 	// +optional
 	Containment ContainmentSpec `json:"containment,omitempty"`
 
 	// notifiedAuthorityAt is when the supervisory authority was notified; not
-	// before detectedAt.
+	// before detectedAt. It meets the Authority duty of every listed regime
+	// that spec.notifications does not record separately.
 	// +optional
 	NotifiedAuthorityAt *metav1.Time `json:"notifiedAuthorityAt,omitempty"`
 
@@ -115,24 +169,132 @@ type ContainmentSpec struct {
 	RotateKeys bool `json:"rotateKeys,omitempty"`
 }
 
-// BreachDeadline is one regulatory notification clock.
-type BreachDeadline struct {
-	// regime is the jurisdiction whose clock this is.
+// ResidentCount is how many people a breach affects under one regime.
+type ResidentCount struct {
+	// regime is the jurisdiction the count is for.
 	// +required
 	Regime Jurisdiction `json:"regime"`
 
-	// due is when the authority must be notified; absent for regimes with no
-	// fixed clock (CCPA).
+	// count is the number of affected residents (for HIPAA, individuals).
+	// +required
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000000000
+	Count int64 `json:"count"`
+}
+
+// DutyNotification records one duty carried out.
+// +kubebuilder:validation:XValidation:rule="(self.regime + '/' + self.duty) in ['CERTIn/Authority','GDPR/Authority','GDPR/Individuals','UKGDPR/Authority','UKGDPR/Individuals','DPDP/Authority','DPDP/DetailedReport','DPDP/Individuals','CCPA/Individuals','CCPA/AttorneyGeneral','LGPD/Authority','LGPD/Individuals','NIS2/EarlyWarning','NIS2/Authority','NIS2/FinalReport','SingaporePDPA/Authority','SingaporePDPA/Individuals','AustraliaNDB/Authority','AustraliaNDB/Individuals','HIPAA/Individuals','HIPAA/Secretary','HIPAA/SecretaryAnnualLog']",message="no such duty for this regime: see docs/regulations.md (an assessment is recorded in spec.assessedAt)"
+type DutyNotification struct {
+	// regime is the jurisdiction whose duty this is.
+	// +required
+	Regime Jurisdiction `json:"regime"`
+
+	// duty is the regime's duty: Authority, Individuals, AttorneyGeneral,
+	// EarlyWarning, DetailedReport, FinalReport, Secretary or SecretaryAnnualLog.
+	// +required
+	Duty BreachDuty `json:"duty"`
+
+	// at is when the duty was carried out (RFC 3339); not before detectedAt.
+	// +required
+	At metav1.Time `json:"at"`
+
+	// reference is the recipient's reference for the notification, if any.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Reference string `json:"reference,omitempty"`
+
+	// lateReason gives the reasons for a notification after the due time,
+	// which GDPR, UK GDPR and LGPD accept (the deadline shows LateWithReason).
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	LateReason string `json:"lateReason,omitempty"`
+}
+
+// DeadlineExtension is a longer period granted for one duty.
+// +kubebuilder:validation:XValidation:rule="(self.regime + '/' + self.duty) in ['DPDP/DetailedReport']",message="the law allows no extension of this duty: see docs/regulations.md"
+type DeadlineExtension struct {
+	// regime is the jurisdiction whose duty is extended.
+	// +required
+	Regime Jurisdiction `json:"regime"`
+
+	// duty is the regime's duty extended.
+	// +required
+	Duty BreachDuty `json:"duty"`
+
+	// until is the new due time (RFC 3339).
+	// +required
+	Until metav1.Time `json:"until"`
+
+	// reference is the grant's reference, if any.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Reference string `json:"reference,omitempty"`
+}
+
+// LawfulDelay is a law-enforcement delay of notification.
+// +kubebuilder:validation:XValidation:rule="!has(self.from) || !has(self.until) || self.until >= self.from",message="lawfulDelay.until may not precede lawfulDelay.from",fieldPath=".until"
+type LawfulDelay struct {
+	// reason says who asked for the delay and why (no personal data).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	Reason string `json:"reason"`
+
+	// from is when the delay began; detectedAt when unset.
+	// +optional
+	From *metav1.Time `json:"from,omitempty"`
+
+	// until is when the delay ended; unset while it lasts.
+	// +optional
+	Until *metav1.Time `json:"until,omitempty"`
+}
+
+// BreachDeadline is where one regulatory duty stands.
+type BreachDeadline struct {
+	// regime is the jurisdiction whose duty this is.
+	// +required
+	Regime Jurisdiction `json:"regime"`
+
+	// duty is the regime's duty.
+	// +required
+	Duty BreachDuty `json:"duty"`
+
+	// clock is the duty's clock in words: "72 h after awareness", "without undue delay".
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Clock string `json:"clock,omitempty"`
+
+	// state is Pending, Approaching (80% of the clock elapsed), Met, Overdue,
+	// Late, LateWithReason, Waiting (the clock has not started), Paused (a
+	// lawful delay), Informational (not in force) or NotApplicable.
+	// +optional
+	State DeadlineState `json:"state,omitempty"`
+
+	// due is when the duty must be carried out; absent for a duty without a
+	// fixed clock ("without undue delay") and while Waiting or Paused.
 	// +optional
 	Due *metav1.Time `json:"due,omitempty"`
 
-	// met is true when the authority was notified by the due time.
+	// met is true when the duty was carried out in time.
 	// +optional
 	Met bool `json:"met,omitempty"`
 
-	// overdue is true when the due time passed without notification.
+	// overdue is true when the due time passed before the duty was carried out.
 	// +optional
 	Overdue bool `json:"overdue,omitempty"`
+
+	// inForce is false when the rule was not yet in force when the breach was
+	// detected: the deadline is informational and never overdue.
+	InForce bool `json:"inForce"`
+
+	// notifiedAt is when the duty was carried out.
+	// +optional
+	NotifiedAt *metav1.Time `json:"notifiedAt,omitempty"`
+
+	// note explains the state: a threshold, an extension, a delay.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Note string `json:"note,omitempty"`
 }
 
 // CampaignContainment is the containment carried out on one campaign.
@@ -170,16 +332,23 @@ type BreachReportStatus struct {
 	// +optional
 	Phase BreachPhase `json:"phase,omitempty"`
 
-	// deadlines has one entry per listed jurisdiction.
+	// deadlines has one entry per duty of each listed jurisdiction.
 	// +optional
 	// +listType=map
 	// +listMapKey=regime
-	// +kubebuilder:validation:MaxItems=4
+	// +listMapKey=duty
+	// +kubebuilder:validation:MaxItems=64
 	Deadlines []BreachDeadline `json:"deadlines,omitempty"`
 
 	// nextDeadline is the earliest due time that is neither met nor passed.
 	// +optional
 	NextDeadline *metav1.Time `json:"nextDeadline,omitempty"`
+
+	// nextDuty names the duty due at nextDeadline and the time:
+	// "GDPR Authority by 2026-11-23T10:00:00Z".
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	NextDuty string `json:"nextDuty,omitempty"`
 
 	// containment records, per affected campaign, the containment the operator
 	// carried out, so that each action happens once.
@@ -206,7 +375,7 @@ type BreachReportStatus struct {
 // +kubebuilder:printcolumn:name="Severity",type=string,JSONPath=`.spec.severity`
 // +kubebuilder:printcolumn:name="Records",type=integer,JSONPath=`.spec.affectedRecords`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
-// +kubebuilder:printcolumn:name="Next Deadline",type=string,JSONPath=`.status.nextDeadline`
+// +kubebuilder:printcolumn:name="Next Deadline",type=string,JSONPath=`.status.nextDuty`
 // +kubebuilder:printcolumn:name="Overdue",type=string,JSONPath=`.status.conditions[?(@.type=="Overdue")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type BreachReport struct {

@@ -207,10 +207,10 @@ type PrivacySpec struct {
 	// +kubebuilder:default=true
 	RedactComments *bool `json:"redactComments,omitempty"`
 
-	// jurisdictions lists the privacy regimes that apply: GDPR, DPDP, CERTIn, CCPA.
+	// jurisdictions lists the privacy regimes that apply (see docs/regulations.md).
 	// +optional
 	// +listType=set
-	// +kubebuilder:validation:MaxItems=4
+	// +kubebuilder:validation:MaxItems=10
 	Jurisdictions []Jurisdiction `json:"jurisdictions,omitempty"`
 }
 

@@ -8,10 +8,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -30,6 +33,9 @@ func TestMain(m *testing.M) {
 	testenv.Main(m, func(e *testenv.Env) error {
 		scheme := runtime.NewScheme()
 		if err := privacyv1alpha1.AddToScheme(scheme); err != nil {
+			return err
+		}
+		if err := corev1.AddToScheme(scheme); err != nil {
 			return err
 		}
 		c, err := client.New(e.Config, client.Options{Scheme: scheme})
@@ -117,7 +123,7 @@ var invalidCases = []struct {
 	{"key rotation not a duration", validCampaign, `{"spec":{"encryption":{"keyRotationInterval":"monthly"}}}`, "spec.encryption.keyRotationInterval"},
 	{"min group size below 5", validCampaign, `{"spec":{"privacy":{"minGroupSize":4}}}`, "spec.privacy.minGroupSize"},
 	{"min group size above 1000", validCampaign, `{"spec":{"privacy":{"minGroupSize":1001}}}`, "spec.privacy.minGroupSize"},
-	{"unknown jurisdiction", validCampaign, `{"spec":{"privacy":{"jurisdictions":["HIPAA"]}}}`, "spec.privacy.jurisdictions[0]"},
+	{"unknown jurisdiction", validCampaign, `{"spec":{"privacy":{"jurisdictions":["PDPA"]}}}`, "spec.privacy.jurisdictions[0]"},
 	{"two storage backends", validCampaign, `{"spec":{"storage":{"postgres":{"secretRef":{"name":"pg"}}}}}`, "spec.storage"},
 	{"no storage backend", validCampaign, `{"spec":{"storage":{"embedded":null}}}`, "spec.storage"},
 	{"storage missing", validCampaign, `{"spec":{"storage":null}}`, "spec.storage"},
@@ -158,10 +164,56 @@ var invalidCases = []struct {
 	{"unknown category", validBreach, `{"spec":{"category":"Hack"}}`, "spec.category"},
 	{"unknown severity", validBreach, `{"spec":{"severity":"Catastrophic"}}`, "spec.severity"},
 	{"negative record count", validBreach, `{"spec":{"affectedRecords":-1}}`, "spec.affectedRecords"},
+	{"unknown breach jurisdiction", validBreach, `{"spec":{"jurisdictions":["PDPA"]}}`, "spec.jurisdictions[0]"},
+	{"assessed before detected", validBreach, `{"spec":{"assessedAt":"2026-11-20T09:00:00Z"}}`, "spec.assessedAt"},
+	{"a duty the regime does not have", validBreach,
+		`{"spec":{"notifications":[{"regime":"GDPR","duty":"AttorneyGeneral","at":"2026-11-21T10:00:00Z"}]}}`, "no such duty for this regime"},
+	{"an assessment recorded as a notification", validBreach,
+		`{"spec":{"jurisdictions":["AustraliaNDB"],"notifications":[{"regime":"AustraliaNDB","duty":"Assessment","at":"2026-11-21T10:00:00Z"}]}}`, "spec.assessedAt"},
+	{"a notification for an unlisted regime", validBreach,
+		`{"spec":{"notifications":[{"regime":"LGPD","duty":"Authority","at":"2026-11-21T10:00:00Z"}]}}`, "spec.notifications"},
+	{"a notification before detection", validBreach,
+		`{"spec":{"notifications":[{"regime":"GDPR","duty":"Authority","at":"2026-11-19T10:00:00Z"}]}}`, "may not precede detectedAt"},
+	{"a notification without a time", validBreach,
+		`{"spec":{"notifications":[{"regime":"GDPR","duty":"Authority"}]}}`, "spec.notifications[0].at"},
+	{"a duty notified twice", validBreach,
+		`{"spec":{"notifications":[{"regime":"GDPR","duty":"Authority","at":"2026-11-21T10:00:00Z"},{"regime":"GDPR","duty":"Authority","at":"2026-11-22T10:00:00Z"}]}}`, "spec.notifications[1]"},
+	{"an extension the law does not allow", validBreach,
+		`{"spec":{"extensions":[{"regime":"GDPR","duty":"Authority","until":"2026-11-30T10:00:00Z"}]}}`, "the law allows no extension"},
+	{"a lawful delay without a reason", validBreach, `{"spec":{"lawfulDelay":{"until":"2026-11-30T10:00:00Z"}}}`, "spec.lawfulDelay.reason"},
+	{"a lawful delay that ends before it begins", validBreach,
+		`{"spec":{"lawfulDelay":{"reason":"FBI request","from":"2026-11-25T10:00:00Z","until":"2026-11-24T10:00:00Z"}}}`, "spec.lawfulDelay.until"},
+	{"a negative resident count", validBreach, `{"spec":{"affectedResidents":[{"regime":"CCPA","count":-1}]}}`, "spec.affectedResidents[0].count"},
 	// ErasureRequest
 	{"no subject", validErasure, `{"spec":{"subject":{"customerID":null}}}`, "spec.subject"},
 	{"two subjects", validErasure, `{"spec":{"subject":{"email":"a@example.com"}}}`, "spec.subject"},
 	{"email without @", validErasure, `{"spec":{"subject":{"customerID":null,"email":"not-an-email"}}}`, "spec.subject.email"},
+}
+
+// TestFullBreachReportIsAccepted: every field of the regulatory calendar in
+// one report, and the report as it was written before it (notifiedAuthorityAt
+// only), are both accepted.
+func TestFullBreachReportIsAccepted(t *testing.T) {
+	for i, patch := range []string{
+		`{"spec":{"notifiedAuthorityAt":"2026-11-21T10:00:00Z"}}`,
+		`{"spec":{
+			"jurisdictions":["CERTIn","GDPR","UKGDPR","DPDP","CCPA","LGPD","NIS2","SingaporePDPA","AustraliaNDB","HIPAA"],
+			"assessedAt":"2026-11-21T10:00:00Z",
+			"affectedResidents":[{"regime":"CCPA","count":612},{"regime":"HIPAA","count":40}],
+			"notifications":[
+				{"regime":"CERTIn","duty":"Authority","at":"2026-11-20T15:00:00Z","reference":"CERTIn-2026-11-0042"},
+				{"regime":"GDPR","duty":"Authority","at":"2026-11-24T10:00:00Z","lateReason":"the scope was unknown until the forensic report"},
+				{"regime":"CCPA","duty":"Individuals","at":"2026-11-30T10:00:00Z"},
+				{"regime":"NIS2","duty":"EarlyWarning","at":"2026-11-21T09:00:00Z"}],
+			"extensions":[{"regime":"DPDP","duty":"DetailedReport","until":"2026-11-30T10:00:00Z","reference":"DPB/2026/17"}],
+			"lawfulDelay":{"reason":"police investigation, letter of 2026-11-21","from":"2026-11-21T00:00:00Z"}}}`,
+	} {
+		obj := object(t, validBreach, patch)
+		obj.SetName(fmt.Sprintf("full-breach-%d", i))
+		if err := k8s.Create(context.Background(), obj, client.FieldValidation("Strict")); err != nil {
+			t.Errorf("refused: %v", err)
+		}
+	}
 }
 
 // segmentKeys is a segments map of n keys, each allowing one value.
@@ -292,7 +344,7 @@ func TestFullCollectorSpecIsAccepted(t *testing.T) {
 		segments[fmt.Sprintf("key_%d", i)] = privacyv1alpha1.SegmentValues{"a"}
 	}
 	full := &privacyv1alpha1.SurveyCampaign{}
-	full.Name, full.Namespace = "full", "default"
+	full.Name, full.Namespace = "full", testNamespace(t)
 	full.Spec.Question = "How likely are you to recommend us to a friend or colleague?"
 	full.Spec.Consent.NoticeVersion = "v1"
 	full.Spec.RetentionPolicyRef.Name = "ninety-days"
@@ -361,7 +413,7 @@ func TestSamplesAreAccepted(t *testing.T) {
 			if err := yaml.Unmarshal(data, &obj.Object); err != nil {
 				t.Fatal(err)
 			}
-			obj.SetNamespace("default")
+			obj.SetNamespace(testNamespace(t))
 			if err := k8s.Create(ctx, obj, client.FieldValidation("Strict")); err != nil {
 				t.Fatalf("the sample was refused: %v", err)
 			}
@@ -379,7 +431,7 @@ func TestSamplesAreAccepted(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	ctx := context.Background()
 	minimal := &privacyv1alpha1.SurveyCampaign{}
-	minimal.Name, minimal.Namespace = "minimal", "default"
+	minimal.Name, minimal.Namespace = "minimal", testNamespace(t)
 	minimal.Spec.Question = "How likely are you to recommend us to a friend or colleague?"
 	minimal.Spec.Consent.NoticeVersion = "v1"
 	minimal.Spec.RetentionPolicyRef.Name = "ninety-days"
@@ -456,14 +508,14 @@ func TestKubectlGetCategoryAndColumns(t *testing.T) {
 	if err := k8s.Create(context.Background(), obj); err != nil {
 		t.Fatal(err)
 	}
-	out, err := env.Kubectl("get", "surveyguard", "-n", "default")
+	out, err := env.Kubectl("get", "surveyguard", "-n", obj.GetNamespace())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out, "retentionpolicy.privacy.surveyguard.io/columns") {
 		t.Errorf("kubectl get surveyguard does not list the policy:\n%s", out)
 	}
-	out, err = env.Kubectl("get", "rp", "columns", "-n", "default")
+	out, err = env.Kubectl("get", "rp", "columns", "-n", obj.GetNamespace())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,7 +526,25 @@ func TestKubectlGetCategoryAndColumns(t *testing.T) {
 	}
 }
 
-// object builds an unstructured object in the default namespace from a YAML
+// namespaces are the namespaces made for tests, one per test or subtest: the
+// API server outlives one go test -count run, so names never repeat across runs.
+var namespaces sync.Map // *testing.T -> string
+
+// testNamespace is a namespace of the test's own.
+func testNamespace(t *testing.T) string {
+	t.Helper()
+	if ns, ok := namespaces.Load(t); ok {
+		return ns.(string)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "api-"}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatalf("creating the test's namespace: %v", err)
+	}
+	namespaces.Store(t, ns.Name)
+	return ns.Name
+}
+
+// object builds an unstructured object in the test's namespace from a YAML
 // manifest and an optional JSON merge patch.
 func object(t *testing.T, manifest, patch string) *unstructured.Unstructured {
 	t.Helper()
@@ -490,7 +560,7 @@ func object(t *testing.T, manifest, patch string) *unstructured.Unstructured {
 		doc = mergePatch(doc, p)
 	}
 	obj := &unstructured.Unstructured{Object: doc}
-	obj.SetNamespace("default")
+	obj.SetNamespace(testNamespace(t))
 	return obj
 }
 

@@ -13,13 +13,16 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -60,6 +63,12 @@ type Options struct {
 	Workers int
 	// PprofAddr serves net/http/pprof when not "0" (profiling only).
 	PprofAddr string
+	// RunAgain lets the manager run more than once in one process (tests):
+	// controller names are otherwise unique per process.
+	RunAgain bool
+	// HolidayCalendar is "name" or "namespace/name" of the ConfigMap of
+	// holidays business-day clocks skip; name alone is in OperatorNamespace.
+	HolidayCalendar string
 }
 
 // stringList is a repeatable string flag.
@@ -92,6 +101,24 @@ func informersSynced(c cache.Cache, objs ...client.Object) healthz.Checker {
 		}
 		return nil
 	}
+}
+
+// holidayCalendar reads --holiday-calendar: "name" in the operator's
+// namespace or "namespace/name".
+func holidayCalendar(flag, operatorNamespace string) (types.NamespacedName, error) {
+	if flag == "" {
+		return types.NamespacedName{}, nil
+	}
+	key := types.NamespacedName{Namespace: operatorNamespace, Name: flag}
+	if ns, name, ok := strings.Cut(flag, "/"); ok {
+		key = types.NamespacedName{Namespace: ns, Name: name}
+	}
+	for _, part := range []string{key.Namespace, key.Name} {
+		if errs := validation.IsDNS1123Subdomain(part); len(errs) > 0 {
+			return key, fmt.Errorf("%w: --holiday-calendar=%q: %q %s", cli.ErrUsage, flag, part, strings.Join(errs, "; "))
+		}
+	}
+	return key, nil
 }
 
 // DefaultCollectorImage is the collector image when none is configured.
@@ -160,6 +187,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Workers, "campaign-workers", 4, "How many SurveyCampaigns are reconciled at once.")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", time.Minute,
 		"How often each campaign's figures are read from its collector (±20% jitter).")
+	fs.StringVar(&o.HolidayCalendar, "holiday-calendar", "",
+		"ConfigMap (name, or namespace/name) listing per regime the holidays business-day clocks skip (docs/regulations.md); weekends only when empty.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	var kubeconfig string
@@ -169,6 +198,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&qps, "kube-api-qps", 100, "Requests per second the operator may send the API server (client-side limit).")
 	fs.IntVar(&burst, "kube-api-burst", 200, "Requests the operator may send at once above --kube-api-qps.")
 	if help, err := cli.Parse(fs, args); help || err != nil {
+		return err
+	}
+	if _, err := holidayCalendar(o.HolidayCalendar, "default"); err != nil {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
@@ -211,6 +243,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		// The manager exits on SIGTERM right after releasing its Lease, so a
 		// new leader takes over at once instead of after LeaseDuration.
 		LeaderElectionReleaseOnCancel: true,
+		Controller:                    config.Controller{SkipNameValidation: &o.RunAgain},
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
@@ -222,9 +255,14 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if o.OperatorNamespace == "" {
 		o.OperatorNamespace = "surveyguard-system"
 	}
+	holidays, err := holidayCalendar(o.HolidayCalendar, o.OperatorNamespace)
+	if err != nil {
+		return err
+	}
 	if err := controllers.SetupAll(mgr, controllers.Options{
 		CollectorImage: o.CollectorImage, OperatorNamespace: o.OperatorNamespace,
 		Collectors: adminclient.New(dial, 0), StatsInterval: o.StatsInterval, Workers: o.Workers,
+		HolidayCalendar: holidays,
 	}); err != nil {
 		return err
 	}

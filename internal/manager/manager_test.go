@@ -53,6 +53,7 @@ func TestManagerRunsWithGeneratedRBAC(t *testing.T) {
 			LeaderElect:             true,
 			LeaderElectionNamespace: ns,
 			LeaseDuration:           15 * time.Second,
+			RunAgain:                true, // go test -count
 		})
 	}()
 
@@ -109,12 +110,21 @@ func TestMainRejectsUnknownFlags(t *testing.T) {
 	}
 }
 
+func TestMainRejectsABadHolidayCalendar(t *testing.T) {
+	for _, v := range []string{"Holidays", "a/b/c", "ns/", "/name"} {
+		err := manager.Main(context.Background(), []string{"--holiday-calendar=" + v}, &strings.Builder{}, &strings.Builder{})
+		if err == nil || !strings.Contains(err.Error(), "--holiday-calendar") {
+			t.Errorf("--holiday-calendar=%s: want an error naming the flag, got %v", v, err)
+		}
+	}
+}
+
 func TestMainHelpListsFlags(t *testing.T) {
 	var stdout strings.Builder
 	if err := manager.Main(context.Background(), []string{"--help"}, &stdout, &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"-metrics-bind-address", "-health-probe-bind-address", "-leader-elect", "-kubeconfig"} {
+	for _, flag := range []string{"-metrics-bind-address", "-health-probe-bind-address", "-leader-elect", "-kubeconfig", "-holiday-calendar"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("surveyguard manager --help does not list %s:\n%s", flag, stdout.String())
 		}
@@ -162,6 +172,12 @@ func grantGeneratedRole(t *testing.T, c client.Client, user, ns string) {
 		if err := c.Create(ctx, o); err != nil {
 			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
 		}
+		// The API server outlives a go test -count run.
+		t.Cleanup(func() {
+			if err := c.Delete(ctx, o); err != nil {
+				t.Errorf("deleting %T %s: %v", o, o.GetName(), err)
+			}
+		})
 	}
 }
 

@@ -68,12 +68,19 @@ func TestHelmChartInstalls(t *testing.T) {
 	if out, err := helm(t, "lint", "--strict", chart); err != nil {
 		t.Fatalf("helm lint: %v\n%s", err, out)
 	}
-	if out, err := env.Kubectl("create", "namespace", "sg-helm"); err != nil {
+	// The API server outlives a go test -count run: the namespace may be
+	// there already, and the release is uninstalled when the test ends.
+	if out, err := env.Kubectl("create", "namespace", "sg-helm"); err != nil && !strings.Contains(out, "AlreadyExists") {
 		t.Fatal(out)
 	}
 	if out, err := helm(t, "install", "sg", chart, "-n", "sg-helm", "--wait=false"); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
+	t.Cleanup(func() {
+		if out, err := helm(t, "uninstall", "sg", "-n", "sg-helm", "--wait=false"); err != nil {
+			t.Errorf("helm uninstall: %v\n%s", err, out)
+		}
+	})
 	out, err := env.Kubectl("get", "clusterrole", "sg-surveyguard-manager", "-o", "yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +115,19 @@ func TestHelmChartInstalls(t *testing.T) {
 	}
 }
 
+// TestHelmHolidayCalendar: the value reaches the manager as its flag, and
+// without it the flag is not passed.
+func TestHelmHolidayCalendar(t *testing.T) {
+	out, err := helm(t, "template", "sg", chart, "--set", "holidayCalendar=compliance/holidays")
+	if err != nil || !strings.Contains(out, "- --holiday-calendar=compliance/holidays\n") {
+		t.Fatalf("helm template with holidayCalendar (%v):\n%s", err, out)
+	}
+	out, err = helm(t, "template", "sg", chart)
+	if err != nil || strings.Contains(out, "--holiday-calendar") {
+		t.Fatalf("helm template without holidayCalendar (%v):\n%s", err, out)
+	}
+}
+
 // TestHelmRefusesBadValues checks that values.schema.json and the chart's own
 // checks refuse bad values with a message that names the value.
 func TestHelmRefusesBadValues(t *testing.T) {
@@ -121,6 +141,7 @@ func TestHelmRefusesBadValues(t *testing.T) {
 		{"replicas zero", []string{"--set", "replicas=0"}, "replicas"},
 		{"bad pull policy", []string{"--set", "image.pullPolicy=Sometimes"}, "pullPolicy"},
 		{"bad log level", []string{"--set", "logLevel=verbose"}, "logLevel"},
+		{"holiday calendar not a ConfigMap name", []string{"--set", "holidayCalendar=Holidays_2026"}, "holidayCalendar"},
 		{"several managers without leader election", []string{"--set", "replicas=2", "--set", "leaderElection.enabled=false"}, "leaderElection.enabled"},
 	}
 	for _, tc := range cases {
