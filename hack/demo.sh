@@ -126,7 +126,7 @@ kubectl get -n default surveycampaign checkout-nps
 say "A breach is reported: the collector is paused and its keys rotated"
 kubectl apply -n default -f config/samples/privacy_v1alpha1_breachreport.yaml
 kubectl wait -n default --for=jsonpath='{.spec.replicas}'=0 --timeout=60s deployment/checkout-nps-collector
-kubectl wait -n default --for=jsonpath='{.status.phase}'=Contained --timeout=60s breachreport/checkout-export-leak
+kubectl wait -n default --for=condition=Contained --timeout=60s breachreport/checkout-export-leak
 kubectl get -n default deployment checkout-nps-collector
 kubectl get -n default breachreport checkout-export-leak
 kubectl get -n default breachreport checkout-export-leak \
