@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
-	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 	"github.com/surveyguard/surveyguard/internal/store"
 )
 
@@ -61,19 +61,19 @@ func TestSetRetention(t *testing.T) {
 		}
 		return p
 	}
-	oldest := func(age time.Duration) *collector.Stats {
+	oldest := func(age time.Duration) *collectorapi.Stats {
 		t := now.Add(-age)
-		return &collector.Stats{OldestRecordTime: &t}
+		return &collectorapi.Stats{OldestRecordTime: &t}
 	}
 	cases := []struct {
 		name        string
 		policy      *privacyv1alpha1.RetentionPolicy
-		stats       *collector.Stats
+		stats       *collectorapi.Stats
 		prior       *metav1.Condition
 		want        metav1.ConditionStatus
 		reason, msg string
 	}{
-		{"nothing stored", policy(nil), &collector.Stats{}, nil, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, "no raw response"},
+		{"nothing stored", policy(nil), &collectorapi.Stats{}, nil, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, "no raw response"},
 		{"young enough", policy(nil), oldest(90 * 24 * time.Hour), nil, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, ""},
 		// 90 days plus one daily period is the limit; one second beyond is overdue.
 		{"at the limit", policy(nil), oldest(91 * 24 * time.Hour), nil, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, ""},
@@ -109,7 +109,7 @@ func TestSetRetentionKeepsWhatWasReadWhileTheCollectorIsDown(t *testing.T) {
 	old := now.Add(-90 * time.Minute)
 	finished := now.Add(-10 * time.Minute)
 	c := &privacyv1alpha1.SurveyCampaign{}
-	setRetention(c, p, &collector.Stats{OldestRecordTime: &old, LastPurge: &store.PurgeReceipt{Purged: 4, Anonymized: 1, FinishedAt: finished}}, now)
+	setRetention(c, p, &collectorapi.Stats{OldestRecordTime: &old, LastPurge: &store.PurgeReceipt{Purged: 4, Anonymized: 1, FinishedAt: finished}}, now)
 	if r := c.Status.Retention; r.LastPurged != 5 || !r.LastPurgeTime.Time.Equal(finished) {
 		t.Errorf("retention %+v", r)
 	}
@@ -119,7 +119,7 @@ func TestSetRetentionKeepsWhatWasReadWhileTheCollectorIsDown(t *testing.T) {
 		t.Errorf("RetentionEnforced %+v", got)
 	}
 	// A dry run is not a purge.
-	setRetention(c, p, &collector.Stats{OldestRecordTime: &old, LastPurge: &store.PurgeReceipt{DryRun: true, Purged: 9, FinishedAt: now}}, now)
+	setRetention(c, p, &collectorapi.Stats{OldestRecordTime: &old, LastPurge: &store.PurgeReceipt{DryRun: true, Purged: 9, FinishedAt: now}}, now)
 	if c.Status.Retention.LastPurged != 5 {
 		t.Errorf("a dry run counted: %+v", c.Status.Retention)
 	}

@@ -9,12 +9,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
-	"github.com/surveyguard/surveyguard/internal/store"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 )
 
 // policyReceipt is the collector's receipt as the policy shows it, to the
 // second (what the API server keeps), so rereading it changes nothing.
-func policyReceipt(campaign string, rc *store.PurgeReceipt) *privacyv1alpha1.PurgeReceipt {
+func policyReceipt(campaign string, rc *collectorapi.PurgeReceipt) *privacyv1alpha1.PurgeReceipt {
 	return &privacyv1alpha1.PurgeReceipt{
 		Campaign:   campaign,
 		Cutoff:     &metav1.Time{Time: rc.Cutoff.UTC().Truncate(time.Second)},

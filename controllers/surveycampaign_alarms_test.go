@@ -22,7 +22,7 @@ import (
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/adminclient"
-	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 )
 
 // fakeCollector answers the admin API of a campaign with the figures the
@@ -30,14 +30,14 @@ import (
 // the operator sends: the figures of a real collector in trouble (a key
 // gone, the store full) without making the trouble.
 type fakeCollector struct {
-	stats atomic.Pointer[collector.Stats]
+	stats atomic.Pointer[collectorapi.Stats]
 
 	mu      sync.Mutex
 	callers map[string]bool
 	purges  []string // request bodies
 }
 
-func startFakeCollector(t *testing.T, ns string, st *collector.Stats) *fakeCollector {
+func startFakeCollector(t *testing.T, ns string, st *collectorapi.Stats) *fakeCollector {
 	t.Helper()
 	secret := &corev1.Secret{}
 	eventually(t, "TLS Secret", func() error { return get(ns, "checkout-nps-tls", secret) })
@@ -120,8 +120,8 @@ func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
 	hmac := bytes.Repeat([]byte{0xab}, 32)
 	// k2 is active and k1 is still in the Secret, as after a rotation.
 	create(t, keySecret(ns, hmac, "k1", "k2"), policy(ns), campaign(ns))
-	storage := collector.StorageStats{UsedBytes: 1 << 20, MaxBytes: 800 << 20, FreeBytes: ptr.To[int64](700 << 20)}
-	f := startFakeCollector(t, ns, &collector.Stats{ActiveKeyID: "k2", MissingKeyIDs: []string{"k1"}, Storage: storage})
+	storage := collectorapi.StorageStats{UsedBytes: 1 << 20, MaxBytes: 800 << 20, FreeBytes: ptr.To[int64](700 << 20)}
+	f := startFakeCollector(t, ns, &collectorapi.Stats{ActiveKeyID: "k2", MissingKeyIDs: []string{"k1"}, Storage: storage})
 
 	// The collector misses k1 although nothing is left to re-wrap: the
 	// operator reports it and keeps k1.
@@ -139,7 +139,7 @@ func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
 
 	// The hmac key was changed under the collector. Nothing is missing any
 	// more, so k1 retires; the hmac key is the operator's to keep.
-	f.stats.Store(&collector.Stats{ActiveKeyID: "k2", HMACKeyRejected: true, Storage: storage})
+	f.stats.Store(&collectorapi.Stats{ActiveKeyID: "k2", HMACKeyRejected: true, Storage: storage})
 	waitCampaign(t, ns, "EncryptionEnforced HMACKeyRejected", func(c *privacyv1alpha1.SurveyCampaign) error {
 		want := "the hmac key in Secret checkout-nps-keys changed while stored responses carry pseudonyms made with the previous one"
 		if err := hasCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, metav1.ConditionFalse, privacyv1alpha1.ReasonHMACKeyRejected, want); err != nil {
@@ -161,7 +161,7 @@ func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
 	}
 
 	// The store is full: ingest is refused until a purge or a larger limit.
-	f.stats.Store(&collector.Stats{ActiveKeyID: "k2", Storage: collector.StorageStats{
+	f.stats.Store(&collectorapi.Stats{ActiveKeyID: "k2", Storage: collectorapi.StorageStats{
 		UsedBytes: 801 << 20, MaxBytes: 800 << 20, Full: true, Reason: "the store holds 801Mi, over limits.maxStoreSize 800Mi",
 	}})
 	waitCampaign(t, ns, "StorageAvailable False", func(c *privacyv1alpha1.SurveyCampaign) error {
@@ -173,7 +173,7 @@ func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
 	})
 
 	// Purged: everything is well again.
-	f.stats.Store(&collector.Stats{ActiveKeyID: "k2", Storage: storage})
+	f.stats.Store(&collectorapi.Stats{ActiveKeyID: "k2", Storage: storage})
 	waitCampaign(t, ns, "Ready", func(c *privacyv1alpha1.SurveyCampaign) error {
 		if err := hasCondition(c, privacyv1alpha1.ConditionStorageAvailable, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, "1Mi of 800Mi used; 700Mi free"); err != nil {
 			return err

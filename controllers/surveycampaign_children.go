@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
-	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 )
 
 // Ports of the collector, in the pod and on the Service.
@@ -140,32 +140,32 @@ func collectorConfig(c *privacyv1alpha1.SurveyCampaign, policy *privacyv1alpha1.
 	if err != nil {
 		return nil, err
 	}
-	cfg := collector.Config{
+	cfg := collectorapi.Config{
 		Campaign: c.Name,
 		Question: c.Spec.Question,
-		Consent: collector.ConsentConfig{
+		Consent: collectorapi.ConsentConfig{
 			Required: required, NoticeVersion: consent.NoticeVersion,
 			Purpose: consent.Purpose, LawfulBasis: string(consent.LawfulBasis),
 		},
-		Collect: collector.CollectConfig{
+		Collect: collectorapi.CollectConfig{
 			Comment: c.Spec.Collect.Comment, Email: c.Spec.Collect.Email,
 			CustomerID: c.Spec.Collect.CustomerID, Segments: segments,
 		},
 		Limits: collectorLimits(c),
-		Privacy: collector.PrivacyConfig{
+		Privacy: collectorapi.PrivacyConfig{
 			MinGroupSize:   minGroup,
 			RedactComments: c.Spec.Privacy.RedactComments == nil || *c.Spec.Privacy.RedactComments,
 		},
-		Retention:      collector.Retention{MaxAge: collector.Duration{Duration: policy.Spec.MaxAge.Duration}},
-		Listen:         collector.ListenConfig{Public: fmt.Sprintf(":%d", publicPort), Admin: fmt.Sprintf(":%d", adminPort)},
-		TLS:            collector.TLSConfig{CertFile: path.Join(tlsDir, corev1.TLSCertKey), KeyFile: path.Join(tlsDir, corev1.TLSPrivateKeyKey)},
+		Retention:      collectorapi.Retention{MaxAge: collectorapi.Duration{Duration: policy.Spec.MaxAge.Duration}},
+		Listen:         collectorapi.ListenConfig{Public: fmt.Sprintf(":%d", publicPort), Admin: fmt.Sprintf(":%d", adminPort)},
+		TLS:            collectorapi.TLSConfig{CertFile: path.Join(tlsDir, corev1.TLSCertKey), KeyFile: path.Join(tlsDir, corev1.TLSPrivateKeyKey)},
 		KeysDir:        keysDir,
 		AdminTokenFile: path.Join(adminDir, tokenKey),
 	}
 	if pg := c.Spec.Storage.Postgres; pg != nil {
-		cfg.Store = collector.StoreConfig{Driver: "postgres", DSNFile: path.Join(dsnDir, dsnKey(pg))}
+		cfg.Store = collectorapi.StoreConfig{Driver: "postgres", DSNFile: path.Join(dsnDir, dsnKey(pg))}
 	} else {
-		cfg.Store = collector.StoreConfig{Driver: "sqlite", Path: path.Join(dataDir, "responses.db")}
+		cfg.Store = collectorapi.StoreConfig{Driver: "sqlite", Path: path.Join(dataDir, "responses.db")}
 	}
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -173,7 +173,7 @@ func collectorConfig(c *privacyv1alpha1.SurveyCampaign, policy *privacyv1alpha1.
 	}
 	// The collector refuses what it cannot serve; check here so that the
 	// campaign says so instead of a crash-looping pod.
-	if _, err := collector.ParseConfig(data); err != nil {
+	if _, err := collectorapi.ParseConfig(data); err != nil {
 		return nil, err
 	}
 	return data, nil
@@ -210,9 +210,9 @@ const defaultStorePercent = 80
 // collectorLimits renders spec.collector.limits. An embedded store without a
 // maxStoreSize gets 80% of its volume (whole bytes, rounded down); zero
 // values are left for the collector to default.
-func collectorLimits(c *privacyv1alpha1.SurveyCampaign) collector.LimitsConfig {
+func collectorLimits(c *privacyv1alpha1.SurveyCampaign) collectorapi.LimitsConfig {
 	l := c.Spec.Collector.Limits
-	out := collector.LimitsConfig{
+	out := collectorapi.LimitsConfig{
 		RequestsPerSecond:       int(l.RequestsPerSecond),
 		Burst:                   int(l.Burst),
 		MaxConnections:          int(l.MaxConnections),

@@ -12,7 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
-	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 )
 
 // TestCollectorConfig renders the collector's configuration from campaigns
@@ -28,35 +28,35 @@ func TestCollectorConfig(t *testing.T) {
 		return privacyv1alpha1.StorageSpec{Embedded: e}
 	}
 	postgres := privacyv1alpha1.StorageSpec{Postgres: &privacyv1alpha1.PostgresStorage{SecretRef: privacyv1alpha1.SecretKeyReference{Name: "pg"}}}
-	defaults := collector.DefaultLimits
+	defaults := collectorapi.DefaultLimits
 	cases := []struct {
 		name     string
 		segments privacyv1alpha1.Segments
 		storage  privacyv1alpha1.StorageSpec
 		limits   privacyv1alpha1.CollectorLimits
-		want     collector.LimitsConfig
+		want     collectorapi.LimitsConfig
 		wantErr  string
 	}{
 		{
 			name: "defaults: 80% of the default 1Gi volume", storage: embedded(""),
 			// What the API server's defaults give.
 			limits: privacyv1alpha1.CollectorLimits{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64},
-			want: collector.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
+			want: collectorapi.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
 				MaxStoreSize: q("858993459"), MinFreeDisk: defaults.MinFreeDisk},
 		},
 		{
 			name: "nothing set (a campaign stored before limits existed): the collector's defaults", storage: embedded("10Gi"),
-			want: collector.LimitsConfig{RequestsPerSecond: defaults.RequestsPerSecond, Burst: defaults.Burst, MaxConnections: defaults.MaxConnections,
+			want: collectorapi.LimitsConfig{RequestsPerSecond: defaults.RequestsPerSecond, Burst: defaults.Burst, MaxConnections: defaults.MaxConnections,
 				MaxConnectionsPerClient: defaults.MaxConnectionsPerClient, MaxStoreSize: q("8Gi"), MinFreeDisk: defaults.MinFreeDisk},
 		},
 		{
 			name: "80% rounds down to whole bytes", storage: embedded("1073741827"),
-			want: collector.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
+			want: collectorapi.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
 				MaxStoreSize: q("858993461"), MinFreeDisk: defaults.MinFreeDisk},
 		},
 		{
 			name: "80% of 1Ti", storage: embedded("1Ti"),
-			want: collector.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
+			want: collectorapi.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
 				MaxStoreSize: q("879609302220"), MinFreeDisk: defaults.MinFreeDisk},
 		},
 		{
@@ -65,16 +65,16 @@ func TestCollectorConfig(t *testing.T) {
 				RequestsPerSecond: 1000, Burst: 2000, MaxConnections: 50000, MaxConnectionsPerClient: 8,
 				TrustedProxies: []string{"10.0.0.0/8", "fd00::/8"}, MaxStoreSize: q("1500Mi"), MinFreeDisk: q("0"),
 			},
-			want: collector.LimitsConfig{RequestsPerSecond: 1000, Burst: 2000, MaxConnections: 50000, MaxConnectionsPerClient: 8,
+			want: collectorapi.LimitsConfig{RequestsPerSecond: 1000, Burst: 2000, MaxConnections: 50000, MaxConnectionsPerClient: 8,
 				TrustedProxies: []string{"10.0.0.0/8", "fd00::/8"}, MaxStoreSize: q("1500Mi"), MinFreeDisk: q("0")},
 		},
 		{
 			name: "postgres: no cap unless set", storage: postgres,
-			want: collector.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64, MinFreeDisk: defaults.MinFreeDisk},
+			want: collectorapi.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64, MinFreeDisk: defaults.MinFreeDisk},
 		},
 		{
 			name: "postgres with a cap", storage: postgres, limits: privacyv1alpha1.CollectorLimits{MaxStoreSize: q("20Gi"), MinFreeDisk: q("1Gi")},
-			want: collector.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
+			want: collectorapi.LimitsConfig{RequestsPerSecond: 10, Burst: 30, MaxConnections: 1024, MaxConnectionsPerClient: 64,
 				MaxStoreSize: q("20Gi"), MinFreeDisk: q("1Gi")},
 		},
 		{
@@ -108,7 +108,7 @@ func TestCollectorConfig(t *testing.T) {
 			if !reflect.DeepEqual(before, c) {
 				t.Error("rendering changed the campaign")
 			}
-			cfg, err := collector.ParseConfig(data)
+			cfg, err := collectorapi.ParseConfig(data)
 			if err != nil {
 				t.Fatalf("the collector refuses what the operator renders: %v\n%s", err, data)
 			}
@@ -121,7 +121,7 @@ func TestCollectorConfig(t *testing.T) {
 	}
 }
 
-func assertLimits(t *testing.T, got, want collector.LimitsConfig) {
+func assertLimits(t *testing.T, got, want collectorapi.LimitsConfig) {
 	t.Helper()
 	eqQ := func(a, b *resource.Quantity) bool {
 		if a == nil || b == nil {
@@ -136,7 +136,7 @@ func assertLimits(t *testing.T, got, want collector.LimitsConfig) {
 	}
 }
 
-func describeLimits(l collector.LimitsConfig) string {
+func describeLimits(l collectorapi.LimitsConfig) string {
 	s := func(q *resource.Quantity) string {
 		if q == nil {
 			return "unset"

@@ -31,7 +31,7 @@ import (
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/adminclient"
-	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 )
 
 // SurveyCampaignReconciler deploys and watches one collector per campaign.
@@ -422,7 +422,7 @@ func (r *SurveyCampaignReconciler) purgeAll(ctx context.Context, c *privacyv1alp
 	}
 	ctx, cancel := context.WithTimeout(ctx, shredTimeout)
 	defer cancel()
-	receipt, err := r.Collectors.Purge(ctx, target, collector.PurgeRequest{Everything: true, Action: "Delete"})
+	receipt, err := r.Collectors.Purge(ctx, target, collectorapi.PurgeRequest{Everything: true, Action: "Delete"})
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
-	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 )
 
 // observed is what one reconcile pass learned, from which status is computed.
@@ -40,7 +40,7 @@ type observed struct {
 	// deployment is the collector's Deployment as last read.
 	deployment *appsv1.Deployment
 	// stats are the collector's figures; statsErr why they could not be read.
-	stats    *collector.Stats
+	stats    *collectorapi.Stats
 	statsErr error
 	// activeKeyID and rotatedAt describe the key Secret.
 	activeKeyID string
@@ -216,7 +216,7 @@ func readyAlarm(c *privacyv1alpha1.SurveyCampaign) *metav1.Condition {
 // setStorageAvailable publishes the storage budget the collector reports.
 // While its figures cannot be read the condition stays as it was (Unknown
 // before the first read), so it does not flap with the collector.
-func setStorageAvailable(c *privacyv1alpha1.SurveyCampaign, st *collector.Stats) {
+func setStorageAvailable(c *privacyv1alpha1.SurveyCampaign, st *collectorapi.Stats) {
 	if st == nil {
 		if meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionStorageAvailable) == nil {
 			setConditionUnknown(c, privacyv1alpha1.ConditionStorageAvailable, privacyv1alpha1.ReasonCollectorUnavailable,
@@ -247,20 +247,20 @@ func setStorageAvailable(c *privacyv1alpha1.SurveyCampaign, st *collector.Stats)
 // figures stay close to what it shows (storageClose): the store's files
 // and the volume's free space move a little with every write and
 // checkpoint, and status is not rewritten for that.
-func storageMessage(prev string, s collector.StorageStats) string {
-	next := collector.HumanBytes(s.UsedBytes) + " used"
+func storageMessage(prev string, s collectorapi.StorageStats) string {
+	next := collectorapi.HumanBytes(s.UsedBytes) + " used"
 	if s.MaxBytes > 0 {
-		next = collector.HumanBytes(s.UsedBytes) + " of " + collector.HumanBytes(s.MaxBytes) + " used"
+		next = collectorapi.HumanBytes(s.UsedBytes) + " of " + collectorapi.HumanBytes(s.MaxBytes) + " used"
 	}
 	if s.FreeBytes != nil {
-		next += "; " + collector.HumanBytes(*s.FreeBytes) + " free"
+		next += "; " + collectorapi.HumanBytes(*s.FreeBytes) + " free"
 	}
 	m := storageMessageRE.FindStringSubmatch(prev)
 	if m == nil || next == prev {
 		return next
 	}
 	used, okUsed := parseHumanBytes(m[1])
-	sameMax := (m[3] == "" && s.MaxBytes == 0) || (s.MaxBytes > 0 && m[3] == collector.HumanBytes(s.MaxBytes))
+	sameMax := (m[3] == "" && s.MaxBytes == 0) || (s.MaxBytes > 0 && m[3] == collectorapi.HumanBytes(s.MaxBytes))
 	sameFree := m[5] == "" && s.FreeBytes == nil
 	if free, ok := parseHumanBytes(m[5]); ok && s.FreeBytes != nil {
 		sameFree = storageClose(free, *s.FreeBytes)
@@ -284,7 +284,7 @@ func storageClose(published, now int64) bool {
 	return d <= max(published/20, 1<<20)
 }
 
-// parseHumanBytes reads what collector.HumanBytes wrote.
+// parseHumanBytes reads what collectorapi.HumanBytes wrote.
 func parseHumanBytes(s string) (int64, bool) {
 	if n, ok := strings.CutSuffix(s, "B"); ok {
 		v, err := strconv.ParseInt(n, 10, 64)
@@ -299,7 +299,7 @@ func parseHumanBytes(s string) (int64, bool) {
 
 // setNPS publishes the collector's figures; updatedAt moves only when they
 // change, so an idle campaign's status is not rewritten by every poll.
-func setNPS(c *privacyv1alpha1.SurveyCampaign, st *collector.Stats, now time.Time) {
+func setNPS(c *privacyv1alpha1.SurveyCampaign, st *collectorapi.Stats, now time.Time) {
 	next := &privacyv1alpha1.NPSStatus{
 		Responses: st.Responses, Suppressed: st.Suppressed, Score: st.Score,
 		Promoters: st.Promoters, Passives: st.Passives, Detractors: st.Detractors, MarginOfError: st.MarginOfError,
@@ -408,7 +408,7 @@ func pausedMessage(c *privacyv1alpha1.SurveyCampaign, pausedBy []string) string 
 // status.retention from the collector's figures, and RetentionEnforced —
 // False when the oldest response is older than maxAge plus one schedule
 // period, or while a legal hold keeps everything.
-func setRetention(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.RetentionPolicy, st *collector.Stats, now time.Time) {
+func setRetention(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.RetentionPolicy, st *collectorapi.Stats, now time.Time) {
 	if p == nil {
 		return
 	}

@@ -13,7 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
-	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 	"github.com/surveyguard/surveyguard/internal/nps"
 )
 
@@ -26,10 +26,10 @@ func available(gen int64) *appsv1.Deployment {
 
 func TestSetCampaignStatus(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	stats := &collector.Stats{ActiveKeyID: "k1", Result: nps.Result{Responses: 20, Score: ptr.To[int32](30)},
-		Storage: collector.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20, FreeBytes: ptr.To[int64](2308544921)}}
+	stats := &collectorapi.Stats{ActiveKeyID: "k1", Result: nps.Result{Responses: 20, Score: ptr.To[int32](30)},
+		Storage: collectorapi.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20, FreeBytes: ptr.To[int64](2308544921)}}
 	full := *stats
-	full.Storage = collector.StorageStats{UsedBytes: 801 << 20, MaxBytes: 800 << 20, Full: true, Reason: "the store holds 801Mi, over limits.maxStoreSize 800Mi"}
+	full.Storage = collectorapi.StorageStats{UsedBytes: 801 << 20, MaxBytes: 800 << 20, Full: true, Reason: "the store holds 801Mi, over limits.maxStoreSize 800Mi"}
 	missing := *stats
 	missing.MissingKeyIDs = []string{"k1"}
 	hmac := *stats
@@ -167,10 +167,10 @@ func TestSetCampaignStatus(t *testing.T) {
 // collector's figures cannot be read, and clears when it says so.
 func TestAlarmsStayWhileTheCollectorIsSilent(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	healthy := &collector.Stats{ActiveKeyID: "k1", Storage: collector.StorageStats{UsedBytes: 1 << 20}}
+	healthy := &collectorapi.Stats{ActiveKeyID: "k1", Storage: collectorapi.StorageStats{UsedBytes: 1 << 20}}
 	alarming := *healthy
 	alarming.MissingKeyIDs = []string{"k1"}
-	alarming.Storage = collector.StorageStats{UsedBytes: 2 << 20, MaxBytes: 1 << 20, Full: true, Reason: "over limits.maxStoreSize"}
+	alarming.Storage = collectorapi.StorageStats{UsedBytes: 2 << 20, MaxBytes: 1 << 20, Full: true, Reason: "over limits.maxStoreSize"}
 	c := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "y", Generation: 1}}
 	check := func(step string, enc, storage metav1.ConditionStatus, readyReason string) {
 		t.Helper()
@@ -208,12 +208,12 @@ func TestAlarmsStayWhileTheCollectorIsSilent(t *testing.T) {
 // leaves status exactly as it was, so the reconciler writes nothing.
 func TestSetCampaignStatusIsStable(t *testing.T) {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	st := &collector.Stats{ActiveKeyID: "k1", MissingKeyIDs: []string{"k2", "k1"},
-		Storage: collector.StorageStats{UsedBytes: 5 << 20, MaxBytes: 8 << 20, FreeBytes: ptr.To[int64](3 << 30), Full: true, Reason: "full"}}
+	st := &collectorapi.Stats{ActiveKeyID: "k1", MissingKeyIDs: []string{"k2", "k1"},
+		Storage: collectorapi.StorageStats{UsedBytes: 5 << 20, MaxBytes: 8 << 20, FreeBytes: ptr.To[int64](3 << 30), Full: true, Reason: "full"}}
 	for _, obs := range []observed{
 		{deployment: available(1), stats: st, activeKeyID: "k1"},
-		{deployment: available(1), stats: &collector.Stats{ActiveKeyID: "k1", HMACKeyRejected: true}, activeKeyID: "k1"},
-		{deployment: available(1), stats: &collector.Stats{ActiveKeyID: "k1"}, activeKeyID: "k1"},
+		{deployment: available(1), stats: &collectorapi.Stats{ActiveKeyID: "k1", HMACKeyRejected: true}, activeKeyID: "k1"},
+		{deployment: available(1), stats: &collectorapi.Stats{ActiveKeyID: "k1"}, activeKeyID: "k1"},
 		{deployment: available(1), statsErr: errors.New("timeout"), activeKeyID: "k1"},
 		{paused: true, activeKeyID: "k1"},
 	} {
@@ -230,7 +230,7 @@ func TestSetCampaignStatusIsStable(t *testing.T) {
 func TestNPSUpdatedAtMovesOnlyWithTheFigures(t *testing.T) {
 	c := &privacyv1alpha1.SurveyCampaign{}
 	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	st := &collector.Stats{Result: nps.Result{Responses: 3, Suppressed: true}}
+	st := &collectorapi.Stats{Result: nps.Result{Responses: 3, Suppressed: true}}
 	setNPS(c, st, t0)
 	setNPS(c, st, t0.Add(time.Minute))
 	if !c.Status.NPS.UpdatedAt.Time.Equal(t0) {
@@ -288,24 +288,24 @@ func TestStorageMessageIgnoresSmallMoves(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		prev string
-		s    collector.StorageStats
+		s    collectorapi.StorageStats
 		want string
 	}{
-		{"first read", "", collector.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20, FreeBytes: free(68 << 30)}, published},
-		{"a little more used and free", published, collector.StorageStats{UsedBytes: 420 << 20, MaxBytes: 800 << 20, FreeBytes: free(69 << 30)}, published},
-		{"used moved by more than 5%", published, collector.StorageStats{UsedBytes: 440 << 20, MaxBytes: 800 << 20, FreeBytes: free(68 << 30)},
+		{"first read", "", collectorapi.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20, FreeBytes: free(68 << 30)}, published},
+		{"a little more used and free", published, collectorapi.StorageStats{UsedBytes: 420 << 20, MaxBytes: 800 << 20, FreeBytes: free(69 << 30)}, published},
+		{"used moved by more than 5%", published, collectorapi.StorageStats{UsedBytes: 440 << 20, MaxBytes: 800 << 20, FreeBytes: free(68 << 30)},
 			"440Mi of 800Mi used; 68Gi free"},
-		{"free fell by more than 5%", published, collector.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20, FreeBytes: free(60 << 30)},
+		{"free fell by more than 5%", published, collectorapi.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20, FreeBytes: free(60 << 30)},
 			"412Mi of 800Mi used; 60Gi free"},
-		{"another limit", published, collector.StorageStats{UsedBytes: 412 << 20, MaxBytes: 900 << 20, FreeBytes: free(68 << 30)},
+		{"another limit", published, collectorapi.StorageStats{UsedBytes: 412 << 20, MaxBytes: 900 << 20, FreeBytes: free(68 << 30)},
 			"412Mi of 900Mi used; 68Gi free"},
-		{"no limit any more", published, collector.StorageStats{UsedBytes: 412 << 20, FreeBytes: free(68 << 30)}, "412Mi used; 68Gi free"},
-		{"postgres: used fell", "3.5Gi used", collector.StorageStats{UsedBytes: 3 << 30}, "3Gi used"},
-		{"postgres: small move", "3Gi used", collector.StorageStats{UsedBytes: 3<<30 + 100<<20}, "3Gi used"},
-		{"a tiny store moves by bytes", "68Ki of 819Mi used; 68Gi free", collector.StorageStats{UsedBytes: 229 << 10, MaxBytes: 858993459, FreeBytes: free(67 << 30)},
+		{"no limit any more", published, collectorapi.StorageStats{UsedBytes: 412 << 20, FreeBytes: free(68 << 30)}, "412Mi used; 68Gi free"},
+		{"postgres: used fell", "3.5Gi used", collectorapi.StorageStats{UsedBytes: 3 << 30}, "3Gi used"},
+		{"postgres: small move", "3Gi used", collectorapi.StorageStats{UsedBytes: 3<<30 + 100<<20}, "3Gi used"},
+		{"a tiny store moves by bytes", "68Ki of 819Mi used; 68Gi free", collectorapi.StorageStats{UsedBytes: 229 << 10, MaxBytes: 858993459, FreeBytes: free(67 << 30)},
 			"68Ki of 819Mi used; 68Gi free"},
-		{"free space no longer reported", published, collector.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20}, "412Mi of 800Mi used"},
-		{"a message from elsewhere", "the storage use is not known yet", collector.StorageStats{UsedBytes: 1 << 20}, "1Mi used"},
+		{"free space no longer reported", published, collectorapi.StorageStats{UsedBytes: 412 << 20, MaxBytes: 800 << 20}, "412Mi of 800Mi used"},
+		{"a message from elsewhere", "the storage use is not known yet", collectorapi.StorageStats{UsedBytes: 1 << 20}, "1Mi used"},
 	} {
 		if got := storageMessage(tc.prev, tc.s); got != tc.want {
 			t.Errorf("%s: storageMessage(%q) = %q, want %q", tc.name, tc.prev, got, tc.want)

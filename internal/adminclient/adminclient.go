@@ -19,8 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/surveyguard/surveyguard/internal/collector"
-	"github.com/surveyguard/surveyguard/internal/store"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 )
 
 // Target is one collector's admin endpoint.
@@ -40,7 +39,7 @@ type Target struct {
 
 // CallerHeader names, on every request, who calls the admin API: the
 // collector records it with what it did (its audit trail).
-const CallerHeader = collector.CallerHeader
+const CallerHeader = collectorapi.CallerHeader
 
 // CallerOperator is the caller name of the operator, the default.
 const CallerOperator = "operator"
@@ -211,17 +210,17 @@ func (c *Client) do(ctx context.Context, t Target, method, path string, in, out 
 }
 
 // Stats reads the collector's figures.
-func (c *Client) Stats(ctx context.Context, t Target) (*collector.Stats, error) {
-	st := &collector.Stats{}
+func (c *Client) Stats(ctx context.Context, t Target) (*collectorapi.Stats, error) {
+	st := &collectorapi.Stats{}
 	return st, c.do(ctx, t, http.MethodGet, "/admin/v1/stats", nil, st)
 }
 
 // Purge asks the collector to purge and returns its receipt. The request
 // must name its action: a purge never relies on the collector's default.
-func (c *Client) Purge(ctx context.Context, t Target, req collector.PurgeRequest) (*store.PurgeReceipt, error) {
+func (c *Client) Purge(ctx context.Context, t Target, req collectorapi.PurgeRequest) (*collectorapi.PurgeReceipt, error) {
 	if req.Action == "" {
 		return nil, errors.New("a purge request must name its action (Delete or Anonymize)")
 	}
-	r := &store.PurgeReceipt{}
+	r := &collectorapi.PurgeReceipt{}
 	return r, c.do(ctx, t, http.MethodPost, "/admin/v1/purge", req, r)
 }

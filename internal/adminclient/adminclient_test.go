@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/surveyguard/surveyguard/internal/adminclient"
-	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 	"github.com/surveyguard/surveyguard/internal/store"
 )
 
@@ -38,7 +38,7 @@ func adminAPI(t *testing.T) (adminclient.Target, func() []request) {
 		mu.Unlock()
 		switch r.URL.Path {
 		case "/admin/v1/stats":
-			_ = json.NewEncoder(w).Encode(collector.Stats{ActiveKeyID: "k1"})
+			_ = json.NewEncoder(w).Encode(collectorapi.Stats{ActiveKeyID: "k1"})
 		case "/admin/v1/purge":
 			_ = json.NewEncoder(w).Encode(store.PurgeReceipt{Action: store.ActionDelete, Digest: "d"})
 		}
@@ -68,7 +68,7 @@ func TestEveryRequestNamesItsCaller(t *testing.T) {
 			if _, err := c.Stats(ctx, target); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := c.Purge(ctx, target, collector.PurgeRequest{Everything: true, Action: store.ActionDelete}); err != nil {
+			if _, err := c.Purge(ctx, target, collectorapi.PurgeRequest{Everything: true, Action: store.ActionDelete}); err != nil {
 				t.Fatal(err)
 			}
 			got := requests()
@@ -89,7 +89,7 @@ func TestEveryRequestNamesItsCaller(t *testing.T) {
 
 func TestAPurgeWithoutActionIsNotSent(t *testing.T) {
 	target, requests := adminAPI(t)
-	_, err := adminclient.New(nil, 5*time.Second).Purge(context.Background(), target, collector.PurgeRequest{Everything: true})
+	_, err := adminclient.New(nil, 5*time.Second).Purge(context.Background(), target, collectorapi.PurgeRequest{Everything: true})
 	if err == nil || !strings.Contains(err.Error(), "action") {
 		t.Fatalf("err = %v, want a refusal naming the action", err)
 	}

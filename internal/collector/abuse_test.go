@@ -25,6 +25,7 @@ import (
 
 	"github.com/surveyguard/surveyguard/internal/collector"
 	"github.com/surveyguard/surveyguard/internal/collector/collectortest"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 )
 
 // The helpers below are shared by abuse_test.go, crosssite_test.go,
@@ -649,7 +650,7 @@ func TestAdminAuditTrail(t *testing.T) {
 	auth := func(caller string) map[string]string {
 		h := map[string]string{"Authorization": "Bearer " + collectortest.Token, "Content-Type": "application/json"}
 		if caller != "" {
-			h[collector.CallerHeader] = caller
+			h[collectorapi.CallerHeader] = caller
 		}
 		return h
 	}
@@ -664,7 +665,7 @@ func TestAdminAuditTrail(t *testing.T) {
 		t.Fatalf("purge: %d %s", a.Status, a.Raw)
 	}
 	const wrong = "wrong-token-5150-abcdefgh"
-	if a := f.Do(t, http.MethodGet, f.Admin+"/admin/v1/stats", nil, map[string]string{"Authorization": "Bearer " + wrong, collector.CallerHeader: "operator"}); a.Status != 401 {
+	if a := f.Do(t, http.MethodGet, f.Admin+"/admin/v1/stats", nil, map[string]string{"Authorization": "Bearer " + wrong, collectorapi.CallerHeader: "operator"}); a.Status != 401 {
 		t.Fatalf("a wrong token: %d %s", a.Status, a.Raw)
 	}
 	if a := f.Do(t, http.MethodGet, f.Admin+"/admin/v1/stats", nil, auth("job/Not A Name")); a.Status != 200 {

@@ -8,73 +8,11 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 	"github.com/surveyguard/surveyguard/internal/crypto"
 	"github.com/surveyguard/surveyguard/internal/nps"
 	"github.com/surveyguard/surveyguard/internal/store"
 )
-
-// Stats is the body of GET /admin/v1/stats: what the operator publishes.
-type Stats struct {
-	Campaign string `json:"campaign"`
-	nps.Result
-	DistinctCustomers int64               `json:"distinctCustomers"`
-	OldestRecordTime  *time.Time          `json:"oldestRecordTime,omitempty"`
-	Redactions        map[string]int64    `json:"redactions"`
-	ActiveKeyID       string              `json:"activeKeyID"`
-	RewrapPending     int64               `json:"rewrapPending"`
-	LastPurge         *store.PurgeReceipt `json:"lastPurge,omitempty"`
-	// MissingKeyIDs are data keys whose files are gone while stored
-	// responses are still sealed by them: kept in memory until the files
-	// come back, and /readyz fails meanwhile.
-	MissingKeyIDs []string `json:"missingKeyIDs,omitempty"`
-	// HMACKeyRejected is true when the hmac file changed while stored
-	// responses carry pseudonyms made with the previous key: the previous
-	// key stays in use (erasure and customer counts depend on it).
-	HMACKeyRejected bool `json:"hmacKeyRejected,omitempty"`
-	// Storage is the storage budget and whether ingest is stopped by it.
-	Storage StorageStats `json:"storage"`
-}
-
-// StorageStats is the state of the storage budget.
-type StorageStats struct {
-	// UsedBytes is the store's size (SQLite: the database's pages in use;
-	// PostgreSQL: the database).
-	UsedBytes int64 `json:"usedBytes"`
-	// MaxBytes is limits.maxStoreSize; 0 when unset.
-	MaxBytes int64 `json:"maxBytes,omitempty"`
-	// FreeBytes is the free space of the SQLite volume; absent for PostgreSQL.
-	FreeBytes *int64 `json:"freeBytes,omitempty"`
-	// MinFreeBytes is limits.minFreeDisk.
-	MinFreeBytes int64 `json:"minFreeBytes,omitempty"`
-	// Full is true while ingest answers 503 because of the budget.
-	Full bool `json:"full"`
-	// Reason says, when Full, which limit was reached, in words.
-	Reason string `json:"reason,omitempty"`
-}
-
-// PurgeRequest is the body of POST /admin/v1/purge.
-type PurgeRequest struct {
-	Cutoff time.Time `json:"cutoff"`
-	// Everything, instead of a cutoff, purges every response received up to
-	// the collector's own current time (a campaign being deleted).
-	Everything bool         `json:"everything,omitempty"`
-	Action     store.Action `json:"action,omitempty"`
-	DryRun     bool         `json:"dryRun,omitempty"`
-	// Job names what asked for the purge (the retention Job); it is kept on
-	// the receipt.
-	Job string `json:"job,omitempty"`
-}
-
-// EraseRequest is the body of POST /admin/v1/erase: exactly one identifier.
-type EraseRequest struct {
-	CustomerID string `json:"customerID,omitempty"`
-	Email      string `json:"email,omitempty"`
-}
-
-// EraseResult is the answer to an erase.
-type EraseResult struct {
-	Erased int64 `json:"erased"`
-}
 
 // authorized checks the bearer token in constant time; a bad token is a 401.
 func (s *Server) authorized(h http.Handler) http.Handler {
@@ -90,13 +28,13 @@ func (s *Server) authorized(h http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) stats(r *http.Request) (*Stats, error) {
+func (s *Server) stats(r *http.Request) (*collectorapi.Stats, error) {
 	st, err := s.store.Stats(r.Context())
 	if err != nil {
 		return nil, err
 	}
 	kr := s.secrets.keys.Load()
-	out := &Stats{
+	out := &collectorapi.Stats{
 		Campaign:          s.cfg.Campaign,
 		Result:            nps.Compute(st.Counts, s.cfg.Privacy.MinGroupSize),
 		DistinctCustomers: st.DistinctCustomers,
@@ -137,7 +75,7 @@ const maxJobName = 253
 
 // checkPurge validates a purge request against the collector's clock and
 // fills in the cutoff of an "everything" purge.
-func checkPurge(req *PurgeRequest, now time.Time) error {
+func checkPurge(req *collectorapi.PurgeRequest, now time.Time) error {
 	switch {
 	case req.Action == "":
 		return unprocessable("action", "action is required: Delete or Anonymize")
@@ -163,7 +101,7 @@ func checkPurge(req *PurgeRequest, now time.Time) error {
 var jobRE = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$`)
 
 func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
-	var req PurgeRequest
+	var req collectorapi.PurgeRequest
 	if err := readJSON(w, r, &req); err != nil {
 		writeError(w, err)
 		return
@@ -184,7 +122,7 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
-	var req EraseRequest
+	var req collectorapi.EraseRequest
 	if err := readJSON(w, r, &req); err != nil {
 		writeError(w, err)
 		return
@@ -223,7 +161,7 @@ func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	audited(r, "erased", n) // never the identifier
-	writeJSON(w, http.StatusOK, EraseResult{Erased: n})
+	writeJSON(w, http.StatusOK, collectorapi.EraseResult{Erased: n})
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {

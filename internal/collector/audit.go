@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
+
 	"context"
 	"net/http"
 	"strings"
@@ -14,12 +16,6 @@ import (
 // surveyguard_collector_admin_calls_total{action,caller,outcome}, so "who
 // purged what, when" is answered from the collector's log. A line never
 // holds a subject's identifier or a token.
-
-// CallerHeader names the admin API's caller: "operator" (the operator),
-// "job/<name>" (a retention Job's purge run) or "purge" (a purge run by
-// hand). The token authenticates; the header only tells callers apart, and
-// anything else is logged as "unknown".
-const CallerHeader = "Surveyguard-Caller"
 
 type auditKey struct{}
 
@@ -36,7 +32,7 @@ func audited(r *http.Request, kv ...any) {
 // caller reads and checks the caller header; the second value is its kind,
 // the metric's label (a Job's name would make one series per run).
 func caller(r *http.Request) (name, kind string) {
-	v := r.Header.Get(CallerHeader)
+	v := r.Header.Get(collectorapi.CallerHeader)
 	switch job, isJob := strings.CutPrefix(v, "job/"); {
 	case v == "operator" || v == "purge":
 		return v, v

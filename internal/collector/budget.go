@@ -1,10 +1,11 @@
 package collector
 
 import (
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
+
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -40,10 +41,10 @@ type budget struct {
 
 	full  atomic.Bool
 	mu    sync.Mutex
-	state StorageStats
+	state collectorapi.StorageStats
 }
 
-func newBudget(l LimitsConfig, dir string, size func(context.Context) (int64, error)) *budget {
+func newBudget(l collectorapi.LimitsConfig, dir string, size func(context.Context) (int64, error)) *budget {
 	b := &budget{dir: dir, size: size, freeDisk: freeDisk}
 	if l.MaxStoreSize != nil {
 		b.maxBytes = l.MaxStoreSize.Value()
@@ -63,36 +64,14 @@ func freeDisk(dir string) (int64, error) {
 	return int64(st.Bavail) * st.Bsize, nil //nolint:gosec // G115: a volume's free bytes fit an int64
 }
 
-// HumanBytes writes n bytes as 412Mi, 2.1Gi or 512B: one decimal below 10
-// of a unit, none above, rounded down.
-func HumanBytes(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%dB", max(n, 0))
-	}
-	units := []string{"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"}
-	v, i := float64(n)/1024, 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if v < 10 {
-		tenths := math.Floor(v * 10)
-		if int(tenths)%10 == 0 {
-			return fmt.Sprintf("%d%s", int(tenths)/10, units[i])
-		}
-		return fmt.Sprintf("%.1f%s", tenths/10, units[i])
-	}
-	return fmt.Sprintf("%d%s", int(math.Floor(v)), units[i])
-}
-
 // check measures the store and the volume, decides whether ingest stops,
 // and lays down the reserve file when it is missing and there is room.
-func (b *budget) check(ctx context.Context) (StorageStats, error) {
+func (b *budget) check(ctx context.Context) (collectorapi.StorageStats, error) {
 	used, err := b.size(ctx)
 	if err != nil {
 		return b.snapshot(), fmt.Errorf("measuring the store: %w", err)
 	}
-	st := StorageStats{UsedBytes: used, MaxBytes: b.maxBytes, MinFreeBytes: b.minFree}
+	st := collectorapi.StorageStats{UsedBytes: used, MaxBytes: b.maxBytes, MinFreeBytes: b.minFree}
 	if b.dir != "" {
 		free, err := b.freeDisk(b.dir)
 		if err != nil {
@@ -105,24 +84,24 @@ func (b *budget) check(ctx context.Context) (StorageStats, error) {
 		}
 		st.FreeBytes = &free
 		if free < b.minFree {
-			st.Full, st.Reason = true, fmt.Sprintf("the volume has %s free; ingest stops below %s (limits.minFreeDisk)", HumanBytes(free), HumanBytes(b.minFree))
+			st.Full, st.Reason = true, fmt.Sprintf("the volume has %s free; ingest stops below %s (limits.minFreeDisk)", collectorapi.HumanBytes(free), collectorapi.HumanBytes(b.minFree))
 		}
 	}
 	if b.maxBytes > 0 && used >= b.maxBytes {
-		st.Full, st.Reason = true, fmt.Sprintf("the store holds %s of its %s budget (limits.maxStoreSize)", HumanBytes(used), HumanBytes(b.maxBytes))
+		st.Full, st.Reason = true, fmt.Sprintf("the store holds %s of its %s budget (limits.maxStoreSize)", collectorapi.HumanBytes(used), collectorapi.HumanBytes(b.maxBytes))
 	}
 	b.set(st)
 	return st, nil
 }
 
-func (b *budget) set(st StorageStats) {
+func (b *budget) set(st collectorapi.StorageStats) {
 	b.mu.Lock()
 	b.state = st
 	b.mu.Unlock()
 	b.full.Store(st.Full)
 }
 
-func (b *budget) snapshot() StorageStats {
+func (b *budget) snapshot() collectorapi.StorageStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.state

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
+
 	"net/http"
 	"strconv"
 	"time"
@@ -95,7 +97,7 @@ func (m *metrics) setKeyState(missing int, hmacRejected bool) {
 	m.hmacRejected.Set(boolFloat(hmacRejected))
 }
 
-func (m *metrics) setStorage(st StorageStats) {
+func (m *metrics) setStorage(st collectorapi.StorageStats) {
 	m.storage.WithLabelValues("used").Set(float64(st.UsedBytes))
 	m.storage.WithLabelValues("max").Set(float64(st.MaxBytes))
 	m.storage.WithLabelValues("minFree").Set(float64(st.MinFreeBytes))

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
+
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -100,7 +102,7 @@ type pageData struct {
 	Campaign, Question, Error           string
 	Scores                              []int
 	Score                               string
-	Collect                             CollectConfig
+	Collect                             collectorapi.CollectConfig
 	Comment, Email, CustomerID          string
 	Segments                            map[string]string
 	Token                               string
@@ -130,7 +132,7 @@ func (s *Server) pageData() *pageData {
 		d.Collected = append(d.Collected, "your customer ID")
 	}
 	if len(c.Collect.Segments) > 0 {
-		d.Collected = append(d.Collected, "the "+strings.Join(sortedSegmentKeys(c.Collect.Segments), ", ")+" of the link you followed")
+		d.Collected = append(d.Collected, "the "+strings.Join(collectorapi.SortedSegmentKeys(c.Collect.Segments), ", ")+" of the link you followed")
 	}
 	return d
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 	"github.com/surveyguard/surveyguard/internal/crypto"
 	"github.com/surveyguard/surveyguard/internal/redact"
 	"github.com/surveyguard/surveyguard/internal/store"
@@ -178,7 +179,7 @@ func (s *Server) check(score int, consent *consentBody, comment, email, customer
 		allowed, ok := c.Collect.Segments[k]
 		if !ok {
 			return nil, unprocessable("segments."+truncate(k, 64), "segment %q is not allowed; this campaign accepts %s",
-				truncate(k, 64), allowedList(sortedSegmentKeys(c.Collect.Segments)))
+				truncate(k, 64), allowedList(collectorapi.SortedSegmentKeys(c.Collect.Segments)))
 		}
 		if v := segments[k]; !slices.Contains(allowed, v) {
 			return nil, unprocessable("segments."+k, "segment %s must be one of %s", k, allowedList(allowed))

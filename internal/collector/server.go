@@ -25,6 +25,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 
 	"github.com/surveyguard/surveyguard/internal/cli"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 	"github.com/surveyguard/surveyguard/internal/crypto"
 	"github.com/surveyguard/surveyguard/internal/store"
 	"github.com/surveyguard/surveyguard/internal/store/postgres"
@@ -46,7 +47,7 @@ Flags:
 
 // Server is a running collector's state.
 type Server struct {
-	cfg     *Config
+	cfg     *collectorapi.Config
 	store   store.Store
 	secrets *secrets
 	metrics *metrics
@@ -90,7 +91,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("%w: --config is required", cli.ErrUsage)
 	}
-	cfg, err := LoadConfig(*configPath)
+	cfg, err := collectorapi.LoadConfig(*configPath)
 	if err != nil {
 		return err
 	}
@@ -99,7 +100,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // OpenStore opens the backend the configuration names.
-func OpenStore(ctx context.Context, cfg *Config, o sqlstore.Options) (store.Store, error) {
+func OpenStore(ctx context.Context, cfg *collectorapi.Config, o sqlstore.Options) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "postgres":
 		dsn, err := os.ReadFile(cfg.Store.DSNFile)
@@ -114,7 +115,7 @@ func OpenStore(ctx context.Context, cfg *Config, o sqlstore.Options) (store.Stor
 
 // Run serves the collector until ctx is done, then drains in-flight requests
 // and commits pending writes before returning.
-func Run(ctx context.Context, cfg *Config, o Options) error {
+func Run(ctx context.Context, cfg *collectorapi.Config, o Options) error {
 	if o.ReloadInterval <= 0 {
 		o.ReloadInterval = 5 * time.Second
 	}
@@ -211,7 +212,7 @@ func Run(ctx context.Context, cfg *Config, o Options) error {
 }
 
 // newServer assembles a collector's state; Run starts it.
-func newServer(cfg *Config, st store.Store, sec *secrets, m *metrics, o Options) *Server {
+func newServer(cfg *collectorapi.Config, st store.Store, sec *secrets, m *metrics, o Options) *Server {
 	now := o.Now
 	if now == nil {
 		now = time.Now

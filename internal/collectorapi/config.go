@@ -1,4 +1,4 @@
-package collector
+package collectorapi
 
 import (
 	"errors"
@@ -207,7 +207,7 @@ func (c *Config) validate() error {
 	if len(c.Collect.Segments) > maxSegmentKeys {
 		bad("collect.segments", "at most %d keys are allowed, got %d", maxSegmentKeys, len(c.Collect.Segments))
 	}
-	for _, k := range sortedSegmentKeys(c.Collect.Segments) {
+	for _, k := range SortedSegmentKeys(c.Collect.Segments) {
 		field := "collect.segments." + k
 		if !segmentRE.MatchString(k) {
 			bad(field, "%q is not a lower-case identifier", k)
@@ -260,8 +260,8 @@ func (c *Config) validate() error {
 	return errors.Join(errs...)
 }
 
-// sortedSegmentKeys lists the allowed segment keys in order.
-func sortedSegmentKeys(m map[string][]string) []string {
+// SortedSegmentKeys lists the allowed segment keys in order.
+func SortedSegmentKeys(m map[string][]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

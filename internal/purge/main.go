@@ -17,7 +17,7 @@ import (
 
 	"github.com/surveyguard/surveyguard/internal/adminclient"
 	"github.com/surveyguard/surveyguard/internal/cli"
-	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 	"github.com/surveyguard/surveyguard/internal/store"
 )
 
@@ -129,7 +129,7 @@ func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 	}
 	receipt, err := adminclient.New(dial, o.Timeout, adminclient.WithCaller(Caller(o.Job))).Purge(ctx, adminclient.Target{
 		Campaign: o.AdminURL, URL: o.AdminURL, CA: ca, Token: strings.TrimSpace(string(token)),
-	}, collector.PurgeRequest{Cutoff: cutoff, Action: o.Action, DryRun: o.DryRun, Job: o.Job})
+	}, collectorapi.PurgeRequest{Cutoff: cutoff, Action: o.Action, DryRun: o.DryRun, Job: o.Job})
 	if err != nil {
 		return nil, fmt.Errorf("the collector did not purge: %w", err)
 	}

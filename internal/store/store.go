@@ -14,6 +14,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 	"github.com/surveyguard/surveyguard/internal/nps"
 )
 
@@ -72,13 +73,13 @@ type Stats struct {
 	LastPurge *PurgeReceipt    `json:"lastPurge,omitempty"`
 }
 
-// Action is what a purge does to an old response.
-type Action string
+// Action is what a purge does to the responses it selects.
+type Action = collectorapi.PurgeAction
 
 // The purge actions.
 const (
-	ActionDelete    Action = "Delete"
-	ActionAnonymize Action = "Anonymize"
+	ActionDelete    = collectorapi.PurgeDelete
+	ActionAnonymize = collectorapi.PurgeAnonymize
 )
 
 // MaxPurgeBatch is the largest number of rows one purge transaction touches,
@@ -115,19 +116,8 @@ func EverythingCutoff(now time.Time) time.Time {
 	return time.UnixMilli(now.UnixMilli() + 1).UTC()
 }
 
-// PurgeReceipt records a purge.
-type PurgeReceipt struct {
-	Cutoff     time.Time `json:"cutoff"`
-	Action     Action    `json:"action"`
-	DryRun     bool      `json:"dryRun,omitempty"`
-	Job        string    `json:"job,omitempty"`
-	Purged     int64     `json:"purged"`
-	Anonymized int64     `json:"anonymized"`
-	StartedAt  time.Time `json:"startedAt"`
-	FinishedAt time.Time `json:"finishedAt"`
-	// Digest is the SHA-256, in hex, of the IDs purged or anonymized, in order.
-	Digest string `json:"digest"`
-}
+// PurgeReceipt is the record of one purge (collectorapi.PurgeReceipt).
+type PurgeReceipt = collectorapi.PurgeReceipt
 
 // Store keeps responses durably.
 type Store interface {

@@ -71,6 +71,27 @@ func TestDockerfileCopiesEveryPackage(t *testing.T) {
 	}
 }
 
+// TestTheOperatorLinksNoStore: the reconcilers reach the collector through
+// its contract (internal/collectorapi) and admin client only, so neither a
+// SQL driver nor the collector's server and store are linked into them.
+func TestTheOperatorLinksNoStore(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "./controllers/")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	const module = "github.com/surveyguard/surveyguard/"
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, banned := range []string{"modernc.org/sqlite", "github.com/jackc/pgx", "github.com/lib/pq",
+			module + "internal/store", module + "internal/collector"} {
+			if pkg == banned || strings.HasPrefix(pkg, banned+"/") {
+				t.Errorf("controllers/ depends on %s", pkg)
+			}
+		}
+	}
+}
+
 func TestBinaryBuiltLikeTheImage(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "surveyguard")
 	// The Dockerfile's RUN line, through a shell as docker runs it.

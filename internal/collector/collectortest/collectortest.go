@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 	"github.com/surveyguard/surveyguard/internal/crypto"
 )
 
@@ -35,7 +36,7 @@ const Token = "test-admin-token-0123456789"
 // Fixture is a collector running in this process on loopback, over TLS.
 type Fixture struct {
 	Dir            string
-	Config         *collector.Config
+	Config         *collectorapi.Config
 	Public, Admin  string // base URLs
 	Client         *http.Client
 	CAFile         string
@@ -147,7 +148,7 @@ func StartWith(t testing.TB, dir string, edit func(string) string, o collector.O
 	if edit != nil {
 		text = edit(text)
 	}
-	cfg, err := collector.ParseConfig([]byte(text))
+	cfg, err := collectorapi.ParseConfig([]byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
