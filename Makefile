@@ -16,6 +16,8 @@ export GOTOOLCHAIN := local
 
 CONTROLLER_GEN ?= $(BIN)/controller-gen-v$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT ?= $(BIN)/golangci-lint-v$(GOLANGCI_LINT_VERSION)
+# golangci-lint with the kube-api-linter (KAL) built in, for the API types.
+KUBE_API_LINTER ?= $(BIN)/golangci-lint-kube-api-linter-v$(KUBE_API_LINTER_VERSION)
 
 # The build of the surveyguard binary. The Dockerfile runs the same command;
 # test/build checks that it does.
@@ -62,8 +64,9 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run golangci-lint (config: .golangci.yml).
+lint: $(GOLANGCI_LINT) $(KUBE_API_LINTER) ## Run golangci-lint (.golangci.yml), then the kube-api-linter on api/ (.golangci-kal.yml).
 	$(GOLANGCI_LINT) run ./...
+	$(KUBE_API_LINTER) run --config .golangci-kal.yml ./api/...
 
 .PHONY: verify
 verify: generate manifests fmt ## Regenerate everything and fail if anything changed.
@@ -125,3 +128,6 @@ $(CONTROLLER_GEN):
 
 $(GOLANGCI_LINT):
 	$(call go-install,github.com/golangci/golangci-lint/v2/cmd/golangci-lint,v$(GOLANGCI_LINT_VERSION),$@)
+
+$(KUBE_API_LINTER):
+	$(call go-install,sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter,v$(KUBE_API_LINTER_VERSION),$@)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -182,7 +183,7 @@ func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *priva
 		rec := records[ref.Name]
 		rec.Campaign = ref.Name
 		paused := slices.Contains(c.Status.PausedBy, b.Name)
-		if b.Spec.Containment.PauseCollection && paused && rec.PausedAt == nil {
+		if ptr.Deref(b.Spec.Containment.PauseCollection, false) && paused && rec.PausedAt == nil {
 			rec.PausedAt = stamp
 			r.event(b, corev1.EventTypeNormal, "CollectionPaused", "Contain", "scaled the collector of campaign %s to zero", ref.Name)
 		}
@@ -190,7 +191,7 @@ func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *priva
 			rec.ResumedAt = stamp
 			r.event(b, corev1.EventTypeNormal, "CollectionResumed", "Resolve", "the collector of campaign %s runs again", ref.Name)
 		}
-		if b.Spec.Containment.RotateKeys && rec.KeysRotatedAt == nil {
+		if ptr.Deref(b.Spec.Containment.RotateKeys, false) && rec.KeysRotatedAt == nil {
 			keys := &corev1.Secret{}
 			err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: childNames(c).keys}, keys)
 			if err != nil && !apierrors.IsNotFound(err) {

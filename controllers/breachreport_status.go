@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/regulations"
@@ -30,7 +31,7 @@ func breachFacts(spec *privacyv1alpha1.BreachReportSpec, holidays regulations.Ho
 		f.Assessed = &spec.AssessedAt.Time
 	}
 	for _, c := range spec.AffectedResidents {
-		f.Residents[regulations.Regime(c.Regime)] = c.Count
+		f.Residents[regulations.Regime(c.Regime)] = ptr.Deref(c.Count, 0)
 	}
 	for _, n := range spec.Notifications {
 		f.Notices[dutyKey(n.Regime, n.Duty)] = regulations.Notice{At: n.At.Time, LateReason: n.LateReason}
@@ -77,8 +78,8 @@ func breachDeadlines(spec *privacyv1alpha1.BreachReportSpec, now time.Time, holi
 			s := regulations.Evaluate(rule, facts, now)
 			d := privacyv1alpha1.BreachDeadline{
 				Regime: j, Duty: privacyv1alpha1.BreachDuty(rule.Duty), Clock: rule.ClockText(),
-				State: privacyv1alpha1.DeadlineState(s.State), Met: s.Met(), Overdue: s.Overdue(),
-				InForce: s.InForce, Due: timeOf(s.Due), NotifiedAt: timeOf(s.NotifiedAt), Note: s.Note,
+				State: privacyv1alpha1.DeadlineState(s.State), Met: ptr.To(s.Met()), Overdue: ptr.To(s.Overdue()),
+				InForce: ptr.To(s.InForce), Due: timeOf(s.Due), NotifiedAt: timeOf(s.NotifiedAt), Note: s.Note,
 			}
 			if holidaysErr != nil && rule.Clock.Unit == regulations.BusinessDays {
 				d.Note = joinNote(d.Note, "holidays not counted: "+holidaysErr.Error())
@@ -124,7 +125,7 @@ func describeDuty(d privacyv1alpha1.BreachDeadline) string { return dutyKey(d.Re
 func overdueDuties(ds []privacyv1alpha1.BreachDeadline) []string {
 	var out []string
 	for _, d := range ds {
-		if !d.Overdue {
+		if !ptr.Deref(d.Overdue, false) {
 			continue
 		}
 		switch d.State {
@@ -166,7 +167,7 @@ func names(b *privacyv1alpha1.BreachReport, campaign string) bool {
 // that exists, and what is still pending. A report whose campaigns all are
 // missing has contained nothing.
 func contained(b *privacyv1alpha1.BreachReport, missing []string) (bool, []string) {
-	requested := b.Spec.Containment.PauseCollection || b.Spec.Containment.RotateKeys
+	requested := ptr.Deref(b.Spec.Containment.PauseCollection, false) || ptr.Deref(b.Spec.Containment.RotateKeys, false)
 	if requested && len(missing) == len(b.Spec.CampaignRefs) {
 		return false, []string{"contain " + strings.Join(missing, ", ") + ", which do not exist"}
 	}
@@ -180,10 +181,10 @@ func contained(b *privacyv1alpha1.BreachReport, missing []string) (bool, []strin
 			continue
 		}
 		rec := done[ref.Name]
-		if b.Spec.Containment.PauseCollection && rec.PausedAt == nil {
+		if ptr.Deref(b.Spec.Containment.PauseCollection, false) && rec.PausedAt == nil {
 			pending = append(pending, "pause "+ref.Name)
 		}
-		if b.Spec.Containment.RotateKeys && rec.KeysRotatedAt == nil {
+		if ptr.Deref(b.Spec.Containment.RotateKeys, false) && rec.KeysRotatedAt == nil {
 			pending = append(pending, "rotate the keys of "+ref.Name)
 		}
 	}
@@ -207,7 +208,7 @@ func setBreachReportStatus(b *privacyv1alpha1.BreachReport, missing []string, no
 	isContained, pending := contained(b, missing)
 	b.Status.Phase = breachPhase(&b.Spec, isContained)
 	switch {
-	case isContained && !b.Spec.Containment.PauseCollection && !b.Spec.Containment.RotateKeys:
+	case isContained && !ptr.Deref(b.Spec.Containment.PauseCollection, false) && !ptr.Deref(b.Spec.Containment.RotateKeys, false):
 		set(privacyv1alpha1.ConditionContained, true, privacyv1alpha1.ReasonSucceeded, "no containment was requested")
 	case isContained:
 		set(privacyv1alpha1.ConditionContained, true, privacyv1alpha1.ReasonSucceeded, "the requested containment is carried out")

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/regulations"
@@ -55,13 +56,13 @@ func TestBreachDeadlines(t *testing.T) {
 	if remind := detected.Add(4*time.Hour + 48*time.Minute); wake == nil || !wake.Equal(remind) {
 		t.Errorf("wake %v, want CERT-In's 80%% at %v", wake, remind)
 	}
-	if d := find(ds, "CCPA Individuals"); d.Due == nil || !d.Due.Time.Equal(time.Date(2026, 12, 21, 0, 0, 0, 0, time.UTC)) || !d.InForce {
+	if d := find(ds, "CCPA Individuals"); d.Due == nil || !d.Due.Time.Equal(time.Date(2026, 12, 21, 0, 0, 0, 0, time.UTC)) || !*d.InForce {
 		t.Errorf("California since 2026: 30 days, due at the end of 20 December: %+v", d)
 	}
 	if d := find(ds, "LGPD Authority"); !d.Due.Time.Equal(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("LGPD from a Friday: the end of Wednesday: %+v", d)
 	}
-	if d := find(ds, "DPDP DetailedReport"); d.InForce || d.Overdue || !strings.Contains(d.Note, "2027-05-13") {
+	if d := find(ds, "DPDP DetailedReport"); *d.InForce || *d.Overdue || !strings.Contains(d.Note, "2027-05-13") {
 		t.Errorf("DPDP before 13 May 2027: %+v", d)
 	}
 
@@ -71,13 +72,13 @@ func TestBreachDeadlines(t *testing.T) {
 	s.NotifiedAuthorityAt = at(certIn.Add(time.Second))
 	s.Notifications = []privacyv1alpha1.DutyNotification{{Regime: "GDPR", Duty: "Authority", At: metav1.Time{Time: gdpr.Add(time.Hour)}, LateReason: "forensics"}}
 	ds, _, _ = breachDeadlines(s, gdpr.Add(2*time.Hour), nil, nil)
-	if d := find(ds, "CERTIn Authority"); d.State != "Late" || !d.Overdue || d.NotifiedAt == nil {
+	if d := find(ds, "CERTIn Authority"); d.State != "Late" || !*d.Overdue || d.NotifiedAt == nil {
 		t.Errorf("CERT-In a second late: %+v", d)
 	}
-	if d := find(ds, "GDPR Authority"); d.State != "LateWithReason" || !d.Overdue {
+	if d := find(ds, "GDPR Authority"); d.State != "LateWithReason" || !*d.Overdue {
 		t.Errorf("GDPR late with reasons: %+v", d)
 	}
-	if d := find(ds, "LGPD Authority"); d.State != "Met" || !d.Met {
+	if d := find(ds, "LGPD Authority"); d.State != "Met" || !*d.Met {
 		t.Errorf("LGPD met by notifiedAuthorityAt: %+v", d)
 	}
 	if got := overdueDuties(ds); len(got) != 2 || !strings.Contains(got[1], "with the reasons for the delay") {
@@ -155,10 +156,10 @@ func TestBreachesOfTheTrailingYear(t *testing.T) {
 		report("at-the-edge", edge, nil),
 		report("a-second-too-old", edge.Add(-time.Second), nil),
 		report("future", now.Add(time.Hour), nil),
-		report("pauses", now.Add(-time.Hour), func(b *privacyv1alpha1.BreachReport) { b.Spec.Containment.PauseCollection = true }),
-		report("rotates", now.Add(-time.Hour), func(b *privacyv1alpha1.BreachReport) { b.Spec.Containment.RotateKeys = true }),
+		report("pauses", now.Add(-time.Hour), func(b *privacyv1alpha1.BreachReport) { b.Spec.Containment.PauseCollection = ptr.To(true) }),
+		report("rotates", now.Add(-time.Hour), func(b *privacyv1alpha1.BreachReport) { b.Spec.Containment.RotateKeys = ptr.To(true) }),
 		report("resolved", now.Add(-time.Hour), func(b *privacyv1alpha1.BreachReport) {
-			b.Spec.Containment = privacyv1alpha1.ContainmentSpec{PauseCollection: true, RotateKeys: true}
+			b.Spec.Containment = privacyv1alpha1.ContainmentSpec{PauseCollection: ptr.To(true), RotateKeys: ptr.To(true)}
 			b.Spec.ResolvedAt = &metav1.Time{Time: now}
 		}),
 		report("other-campaign", now, func(b *privacyv1alpha1.BreachReport) {
@@ -177,7 +178,7 @@ func TestBreachesOfTheTrailingYear(t *testing.T) {
 func TestContainedSkipsMissingCampaignsButNotAll(t *testing.T) {
 	b := &privacyv1alpha1.BreachReport{}
 	b.Spec.CampaignRefs = []privacyv1alpha1.LocalObjectReference{{Name: "checkout"}, {Name: "ghost"}}
-	b.Spec.Containment.PauseCollection = true
+	b.Spec.Containment.PauseCollection = ptr.To(true)
 	now := metav1.Now()
 	if ok, pending := contained(b, []string{"ghost"}); ok || len(pending) != 1 || pending[0] != "pause checkout" {
 		t.Errorf("nothing done: %v %v", ok, pending)
@@ -189,7 +190,7 @@ func TestContainedSkipsMissingCampaignsButNotAll(t *testing.T) {
 	if ok, _ := contained(b, []string{"checkout", "ghost"}); ok {
 		t.Error("a report whose campaigns are all missing is contained")
 	}
-	b.Spec.Containment.PauseCollection = false
+	b.Spec.Containment.PauseCollection = ptr.To(false)
 	if ok, _ := contained(b, []string{"checkout", "ghost"}); !ok {
 		t.Error("nothing was requested, yet not contained")
 	}
@@ -208,14 +209,14 @@ func TestSetBreachReportStatus(t *testing.T) {
 	}{
 		{"nothing requested, nothing due", nil, nil,
 			privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionFalse, "", metav1.ConditionTrue},
-		{"pause pending", func(b *privacyv1alpha1.BreachReport) { b.Spec.Containment.PauseCollection = true }, nil,
+		{"pause pending", func(b *privacyv1alpha1.BreachReport) { b.Spec.Containment.PauseCollection = ptr.To(true) }, nil,
 			privacyv1alpha1.BreachPhaseOpen, metav1.ConditionFalse, metav1.ConditionFalse, "", metav1.ConditionTrue},
 		{"paused", func(b *privacyv1alpha1.BreachReport) {
-			b.Spec.Containment.PauseCollection = true
+			b.Spec.Containment.PauseCollection = ptr.To(true)
 			b.Status.Containment = []privacyv1alpha1.CampaignContainment{{Campaign: "checkout", PausedAt: &paused}}
 		}, nil, privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionFalse, "", metav1.ConditionTrue},
 		{"a deadline missed", func(b *privacyv1alpha1.BreachReport) {
-			b.Status.Deadlines = []privacyv1alpha1.BreachDeadline{{Regime: "CERTIn", Overdue: true}}
+			b.Status.Deadlines = []privacyv1alpha1.BreachDeadline{{Regime: "CERTIn", Overdue: ptr.To(true)}}
 		}, nil, privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionTrue, "", metav1.ConditionTrue},
 		{"one campaign missing", func(b *privacyv1alpha1.BreachReport) {
 			b.Spec.CampaignRefs = append(b.Spec.CampaignRefs, privacyv1alpha1.LocalObjectReference{Name: "ghost"})

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -25,7 +27,7 @@ func report(ns, name string, detected time.Time, campaigns ...string) *privacyv1
 		Spec: privacyv1alpha1.BreachReportSpec{
 			DetectedAt: metav1.Time{Time: detected.Truncate(time.Second)},
 			Category:   privacyv1alpha1.BreachCategoryDataLeak, Severity: privacyv1alpha1.BreachSeverityHigh,
-			AffectedRecords: 120,
+			AffectedRecords: ptr.To[int64](120),
 		},
 	}
 	for _, c := range campaigns {
@@ -94,7 +96,7 @@ func TestOverdueFlipsWhenTheDeadlinePasses(t *testing.T) {
 	if flipped := c.LastTransitionTime.Time; flipped.Before(due) || flipped.After(due.Add(10*time.Second)) {
 		t.Errorf("Overdue turned True at %s; the deadline was %s", flipped, due)
 	}
-	if !strings.Contains(c.Message, "CERTIn") || !deadline(b, "CERTIn Authority").Overdue || deadline(b, "GDPR Authority").Overdue {
+	if !strings.Contains(c.Message, "CERTIn") || !ptr.Deref(deadline(b, "CERTIn Authority").Overdue, false) || ptr.Deref(deadline(b, "GDPR Authority").Overdue, false) {
 		t.Errorf("message %q, deadlines %+v", c.Message, b.Status.Deadlines)
 	}
 	if gdpr := deadline(b, "GDPR Authority").Due; b.Status.NextDeadline == nil || !b.Status.NextDeadline.Equal(gdpr) ||
@@ -120,7 +122,7 @@ func TestOverdueFlipsWhenTheDeadlinePasses(t *testing.T) {
 	// Notifying a second after CERT-In's deadline meets GDPR; CERT-In stays missed.
 	update(t, b, func() { b.Spec.NotifiedAuthorityAt = &metav1.Time{Time: due.Add(time.Second)} })
 	reportStatus(t, ns, "leak", func(b *privacyv1alpha1.BreachReport) error {
-		if b.Status.Phase != privacyv1alpha1.BreachPhaseNotified || !deadline(b, "GDPR Authority").Met || !deadline(b, "CERTIn Authority").Overdue || b.Status.NextDeadline != nil {
+		if b.Status.Phase != privacyv1alpha1.BreachPhaseNotified || !ptr.Deref(deadline(b, "GDPR Authority").Met, false) || !ptr.Deref(deadline(b, "CERTIn Authority").Overdue, false) || b.Status.NextDeadline != nil {
 			return fmt.Errorf("phase %s, deadlines %+v", b.Status.Phase, b.Status.Deadlines)
 		}
 		return nil
@@ -134,7 +136,7 @@ func TestContainmentPausesRotatesOnceAndResumes(t *testing.T) {
 	eventually(t, "k1", func() error { return get(ns, "checkout-nps-keys", keys) })
 
 	b := report(ns, "stolen-laptop", breachClock.Now().Add(-time.Hour), "checkout-nps", "ghost")
-	b.Spec.Containment = privacyv1alpha1.ContainmentSpec{PauseCollection: true, RotateKeys: true}
+	b.Spec.Containment = privacyv1alpha1.ContainmentSpec{PauseCollection: ptr.To(true), RotateKeys: ptr.To(true)}
 	create(t, b)
 
 	d := &appsv1.Deployment{}
@@ -236,28 +238,28 @@ func TestBreachRateFollowsTheReports(t *testing.T) {
 			if err := get(ns, "checkout-nps", c); err != nil {
 				return err
 			}
-			if c.Status.Breaches == nil || *c.Status.Breaches != want {
+			if c.Status.Breaches == nil || !reflect.DeepEqual(*c.Status.Breaches, want) {
 				return fmt.Errorf("breaches %+v", c.Status.Breaches)
 			}
 			return nil
 		})
 	}
-	breaches(privacyv1alpha1.BreachRateStatus{Count: 0, Customers: 5, Rate: "0", Band: privacyv1alpha1.BreachBandOptimal})
+	breaches(privacyv1alpha1.BreachRateStatus{Count: ptr.To[int32](0), Customers: 5, Rate: "0", Band: privacyv1alpha1.BreachBandOptimal})
 
 	now := fakeClock.Now()
 	create(t, report(ns, "r1", now.Add(-time.Hour), "checkout-nps"))
-	breaches(privacyv1alpha1.BreachRateStatus{Count: 1, Customers: 5, Rate: "0.2000", Band: privacyv1alpha1.BreachBandAcceptable})
+	breaches(privacyv1alpha1.BreachRateStatus{Count: ptr.To[int32](1), Customers: 5, Rate: "0.2000", Band: privacyv1alpha1.BreachBandAcceptable})
 
 	// A report from thirteen months ago is outside the window.
 	create(t, report(ns, "r2", now.Add(-24*time.Hour), "checkout-nps"), report(ns, "r3", now.Add(-48*time.Hour), "checkout-nps"),
 		report(ns, "r4", now.AddDate(0, -11, 0), "checkout-nps"), report(ns, "old", now.AddDate(0, -13, 0), "checkout-nps"))
-	breaches(privacyv1alpha1.BreachRateStatus{Count: 4, Customers: 5, Rate: "0.8000", Band: privacyv1alpha1.BreachBandConcerning})
+	breaches(privacyv1alpha1.BreachRateStatus{Count: ptr.To[int32](4), Customers: 5, Rate: "0.8000", Band: privacyv1alpha1.BreachBandConcerning})
 
 	// Deleting a report moves the count back.
 	if err := k8s.Delete(context.Background(), report(ns, "r4", now, "checkout-nps")); err != nil {
 		t.Fatal(err)
 	}
-	breaches(privacyv1alpha1.BreachRateStatus{Count: 3, Customers: 5, Rate: "0.6000", Band: privacyv1alpha1.BreachBandAcceptable})
+	breaches(privacyv1alpha1.BreachRateStatus{Count: ptr.To[int32](3), Customers: 5, Rate: "0.6000", Band: privacyv1alpha1.BreachBandAcceptable})
 	eventually(t, "surveyguard_breach_rate", func() error {
 		if v, ok := metricValue(t, "surveyguard_breach_rate", ns); !ok || v != 0.6 {
 			return fmt.Errorf("surveyguard_breach_rate = %v (exported %v)", v, ok)
@@ -309,7 +311,7 @@ func TestDeadlineApproachingAt80Percent(t *testing.T) {
 		t.Errorf("nextDuty %q, want %q", b.Status.NextDuty, want)
 	}
 	for _, duty := range []string{"DPDP Authority", "DPDP DetailedReport", "DPDP Individuals"} {
-		if d := deadline(b, duty); d.InForce || d.State != "Informational" || d.Overdue {
+		if d := deadline(b, duty); ptr.Deref(d.InForce, false) || d.State != "Informational" || ptr.Deref(d.Overdue, false) {
 			t.Errorf("%s before 13 May 2027: %+v", duty, d)
 		}
 	}
@@ -343,7 +345,7 @@ func TestDeadlineApproachingAt80Percent(t *testing.T) {
 		b.Spec.Notifications = []privacyv1alpha1.DutyNotification{{Regime: "CERTIn", Duty: "Authority", At: metav1.Time{Time: breachClock.Now().Truncate(time.Second)}, Reference: "CERTIn-2026-0042"}}
 	})
 	reportStatus(t, ns, "laptop", func(b *privacyv1alpha1.BreachReport) error {
-		if d := deadline(b, "CERTIn Authority"); d.State != "Met" || !d.Met || b.Status.NextDuty != "" || b.Status.Phase != privacyv1alpha1.BreachPhaseNotified {
+		if d := deadline(b, "CERTIn Authority"); d.State != "Met" || !ptr.Deref(d.Met, false) || b.Status.NextDuty != "" || b.Status.Phase != privacyv1alpha1.BreachPhaseNotified {
 			return fmt.Errorf("CERT-In %+v, next %q, phase %s", d, b.Status.NextDuty, b.Status.Phase)
 		}
 		return nil
@@ -414,7 +416,7 @@ func TestClocksThatWaitAndPause(t *testing.T) {
 	detected := breachClock.Now().Add(-time.Hour).Truncate(time.Second)
 	b := report(ns, "vendor", detected, "checkout-nps")
 	b.Spec.Jurisdictions = []privacyv1alpha1.Jurisdiction{privacyv1alpha1.JurisdictionSingaporePDPA, privacyv1alpha1.JurisdictionAustraliaNDB, privacyv1alpha1.JurisdictionCCPA}
-	b.Spec.AffectedResidents = []privacyv1alpha1.ResidentCount{{Regime: privacyv1alpha1.JurisdictionCCPA, Count: 300}}
+	b.Spec.AffectedResidents = []privacyv1alpha1.ResidentCount{{Regime: privacyv1alpha1.JurisdictionCCPA, Count: ptr.To[int64](300)}}
 	b.Spec.LawfulDelay = &privacyv1alpha1.LawfulDelay{Reason: "county sheriff, letter of the day of detection"}
 	create(t, b)
 	b = reportStatus(t, ns, "vendor", func(b *privacyv1alpha1.BreachReport) error {
@@ -435,7 +437,7 @@ func TestClocksThatWaitAndPause(t *testing.T) {
 	if d := deadline(b, "SingaporePDPA Authority"); d.Due != nil || !strings.Contains(d.Note, "spec.assessedAt") {
 		t.Errorf("Singapore before the assessment: %+v", d)
 	}
-	if d := deadline(b, "AustraliaNDB Assessment"); d.Due == nil || !d.InForce {
+	if d := deadline(b, "AustraliaNDB Assessment"); d.Due == nil || !ptr.Deref(d.InForce, false) {
 		t.Errorf("Australia's assessment: %+v", d)
 	}
 
@@ -453,7 +455,7 @@ func TestClocksThatWaitAndPause(t *testing.T) {
 		if d := deadline(b, "SingaporePDPA Authority"); d.State != "Pending" || d.Due == nil || !d.Due.Time.Equal(sgDue) {
 			return fmt.Errorf("Singapore after the assessment: %+v, want due %s", d, sgDue)
 		}
-		if d := deadline(b, "AustraliaNDB Assessment"); d.State != "Met" || !d.Met {
+		if d := deadline(b, "AustraliaNDB Assessment"); d.State != "Met" || !ptr.Deref(d.Met, false) {
 			return fmt.Errorf("Australia's assessment: %+v", d)
 		}
 		if d := deadline(b, "CCPA Individuals"); d.State != "Pending" || d.Due == nil || !d.Due.Time.Equal(caDue) || !strings.Contains(d.Note, "lawful delay") {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/regulations"
@@ -171,10 +172,10 @@ func (m *BreachMetrics) Collect(ch chan<- prometheus.Metric) {
 	for key, deadlines := range m.reports {
 		for _, d := range deadlines {
 			labels := []string{key.Namespace, key.Name, string(d.Regime), string(d.Duty)}
-			ch <- prometheus.MustNewConstMetric(deadlineOverdueDesc, prometheus.GaugeValue, flag(d.Overdue), labels...)
+			ch <- prometheus.MustNewConstMetric(deadlineOverdueDesc, prometheus.GaugeValue, flag(ptr.Deref(d.Overdue, false)), labels...)
 			ch <- prometheus.MustNewConstMetric(deadlineApproachingDesc, prometheus.GaugeValue,
 				flag(d.State == privacyv1alpha1.DeadlineState(regulations.Approaching)), labels...)
-			if d.Due != nil && d.InForce {
+			if d.Due != nil && ptr.Deref(d.InForce, false) {
 				ch <- prometheus.MustNewConstMetric(deadlineDueDesc, prometheus.GaugeValue, float64(d.Due.Unix()), labels...)
 			}
 		}

@@ -23,7 +23,7 @@ func TestCampaignMetrics(t *testing.T) {
 	shown.Status.NPS = &privacyv1alpha1.NPSStatus{Score: ptr.To[int32](-12), Responses: 40}
 	shown.Status.Encryption = &privacyv1alpha1.EncryptionStatus{ActiveKeyID: "k2", RotatedAt: &metav1.Time{Time: now.Add(-90 * time.Minute)}}
 	suppressed := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "returns"}}
-	suppressed.Status.NPS = &privacyv1alpha1.NPSStatus{Responses: 3, Suppressed: true}
+	suppressed.Status.NPS = &privacyv1alpha1.NPSStatus{Responses: 3, Suppressed: ptr.To(true)}
 	fresh := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "new"}}
 	gone := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "gone"}}
 	gone.Status.NPS = &privacyv1alpha1.NPSStatus{Score: ptr.To[int32](50), Responses: 99}

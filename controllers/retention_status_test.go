@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/collectorapi"
@@ -79,9 +80,9 @@ func TestSetRetention(t *testing.T) {
 		{"at the limit", policy(nil), oldest(91 * 24 * time.Hour), nil, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, ""},
 		{"just past the limit", policy(nil), oldest(91*24*time.Hour + time.Second), nil, metav1.ConditionFalse, privacyv1alpha1.ReasonRetentionOverdue, "overdue by 0m"},
 		{"overdue by days", policy(nil), oldest(95 * 24 * time.Hour), nil, metav1.ConditionFalse, privacyv1alpha1.ReasonRetentionOverdue, "is 95d old, overdue by 4d"},
-		{"legal hold wins", policy(func(p *privacyv1alpha1.RetentionPolicy) { p.Spec.LegalHold = true }), oldest(400 * 24 * time.Hour), nil,
+		{"legal hold wins", policy(func(p *privacyv1alpha1.RetentionPolicy) { p.Spec.LegalHold = ptr.To(true) }), oldest(400 * 24 * time.Hour), nil,
 			metav1.ConditionFalse, privacyv1alpha1.ReasonLegalHold, "legal hold"},
-		{"suspended is judged by age", policy(func(p *privacyv1alpha1.RetentionPolicy) { p.Spec.Suspend = true }), oldest(time.Hour), nil,
+		{"suspended is judged by age", policy(func(p *privacyv1alpha1.RetentionPolicy) { p.Spec.Suspend = ptr.To(true) }), oldest(time.Hour), nil,
 			metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, ""},
 		{"bad schedule", policy(func(p *privacyv1alpha1.RetentionPolicy) { p.Spec.Schedule = "61 * * * *" }), oldest(time.Hour), nil,
 			metav1.ConditionFalse, privacyv1alpha1.ReasonInvalidSpec, "invalid schedule"},

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
@@ -133,7 +134,7 @@ func TestRetentionCronJobFollowsItsPolicy(t *testing.T) {
 		if err := get(ns, "ninety-days", p); err != nil {
 			return err
 		}
-		if c := policyCondition(p, privacyv1alpha1.ConditionReady); p.Status.BoundCampaigns != 1 || c == nil || c.Status != metav1.ConditionTrue {
+		if c := policyCondition(p, privacyv1alpha1.ConditionReady); ptr.Deref(p.Status.BoundCampaigns, 0) != 1 || c == nil || c.Status != metav1.ConditionTrue {
 			return fmt.Errorf("status %+v", p.Status)
 		}
 		return nil
@@ -149,7 +150,7 @@ func TestRetentionCronJobFollowsItsPolicy(t *testing.T) {
 	})
 
 	// Suspend suspends the CronJob.
-	update(t, p, func() { p.Spec.Suspend = true })
+	update(t, p, func() { p.Spec.Suspend = ptr.To(true) })
 	cronJob(t, ns, func(cj *batchv1.CronJob) error {
 		if !*cj.Spec.Suspend {
 			return fmt.Errorf("not suspended")
@@ -176,8 +177,8 @@ func TestRetentionCronJobFollowsItsPolicy(t *testing.T) {
 		if err := get(ns, "thirty-days", other); err != nil {
 			return err
 		}
-		if p.Status.BoundCampaigns != 0 || other.Status.BoundCampaigns != 1 {
-			return fmt.Errorf("ninety-days %d, thirty-days %d", p.Status.BoundCampaigns, other.Status.BoundCampaigns)
+		if ptr.Deref(p.Status.BoundCampaigns, 0) != 0 || ptr.Deref(other.Status.BoundCampaigns, 0) != 1 {
+			return fmt.Errorf("ninety-days %d, thirty-days %d", ptr.Deref(p.Status.BoundCampaigns, 0), ptr.Deref(other.Status.BoundCampaigns, 0))
 		}
 		return nil
 	})
@@ -186,7 +187,7 @@ func TestRetentionCronJobFollowsItsPolicy(t *testing.T) {
 func TestLegalHoldStopsPurgesAndSaysSo(t *testing.T) {
 	ns := namespace(t)
 	p := policy(ns)
-	p.Spec.LegalHold = true
+	p.Spec.LegalHold = ptr.To(true)
 	create(t, p, campaign(ns))
 	cronJob(t, ns, func(cj *batchv1.CronJob) error {
 		if cj.Spec.Suspend == nil || !*cj.Spec.Suspend {
@@ -217,7 +218,7 @@ func TestLegalHoldStopsPurgesAndSaysSo(t *testing.T) {
 		return nil
 	})
 	// Lifting the hold resumes the schedule.
-	update(t, p, func() { p.Spec.LegalHold = false })
+	update(t, p, func() { p.Spec.LegalHold = ptr.To(false) })
 	cronJob(t, ns, func(cj *batchv1.CronJob) error {
 		if *cj.Spec.Suspend {
 			return fmt.Errorf("still suspended after the hold was lifted")

@@ -7,6 +7,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/collectorapi"
@@ -27,7 +28,7 @@ func policyReceipt(campaign string, rc *collectorapi.PurgeReceipt) *privacyv1alp
 
 // setPolicyStatus computes the policy's conditions and figures.
 func setPolicyStatus(p *privacyv1alpha1.RetentionPolicy, bound int, cronJobs []batchv1.CronJob, scheduleErr error) {
-	p.Status.BoundCampaigns = int32(min(bound, 1<<31-1)) //nolint:gosec // bounded just above
+	p.Status.BoundCampaigns = ptr.To(int32(min(bound, 1<<31-1))) //nolint:gosec // bounded just above
 	for _, cj := range cronJobs {
 		if t := cj.Status.LastScheduleTime; t != nil && (p.Status.LastScheduleTime == nil || t.After(p.Status.LastScheduleTime.Time)) {
 			p.Status.LastScheduleTime = t.DeepCopy()

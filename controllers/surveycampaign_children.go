@@ -148,8 +148,8 @@ func collectorConfig(c *privacyv1alpha1.SurveyCampaign, policy *privacyv1alpha1.
 			Purpose: consent.Purpose, LawfulBasis: string(consent.LawfulBasis),
 		},
 		Collect: collectorapi.CollectConfig{
-			Comment: c.Spec.Collect.Comment, Email: c.Spec.Collect.Email,
-			CustomerID: c.Spec.Collect.CustomerID, Segments: segments,
+			Comment: ptr.Deref(c.Spec.Collect.Comment, false), Email: ptr.Deref(c.Spec.Collect.Email, false),
+			CustomerID: ptr.Deref(c.Spec.Collect.CustomerID, false), Segments: segments,
 		},
 		Limits: collectorLimits(c),
 		Privacy: collectorapi.PrivacyConfig{

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -176,7 +177,7 @@ func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *priva
 		obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonInvalidSpec, "the collector configuration is invalid: "+err.Error()
 		return nil
 	}
-	obs.paused = c.Spec.Paused || len(obs.breaches.pausedBy) > 0
+	obs.paused = ptr.Deref(c.Spec.Paused, false) || len(obs.breaches.pausedBy) > 0
 	n := childNames(c)
 	dsn, err := r.databaseDSN(ctx, c, obs)
 	if err != nil || obs.stalledReason != "" {

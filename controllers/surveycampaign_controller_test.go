@@ -178,7 +178,7 @@ func campaign(ns string) *privacyv1alpha1.SurveyCampaign {
 			Consent: privacyv1alpha1.ConsentSpec{
 				Required: ptr.To(true), NoticeVersion: "2026-01", Purpose: "Improve checkout", LawfulBasis: privacyv1alpha1.LawfulBasisConsent,
 			},
-			Collect:            privacyv1alpha1.CollectSpec{Comment: true, Email: true, CustomerID: true, Segments: privacyv1alpha1.Segments{"plan": {"free", "pro", "enterprise"}}},
+			Collect:            privacyv1alpha1.CollectSpec{Comment: ptr.To(true), Email: ptr.To(true), CustomerID: ptr.To(true), Segments: privacyv1alpha1.Segments{"plan": {"free", "pro", "enterprise"}}},
 			RetentionPolicyRef: privacyv1alpha1.LocalObjectReference{Name: "ninety-days"},
 			Privacy:            privacyv1alpha1.PrivacySpec{MinGroupSize: 5},
 			Storage:            privacyv1alpha1.StorageSpec{Embedded: &privacyv1alpha1.EmbeddedStorage{}},
@@ -377,7 +377,7 @@ func TestSpecChangeRollsOutAndPausedScalesToZero(t *testing.T) {
 	c := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "checkout-nps"}}
 	update(t, c, func() {
 		c.Spec.Question = "How likely are you to recommend Acme Pay to a friend or colleague?"
-		c.Spec.Paused = true
+		c.Spec.Paused = ptr.To(true)
 	})
 	eventually(t, "new checksum and zero replicas", func() error {
 		if err := get(ns, "checkout-nps-collector", d); err != nil {
@@ -542,7 +542,7 @@ func TestNPSFromARealCollectorAndIdlePassesWriteNothing(t *testing.T) {
 		return nil
 	})
 	// 4 promoters, 2 passives, 2 detractors of 8: NPS 25.
-	if c.Status.NPS.Score == nil || *c.Status.NPS.Score != 25 || *c.Status.NPS.Promoters != 4 || c.Status.NPS.Suppressed {
+	if c.Status.NPS.Score == nil || *c.Status.NPS.Score != 25 || *c.Status.NPS.Promoters != 4 || ptr.Deref(c.Status.NPS.Suppressed, false) {
 		t.Errorf("nps %+v", c.Status.NPS)
 	}
 	if c.Status.Encryption == nil || c.Status.Encryption.ActiveKeyID != "k1" {

@@ -77,9 +77,9 @@ func schedulePeriod(sched cron.Schedule, now time.Time) time.Duration {
 // retentionSuspended says whether the policy stops scheduled purges, and why.
 func retentionSuspended(p *privacyv1alpha1.RetentionPolicy) (bool, string, string) {
 	switch {
-	case p.Spec.LegalHold:
+	case ptr.Deref(p.Spec.LegalHold, false):
 		return true, privacyv1alpha1.ReasonLegalHold, fmt.Sprintf("RetentionPolicy %s is under legal hold: nothing is purged", p.Name)
-	case p.Spec.Suspend:
+	case ptr.Deref(p.Spec.Suspend, false):
 		return true, privacyv1alpha1.ReasonSuspended, fmt.Sprintf("RetentionPolicy %s is suspended: scheduled purges do not run", p.Name)
 	}
 	return false, "", ""

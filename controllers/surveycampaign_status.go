@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/collectorapi"
@@ -301,7 +302,7 @@ func parseHumanBytes(s string) (int64, bool) {
 // change, so an idle campaign's status is not rewritten by every poll.
 func setNPS(c *privacyv1alpha1.SurveyCampaign, st *collectorapi.Stats, now time.Time) {
 	next := &privacyv1alpha1.NPSStatus{
-		Responses: st.Responses, Suppressed: st.Suppressed, Score: st.Score,
+		Responses: st.Responses, Suppressed: ptr.To(st.Suppressed), Score: st.Score,
 		Promoters: st.Promoters, Passives: st.Passives, Detractors: st.Detractors, MarginOfError: st.MarginOfError,
 	}
 	if prev := c.Status.NPS; prev != nil {
@@ -342,10 +343,10 @@ func breachesOf(reports []privacyv1alpha1.BreachReport, campaign string, now tim
 		if b.Spec.ResolvedAt != nil {
 			continue
 		}
-		if b.Spec.Containment.PauseCollection {
+		if ptr.Deref(b.Spec.Containment.PauseCollection, false) {
 			out.pausedBy = append(out.pausedBy, b.Name)
 		}
-		if b.Spec.Containment.RotateKeys {
+		if ptr.Deref(b.Spec.Containment.RotateKeys, false) {
 			out.rotateFor = append(out.rotateFor, string(b.UID))
 		}
 	}
@@ -380,14 +381,14 @@ func breachRate(count int32, customers int64) string {
 // setBreaches publishes the campaign's breach figures; customers come from
 // the collector's stats, or the last figure read when there are none.
 func setBreaches(c *privacyv1alpha1.SurveyCampaign, b campaignBreaches, customers *int64) {
-	next := &privacyv1alpha1.BreachRateStatus{Count: b.count, Band: breachBand(b.count)}
+	next := &privacyv1alpha1.BreachRateStatus{Count: ptr.To(b.count), Band: breachBand(b.count)}
 	switch {
 	case customers != nil:
 		next.Customers = *customers
 	case c.Status.Breaches != nil:
 		next.Customers = c.Status.Breaches.Customers
 	}
-	next.Rate = breachRate(next.Count, next.Customers)
+	next.Rate = breachRate(b.count, next.Customers)
 	c.Status.Breaches = next
 	c.Status.PausedBy = b.pausedBy
 }
@@ -395,7 +396,7 @@ func setBreaches(c *privacyv1alpha1.SurveyCampaign, b campaignBreaches, customer
 // pausedMessage says why a campaign's collector is scaled to zero.
 func pausedMessage(c *privacyv1alpha1.SurveyCampaign, pausedBy []string) string {
 	var why []string
-	if c.Spec.Paused {
+	if ptr.Deref(c.Spec.Paused, false) {
 		why = append(why, "spec.paused")
 	}
 	if len(pausedBy) > 0 {

@@ -68,12 +68,12 @@ type BreachReportSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=100
-	CampaignRefs []LocalObjectReference `json:"campaignRefs"`
+	CampaignRefs []LocalObjectReference `json:"campaignRefs,omitempty"`
 
 	// detectedAt is when the breach was detected (RFC 3339): the awareness or
 	// discovery most regulatory clocks run from.
 	// +required
-	DetectedAt metav1.Time `json:"detectedAt"`
+	DetectedAt metav1.Time `json:"detectedAt,omitempty,omitzero"`
 
 	// assessedAt is when the breach was assessed as notifiable (Singapore,
 	// Australia); the clocks that start at the assessment wait for it. Not
@@ -84,20 +84,21 @@ type BreachReportSpec struct {
 	// category is UnauthorizedAccess, DataLeak, LostDevice, Misconfiguration,
 	// ThirdParty or Other.
 	// +required
-	Category BreachCategory `json:"category"`
+	Category BreachCategory `json:"category,omitempty"`
 
 	// severity is Low, Medium, High or Critical.
 	// +required
-	Severity BreachSeverity `json:"severity"`
+	Severity BreachSeverity `json:"severity,omitempty"`
 
 	// affectedRecords is the number of responses known or believed to be affected.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=1000000000000
-	AffectedRecords int64 `json:"affectedRecords,omitempty"`
+	AffectedRecords *int64 `json:"affectedRecords,omitempty"`
 
 	// description says what happened. Do not put personal data here.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
 	Description string `json:"description,omitempty"`
 
@@ -162,24 +163,24 @@ type ContainmentSpec struct {
 	// pauseCollection scales the affected campaigns' collectors to zero until
 	// the report is resolved.
 	// +optional
-	PauseCollection bool `json:"pauseCollection,omitempty"`
+	PauseCollection *bool `json:"pauseCollection,omitempty"`
 
 	// rotateKeys rotates the affected campaigns' data keys once, at once.
 	// +optional
-	RotateKeys bool `json:"rotateKeys,omitempty"`
+	RotateKeys *bool `json:"rotateKeys,omitempty"`
 }
 
 // ResidentCount is how many people a breach affects under one regime.
 type ResidentCount struct {
 	// regime is the jurisdiction the count is for.
 	// +required
-	Regime Jurisdiction `json:"regime"`
+	Regime Jurisdiction `json:"regime,omitempty"`
 
 	// count is the number of affected residents (for HIPAA, individuals).
 	// +required
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=10000000000
-	Count int64 `json:"count"`
+	Count *int64 `json:"count,omitempty"`
 }
 
 // DutyNotification records one duty carried out.
@@ -187,25 +188,27 @@ type ResidentCount struct {
 type DutyNotification struct {
 	// regime is the jurisdiction whose duty this is.
 	// +required
-	Regime Jurisdiction `json:"regime"`
+	Regime Jurisdiction `json:"regime,omitempty"`
 
 	// duty is the regime's duty: Authority, Individuals, AttorneyGeneral,
 	// EarlyWarning, DetailedReport, FinalReport, Secretary or SecretaryAnnualLog.
 	// +required
-	Duty BreachDuty `json:"duty"`
+	Duty BreachDuty `json:"duty,omitempty"`
 
 	// at is when the duty was carried out (RFC 3339); not before detectedAt.
 	// +required
-	At metav1.Time `json:"at"`
+	At metav1.Time `json:"at,omitempty,omitzero"`
 
 	// reference is the recipient's reference for the notification, if any.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	Reference string `json:"reference,omitempty"`
 
 	// lateReason gives the reasons for a notification after the due time,
 	// which GDPR, UK GDPR and LGPD accept (the deadline shows LateWithReason).
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	LateReason string `json:"lateReason,omitempty"`
 }
@@ -215,18 +218,19 @@ type DutyNotification struct {
 type DeadlineExtension struct {
 	// regime is the jurisdiction whose duty is extended.
 	// +required
-	Regime Jurisdiction `json:"regime"`
+	Regime Jurisdiction `json:"regime,omitempty"`
 
 	// duty is the regime's duty extended.
 	// +required
-	Duty BreachDuty `json:"duty"`
+	Duty BreachDuty `json:"duty,omitempty"`
 
 	// until is the new due time (RFC 3339).
 	// +required
-	Until metav1.Time `json:"until"`
+	Until metav1.Time `json:"until,omitempty,omitzero"`
 
 	// reference is the grant's reference, if any.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	Reference string `json:"reference,omitempty"`
 }
@@ -238,7 +242,7 @@ type LawfulDelay struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
-	Reason string `json:"reason"`
+	Reason string `json:"reason,omitempty"`
 
 	// from is when the delay began; detectedAt when unset.
 	// +optional
@@ -253,14 +257,15 @@ type LawfulDelay struct {
 type BreachDeadline struct {
 	// regime is the jurisdiction whose duty this is.
 	// +required
-	Regime Jurisdiction `json:"regime"`
+	Regime Jurisdiction `json:"regime,omitempty"`
 
 	// duty is the regime's duty.
 	// +required
-	Duty BreachDuty `json:"duty"`
+	Duty BreachDuty `json:"duty,omitempty"`
 
 	// clock is the duty's clock in words: "72 h after awareness", "without undue delay".
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	Clock string `json:"clock,omitempty"`
 
@@ -277,15 +282,16 @@ type BreachDeadline struct {
 
 	// met is true when the duty was carried out in time.
 	// +optional
-	Met bool `json:"met,omitempty"`
+	Met *bool `json:"met,omitempty"`
 
 	// overdue is true when the due time passed before the duty was carried out.
 	// +optional
-	Overdue bool `json:"overdue,omitempty"`
+	Overdue *bool `json:"overdue,omitempty"`
 
 	// inForce is false when the rule was not yet in force when the breach was
 	// detected: the deadline is informational and never overdue.
-	InForce bool `json:"inForce"`
+	// +required
+	InForce *bool `json:"inForce,omitempty"`
 
 	// notifiedAt is when the duty was carried out.
 	// +optional
@@ -293,6 +299,7 @@ type BreachDeadline struct {
 
 	// note explains the state: a threshold, an extension, a delay.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	Note string `json:"note,omitempty"`
 }
@@ -301,8 +308,9 @@ type BreachDeadline struct {
 type CampaignContainment struct {
 	// campaign is the SurveyCampaign contained.
 	// +required
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Campaign string `json:"campaign"`
+	Campaign string `json:"campaign,omitempty"`
 
 	// pausedAt is when the campaign's collector was scaled to zero for this report.
 	// +optional
@@ -318,14 +326,23 @@ type CampaignContainment struct {
 
 	// keyID is the data key made by that rotation.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	KeyID string `json:"keyID,omitempty"`
 }
 
 // BreachReportStatus is the observed state of a BreachReport.
 type BreachReportStatus struct {
+	// conditions are Contained, Overdue, Ready, Reconciling and Stalled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the spec generation the operator last reconciled successfully.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// phase is Open, Contained, Notified or Resolved.
@@ -347,6 +364,7 @@ type BreachReportStatus struct {
 	// nextDuty names the duty due at nextDeadline and the time:
 	// "GDPR Authority by 2026-11-23T10:00:00Z".
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	NextDuty string `json:"nextDuty,omitempty"`
 
@@ -357,13 +375,6 @@ type BreachReportStatus struct {
 	// +listMapKey=campaign
 	// +kubebuilder:validation:MaxItems=100
 	Containment []CampaignContainment `json:"containment,omitempty"`
-
-	// conditions are Contained, Overdue, Ready, Reconciling and Stalled.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	// +kubebuilder:validation:MaxItems=16
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // BreachReport records a personal-data breach, tracks its regulatory deadlines
@@ -379,12 +390,15 @@ type BreachReportStatus struct {
 // +kubebuilder:printcolumn:name="Overdue",type=string,JSONPath=`.status.conditions[?(@.type=="Overdue")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type BreachReport struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the object's standard metadata: name, namespace, labels, annotations.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec describes the breach.
 	// +required
-	Spec BreachReportSpec `json:"spec"`
+	Spec BreachReportSpec `json:"spec,omitzero"`
 
 	// status is the breach's observed state, written by the operator.
 	// +optional

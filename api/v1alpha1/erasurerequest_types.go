@@ -23,7 +23,7 @@ const (
 type ErasureRequestSpec struct {
 	// subject identifies the person whose responses are erased.
 	// +required
-	Subject ErasureSubject `json:"subject"`
+	Subject ErasureSubject `json:"subject,omitzero"`
 
 	// campaignSelector selects the SurveyCampaigns in the namespace to erase
 	// from by label; empty or unset selects every campaign in the namespace.
@@ -33,6 +33,7 @@ type ErasureRequestSpec struct {
 
 // ErasureSubject identifies a respondent. Exactly one field is set. Prefer
 // secretRef: customerID and email are stored in the request in plain text.
+// +kubebuilder:validation:MinProperties=1
 // +kubebuilder:validation:XValidation:rule="[has(self.customerID), has(self.email), has(self.secretRef)].exists_one(x, x)",message="exactly one of subject.customerID, subject.email or subject.secretRef must be set"
 type ErasureSubject struct {
 	// customerID is the respondent's customer ID.
@@ -59,18 +60,28 @@ type ErasureSubject struct {
 type ErasureResult struct {
 	// campaign is the SurveyCampaign erased from.
 	// +required
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Campaign string `json:"campaign"`
+	Campaign string `json:"campaign,omitempty"`
 
-	// erased is the number of responses erased.
+	// erased is the number of responses erased; absent when none were.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	Erased int64 `json:"erased,omitempty"`
 }
 
 // ErasureRequestStatus is the observed state of an ErasureRequest.
 type ErasureRequestStatus struct {
+	// conditions are Ready, Reconciling and Stalled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
 	// observedGeneration is the spec generation the operator last reconciled successfully.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// phase is Pending, Completed or Failed.
@@ -87,13 +98,6 @@ type ErasureRequestStatus struct {
 	// +listMapKey=campaign
 	// +kubebuilder:validation:MaxItems=1000
 	Results []ErasureResult `json:"results,omitempty"`
-
-	// conditions are Ready, Reconciling and Stalled.
-	// +optional
-	// +listType=map
-	// +listMapKey=type
-	// +kubebuilder:validation:MaxItems=16
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // ErasureRequest erases one respondent's responses from the selected campaigns.
@@ -106,12 +110,15 @@ type ErasureRequestStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ErasureRequest struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the object's standard metadata: name, namespace, labels, annotations.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec names the person and the campaigns.
 	// +required
-	Spec ErasureRequestSpec `json:"spec"`
+	Spec ErasureRequestSpec `json:"spec,omitzero"`
 
 	// status is the request's observed state, written by the operator.
 	// +optional

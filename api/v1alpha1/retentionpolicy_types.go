@@ -25,18 +25,18 @@ type RetentionPolicySpec struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$`
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$') || (duration(self) >= duration('1h') && duration(self) <= duration('87600h'))",message="maxAge must be between 1h and 87600h"
-	MaxAge metav1.Duration `json:"maxAge"`
+	MaxAge metav1.Duration `json:"maxAge,omitempty,omitzero"`
 
 	// action is Delete (remove the response) or Anonymize (drop the personal
 	// fields, keep the score, the segments and the day). Defaults to Delete.
 	// +optional
-	// +kubebuilder:default=Delete
+	// +default="Delete"
 	Action RetentionAction `json:"action,omitempty"`
 
 	// schedule is when purges run, in cron syntax ("0 3 * * *") or a macro
 	// (@hourly, @daily, @weekly, @monthly, @yearly). Defaults to @daily.
 	// +optional
-	// +kubebuilder:default="@daily"
+	// +default="@daily"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^ ]+( +[^ ]+){4})$')",message="schedule must be five cron fields (minute hour day-of-month month day-of-week) or one of @hourly, @daily, @weekly, @monthly, @yearly"
@@ -45,19 +45,15 @@ type RetentionPolicySpec struct {
 	// legalHold stops every purge while true, for example during litigation.
 	// Status and every bound campaign say that a legal hold is in force.
 	// +optional
-	LegalHold bool `json:"legalHold,omitempty"`
+	LegalHold *bool `json:"legalHold,omitempty"`
 
 	// suspend pauses scheduled purges without a legal reason.
 	// +optional
-	Suspend bool `json:"suspend,omitempty"`
+	Suspend *bool `json:"suspend,omitempty"`
 }
 
 // RetentionPolicyStatus is the observed state of a RetentionPolicy.
 type RetentionPolicyStatus struct {
-	// observedGeneration is the spec generation the operator last reconciled successfully.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
 	// conditions are Ready, Reconciling and Stalled.
 	// +optional
 	// +listType=map
@@ -65,9 +61,16 @@ type RetentionPolicyStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// boundCampaigns is the number of SurveyCampaigns that use this policy.
+	// observedGeneration is the spec generation the operator last reconciled successfully.
 	// +optional
-	BoundCampaigns int32 `json:"boundCampaigns"`
+	// +kubebuilder:validation:Minimum=1
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// boundCampaigns is the number of SurveyCampaigns that use this policy
+	// (0 when none does).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	BoundCampaigns *int32 `json:"boundCampaigns,omitempty"`
 
 	// lastScheduleTime is when a purge Job was last started for this policy.
 	// +optional
@@ -82,6 +85,7 @@ type RetentionPolicyStatus struct {
 type PurgeReceipt struct {
 	// campaign is the SurveyCampaign that was purged.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Campaign string `json:"campaign,omitempty"`
 
@@ -89,16 +93,19 @@ type PurgeReceipt struct {
 	// +optional
 	Cutoff *metav1.Time `json:"cutoff,omitempty"`
 
-	// purged is the number of responses deleted.
+	// purged is the number of responses deleted; absent when none were.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	Purged int64 `json:"purged,omitempty"`
 
-	// anonymized is the number of responses anonymized.
+	// anonymized is the number of responses anonymized; absent when none were.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	Anonymized int64 `json:"anonymized,omitempty"`
 
 	// job is the name of the Job that ran the purge.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Job string `json:"job,omitempty"`
 
@@ -120,12 +127,15 @@ type PurgeReceipt struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type RetentionPolicy struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the object's standard metadata: name, namespace, labels, annotations.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is how long responses are kept and when they are purged.
 	// +required
-	Spec RetentionPolicySpec `json:"spec"`
+	Spec RetentionPolicySpec `json:"spec,omitzero"`
 
 	// status is the policy's observed state, written by the operator.
 	// +optional

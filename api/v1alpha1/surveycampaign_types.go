@@ -31,38 +31,38 @@ type SurveyCampaignSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=10
 	// +kubebuilder:validation:MaxLength=500
-	Question string `json:"question"`
+	Question string `json:"question,omitempty"`
 
 	// consent describes the consent respondents give before anything is stored.
 	// Required: consent is asked for by default, and then needs a noticeVersion.
 	// +required
-	Consent ConsentSpec `json:"consent"`
+	Consent ConsentSpec `json:"consent,omitzero"`
 
 	// collect lists the personal fields the collector accepts besides the score.
 	// Data minimization: anything not listed here is refused.
 	// +optional
-	// +kubebuilder:default={}
-	Collect CollectSpec `json:"collect,omitempty"`
+	// +default={}
+	Collect CollectSpec `json:"collect,omitempty,omitzero"`
 
 	// retentionPolicyRef names the RetentionPolicy, in the same namespace, that
 	// decides how long raw responses are kept.
 	// +required
-	RetentionPolicyRef LocalObjectReference `json:"retentionPolicyRef"`
+	RetentionPolicyRef LocalObjectReference `json:"retentionPolicyRef,omitzero"`
 
 	// encryption configures the field encryption keys of this campaign.
 	// +optional
-	// +kubebuilder:default={}
-	Encryption EncryptionSpec `json:"encryption,omitempty"`
+	// +default={}
+	Encryption EncryptionSpec `json:"encryption,omitempty,omitzero"`
 
 	// privacy configures suppression of small groups, comment redaction and the
 	// privacy regimes that apply.
 	// +optional
-	// +kubebuilder:default={}
-	Privacy PrivacySpec `json:"privacy,omitempty"`
+	// +default={}
+	Privacy PrivacySpec `json:"privacy,omitempty,omitzero"`
 
 	// storage selects where responses are stored: exactly one of embedded or postgres.
 	// +required
-	Storage StorageSpec `json:"storage"`
+	Storage StorageSpec `json:"storage,omitzero"`
 
 	// tls configures the certificate of the collector's listeners. When unset
 	// the operator issues one from its own self-signed CA.
@@ -71,21 +71,23 @@ type SurveyCampaignSpec struct {
 
 	// collector configures the collector Deployment.
 	// +optional
-	// +kubebuilder:default={}
-	Collector CollectorSpec `json:"collector,omitempty"`
+	// +default={}
+	Collector CollectorSpec `json:"collector,omitempty,omitzero"`
 
 	// paused scales the collector to zero when true. Stored data is kept.
 	// +optional
-	Paused bool `json:"paused,omitempty"`
+	Paused *bool `json:"paused,omitempty"`
 }
 
-// ConsentSpec describes the consent a respondent gives.
+// ConsentSpec describes the consent a respondent gives. After defaulting it
+// always holds required and lawfulBasis.
+// +kubebuilder:validation:MinProperties=1
 // +kubebuilder:validation:XValidation:rule="(has(self.required) && !self.required) || has(self.noticeVersion)",message="noticeVersion is required when consent.required is true",fieldPath=".noticeVersion"
 type ConsentSpec struct {
 	// required makes the collector refuse a response that does not carry consent
 	// to the current notice version. Defaults to true.
 	// +optional
-	// +kubebuilder:default=true
+	// +default=true
 	Required *bool `json:"required,omitempty"`
 
 	// noticeVersion is the version of the privacy notice respondents consent to,
@@ -99,13 +101,14 @@ type ConsentSpec struct {
 
 	// purpose tells respondents, in one sentence, why their answers are collected.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
 	Purpose string `json:"purpose,omitempty"`
 
 	// lawfulBasis is the legal ground for processing: Consent, LegitimateInterest
 	// or Contract. Defaults to Consent.
 	// +optional
-	// +kubebuilder:default=Consent
+	// +default="Consent"
 	LawfulBasis LawfulBasis `json:"lawfulBasis,omitempty"`
 }
 
@@ -115,15 +118,15 @@ type CollectSpec struct {
 	// comment accepts a free-text comment, scrubbed of personal data when
 	// privacy.redactComments is true and encrypted at rest.
 	// +optional
-	Comment bool `json:"comment,omitempty"`
+	Comment *bool `json:"comment,omitempty"`
 
 	// email accepts the respondent's email address, encrypted at rest.
 	// +optional
-	Email bool `json:"email,omitempty"`
+	Email *bool `json:"email,omitempty"`
 
 	// customerID accepts the respondent's customer ID, encrypted at rest.
 	// +optional
-	CustomerID bool `json:"customerID,omitempty"`
+	CustomerID *bool `json:"customerID,omitempty"`
 
 	// segments maps each metadata key a response may carry to the values it
 	// may take, for example {plan: [free, pro, enterprise], region: [eu, in, us]}.
@@ -183,7 +186,7 @@ type EncryptionSpec struct {
 	// 24h and 8760h. Old keys stay for decryption until their ciphertexts are
 	// re-wrapped. Defaults to 720h.
 	// +optional
-	// +kubebuilder:default="720h"
+	// +default="720h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:Pattern=`^([0-9]+([.][0-9]+)?(ns|us|µs|ms|s|m|h))+$`
@@ -196,7 +199,7 @@ type PrivacySpec struct {
 	// minGroupSize is the number of responses below which the score is
 	// suppressed, so that small groups cannot be re-identified (5..1000, default 10).
 	// +optional
-	// +kubebuilder:default=10
+	// +default=10
 	// +kubebuilder:validation:Minimum=5
 	// +kubebuilder:validation:Maximum=1000
 	MinGroupSize int32 `json:"minGroupSize,omitempty"`
@@ -204,7 +207,7 @@ type PrivacySpec struct {
 	// redactComments scrubs emails, phone numbers, card numbers, Aadhaar, PAN,
 	// UPI IDs, IBANs and IP addresses from comments before storage. Defaults to true.
 	// +optional
-	// +kubebuilder:default=true
+	// +default=true
 	RedactComments *bool `json:"redactComments,omitempty"`
 
 	// jurisdictions lists the privacy regimes that apply (see docs/regulations.md).
@@ -216,6 +219,7 @@ type PrivacySpec struct {
 
 // StorageSpec selects the response store. Exactly one backend is set, and the
 // backend cannot be switched once chosen.
+// +kubebuilder:validation:MinProperties=1
 // +kubebuilder:validation:XValidation:rule="has(self.embedded) != has(self.postgres)",message="exactly one of storage.embedded or storage.postgres must be set"
 // +kubebuilder:validation:XValidation:rule="has(self.embedded) == has(oldSelf.embedded)",message="the storage backend cannot be changed after creation: stored responses would be left behind"
 type StorageSpec struct {
@@ -236,7 +240,7 @@ type EmbeddedStorage struct {
 	// size is the capacity of the PersistentVolumeClaim, between 64Mi and 1Ti.
 	// Defaults to 1Gi. It can grow but not shrink.
 	// +optional
-	// +kubebuilder:default="1Gi"
+	// +default="1Gi"
 	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('64Mi')) >= 0 && quantity(self).compareTo(quantity('1Ti')) <= 0",message="size must be between 64Mi and 1Ti"
 	Size *resource.Quantity `json:"size,omitempty"`
 
@@ -252,7 +256,7 @@ type PostgresStorage struct {
 	// secretRef names the Secret key that holds the PostgreSQL connection string
 	// (a DSN or URL). The key defaults to "dsn".
 	// +required
-	SecretRef SecretKeyReference `json:"secretRef"`
+	SecretRef SecretKeyReference `json:"secretRef,omitzero"`
 }
 
 // IssuerKind is the kind of a cert-manager issuer.
@@ -264,7 +268,7 @@ type TLSSpec struct {
 	// issuerRef names a cert-manager Issuer or ClusterIssuer that signs the
 	// collector's certificate instead of the operator's self-signed CA.
 	// +required
-	IssuerRef IssuerReference `json:"issuerRef"`
+	IssuerRef IssuerReference `json:"issuerRef,omitzero"`
 }
 
 // IssuerReference names a cert-manager issuer.
@@ -273,16 +277,17 @@ type IssuerReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Name string `json:"name"`
+	Name string `json:"name,omitempty"`
 
 	// kind is Issuer (same namespace) or ClusterIssuer. Defaults to Issuer.
 	// +optional
-	// +kubebuilder:default=Issuer
+	// +default="Issuer"
 	Kind IssuerKind `json:"kind,omitempty"`
 
 	// group is the API group of the issuer. Defaults to cert-manager.io.
 	// +optional
-	// +kubebuilder:default="cert-manager.io"
+	// +default="cert-manager.io"
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Group string `json:"group,omitempty"`
 }
@@ -292,7 +297,7 @@ type CollectorSpec struct {
 	// replicas is the number of collector pods, 1..50. More than one needs
 	// storage.postgres. Defaults to 1.
 	// +optional
-	// +kubebuilder:default=1
+	// +default=1
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=50
 	Replicas int32 `json:"replicas,omitempty"`
@@ -312,8 +317,8 @@ type CollectorSpec struct {
 	// collector do (request rate, connections) and how much storage it may
 	// fill before it refuses new responses.
 	// +optional
-	// +kubebuilder:default={}
-	Limits CollectorLimits `json:"limits,omitempty"`
+	// +default={}
+	Limits CollectorLimits `json:"limits,omitempty,omitzero"`
 }
 
 // CollectorLimits are the collector's abuse limits and storage budget.
@@ -322,7 +327,7 @@ type CollectorLimits struct {
 	// may make, 1..1000000; past it (and its burst) the collector answers 429
 	// with Retry-After. Defaults to 10.
 	// +optional
-	// +kubebuilder:default=10
+	// +default=10
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000000
 	RequestsPerSecond int32 `json:"requestsPerSecond,omitempty"`
@@ -330,7 +335,7 @@ type CollectorLimits struct {
 	// burst is how many requests one client may make at once before
 	// requestsPerSecond applies, 1..1000000. Defaults to 30.
 	// +optional
-	// +kubebuilder:default=30
+	// +default=30
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000000
 	Burst int32 `json:"burst,omitempty"`
@@ -338,7 +343,7 @@ type CollectorLimits struct {
 	// maxConnections caps the public listener's open connections, 1..1000000;
 	// further connections wait to be accepted. Defaults to 1024.
 	// +optional
-	// +kubebuilder:default=1024
+	// +default=1024
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000000
 	MaxConnections int32 `json:"maxConnections,omitempty"`
@@ -346,7 +351,7 @@ type CollectorLimits struct {
 	// maxConnectionsPerClient caps one client's open connections to the public
 	// listener, 1..1000000; further ones are closed at once. Defaults to 64.
 	// +optional
-	// +kubebuilder:default=64
+	// +default=64
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000000
 	MaxConnectionsPerClient int32 `json:"maxConnectionsPerClient,omitempty"`
@@ -383,10 +388,6 @@ type CollectorLimits struct {
 // SurveyCampaignStatus is the observed state of a SurveyCampaign, written only
 // by the operator.
 type SurveyCampaignStatus struct {
-	// observedGeneration is the spec generation the operator last reconciled successfully.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
 	// conditions are Ready, Reconciling, Stalled, CollectorAvailable,
 	// EncryptionEnforced and RetentionEnforced.
 	// +optional
@@ -395,8 +396,14 @@ type SurveyCampaignStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
+	// observedGeneration is the spec generation the operator last reconciled successfully.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
 	// endpoint is the collector's public HTTPS address.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	Endpoint string `json:"endpoint,omitempty"`
 
@@ -445,8 +452,9 @@ type NPSStatus struct {
 	// +optional
 	Detractors *int64 `json:"detractors,omitempty"`
 
-	// responses is the number of responses counted.
+	// responses is the number of responses counted; absent when there are none.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	Responses int64 `json:"responses,omitempty"`
 
 	// marginOfError is the 95% margin of error of the score, in points:
@@ -456,7 +464,7 @@ type NPSStatus struct {
 
 	// suppressed is true when there are fewer responses than privacy.minGroupSize.
 	// +optional
-	Suppressed bool `json:"suppressed,omitempty"`
+	Suppressed *bool `json:"suppressed,omitempty"`
 
 	// updatedAt is when the figures were read from the collector.
 	// +optional
@@ -479,17 +487,21 @@ const (
 // BreachRateStatus is the breach rate of a campaign: breaches / customers.
 type BreachRateStatus struct {
 	// count is the number of BreachReports naming this campaign detected in the
-	// trailing 12 months.
+	// trailing 12 months (0 when there was none).
 	// +optional
-	Count int32 `json:"count"`
+	// +kubebuilder:validation:Minimum=0
+	Count *int32 `json:"count,omitempty"`
 
-	// customers is the number of distinct respondents of the campaign.
+	// customers is the number of distinct respondents of the campaign; absent
+	// when there are none.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	Customers int64 `json:"customers,omitempty"`
 
 	// rate is count / customers as a decimal string, for example "0.0100";
 	// "0" when there are no breaches, absent when there are breaches but no customers.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=32
 	Rate string `json:"rate,omitempty"`
 
@@ -502,6 +514,7 @@ type BreachRateStatus struct {
 type EncryptionStatus struct {
 	// activeKeyID is the ID of the key that encrypts new responses.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	ActiveKeyID string `json:"activeKeyID,omitempty"`
 
@@ -514,6 +527,7 @@ type EncryptionStatus struct {
 type RetentionStatus struct {
 	// policy is the name of the RetentionPolicy in force.
 	// +optional
+	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Policy string `json:"policy,omitempty"`
 
@@ -521,8 +535,10 @@ type RetentionStatus struct {
 	// +optional
 	LastPurgeTime *metav1.Time `json:"lastPurgeTime,omitempty"`
 
-	// lastPurged is the number of responses the last purge deleted or anonymized.
+	// lastPurged is the number of responses the last purge deleted or
+	// anonymized; absent when it purged none.
 	// +optional
+	// +kubebuilder:validation:Minimum=1
 	LastPurged int64 `json:"lastPurged,omitempty"`
 
 	// oldestRecordTime is the time of the oldest raw response still stored.
@@ -543,13 +559,16 @@ type RetentionStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type SurveyCampaign struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the object's standard metadata: name, namespace, labels, annotations.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// spec is the desired survey: question, consent, collected fields, retention,
 	// encryption, privacy and storage.
 	// +required
-	Spec SurveyCampaignSpec `json:"spec"`
+	Spec SurveyCampaignSpec `json:"spec,omitzero"`
 
 	// status is the survey's observed state, written by the operator.
 	// +optional

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -184,6 +185,9 @@ var invalidCases = []struct {
 	{"a lawful delay that ends before it begins", validBreach,
 		`{"spec":{"lawfulDelay":{"reason":"FBI request","from":"2026-11-25T10:00:00Z","until":"2026-11-24T10:00:00Z"}}}`, "spec.lawfulDelay.until"},
 	{"a negative resident count", validBreach, `{"spec":{"affectedResidents":[{"regime":"CCPA","count":-1}]}}`, "spec.affectedResidents[0].count"},
+	{"an empty description", validBreach, `{"spec":{"description":""}}`, "spec.description"},
+	{"an empty notification reference", validBreach,
+		`{"spec":{"notifications":[{"regime":"GDPR","duty":"Authority","at":"2026-11-21T10:00:00Z","reference":""}]}}`, "spec.notifications[0].reference"},
 	// ErasureRequest
 	{"no subject", validErasure, `{"spec":{"subject":{"customerID":null}}}`, "spec.subject"},
 	{"two subjects", validErasure, `{"spec":{"subject":{"email":"a@example.com"}}}`, "spec.subject"},
@@ -450,9 +454,9 @@ func TestDefaults(t *testing.T) {
 	}{
 		{"consent.required", deref(s.Consent.Required), true},
 		{"consent.lawfulBasis", s.Consent.LawfulBasis, privacyv1alpha1.LawfulBasisConsent},
-		{"collect.email", s.Collect.Email, false},
-		{"collect.customerID", s.Collect.CustomerID, false},
-		{"collect.comment", s.Collect.Comment, false},
+		{"collect.email", ptr.Deref(s.Collect.Email, false), false},
+		{"collect.customerID", ptr.Deref(s.Collect.CustomerID, false), false},
+		{"collect.comment", ptr.Deref(s.Collect.Comment, false), false},
 		{"encryption.keyRotationInterval", s.Encryption.KeyRotationInterval.Duration.String(), "720h0m0s"},
 		{"privacy.minGroupSize", s.Privacy.MinGroupSize, int32(10)},
 		{"privacy.redactComments", deref(s.Privacy.RedactComments), true},
@@ -465,7 +469,7 @@ func TestDefaults(t *testing.T) {
 		{"collector.limits.maxStoreSize set", s.Collector.Limits.MaxStoreSize != nil, false},
 		{"collector.limits.minFreeDisk set", s.Collector.Limits.MinFreeDisk != nil, false},
 		{"collector.limits.trustedProxies", len(s.Collector.Limits.TrustedProxies), 0},
-		{"paused", s.Paused, false},
+		{"paused", ptr.Deref(s.Paused, false), false},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

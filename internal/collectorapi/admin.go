@@ -80,7 +80,7 @@ type EraseResult struct {
 	Erased int64 `json:"erased"`
 }
 
-// Action is what a purge does to an old response.
+// PurgeAction is what a purge does to an old response.
 type PurgeAction string
 
 // The purge actions.

@@ -107,7 +107,7 @@ func TestRetentionOnASimulatedCluster(t *testing.T) {
 					Required: ptr.To(true), NoticeVersion: "2026-01", Purpose: "Improve checkout", LawfulBasis: privacyv1alpha1.LawfulBasisConsent,
 				},
 				Collect: privacyv1alpha1.CollectSpec{
-					Comment: true, Email: true, CustomerID: true,
+					Comment: ptr.To(true), Email: ptr.To(true), CustomerID: ptr.To(true),
 					Segments: privacyv1alpha1.Segments{"plan": {"free", "pro", "enterprise"}, "region": {"eu", "in", "us"}},
 				},
 				RetentionPolicyRef: privacyv1alpha1.LocalObjectReference{Name: "every-minute"},
@@ -210,7 +210,7 @@ func TestRetentionOnASimulatedCluster(t *testing.T) {
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "every-minute"}, p); err != nil {
 			return err
 		}
-		if p.Status.LastScheduleTime == nil || p.Status.BoundCampaigns != 1 {
+		if p.Status.LastScheduleTime == nil || ptr.Deref(p.Status.BoundCampaigns, 0) != 1 {
 			return fmt.Errorf("status %+v", p.Status)
 		}
 		return nil
@@ -286,7 +286,7 @@ func TestBreachContainmentSurvivesARestart(t *testing.T) {
 			DetectedAt:   metav1.Time{Time: time.Now().Add(-time.Hour).Truncate(time.Second)},
 			Category:     privacyv1alpha1.BreachCategoryDataLeak, Severity: privacyv1alpha1.BreachSeverityMedium,
 			Jurisdictions: []privacyv1alpha1.Jurisdiction{privacyv1alpha1.JurisdictionGDPR},
-			Containment:   privacyv1alpha1.ContainmentSpec{PauseCollection: true, RotateKeys: true},
+			Containment:   privacyv1alpha1.ContainmentSpec{PauseCollection: ptr.To(true), RotateKeys: ptr.To(true)},
 		},
 	}
 	if err := k8s.Create(ctx, report); err != nil {
