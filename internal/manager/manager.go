@@ -204,6 +204,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	if limit, source, err := setMemoryLimit(cgroupRoot); err != nil {
+		ctrl.Log.Error(err, "reading the container's memory limit; the Go heap is not capped")
+	} else if limit > 0 {
+		ctrl.Log.Info("Go heap capped", "bytes", limit, "from", source)
+	}
 	cfg, err := loadConfig(kubeconfig)
 	if err != nil {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)

@@ -1,0 +1,67 @@
+package manager
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// memoryLimitShare is the part of the container's memory limit the Go heap
+// is kept under: the rest is the runtime's own, stacks and what the kernel
+// counts against the container besides the heap.
+const memoryLimitShare = 0.9
+
+// cgroupRoot is where the container's cgroup is mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// containerMemoryLimit reads the memory limit of the cgroup the process runs
+// in: cgroup v2's memory.max, else v1's memory.limit_in_bytes. ok is false
+// when there is none (no container, "max", or v1's "unlimited" value).
+func containerMemoryLimit(root string) (limit int64, ok bool, err error) {
+	for _, name := range []string{"memory.max", filepath.Join("memory", "memory.limit_in_bytes")} {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		s := strings.TrimSpace(string(data))
+		if s == "max" {
+			return 0, false, nil
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, false, fmt.Errorf("%s: %q is not a number of bytes", name, s)
+		}
+		// cgroup v1 writes a page-rounded maximum int64 when there is no limit.
+		if n <= 0 || n >= 1<<62 {
+			return 0, false, nil
+		}
+		return n, true, nil
+	}
+	return 0, false, nil
+}
+
+// setMemoryLimit keeps the Go heap under 90% of the container's memory
+// limit, so that the garbage collector works harder before the kernel kills
+// the manager, instead of letting garbage from a burst of reconciles grow to
+// twice the live heap. GOMEMLIMIT, when set, wins. It returns the limit set
+// and where it came from, for the log.
+func setMemoryLimit(root string) (limit int64, source string, err error) {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" {
+		return debug.SetMemoryLimit(-1), "GOMEMLIMIT", nil
+	}
+	n, ok, err := containerMemoryLimit(root)
+	if err != nil || !ok {
+		return 0, "", err
+	}
+	limit = int64(float64(n) * memoryLimitShare)
+	debug.SetMemoryLimit(limit)
+	return limit, "the container's memory limit", nil
+}
