@@ -215,6 +215,13 @@ func setBreachReportStatus(b *privacyv1alpha1.BreachReport, missing []string, no
 	default:
 		set(privacyv1alpha1.ConditionContained, false, privacyv1alpha1.ReasonProgressing, "waiting to "+strings.Join(pending, ", "))
 	}
+	// While containment is carried out the report is in progress (kstatus);
+	// a report whose campaigns are all missing is stalled instead (below).
+	if !isContained && len(missing) < len(b.Spec.CampaignRefs) {
+		set(privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonProgressing, "waiting to "+strings.Join(pending, ", "))
+	} else {
+		meta.RemoveStatusCondition(&b.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+	}
 
 	if overdue := overdueDuties(b.Status.Deadlines); len(overdue) > 0 {
 		set(privacyv1alpha1.ConditionOverdue, true, privacyv1alpha1.ReasonDeadlineMissed,
@@ -235,5 +242,9 @@ func setBreachReportStatus(b *privacyv1alpha1.BreachReport, missing []string, no
 		return
 	}
 	meta.RemoveStatusCondition(&b.Status.Conditions, privacyv1alpha1.ConditionStalled)
+	if !isContained {
+		set(privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonProgressing, "waiting to "+strings.Join(pending, ", "))
+		return
+	}
 	set(privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonSucceeded, "phase "+string(b.Status.Phase))
 }

@@ -205,22 +205,29 @@ func TestSetBreachReportStatus(t *testing.T) {
 		missing                     []string
 		phase                       privacyv1alpha1.BreachPhase
 		contained, overdue, stalled metav1.ConditionStatus
-		ready                       metav1.ConditionStatus
+		ready, reconciling          metav1.ConditionStatus
 	}{
 		{"nothing requested, nothing due", nil, nil,
-			privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionFalse, "", metav1.ConditionTrue},
-		{"pause pending", func(b *privacyv1alpha1.BreachReport) { b.Spec.Containment.PauseCollection = ptr.To(true) }, nil,
-			privacyv1alpha1.BreachPhaseOpen, metav1.ConditionFalse, metav1.ConditionFalse, "", metav1.ConditionTrue},
+			privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionFalse, "", metav1.ConditionTrue, ""},
+		{"pause pending: in progress", func(b *privacyv1alpha1.BreachReport) { b.Spec.Containment.PauseCollection = ptr.To(true) }, nil,
+			privacyv1alpha1.BreachPhaseOpen, metav1.ConditionFalse, metav1.ConditionFalse, "", metav1.ConditionFalse, metav1.ConditionTrue},
+		{"pause pending on one campaign, the other missing", func(b *privacyv1alpha1.BreachReport) {
+			b.Spec.Containment.PauseCollection = ptr.To(true)
+			b.Spec.CampaignRefs = append(b.Spec.CampaignRefs, privacyv1alpha1.LocalObjectReference{Name: "ghost"})
+		}, []string{"ghost"}, privacyv1alpha1.BreachPhaseOpen, metav1.ConditionFalse, metav1.ConditionFalse, metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionTrue},
+		{"pause asked, every campaign missing: stalled, not in progress", func(b *privacyv1alpha1.BreachReport) {
+			b.Spec.Containment.PauseCollection = ptr.To(true)
+		}, []string{"checkout"}, privacyv1alpha1.BreachPhaseOpen, metav1.ConditionFalse, metav1.ConditionFalse, metav1.ConditionTrue, metav1.ConditionFalse, ""},
 		{"paused", func(b *privacyv1alpha1.BreachReport) {
 			b.Spec.Containment.PauseCollection = ptr.To(true)
 			b.Status.Containment = []privacyv1alpha1.CampaignContainment{{Campaign: "checkout", PausedAt: &paused}}
-		}, nil, privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionFalse, "", metav1.ConditionTrue},
+		}, nil, privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionFalse, "", metav1.ConditionTrue, ""},
 		{"a deadline missed", func(b *privacyv1alpha1.BreachReport) {
 			b.Status.Deadlines = []privacyv1alpha1.BreachDeadline{{Regime: "CERTIn", Overdue: ptr.To(true)}}
-		}, nil, privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionTrue, "", metav1.ConditionTrue},
+		}, nil, privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionTrue, "", metav1.ConditionTrue, ""},
 		{"one campaign missing", func(b *privacyv1alpha1.BreachReport) {
 			b.Spec.CampaignRefs = append(b.Spec.CampaignRefs, privacyv1alpha1.LocalObjectReference{Name: "ghost"})
-		}, []string{"ghost"}, privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionTrue, metav1.ConditionFalse},
+		}, []string{"ghost"}, privacyv1alpha1.BreachPhaseContained, metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionTrue, metav1.ConditionFalse, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,12 +237,18 @@ func TestSetBreachReportStatus(t *testing.T) {
 				tc.mut(b)
 			}
 			setBreachReportStatus(b, tc.missing, now)
+			for _, c := range b.Status.Conditions {
+				if !c.LastTransitionTime.Time.Equal(now) {
+					t.Errorf("%s changed at %s, not at the reconciler's now", c.Type, c.LastTransitionTime)
+				}
+			}
 			if b.Status.Phase != tc.phase {
 				t.Errorf("phase %s, want %s", b.Status.Phase, tc.phase)
 			}
 			for typ, want := range map[string]metav1.ConditionStatus{
 				privacyv1alpha1.ConditionContained: tc.contained, privacyv1alpha1.ConditionOverdue: tc.overdue,
 				privacyv1alpha1.ConditionStalled: tc.stalled, privacyv1alpha1.ConditionReady: tc.ready,
+				privacyv1alpha1.ConditionReconciling: tc.reconciling,
 			} {
 				got := meta.FindStatusCondition(b.Status.Conditions, typ)
 				switch {

@@ -19,6 +19,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"k8s.io/utils/clock"
+
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/adminclient"
 )
@@ -38,6 +40,8 @@ type RetentionPolicyReconciler struct {
 	Recorder events.EventRecorder
 	// Collectors reads receipts from the campaigns' collectors.
 	Collectors *adminclient.Client
+	// Clock is the time source of the conditions' transition times; tests inject one.
+	Clock clock.PassiveClock
 }
 
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=retentionpolicies,verbs=get;list;watch
@@ -74,7 +78,7 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	receiptErr := r.readReceipt(ctx, p, bound)
 
 	_, scheduleErr := parseSchedule(policySchedule(p))
-	setPolicyStatus(p, len(bound), cronJobs.Items, scheduleErr)
+	setPolicyStatus(p, len(bound), cronJobs.Items, scheduleErr, r.Clock.Now())
 	if scheduleErr != nil && r.Recorder != nil {
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonInvalidSpec, "Reconcile", "%v", scheduleErr)
 	}
@@ -138,6 +142,9 @@ func (r *RetentionPolicyReconciler) readReceipt(ctx context.Context, p *privacyv
 func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Collectors == nil {
 		r.Collectors = adminclient.New(nil, 0)
+	}
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.RetentionPolicy{}).

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -27,7 +28,12 @@ func policyReceipt(campaign string, rc *collectorapi.PurgeReceipt) *privacyv1alp
 }
 
 // setPolicyStatus computes the policy's conditions and figures.
-func setPolicyStatus(p *privacyv1alpha1.RetentionPolicy, bound int, cronJobs []batchv1.CronJob, scheduleErr error) {
+func setPolicyStatus(p *privacyv1alpha1.RetentionPolicy, bound int, cronJobs []batchv1.CronJob, scheduleErr error, now time.Time) {
+	before := slices.Clone(p.Status.Conditions)
+	defer func() { stampTransitions(before, p.Status.Conditions, now) }()
+	// A stall (a schedule that does not parse) is a conclusion about this
+	// generation too: observed, so that kstatus reads it as Failed.
+	p.Status.ObservedGeneration = p.Generation
 	p.Status.BoundCampaigns = ptr.To(int32(min(bound, 1<<31-1))) //nolint:gosec // bounded just above
 	for _, cj := range cronJobs {
 		if t := cj.Status.LastScheduleTime; t != nil && (p.Status.LastScheduleTime == nil || t.After(p.Status.LastScheduleTime.Time)) {
@@ -47,7 +53,6 @@ func setPolicyStatus(p *privacyv1alpha1.RetentionPolicy, bound int, cronJobs []b
 		return
 	}
 	meta.RemoveStatusCondition(&p.Status.Conditions, privacyv1alpha1.ConditionStalled)
-	p.Status.ObservedGeneration = p.Generation
 	if held, reason, msg := retentionSuspended(p); held {
 		set(privacyv1alpha1.ConditionReady, metav1.ConditionTrue, reason, fmt.Sprintf("%s (%d campaigns bound)", msg, bound))
 		return

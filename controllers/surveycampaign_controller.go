@@ -107,7 +107,9 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	obs := &observed{}
 	defer func() {
 		setCampaignStatus(c, *obs, r.Clock.Now())
-		if retErr == nil && obs.stalledReason == "" {
+		// A stall is a conclusion about this generation, so it is observed:
+		// kstatus then reads Stalled as Failed, not as still in progress.
+		if retErr == nil {
 			c.Status.ObservedGeneration = c.Generation
 		}
 		r.Metrics.observe(c)

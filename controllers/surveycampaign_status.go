@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +82,8 @@ func deploymentAvailable(d *appsv1.Deployment) (bool, string) {
 
 // setCampaignStatus computes every condition and published figure from obs.
 func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time.Time) {
+	before := slices.Clone(c.Status.Conditions)
+	defer func() { stampTransitions(before, c.Status.Conditions, now) }()
 	if obs.breachesRead {
 		var customers *int64
 		if obs.stats != nil && !obs.stats.Suppressed {

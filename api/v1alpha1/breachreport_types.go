@@ -340,9 +340,13 @@ type BreachReportStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// observedGeneration is the spec generation the operator last reconciled successfully.
+	// observedGeneration is the spec generation the operator last reconciled
+	// (successfully, or to the conclusion that it is stalled). The API server
+	// sets 0 on a new object, so that it reads as in progress (kstatus) until
+	// the operator has seen it.
 	// +optional
-	// +kubebuilder:validation:Minimum=1
+	// +default=0
+	// +kubebuilder:validation:Minimum=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// phase is Open, Contained, Notified or Resolved.
@@ -401,8 +405,9 @@ type BreachReport struct {
 	Spec BreachReportSpec `json:"spec,omitzero"`
 
 	// status is the breach's observed state, written by the operator.
+	// +default={}
 	// +optional
-	Status BreachReportStatus `json:"status,omitempty"`
+	Status BreachReportStatus `json:"status,omitempty,omitzero"`
 }
 
 // BreachReportList is a list of BreachReports.

@@ -79,9 +79,13 @@ type ErasureRequestStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// observedGeneration is the spec generation the operator last reconciled successfully.
+	// observedGeneration is the spec generation the operator last reconciled
+	// (successfully, or to the conclusion that it is stalled). The API server
+	// sets 0 on a new object, so that it reads as in progress (kstatus) until
+	// the operator has seen it.
 	// +optional
-	// +kubebuilder:validation:Minimum=1
+	// +default=0
+	// +kubebuilder:validation:Minimum=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// phase is Pending, Completed or Failed.
@@ -121,8 +125,9 @@ type ErasureRequest struct {
 	Spec ErasureRequestSpec `json:"spec,omitzero"`
 
 	// status is the request's observed state, written by the operator.
+	// +default={}
 	// +optional
-	Status ErasureRequestStatus `json:"status,omitempty"`
+	Status ErasureRequestStatus `json:"status,omitempty,omitzero"`
 }
 
 // ErasureRequestList is a list of ErasureRequests.

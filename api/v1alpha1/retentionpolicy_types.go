@@ -61,9 +61,13 @@ type RetentionPolicyStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// observedGeneration is the spec generation the operator last reconciled successfully.
+	// observedGeneration is the spec generation the operator last reconciled
+	// (successfully, or to the conclusion that it is stalled). The API server
+	// sets 0 on a new object, so that it reads as in progress (kstatus) until
+	// the operator has seen it.
 	// +optional
-	// +kubebuilder:validation:Minimum=1
+	// +default=0
+	// +kubebuilder:validation:Minimum=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// boundCampaigns is the number of SurveyCampaigns that use this policy
@@ -138,8 +142,9 @@ type RetentionPolicy struct {
 	Spec RetentionPolicySpec `json:"spec,omitzero"`
 
 	// status is the policy's observed state, written by the operator.
+	// +default={}
 	// +optional
-	Status RetentionPolicyStatus `json:"status,omitempty"`
+	Status RetentionPolicyStatus `json:"status,omitempty,omitzero"`
 }
 
 // RetentionPolicyList is a list of RetentionPolicies.

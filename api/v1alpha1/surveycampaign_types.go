@@ -396,9 +396,13 @@ type SurveyCampaignStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// observedGeneration is the spec generation the operator last reconciled successfully.
+	// observedGeneration is the spec generation the operator last reconciled
+	// (successfully, or to the conclusion that it is stalled). The API server
+	// sets 0 on a new object, so that it reads as in progress (kstatus) until
+	// the operator has seen it.
 	// +optional
-	// +kubebuilder:validation:Minimum=1
+	// +default=0
+	// +kubebuilder:validation:Minimum=0
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// endpoint is the collector's public HTTPS address.
@@ -571,8 +575,9 @@ type SurveyCampaign struct {
 	Spec SurveyCampaignSpec `json:"spec,omitzero"`
 
 	// status is the survey's observed state, written by the operator.
+	// +default={}
 	// +optional
-	Status SurveyCampaignStatus `json:"status,omitempty"`
+	Status SurveyCampaignStatus `json:"status,omitempty,omitzero"`
 }
 
 // SurveyCampaignList is a list of SurveyCampaigns.
