@@ -27,6 +27,8 @@ import (
 // the cluster.
 
 // certificateGVK is cert-manager's Certificate.
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;create;update;delete
+
 var certificateGVK = schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}
 
 // annotationCertificateName is set by cert-manager on the Secrets it issues.
@@ -88,11 +90,9 @@ func (r *SurveyCampaignReconciler) reconcileCertificate(ctx context.Context, c *
 	err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), have)
 	switch {
 	case meta.IsNoMatchError(err):
-		obs.recheck = true
-		obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonCertManagerMissing, fmt.Sprintf(
+		return nil, stallAndRecheck(privacyv1alpha1.ReasonCertManagerMissing,
 			"spec.tls.issuerRef names %s %q, but cert-manager is not installed (no %s); install cert-manager or remove spec.tls",
 			c.Spec.TLS.IssuerRef.Kind, c.Spec.TLS.IssuerRef.Name, certificateGVK.GroupVersion().WithResource("certificates").GroupResource())
-		return nil, nil
 	case apierrors.IsNotFound(err):
 		if err := r.own(c, want); err != nil {
 			return nil, err

@@ -8,13 +8,8 @@ import (
 	"sort"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
@@ -273,35 +268,6 @@ func checksum(config []byte, keys map[string][]byte, dsn []byte) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-func desiredServiceAccount(c *privacyv1alpha1.SurveyCampaign) *corev1.ServiceAccount {
-	return &corev1.ServiceAccount{
-		ObjectMeta:                   metav1.ObjectMeta{Name: childNames(c).collector, Namespace: c.Namespace, Labels: childLabels(c)},
-		AutomountServiceAccountToken: ptr.To(false),
-	}
-}
-
-func desiredConfigMap(c *privacyv1alpha1.SurveyCampaign, config []byte) *corev1.ConfigMap {
-	return &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: childNames(c).collector, Namespace: c.Namespace, Labels: childLabels(c)},
-		Data:       map[string]string{configFile: string(config)},
-	}
-}
-
-func desiredPVC(c *privacyv1alpha1.SurveyCampaign) *corev1.PersistentVolumeClaim {
-	size := embeddedSize(c)
-	pvc := &corev1.PersistentVolumeClaim{
-		ObjectMeta: metav1.ObjectMeta{Name: childNames(c).data, Namespace: c.Namespace, Labels: childLabels(c)},
-		Spec: corev1.PersistentVolumeClaimSpec{
-			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
-		},
-	}
-	if e := c.Spec.Storage.Embedded; e != nil {
-		pvc.Spec.StorageClassName = e.StorageClassName
-	}
-	return pvc
-}
-
 func secretVolume(name, secret string) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
 		Secret: &corev1.SecretVolumeSource{SecretName: secret, DefaultMode: ptr.To[int32](0o400)},
@@ -337,146 +303,4 @@ func collectorImage(c *privacyv1alpha1.SurveyCampaign, image string) string {
 		return c.Spec.Collector.Image
 	}
 	return image
-}
-
-func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, paused bool) *appsv1.Deployment {
-	n := childNames(c)
-	volumes := []corev1.Volume{
-		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: n.collector}, DefaultMode: ptr.To[int32](0o444),
-		}}},
-		secretVolume("keys", n.keys),
-		secretVolume("tls", n.tls),
-		secretVolume("admin", n.adminToken),
-		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
-	}
-	mounts := []corev1.VolumeMount{
-		{Name: "config", MountPath: configDir, ReadOnly: true},
-		{Name: "keys", MountPath: keysDir, ReadOnly: true},
-		{Name: "tls", MountPath: tlsDir, ReadOnly: true},
-		{Name: "admin", MountPath: adminDir, ReadOnly: true},
-		{Name: "tmp", MountPath: "/tmp"},
-	}
-	strategy := appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
-	if pg := c.Spec.Storage.Postgres; pg != nil {
-		volumes = append(volumes, corev1.Volume{Name: "db", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: pg.SecretRef.Name, DefaultMode: ptr.To[int32](0o400),
-			Items: []corev1.KeyToPath{{Key: dsnKey(pg), Path: dsnKey(pg)}},
-		}}})
-		mounts = append(mounts, corev1.VolumeMount{Name: "db", MountPath: dsnDir, ReadOnly: true})
-	} else {
-		// One SQLite writer on a ReadWriteOnce volume: the old pod goes first.
-		strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
-		volumes = append(volumes, corev1.Volume{Name: "data", VolumeSource: corev1.VolumeSource{
-			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: n.data},
-		}})
-		mounts = append(mounts, corev1.VolumeMount{Name: "data", MountPath: dataDir})
-	}
-	probe := func(p string, period int32) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: p, Port: intstr.FromString("admin"), Scheme: corev1.URISchemeHTTPS,
-			}},
-			// Every number is set: DeepDerivative compares zero integers too.
-			PeriodSeconds: period, TimeoutSeconds: 3, FailureThreshold: 3, SuccessThreshold: 1,
-		}
-	}
-	resources := corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
-		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
-	}
-	if c.Spec.Collector.Resources != nil {
-		resources = *c.Spec.Collector.Resources
-	}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: n.collector, Namespace: c.Namespace, Labels: childLabels(c)},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(replicas(c, paused)),
-			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(c)},
-			Strategy: strategy,
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: childLabels(c), Annotations: map[string]string{annotationChecksum: sum}},
-				Spec: corev1.PodSpec{
-					ServiceAccountName:           n.collector,
-					AutomountServiceAccountToken: ptr.To(false),
-					EnableServiceLinks:           ptr.To(false),
-					SecurityContext:              podSecurityContext(),
-					Containers: []corev1.Container{{
-						Name:  "collector",
-						Image: collectorImage(c, image),
-						Args:  []string{"collector", "--config", path.Join(configDir, configFile)},
-						Ports: []corev1.ContainerPort{
-							{Name: "public", ContainerPort: publicPort, Protocol: corev1.ProtocolTCP},
-							{Name: "admin", ContainerPort: adminPort, Protocol: corev1.ProtocolTCP},
-						},
-						LivenessProbe:            probe("/healthz", 10),
-						ReadinessProbe:           probe("/readyz", 5),
-						Resources:                resources,
-						VolumeMounts:             mounts,
-						SecurityContext:          containerSecurityContext(),
-						TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
-					}},
-					Volumes: volumes,
-				},
-			},
-		},
-	}
-}
-
-func desiredService(c *privacyv1alpha1.SurveyCampaign) *corev1.Service {
-	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: childNames(c).collector, Namespace: c.Namespace, Labels: childLabels(c)},
-		Spec: corev1.ServiceSpec{
-			Selector: selectorLabels(c),
-			Ports: []corev1.ServicePort{
-				{Name: "public", Port: publicPort, TargetPort: intstr.FromString("public"), Protocol: corev1.ProtocolTCP},
-				{Name: "admin", Port: adminPort, TargetPort: intstr.FromString("admin"), Protocol: corev1.ProtocolTCP},
-			},
-		},
-	}
-}
-
-// desiredNetworkPolicy opens the public port to all, the admin port to the
-// operator's namespace only, and lets the collector reach DNS and (with
-// PostgreSQL storage) the database port.
-func desiredNetworkPolicy(c *privacyv1alpha1.SurveyCampaign, operatorNamespace string) *networkingv1.NetworkPolicy {
-	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
-	port := func(p int, proto corev1.Protocol) networkingv1.NetworkPolicyPort {
-		return networkingv1.NetworkPolicyPort{Port: ptr.To(intstr.FromInt(p)), Protocol: &proto}
-	}
-	egress := []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{port(53, udp), port(53, tcp)}}}
-	if c.Spec.Storage.Postgres != nil {
-		egress = append(egress, networkingv1.NetworkPolicyEgressRule{Ports: []networkingv1.NetworkPolicyPort{port(5432, tcp)}})
-	}
-	return &networkingv1.NetworkPolicy{
-		ObjectMeta: metav1.ObjectMeta{Name: childNames(c).collector, Namespace: c.Namespace, Labels: childLabels(c)},
-		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(c)},
-			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
-			Ingress: []networkingv1.NetworkPolicyIngressRule{
-				{Ports: []networkingv1.NetworkPolicyPort{port(publicPort, tcp)}},
-				{
-					Ports: []networkingv1.NetworkPolicyPort{port(adminPort, tcp)},
-					From: []networkingv1.NetworkPolicyPeer{
-						{NamespaceSelector: &metav1.LabelSelector{
-							MatchLabels: map[string]string{"kubernetes.io/metadata.name": operatorNamespace},
-						}},
-						// The campaign's own retention Jobs, in its namespace.
-						{PodSelector: &metav1.LabelSelector{MatchLabels: retentionSelectorLabels(c)}},
-					},
-				},
-			},
-			Egress: egress,
-		},
-	}
-}
-
-func desiredPDB(c *privacyv1alpha1.SurveyCampaign) *policyv1.PodDisruptionBudget {
-	return &policyv1.PodDisruptionBudget{
-		ObjectMeta: metav1.ObjectMeta{Name: childNames(c).collector, Namespace: c.Namespace, Labels: childLabels(c)},
-		Spec: policyv1.PodDisruptionBudgetSpec{
-			MaxUnavailable: ptr.To(intstr.FromInt(1)),
-			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels(c)},
-		},
-	}
 }

@@ -8,10 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -19,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -62,15 +58,9 @@ type SurveyCampaignReconciler struct {
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns/finalizers,verbs=update
-// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=retentionpolicies,verbs=get;list;watch
-// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=breachreports,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets;configmaps;serviceaccounts;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;create;update;delete
+
+// The children's RBAC markers are in their components' files.
 
 // policyRefIndex indexes campaigns by the RetentionPolicy they name.
 const policyRefIndex = "spec.retentionPolicyRef.name"
@@ -119,16 +109,15 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 			}
 		}
 	}()
-	if err := r.reconcileNormal(ctx, c, obs); err != nil {
+	if err := r.walk(ctx, &campaignPass{c: c, obs: obs}); err != nil {
 		r.event(c, corev1.EventTypeWarning, "ReconcileFailed", "Reconcile", "%v", err)
 		return ctrl.Result{}, err
 	}
-	if obs.stalledReason != "" {
-		r.event(c, corev1.EventTypeWarning, obs.stalledReason, "Reconcile", "%s", obs.stalledMessage)
-		if obs.recheck {
-			return ctrl.Result{RequeueAfter: time.Minute}, nil // no watch reports what it waits for
-		}
-		return ctrl.Result{}, nil // a watch on the missing object or a spec change brings it back
+	if st := obs.stall; st != nil {
+		r.event(c, corev1.EventTypeWarning, st.reason, "Reconcile", "%s", st.message)
+		// A watch on the missing object, or a spec change, brings the
+		// campaign back; what no watch reports is looked at again.
+		return ctrl.Result{RequeueAfter: st.recheckAfter}, nil
 	}
 	return ctrl.Result{RequeueAfter: r.nextPoll(c, obs)}, nil
 }
@@ -149,199 +138,6 @@ func (r *SurveyCampaignReconciler) nextPoll(c *privacyv1alpha1.SurveyCampaign, o
 		}
 	}
 	return next
-}
-
-// reconcileNormal runs the steps in order; the first failure stops it.
-func (r *SurveyCampaignReconciler) reconcileNormal(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed) error {
-	reports := &privacyv1alpha1.BreachReportList{}
-	if err := r.List(ctx, reports, client.InNamespace(c.Namespace)); err != nil {
-		return fmt.Errorf("listing BreachReports: %w", err)
-	}
-	obs.breaches = breachesOf(reports.Items, c.Name, r.Clock.Now())
-	obs.breachesRead = true
-	if len(c.Name) > maxCampaignName {
-		obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonInvalidSpec,
-			fmt.Sprintf("the campaign name is %d characters; at most %d fit the collector's Service name", len(c.Name), maxCampaignName)
-		return nil
-	}
-	policy := &privacyv1alpha1.RetentionPolicy{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.RetentionPolicyRef.Name}, policy); err != nil {
-		if apierrors.IsNotFound(err) {
-			obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonRetentionPolicyNotFound,
-				fmt.Sprintf("RetentionPolicy %q does not exist in namespace %s", c.Spec.RetentionPolicyRef.Name, c.Namespace)
-			return nil
-		}
-		return fmt.Errorf("reading RetentionPolicy %s: %w", c.Spec.RetentionPolicyRef.Name, err)
-	}
-	obs.policy = policy
-	config, err := collectorConfig(c, policy)
-	if err != nil {
-		obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonInvalidSpec, "the collector configuration is invalid: "+err.Error()
-		return nil
-	}
-	obs.paused = ptr.Deref(c.Spec.Paused, false) || len(obs.breaches.pausedBy) > 0
-	n := childNames(c)
-	dsn, err := r.databaseDSN(ctx, c, obs)
-	if err != nil || obs.stalledReason != "" {
-		return err
-	}
-
-	sa := &corev1.ServiceAccount{ObjectMeta: nameOf(desiredServiceAccount(c).ObjectMeta)}
-	if err := r.ensure(ctx, c, sa, obs, func() error {
-		sa.AutomountServiceAccountToken = desiredServiceAccount(c).AutomountServiceAccountToken
-		return nil
-	}); err != nil {
-		return err
-	}
-	token, err := r.reconcileAdminToken(ctx, c, obs)
-	if err != nil {
-		return err
-	}
-	var caCert []byte
-	if c.Spec.TLS != nil {
-		caCert, err = r.reconcileCertificate(ctx, c, obs)
-	} else {
-		caCert, err = r.reconcileTLS(ctx, c, obs)
-	}
-	if err != nil || obs.stalledReason != "" {
-		return err
-	}
-	r.readStats(ctx, c, obs, adminclient.Target{
-		Campaign: c.Namespace + "/" + c.Name, URL: adminURL(c), CA: caCert, Token: token,
-	})
-	keys, err := r.reconcileKeys(ctx, c, obs, obs.breaches.rotateFor)
-	if err != nil || keys == nil {
-		return err
-	}
-	cm := &corev1.ConfigMap{ObjectMeta: nameOf(desiredConfigMap(c, config).ObjectMeta)}
-	if err := r.ensure(ctx, c, cm, obs, func() error {
-		cm.Data = desiredConfigMap(c, config).Data
-		return nil
-	}); err != nil {
-		return err
-	}
-	if c.Spec.Storage.Embedded != nil {
-		want := desiredPVC(c)
-		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: nameOf(want.ObjectMeta)}
-		if err := r.ensure(ctx, c, pvc, obs, func() error {
-			if pvc.CreationTimestamp.IsZero() {
-				pvc.Spec = want.Spec
-				return nil
-			}
-			// Only a larger size may change on a bound claim.
-			have := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
-			if w := want.Spec.Resources.Requests[corev1.ResourceStorage]; w.Cmp(have) > 0 {
-				pvc.Spec.Resources.Requests[corev1.ResourceStorage] = w
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	want := desiredDeployment(c, r.CollectorImage, checksum(config, keys.Data, dsn), obs.paused)
-	deploy := &appsv1.Deployment{ObjectMeta: nameOf(want.ObjectMeta)}
-	if err := r.ensure(ctx, c, deploy, obs, func() error {
-		if !equality.Semantic.DeepDerivative(want.Spec, deploy.Spec) {
-			deploy.Spec = want.Spec
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	obs.deployment = deploy
-	wantSvc := desiredService(c)
-	svc := &corev1.Service{ObjectMeta: nameOf(wantSvc.ObjectMeta)}
-	if err := r.ensure(ctx, c, svc, obs, func() error {
-		if !equality.Semantic.DeepDerivative(wantSvc.Spec.Ports, svc.Spec.Ports) || len(svc.Spec.Ports) != len(wantSvc.Spec.Ports) {
-			svc.Spec.Ports = wantSvc.Spec.Ports
-		}
-		if !equality.Semantic.DeepEqual(wantSvc.Spec.Selector, svc.Spec.Selector) {
-			svc.Spec.Selector = wantSvc.Spec.Selector
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	wantNP := desiredNetworkPolicy(c, r.OperatorNamespace)
-	np := &networkingv1.NetworkPolicy{ObjectMeta: nameOf(wantNP.ObjectMeta)}
-	if err := r.ensure(ctx, c, np, obs, func() error {
-		if !equality.Semantic.DeepEqual(wantNP.Spec, np.Spec) {
-			np.Spec = wantNP.Spec
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := r.reconcilePDB(ctx, c, obs, n.collector); err != nil {
-		return err
-	}
-	return r.reconcileRetention(ctx, c, obs, policy, len(caCert) > 0)
-}
-
-// reconcileRetention keeps the campaign's retention CronJob on its policy's
-// settings. A policy whose schedule does not parse leaves the CronJob as it
-// was (the policy and RetentionEnforced say why).
-func (r *SurveyCampaignReconciler) reconcileRetention(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed,
-	policy *privacyv1alpha1.RetentionPolicy, withCA bool) error {
-	if _, err := parseSchedule(policySchedule(policy)); err != nil {
-		return nil
-	}
-	want := desiredCronJob(c, policy, r.CollectorImage, withCA)
-	cj := &batchv1.CronJob{ObjectMeta: nameOf(want.ObjectMeta)}
-	return r.ensure(ctx, c, cj, obs, func() error {
-		for k, v := range want.Labels {
-			cj.Labels[k] = v
-		}
-		if !equality.Semantic.DeepDerivative(want.Spec, cj.Spec) {
-			cj.Spec = want.Spec
-		}
-		return nil
-	})
-}
-
-// reconcilePDB keeps a PodDisruptionBudget while there is more than one replica.
-func (r *SurveyCampaignReconciler) reconcilePDB(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, name string) error {
-	if replicas(c, obs.paused) > 1 {
-		want := desiredPDB(c)
-		pdb := &policyv1.PodDisruptionBudget{ObjectMeta: nameOf(want.ObjectMeta)}
-		return r.ensure(ctx, c, pdb, obs, func() error {
-			if !equality.Semantic.DeepDerivative(want.Spec, pdb.Spec) {
-				pdb.Spec = want.Spec
-			}
-			return nil
-		})
-	}
-	pdb := &policyv1.PodDisruptionBudget{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, pdb)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := r.Delete(ctx, pdb); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("deleting the PodDisruptionBudget: %w", err)
-	}
-	obs.changed = append(obs.changed, "PodDisruptionBudget/"+name)
-	return nil
-}
-
-// readStats asks the collector for its figures when it has a replica to answer.
-func (r *SurveyCampaignReconciler) readStats(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, t adminclient.Target) {
-	d := &appsv1.Deployment{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: childNames(c).collector}, d); err != nil {
-		return
-	}
-	if ok, _ := deploymentAvailable(d); !ok || obs.paused {
-		return
-	}
-	st, err := r.Collectors.Stats(ctx, t)
-	if err != nil {
-		obs.statsErr = err
-		log.FromContext(ctx).V(1).Info("reading the collector's stats failed", "error", err.Error())
-		return
-	}
-	obs.stats = st
 }
 
 // reconcileDelete purges the campaign's data through its collector, destroys
@@ -378,35 +174,6 @@ func (r *SurveyCampaignReconciler) reconcileDelete(ctx context.Context, c *priva
 		return fmt.Errorf("removing the finalizer: %w", err)
 	}
 	return nil
-}
-
-// databaseDSN reads the PostgreSQL connection string the campaign names, so a
-// missing Secret or key stalls the campaign with a message instead of leaving
-// a pod that cannot mount it. User Secrets are not in the cache (it holds only
-// the operator's own), so this reads through the API reader. nil for
-// embedded storage.
-func (r *SurveyCampaignReconciler) databaseDSN(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed) ([]byte, error) {
-	pg := c.Spec.Storage.Postgres
-	if pg == nil {
-		return nil, nil
-	}
-	s := &corev1.Secret{}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: pg.SecretRef.Name}, s)
-	switch {
-	case apierrors.IsNotFound(err):
-		obs.stalledReason, obs.stalledMessage, obs.recheck = privacyv1alpha1.ReasonSecretNotFound,
-			fmt.Sprintf("Secret %q named by spec.storage.postgres.secretRef does not exist in namespace %s", pg.SecretRef.Name, c.Namespace), true
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("reading the database Secret %s: %w", pg.SecretRef.Name, err)
-	}
-	dsn := s.Data[dsnKey(pg)]
-	if len(dsn) == 0 {
-		obs.stalledReason, obs.stalledMessage, obs.recheck = privacyv1alpha1.ReasonSecretNotFound,
-			fmt.Sprintf("Secret %q has no key %q with the PostgreSQL connection string (spec.storage.postgres.secretRef)", pg.SecretRef.Name, dsnKey(pg)), true
-		return nil, nil
-	}
-	return dsn, nil
 }
 
 // purgeAll asks the collector to delete every response it holds.
@@ -534,18 +301,13 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Workers <= 0 {
 		r.Workers = 4
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
-		For(&privacyv1alpha1.SurveyCampaign{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&corev1.Secret{}).
-		Owns(&corev1.ConfigMap{}).
-		Owns(&corev1.PersistentVolumeClaim{}).
-		Owns(&appsv1.Deployment{}).
-		Owns(&corev1.Service{}).
-		Owns(&networkingv1.NetworkPolicy{}).
-		Owns(&policyv1.PodDisruptionBudget{}).
-		Owns(&batchv1.CronJob{}).
+		For(&privacyv1alpha1.SurveyCampaign{})
+	for _, kind := range CampaignChildKinds() {
+		b = b.Owns(kind)
+	}
+	return b.
 		// Only a policy's spec (or its coming and going) changes its
 		// campaigns, not its status.
 		Watches(&privacyv1alpha1.RetentionPolicy{}, handler.EnqueueRequestsFromMapFunc(r.campaignsOfPolicy),

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -110,12 +109,25 @@ func breachRotations(s *corev1.Secret) map[string]keyRotation {
 	return out
 }
 
-// reconcileKeys creates the key Secret once, adds a new active key every
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+
+// reconcileKeys is the keys component: the key Secret <campaign>-keys, with
+// the data keys and the HMAC key the collector encrypts and pseudonymises
+// with. The breach reports' rotations and the collector's figures come from
+// the components before it.
+func reconcileKeys(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
+	s, err := r.keySecret(ctx, p.c, p.obs, p.obs.breaches.rotateFor)
+	p.keys = s
+	return err
+}
+
+// keySecret creates the key Secret once, adds a new active key every
 // rotation interval or when an unresolved breach report (rotateFor, by UID)
 // asks for one it has not had, and drops keys older than the active one once
 // the collector reports that nothing is sealed by them any more. It never
-// changes the HMAC key, and never makes a new Secret once keys existed.
-func (r *SurveyCampaignReconciler) reconcileKeys(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, rotateFor []string) (*corev1.Secret, error) {
+// changes the HMAC key, and never makes a new Secret once keys existed: a
+// Secret that is gone or damaged stalls the campaign.
+func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, rotateFor []string) (*corev1.Secret, error) {
 	n := childNames(c)
 	now := r.Clock.Now()
 	s := &corev1.Secret{}
@@ -129,11 +141,10 @@ func (r *SurveyCampaignReconciler) reconcileKeys(ctx context.Context, c *privacy
 		live := &corev1.Secret{}
 		switch err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.keys}, live); {
 		case apierrors.IsNotFound(err):
-			obs.stalledReason, obs.stalledMessage, obs.recheck = privacyv1alpha1.ReasonKeyMissing, fmt.Sprintf(
+			return nil, stallAndRecheck(privacyv1alpha1.ReasonKeyMissing,
 				"key Secret %s is gone while stored responses may be sealed by its keys (active key %s); the operator does not "+
 					"make new keys over them: restore the Secret from backup, or delete the campaign to start over",
-				n.keys, c.Status.Encryption.ActiveKeyID), true
-			return nil, nil
+				n.keys, c.Status.Encryption.ActiveKeyID)
 		case err != nil:
 			return nil, fmt.Errorf("reading the key Secret: %w", err)
 		case live.Labels[privacyv1alpha1.LabelManagedBy] != privacyv1alpha1.ManagedByValue:
@@ -180,9 +191,8 @@ func (r *SurveyCampaignReconciler) reconcileKeys(ctx context.Context, c *privacy
 	if active == "" || len(s.Data["key-"+active]) != 32 || len(s.Data["hmac"]) < 32 {
 		// Never regenerate the HMAC key or drop data keys: data sealed by
 		// them would become unreadable. A person must repair the Secret.
-		obs.stalledReason, obs.stalledMessage = privacyv1alpha1.ReasonInvalidSpec,
-			fmt.Sprintf("key Secret %s is damaged (no active key, a key that is not 32 bytes, or an HMAC key under 32 bytes); restore it from backup", n.keys)
-		return nil, nil
+		return nil, stall(privacyv1alpha1.ReasonInvalidSpec,
+			"key Secret %s is damaged (no active key, a key that is not 32 bytes, or an HMAC key under 32 bytes); restore it from backup", n.keys)
 	}
 	update := s.DeepCopy()
 	done := breachRotations(s)
@@ -237,68 +247,4 @@ func (r *SurveyCampaignReconciler) reconcileKeys(ctx context.Context, c *privacy
 	}
 	obs.activeKeyID, obs.rotatedAt = keyState(s)
 	return s, nil
-}
-
-// reconcileAdminToken creates the admin token once.
-func (r *SurveyCampaignReconciler) reconcileAdminToken(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed) (string, error) {
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: childNames(c).adminToken, Namespace: c.Namespace}}
-	err := r.ensure(ctx, c, s, obs, func() error {
-		s.Type = corev1.SecretTypeOpaque
-		if len(s.Data[tokenKey]) >= 32 {
-			return nil
-		}
-		b, err := randomBytes(32)
-		if err != nil {
-			return err
-		}
-		s.Data = map[string][]byte{tokenKey: []byte(hex.EncodeToString(b))}
-		return nil
-	})
-	return string(s.Data[tokenKey]), err
-}
-
-// reconcileTLS keeps a CA (its key in a Secret that is never mounted) and a
-// serving certificate for the Service's names, renewed when a third of its
-// life is left. It returns the CA certificate the operator trusts.
-func (r *SurveyCampaignReconciler) reconcileTLS(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed) ([]byte, error) {
-	n := childNames(c)
-	now := r.Clock.Now()
-	ca := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n.ca, Namespace: c.Namespace}}
-	err := r.ensure(ctx, c, ca, obs, func() error {
-		ca.Type = corev1.SecretTypeOpaque
-		if certFresh(ca.Data[caCertKey], nil, nil, now) && len(ca.Data[caKeyKey]) > 0 {
-			return nil
-		}
-		kp, err := newCA(c.Namespace+"/"+c.Name+" collector CA", now)
-		if err != nil {
-			return err
-		}
-		ca.Data = map[string][]byte{caCertKey: kp.cert, caKeyKey: kp.key}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	names := serviceDNSNames(c)
-	tlsSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n.tls, Namespace: c.Namespace}}
-	err = r.ensure(ctx, c, tlsSecret, obs, func() error {
-		if err := r.releaseFromCertManager(ctx, c, tlsSecret); err != nil {
-			return err
-		}
-		dropCertManagerAnnotations(&tlsSecret.ObjectMeta)
-		if tlsSecret.Type == "" {
-			tlsSecret.Type = corev1.SecretTypeTLS
-		}
-		d := tlsSecret.Data
-		if certFresh(d[corev1.TLSCertKey], ca.Data[caCertKey], names, now) && string(d[caCertKey]) == string(ca.Data[caCertKey]) {
-			return nil
-		}
-		kp, err := issueServing(keyPair{cert: ca.Data[caCertKey], key: ca.Data[caKeyKey]}, names, now)
-		if err != nil {
-			return err
-		}
-		tlsSecret.Data = map[string][]byte{corev1.TLSCertKey: kp.cert, corev1.TLSPrivateKeyKey: kp.key, caCertKey: ca.Data[caCertKey]}
-		return nil
-	})
-	return ca.Data[caCertKey], err
 }

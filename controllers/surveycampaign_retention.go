@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/robfig/cron/v3"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -189,4 +191,27 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 			},
 		},
 	}
+}
+
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;patch;delete
+
+// reconcileRetention is the retention CronJob component: <campaign>-retention
+// runs the policy's purge on its schedule. A policy whose schedule does not
+// parse leaves the CronJob as it was (the policy and RetentionEnforced say why).
+func reconcileRetention(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
+	c, obs, policy, withCA := p.c, p.obs, p.policy, len(p.caCert) > 0
+	if _, err := parseSchedule(policySchedule(policy)); err != nil {
+		return nil
+	}
+	want := desiredCronJob(c, policy, r.CollectorImage, withCA)
+	cj := &batchv1.CronJob{ObjectMeta: nameOf(want.ObjectMeta)}
+	return r.ensure(ctx, c, cj, obs, func() error {
+		for k, v := range want.Labels {
+			cj.Labels[k] = v
+		}
+		if !equality.Semantic.DeepDerivative(want.Spec, cj.Spec) {
+			cj.Spec = want.Spec
+		}
+		return nil
+	})
 }

@@ -22,10 +22,9 @@ import (
 
 // observed is what one reconcile pass learned, from which status is computed.
 type observed struct {
-	// stalled, when set, is why the spec cannot work (reason, message).
-	stalledReason, stalledMessage string
-	// recheck: no watch reports the fix of the stall, so look again later.
-	recheck bool
+	// stall, when set, is why the spec cannot work: the component that
+	// concluded so returned it, and the pass stopped there.
+	stall *stalledError
 	// changed lists the children this pass created or updated.
 	changed []string
 	// waiting, when set, is what the campaign waits for that no watch reports
@@ -91,9 +90,9 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		}
 		setBreaches(c, obs.breaches, customers)
 	}
-	if obs.stalledReason != "" {
-		setCondition(c, privacyv1alpha1.ConditionStalled, true, obs.stalledReason, obs.stalledMessage)
-		setCondition(c, privacyv1alpha1.ConditionReady, false, obs.stalledReason, obs.stalledMessage)
+	if st := obs.stall; st != nil {
+		setCondition(c, privacyv1alpha1.ConditionStalled, true, st.reason, st.message)
+		setCondition(c, privacyv1alpha1.ConditionReady, false, st.reason, st.message)
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		return
 	}

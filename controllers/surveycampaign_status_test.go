@@ -48,7 +48,7 @@ func TestSetCampaignStatus(t *testing.T) {
 	}{
 		{
 			name:  "stalled: missing policy",
-			obs:   observed{stalledReason: privacyv1alpha1.ReasonRetentionPolicyNotFound, stalledMessage: "no policy"},
+			obs:   observed{stall: stall(privacyv1alpha1.ReasonRetentionPolicyNotFound, "no policy")},
 			ready: metav1.ConditionFalse, stalled: metav1.ConditionTrue, readyReason: privacyv1alpha1.ReasonRetentionPolicyNotFound,
 		},
 		{

@@ -28,11 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
@@ -129,11 +124,7 @@ const DefaultCollectorImage = "ghcr.io/surveyguard/surveyguard:latest"
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{privacyv1alpha1.LabelManagedBy: privacyv1alpha1.ManagedByValue})
 	byObject := map[client.Object]cache.ByObject{}
-	for _, obj := range []client.Object{
-		&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{}, &corev1.Service{},
-		&corev1.PersistentVolumeClaim{}, &appsv1.Deployment{}, &networkingv1.NetworkPolicy{},
-		&policyv1.PodDisruptionBudget{}, &batchv1.CronJob{},
-	} {
+	for _, obj := range controllers.CampaignChildKinds() {
 		byObject[obj] = cache.ByObject{Label: managed}
 	}
 	// managedFields are a large part of every cached object and the

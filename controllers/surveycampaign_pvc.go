@@ -1,0 +1,50 @@
+package controllers
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+)
+
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+
+// reconcilePVC is the PersistentVolumeClaim component: <campaign>-data holds
+// the SQLite database of embedded storage (none for PostgreSQL). A bound
+// claim only ever grows.
+func reconcilePVC(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
+	if p.c.Spec.Storage.Embedded == nil {
+		return nil
+	}
+	want := desiredPVC(p.c)
+	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: nameOf(want.ObjectMeta)}
+	return r.ensure(ctx, p.c, pvc, p.obs, func() error {
+		if pvc.CreationTimestamp.IsZero() {
+			pvc.Spec = want.Spec
+			return nil
+		}
+		// Only a larger size may change on a bound claim.
+		have := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+		if w := want.Spec.Resources.Requests[corev1.ResourceStorage]; w.Cmp(have) > 0 {
+			pvc.Spec.Resources.Requests[corev1.ResourceStorage] = w
+		}
+		return nil
+	})
+}
+
+func desiredPVC(c *privacyv1alpha1.SurveyCampaign) *corev1.PersistentVolumeClaim {
+	size := embeddedSize(c)
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: childNames(c).data, Namespace: c.Namespace, Labels: childLabels(c)},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
+		},
+	}
+	if e := c.Spec.Storage.Embedded; e != nil {
+		pvc.Spec.StorageClassName = e.StorageClassName
+	}
+	return pvc
+}
