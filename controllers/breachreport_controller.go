@@ -51,7 +51,6 @@ type BreachReportReconciler struct {
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=breachreports,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=breachreports/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -191,15 +190,13 @@ func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *priva
 			rec.ResumedAt = stamp
 			r.event(b, corev1.EventTypeNormal, "CollectionResumed", "Resolve", "the collector of campaign %s runs again", ref.Name)
 		}
-		if ptr.Deref(b.Spec.Containment.RotateKeys, false) && rec.KeysRotatedAt == nil {
-			keys := &corev1.Secret{}
-			err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: childNames(c).keys}, keys)
-			if err != nil && !apierrors.IsNotFound(err) {
-				return nil, fmt.Errorf("reading the key Secret of %s: %w", ref.Name, err)
-			}
-			if rot, ok := breachRotations(keys)[string(b.UID)]; err == nil && ok {
-				rec.KeysRotatedAt, rec.KeyID = &metav1.Time{Time: rot.At}, rot.Key
-				r.event(b, corev1.EventTypeNormal, "KeysRotated", "Contain", "campaign %s encrypts with new data key %s", ref.Name, rot.Key)
+		if ptr.Deref(b.Spec.Containment.RotateKeys, false) && rec.KeysRotatedAt == nil && c.Status.Encryption != nil {
+			// The campaign publishes the rotations its key Secret records.
+			i := slices.IndexFunc(c.Status.Encryption.BreachRotations, func(k privacyv1alpha1.BreachKeyRotation) bool { return k.ReportUID == string(b.UID) })
+			if i >= 0 {
+				rot := c.Status.Encryption.BreachRotations[i]
+				rec.KeysRotatedAt, rec.KeyID = rot.RotatedAt.DeepCopy(), rot.KeyID
+				r.event(b, corev1.EventTypeNormal, "KeysRotated", "Contain", "campaign %s encrypts with new data key %s", ref.Name, rot.KeyID)
 			}
 		}
 		if rec != (privacyv1alpha1.CampaignContainment{Campaign: ref.Name}) {

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -16,13 +15,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"k8s.io/utils/clock"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
-	"github.com/surveyguard/surveyguard/internal/adminclient"
 )
 
 // RetentionPolicyReconciler reports on a RetentionPolicy: whether its
@@ -38,8 +35,6 @@ type RetentionPolicyReconciler struct {
 	client.Client
 	Scheme   *runtime.Scheme
 	Recorder events.EventRecorder
-	// Collectors reads receipts from the campaigns' collectors.
-	Collectors *adminclient.Client
 	// Clock is the time source of the conditions' transition times; tests inject one.
 	Clock clock.PassiveClock
 }
@@ -48,9 +43,6 @@ type RetentionPolicyReconciler struct {
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=retentionpolicies/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch
-
-// receiptRetry is when a receipt that could not be read is asked for again.
-const receiptRetry = 30 * time.Second
 
 // Reconcile computes the policy's status.
 func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -75,7 +67,7 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		client.MatchingLabels{privacyv1alpha1.LabelRetentionPolicy: p.Name, privacyv1alpha1.LabelManagedBy: privacyv1alpha1.ManagedByValue}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing retention CronJobs: %w", err)
 	}
-	receiptErr := r.readReceipt(ctx, p, bound)
+	r.readReceipt(p, bound)
 
 	_, scheduleErr := parseSchedule(policySchedule(p))
 	setPolicyStatus(p, len(bound), cronJobs.Items, scheduleErr, r.Clock.Now())
@@ -87,62 +79,43 @@ func (r *RetentionPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 			return ctrl.Result{}, fmt.Errorf("patching status: %w", err)
 		}
 	}
-	if receiptErr != nil {
-		log.FromContext(ctx).V(1).Info("reading a purge receipt failed; retrying", "error", receiptErr.Error())
-		return ctrl.Result{RequeueAfter: receiptRetry}, nil
-	}
 	return ctrl.Result{}, nil
 }
 
-// readReceipt moves status.lastReceipt forward to the newest purge a bound
-// campaign reports (status.retention.lastPurgeTime), reading that receipt
-// from the campaign's collector. Nothing is read while no campaign reports a
-// purge newer than the one on status.
-func (r *RetentionPolicyReconciler) readReceipt(ctx context.Context, p *privacyv1alpha1.RetentionPolicy, bound []*privacyv1alpha1.SurveyCampaign) error {
+// readReceipt moves status.lastReceipt forward to the newest purge receipt a
+// bound campaign publishes (status.retention.lastReceipt, read by the
+// campaign from its collector): the policy reads the campaigns, not their
+// collectors or Secrets.
+func (r *RetentionPolicyReconciler) readReceipt(p *privacyv1alpha1.RetentionPolicy, bound []*privacyv1alpha1.SurveyCampaign) {
 	var newest *privacyv1alpha1.SurveyCampaign
 	for _, c := range bound {
 		ret := c.Status.Retention
-		if ret == nil || ret.Policy != p.Name || ret.LastPurgeTime == nil {
+		if ret == nil || ret.Policy != p.Name || ret.LastReceipt == nil || ret.LastReceipt.At == nil {
 			continue
 		}
-		if newest == nil || ret.LastPurgeTime.After(newest.Status.Retention.LastPurgeTime.Time) {
+		if newest == nil || ret.LastReceipt.At.After(newest.Status.Retention.LastReceipt.At.Time) {
 			newest = c
 		}
 	}
 	if newest == nil {
-		return nil
+		return
 	}
-	at := newest.Status.Retention.LastPurgeTime
-	if last := p.Status.LastReceipt; last != nil && last.At != nil && !at.After(last.At.Time) {
-		return nil
+	rc := newest.Status.Retention.LastReceipt.DeepCopy()
+	if last := p.Status.LastReceipt; last != nil && last.At != nil && !rc.At.After(last.At.Time) {
+		return
 	}
-	target, err := collectorTarget(ctx, r.Client, newest)
-	if err != nil {
-		return err
-	}
-	st, err := r.Collectors.Stats(ctx, target)
-	if err != nil {
-		return err
-	}
-	if st.LastPurge == nil {
-		return errors.New("the collector reports no purge")
-	}
-	p.Status.LastReceipt = policyReceipt(newest.Name, st.LastPurge)
+	rc.Campaign = newest.Name
+	p.Status.LastReceipt = rc
 	if r.Recorder != nil {
-		rc := p.Status.LastReceipt
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "Purged", "Retention",
 			"campaign %s: %d responses deleted, %d anonymized, cutoff %s (job %q, digest %s)",
-			newest.Name, rc.Purged, rc.Anonymized, rc.Cutoff.UTC().Format(time.RFC3339), rc.Job, st.LastPurge.Digest)
+			newest.Name, rc.Purged, rc.Anonymized, rc.Cutoff.UTC().Format(time.RFC3339), rc.Job, rc.Digest)
 	}
-	return nil
 }
 
 // SetupWithManager registers the reconciler: it follows the campaigns that
 // name the policy (binding, receipts) and their retention CronJobs.
 func (r *RetentionPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Collectors == nil {
-		r.Collectors = adminclient.New(nil, 0)
-	}
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}

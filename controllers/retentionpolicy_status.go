@@ -24,6 +24,7 @@ func policyReceipt(campaign string, rc *collectorapi.PurgeReceipt) *privacyv1alp
 		Anonymized: rc.Anonymized,
 		Job:        rc.Job,
 		At:         &metav1.Time{Time: rc.FinishedAt.UTC().Truncate(time.Second)},
+		Digest:     rc.Digest,
 	}
 }
 

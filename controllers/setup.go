@@ -71,7 +71,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 			Collectors: collectors, CollectorImage: o.CollectorImage,
 			OperatorNamespace: o.OperatorNamespace, StatsInterval: o.StatsInterval, Metrics: metrics, Workers: o.Workers,
 		}).SetupWithManager},
-		{"retentionpolicy", (&RetentionPolicyReconciler{Client: c, Scheme: s, Recorder: recorder, Collectors: collectors}).SetupWithManager},
+		{"retentionpolicy", (&RetentionPolicyReconciler{Client: c, Scheme: s, Recorder: recorder}).SetupWithManager},
 		{"breachreport", (&BreachReportReconciler{
 			Client: c, Scheme: s, Recorder: recorder, Metrics: breachMetrics, HolidayCalendar: o.HolidayCalendar,
 		}).SetupWithManager},

@@ -88,7 +88,7 @@ func startManager(env *testenv.Env) error {
 		return err
 	}
 	rp := &controllers.RetentionPolicyReconciler{
-		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("surveyguard"), Collectors: collectors,
+		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("surveyguard"), Clock: fakeClock,
 	}
 	if err := rp.SetupWithManager(mgr); err != nil {
 		return err

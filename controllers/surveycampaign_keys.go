@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -246,5 +247,17 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 		s = update
 	}
 	obs.activeKeyID, obs.rotatedAt = keyState(s)
+	obs.breachRotations = publishedRotations(s)
 	return s, nil
+}
+
+// publishedRotations is the key Secret's record of breach rotations as the
+// campaign publishes it (status.encryption.breachRotations), by report UID.
+func publishedRotations(s *corev1.Secret) []privacyv1alpha1.BreachKeyRotation {
+	var out []privacyv1alpha1.BreachKeyRotation
+	for uid, rot := range breachRotations(s) {
+		out = append(out, privacyv1alpha1.BreachKeyRotation{ReportUID: uid, KeyID: rot.Key, RotatedAt: metav1.Time{Time: rot.At.UTC()}})
+	}
+	slices.SortFunc(out, func(a, b privacyv1alpha1.BreachKeyRotation) int { return strings.Compare(a.ReportUID, b.ReportUID) })
+	return out
 }

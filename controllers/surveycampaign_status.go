@@ -43,9 +43,11 @@ type observed struct {
 	// stats are the collector's figures; statsErr why they could not be read.
 	stats    *collectorapi.Stats
 	statsErr error
-	// activeKeyID and rotatedAt describe the key Secret.
-	activeKeyID string
-	rotatedAt   time.Time
+	// activeKeyID and rotatedAt describe the key Secret, breachRotations the
+	// rotations it records for breach reports.
+	activeKeyID     string
+	rotatedAt       time.Time
+	breachRotations []privacyv1alpha1.BreachKeyRotation
 }
 
 func setCondition(c *privacyv1alpha1.SurveyCampaign, typ string, ok bool, reason, msg string) {
@@ -115,7 +117,9 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 	setEncryptionEnforced(c, obs)
 	setStorageAvailable(c, obs.stats)
 	if obs.activeKeyID != "" {
-		c.Status.Encryption = &privacyv1alpha1.EncryptionStatus{ActiveKeyID: obs.activeKeyID, RotatedAt: &metav1.Time{Time: obs.rotatedAt}}
+		c.Status.Encryption = &privacyv1alpha1.EncryptionStatus{
+			ActiveKeyID: obs.activeKeyID, RotatedAt: &metav1.Time{Time: obs.rotatedAt}, BreachRotations: obs.breachRotations,
+		}
 	}
 	if obs.stats != nil {
 		setNPS(c, obs.stats, now)
@@ -427,6 +431,7 @@ func setRetention(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retentio
 		if lp := st.LastPurge; lp != nil && !lp.DryRun {
 			r.LastPurgeTime = &metav1.Time{Time: lp.FinishedAt.UTC().Truncate(time.Second)}
 			r.LastPurged = lp.Purged + lp.Anonymized
+			r.LastReceipt = policyReceipt("", lp)
 		}
 	}
 	c.Status.Retention = r

@@ -116,6 +116,14 @@ type PurgeReceipt struct {
 	// at is when the purge finished.
 	// +optional
 	At *metav1.Time `json:"at,omitempty"`
+
+	// digest is the SHA-256, in hex, of the IDs of the responses purged or
+	// anonymized, in order: the collector's proof of what it removed.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]+$`
+	Digest string `json:"digest,omitempty"`
 }
 
 // RetentionPolicy says how long survey responses are kept and purges them on schedule.

@@ -525,6 +525,33 @@ type EncryptionStatus struct {
 	// rotatedAt is when the active key became active.
 	// +optional
 	RotatedAt *metav1.Time `json:"rotatedAt,omitempty"`
+
+	// breachRotations are the key rotations done for breach reports'
+	// containment, one per report: what the reports record as done.
+	// +optional
+	// +listType=map
+	// +listMapKey=reportUID
+	// +kubebuilder:validation:MaxItems=100
+	BreachRotations []BreachKeyRotation `json:"breachRotations,omitempty"`
+}
+
+// BreachKeyRotation is a data key rotated for a breach report's containment.
+type BreachKeyRotation struct {
+	// reportUID is the UID of the BreachReport that asked for the rotation.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	ReportUID string `json:"reportUID,omitempty"`
+
+	// keyID is the data key that rotation made.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	KeyID string `json:"keyID,omitempty"`
+
+	// rotatedAt is when it was made.
+	// +required
+	RotatedAt metav1.Time `json:"rotatedAt,omitempty,omitzero"`
 }
 
 // RetentionStatus reports how the campaign's retention policy is carried out.
@@ -548,6 +575,11 @@ type RetentionStatus struct {
 	// oldestRecordTime is the time of the oldest raw response still stored.
 	// +optional
 	OldestRecordTime *metav1.Time `json:"oldestRecordTime,omitempty"`
+
+	// lastReceipt is the collector's receipt of the last purge (campaign unset):
+	// what the RetentionPolicy shows as its last receipt.
+	// +optional
+	LastReceipt *PurgeReceipt `json:"lastReceipt,omitempty"`
 }
 
 // SurveyCampaign is an NPS survey whose respondents' data surveyguard protects.
