@@ -90,6 +90,10 @@ test: control-plane ## Run all tests on a real API server (builds the control pl
 e2e: control-plane ## Run only the end-to-end tests on the simulated cluster (make test runs them too).
 	go test $(TEST_FLAGS) -v ./test/e2e/
 
+.PHONY: faults
+faults: control-plane ## Run the fault-injection tests (docs/reliability.md): SIGKILLs, leader hand-over, API faults; FAULTS_SEED replays.
+	FAULTS=1 go test $(TEST_FLAGS) -v ./test/faults/
+
 .PHONY: bench
 bench: ## Run the collector load benchmarks (docs/benchmarks.md); BENCH_DURATION=10s BENCH_PURGE_ROWS=100000.
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/

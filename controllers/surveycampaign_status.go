@@ -91,6 +91,16 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 			customers = &obs.stats.DistinctCustomers
 		}
 		setBreaches(c, obs.breaches, customers)
+		// pausedBy says the collector is scaled to zero for those reports,
+		// which the reports record as done: publish it only from a
+		// Deployment this pass wrote, and keep the last word otherwise (a
+		// pass that failed or stalled before reaching it).
+		if obs.deployment != nil {
+			c.Status.PausedBy = nil
+			if scaledToZero(obs.deployment) {
+				c.Status.PausedBy = obs.breaches.pausedBy
+			}
+		}
 	}
 	if st := obs.stall; st != nil {
 		setCondition(c, privacyv1alpha1.ConditionStalled, true, st.reason, st.message)
@@ -103,7 +113,7 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 
 	available, availableMsg := deploymentAvailable(obs.deployment)
 	switch {
-	case obs.paused:
+	case obs.paused && scaledToZero(obs.deployment):
 		setCondition(c, privacyv1alpha1.ConditionCollectorAvailable, false, privacyv1alpha1.ReasonPaused, pausedMessage(c, obs.breaches.pausedBy))
 	case !available:
 		setCondition(c, privacyv1alpha1.ConditionCollectorAvailable, false, privacyv1alpha1.ReasonCollectorUnavailable, availableMsg)
@@ -133,6 +143,10 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		if len(obs.changed) > 0 {
 			msg = fmt.Sprintf("updated %v", obs.changed)
 		}
+		setCondition(c, privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonProgressing, msg)
+		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonProgressing, msg)
+	case obs.paused && !scaledToZero(obs.deployment):
+		msg := "scaling the collector to zero for " + pauseCauses(c, obs.breaches.pausedBy)
 		setCondition(c, privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonProgressing, msg)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonProgressing, msg)
 	case obs.paused:
@@ -396,11 +410,20 @@ func setBreaches(c *privacyv1alpha1.SurveyCampaign, b campaignBreaches, customer
 	}
 	next.Rate = breachRate(b.count, next.Customers)
 	c.Status.Breaches = next
-	c.Status.PausedBy = b.pausedBy
+}
+
+// scaledToZero says the collector Deployment, as this pass wrote it, runs no replica.
+func scaledToZero(d *appsv1.Deployment) bool {
+	return d != nil && d.Spec.Replicas != nil && *d.Spec.Replicas == 0
 }
 
 // pausedMessage says why a campaign's collector is scaled to zero.
 func pausedMessage(c *privacyv1alpha1.SurveyCampaign, pausedBy []string) string {
+	return "paused by " + pauseCauses(c, pausedBy) + ": the collector is scaled to zero; stored data is kept"
+}
+
+// pauseCauses names what pauses the campaign.
+func pauseCauses(c *privacyv1alpha1.SurveyCampaign, pausedBy []string) string {
 	var why []string
 	if ptr.Deref(c.Spec.Paused, false) {
 		why = append(why, "spec.paused")
@@ -408,7 +431,7 @@ func pausedMessage(c *privacyv1alpha1.SurveyCampaign, pausedBy []string) string 
 	if len(pausedBy) > 0 {
 		why = append(why, "the containment of BreachReport "+strings.Join(pausedBy, ", "))
 	}
-	return "paused by " + strings.Join(why, " and ") + ": the collector is scaled to zero; stored data is kept"
+	return strings.Join(why, " and ")
 }
 
 // setRetention publishes how the campaign's retention is carried out:

@@ -90,9 +90,16 @@ func TestSetCampaignStatus(t *testing.T) {
 		},
 		{
 			name:  "paused",
-			obs:   observed{paused: true, deployment: &appsv1.Deployment{}, activeKeyID: "k1"},
+			obs:   observed{paused: true, deployment: &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](0)}}, activeKeyID: "k1"},
 			ready: metav1.ConditionTrue, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue, storage: metav1.ConditionUnknown,
 			readyReason: privacyv1alpha1.ReasonPaused,
+		},
+		{
+			// The pass failed before scaling the collector down: not paused yet.
+			name:  "pause asked, the collector still running",
+			obs:   observed{paused: true, deployment: available(1), activeKeyID: "k1"},
+			ready: metav1.ConditionFalse, reconciling: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionTrue,
+			storage: metav1.ConditionUnknown, readyReason: privacyv1alpha1.ReasonProgressing,
 		},
 		{
 			name:  "storage budget exceeded: ingest refused",
