@@ -70,6 +70,7 @@ func dutyKey(regime privacyv1alpha1.Jurisdiction, duty privacyv1alpha1.BreachDut
 // deadlines, which are then counted over weekends only.
 func breachDeadlines(spec *privacyv1alpha1.BreachReportSpec, now time.Time, holidays regulations.Holidays, holidaysErr error) (ds []privacyv1alpha1.BreachDeadline, next *privacyv1alpha1.BreachDeadline, wake *time.Time) {
 	facts := breachFacts(spec, holidays)
+	facts.HolidaysErr = holidaysErr
 	nextAt := -1
 	regimes := slices.Clone(spec.Jurisdictions)
 	slices.Sort(regimes)
@@ -80,9 +81,6 @@ func breachDeadlines(spec *privacyv1alpha1.BreachReportSpec, now time.Time, holi
 				Regime: j, Duty: privacyv1alpha1.BreachDuty(rule.Duty), Clock: rule.ClockText(),
 				State: privacyv1alpha1.DeadlineState(s.State), Met: ptr.To(s.Met()), Overdue: ptr.To(s.Overdue()),
 				InForce: ptr.To(s.InForce), Due: timeOf(s.Due), NotifiedAt: timeOf(s.NotifiedAt), Note: s.Note,
-			}
-			if holidaysErr != nil && rule.Clock.Unit == regulations.BusinessDays {
-				d.Note = joinNote(d.Note, "holidays not counted: "+holidaysErr.Error())
 			}
 			if len(d.Note) > 1024 {
 				d.Note = d.Note[:1021] + "..."
@@ -108,13 +106,6 @@ func timeOf(t *time.Time) *metav1.Time {
 		return nil
 	}
 	return &metav1.Time{Time: *t}
-}
-
-func joinNote(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
 }
 
 // describeDuty names a deadline in a sentence: "GDPR Authority".

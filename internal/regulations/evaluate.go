@@ -72,18 +72,17 @@ type Facts struct {
 	// Delay is a lawful delay, nil when there is none.
 	Delay    *Delay
 	Holidays Holidays
+	// HolidaysErr, when the holiday calendar could not be read, is noted on
+	// the business-day clocks, which then skip weekends only.
+	HolidaysErr error
 }
 
 // Status is one duty evaluated at an instant.
 type Status struct {
 	Rule  Rule
 	State State
-	// Start is when the clock started; nil while Waiting.
-	Start *time.Time
 	// Due is nil for a duty without a fixed clock, or while Waiting or Paused.
-	Due *time.Time
-	// Remind is when the duty becomes Approaching.
-	Remind     *time.Time
+	Due        *time.Time
 	NotifiedAt *time.Time
 	InForce    bool
 	// Note explains the state in a sentence, or is empty.
@@ -122,9 +121,6 @@ func Evaluate(r Rule, f Facts, now time.Time) Status {
 	}
 
 	start, started, waitingFor := r.startOf(f)
-	if started {
-		s.Start = &start
-	}
 	switch {
 	case !r.Fixed() || !started:
 		s.State = Pending
@@ -165,7 +161,10 @@ func Evaluate(r Rule, f Facts, now time.Time) Status {
 		}
 	}
 	remind := start.Add(time.Duration(float64(due.Sub(start)) * ReminderFraction))
-	s.Due, s.Remind = &due, &remind
+	s.Due = &due
+	if f.HolidaysErr != nil && r.Clock.Unit == BusinessDays {
+		s.Note = join(s.Note, "holidays not counted: "+f.HolidaysErr.Error())
+	}
 
 	switch {
 	case notified && !notice.At.After(due):
