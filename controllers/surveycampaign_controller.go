@@ -106,6 +106,9 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		if !equality.Semantic.DeepEqual(before.Status, c.Status) {
 			if err := r.Status().Patch(ctx, c, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
 				retErr = errors.Join(retErr, fmt.Errorf("patching status: %w", err))
+				// The error's backoff brings the campaign back; a
+				// RequeueAfter beside an error is ignored and logged.
+				res = ctrl.Result{}
 			}
 		}
 	}()

@@ -44,6 +44,11 @@ type Options struct {
 	LeaderElect             bool
 	LeaderElectionNamespace string
 	LeaseDuration           time.Duration
+	// RenewDeadline is how long the leader keeps trying to renew before it
+	// gives up leading; RetryPeriod how often every replica looks at the
+	// Lease (client-go adds up to 20% jitter).
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 	EnableHTTP2             bool
 	// CollectorImage is the image collector pods run unless a campaign names one.
 	CollectorImage string
@@ -164,7 +169,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "",
 		"Namespace of the leader-election Lease; the pod's namespace when empty.")
 	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second,
-		"How long a leader's Lease is valid without renewal.")
+		"How long a leader's Lease is valid without renewal: a standby takes over this long (plus up to two retry periods) after the leader dies.")
+	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second,
+		"How long the leader retries renewing its Lease before it stops leading; less than --leader-elect-lease-duration.")
+	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", 2*time.Second,
+		"How often replicas try to take or renew the Lease; 1.2 times it must stay below --leader-elect-renew-deadline.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false,
 		"Allow HTTP/2 on the metrics server (off by default: HTTP/2 rapid reset, CVE-2023-44487).")
 	fs.StringVar(&o.CollectorImage, "collector-image", DefaultCollectorImage,
@@ -192,6 +201,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if _, err := holidayCalendar(o.HolidayCalendar, "default"); err != nil {
+		return err
+	}
+	if err := checkLeaderElection(o); err != nil {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
@@ -225,7 +237,13 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if o.MetricsSecure {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
-	leaseDuration := o.LeaseDuration
+	leaseDuration, renewDeadline, retryPeriod := o.LeaseDuration, o.RenewDeadline, o.RetryPeriod
+	if renewDeadline == 0 {
+		renewDeadline = 10 * time.Second
+	}
+	if retryPeriod == 0 {
+		retryPeriod = 2 * time.Second
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  NewScheme(),
 		Metrics:                 metricsOpts,
@@ -236,6 +254,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		LeaderElectionID:        "surveyguard.privacy.surveyguard.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
 		LeaseDuration:           &leaseDuration,
+		RenewDeadline:           &renewDeadline,
+		RetryPeriod:             &retryPeriod,
 		// The manager exits on SIGTERM right after releasing its Lease, so a
 		// new leader takes over at once instead of after LeaseDuration.
 		LeaderElectionReleaseOnCancel: true,
@@ -284,4 +304,25 @@ func loadConfig(path string) (*rest.Config, error) {
 		return clientcmd.BuildConfigFromFlags("", path)
 	}
 	return ctrl.GetConfig()
+}
+
+// leaderElectionJitter is client-go's factor on the retry period
+// (leaderelection.JitterFactor).
+const leaderElectionJitter = 1.2
+
+// checkLeaderElection refuses timings client-go's election would refuse at
+// start, naming the flags instead of failing later inside the manager.
+func checkLeaderElection(o Options) error {
+	lease, renew, retry := o.LeaseDuration, o.RenewDeadline, o.RetryPeriod
+	switch {
+	case lease <= 0 || renew <= 0 || retry <= 0:
+		return fmt.Errorf("%w: --leader-elect-lease-duration, --leader-elect-renew-deadline and --leader-elect-retry-period must be positive", cli.ErrUsage)
+	case lease%time.Second != 0:
+		return fmt.Errorf("%w: --leader-elect-lease-duration (%s) must be a whole number of seconds: the Lease records whole seconds, so other replicas would use less", cli.ErrUsage, lease)
+	case renew >= lease:
+		return fmt.Errorf("%w: --leader-elect-renew-deadline (%s) must be less than --leader-elect-lease-duration (%s)", cli.ErrUsage, renew, lease)
+	case float64(renew) <= leaderElectionJitter*float64(retry):
+		return fmt.Errorf("%w: --leader-elect-renew-deadline (%s) must be more than 1.2 times --leader-elect-retry-period (%s)", cli.ErrUsage, renew, retry)
+	}
+	return nil
 }

@@ -119,12 +119,29 @@ func TestMainRejectsABadHolidayCalendar(t *testing.T) {
 	}
 }
 
+func TestMainRejectsLeaderElectionTimingsClientGoRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--leader-elect-lease-duration=5s"}, "--leader-elect-renew-deadline (10s) must be less than --leader-elect-lease-duration (5s)"},
+		{[]string{"--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=2500ms"}, "more than 1.2 times --leader-elect-retry-period (2.5s)"},
+		{[]string{"--leader-elect-retry-period=0s"}, "must be positive"},
+		{[]string{"--leader-elect-lease-duration=10500ms"}, "--leader-elect-lease-duration (10.5s) must be a whole number of seconds"},
+	} {
+		err := manager.Main(context.Background(), tc.args, &strings.Builder{}, &strings.Builder{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: want an error containing %q, got %v", tc.args, tc.want, err)
+		}
+	}
+}
+
 func TestMainHelpListsFlags(t *testing.T) {
 	var stdout strings.Builder
 	if err := manager.Main(context.Background(), []string{"--help"}, &stdout, &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"-metrics-bind-address", "-health-probe-bind-address", "-leader-elect", "-kubeconfig", "-holiday-calendar"} {
+	for _, flag := range []string{"-metrics-bind-address", "-health-probe-bind-address", "-leader-elect", "-leader-elect-renew-deadline", "-leader-elect-retry-period", "-kubeconfig", "-holiday-calendar"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("surveyguard manager --help does not list %s:\n%s", flag, stdout.String())
 		}
