@@ -1,6 +1,7 @@
 // Package adminclient is the operator's client for a collector's admin API:
-// stats and purge, over TLS verified against the campaign's own CA, with the
-// campaign's bearer token and a Surveyguard-Caller header naming who calls.
+// stats, purge and erase, over TLS verified against the campaign's own CA,
+// with the campaign's bearer token and a Surveyguard-Caller header naming
+// who calls. No error it returns holds a request's body.
 package adminclient
 
 import (
@@ -15,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -201,7 +203,7 @@ func (c *Client) do(ctx context.Context, t Target, method, path string, in, out 
 		if e.Error == "" {
 			e.Error = http.StatusText(resp.StatusCode)
 		}
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, e.Error)
+		return &StatusError{Method: method, Path: path, Code: resp.StatusCode, Message: e.Error}
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
@@ -219,8 +221,71 @@ func (c *Client) Stats(ctx context.Context, t Target) (*collectorapi.Stats, erro
 // must name its action: a purge never relies on the collector's default.
 func (c *Client) Purge(ctx context.Context, t Target, req collectorapi.PurgeRequest) (*collectorapi.PurgeReceipt, error) {
 	if req.Action == "" {
-		return nil, errors.New("a purge request must name its action (Delete or Anonymize)")
+		return nil, invalidRequest("a purge request must name its action (Delete or Anonymize)")
 	}
 	r := &collectorapi.PurgeReceipt{}
 	return r, c.do(ctx, t, http.MethodPost, "/admin/v1/purge", req, r)
+}
+
+// Erase asks the collector to erase every response of one person and
+// returns its receipt; a RequestID the collector has seen is answered with
+// the first receipt, Replayed. The request must name exactly one of
+// customerID and email, or it is not sent. An error never holds the
+// identifier: should the collector's message echo it, it is masked.
+func (c *Client) Erase(ctx context.Context, t Target, req collectorapi.EraseRequest) (*collectorapi.EraseReceipt, error) {
+	if (req.CustomerID == "") == (req.Email == "") {
+		return nil, invalidRequest("an erase request must name exactly one of customerID and email")
+	}
+	r := &collectorapi.EraseReceipt{}
+	if err := c.do(ctx, t, http.MethodPost, "/admin/v1/erase", req, r); err != nil {
+		var se *StatusError
+		if errors.As(err, &se) {
+			se.Message = mask(se.Message, req.CustomerID, req.Email)
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+// mask replaces every occurrence of the values in msg, in any case.
+func mask(msg string, values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			msg = regexp.MustCompile(`(?i)`+regexp.QuoteMeta(v)).ReplaceAllLiteralString(msg, "[identifier]")
+		}
+	}
+	return msg
+}
+
+// StatusError is a collector's answer other than 2xx.
+type StatusError struct {
+	// Method and Path are the call's, e.g. POST /admin/v1/erase.
+	Method, Path string
+	// Code is the HTTP status.
+	Code int
+	// Message is the collector's "error", or the status's text.
+	Message string
+}
+
+// Error reads "POST /admin/v1/erase: 422 send exactly one of customerID or email".
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.Method, e.Path, e.Code, e.Message)
+}
+
+// invalidRequest is a request the client refused to send.
+type invalidRequest string
+
+func (e invalidRequest) Error() string { return string(e) }
+
+// Permanent says whether retrying the call that returned err cannot help:
+// the collector refused it (a 4xx other than 408 Request Timeout and 429
+// Too Many Requests) or the client would not send it. A 5xx, a transport
+// error or a timeout is not permanent: retry later.
+func Permanent(err error) bool {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Code/100 == 4 && se.Code != http.StatusRequestTimeout && se.Code != http.StatusTooManyRequests
+	}
+	var ir invalidRequest
+	return errors.As(err, &ir)
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -90,10 +93,158 @@ func TestEveryRequestNamesItsCaller(t *testing.T) {
 func TestAPurgeWithoutActionIsNotSent(t *testing.T) {
 	target, requests := adminAPI(t)
 	_, err := adminclient.New(nil, 5*time.Second).Purge(context.Background(), target, collectorapi.PurgeRequest{Everything: true})
-	if err == nil || !strings.Contains(err.Error(), "action") {
-		t.Fatalf("err = %v, want a refusal naming the action", err)
+	if err == nil || !strings.Contains(err.Error(), "action") || !adminclient.Permanent(err) {
+		t.Fatalf("err = %v, want a permanent refusal naming the action", err)
 	}
 	if n := len(requests()); n != 0 {
 		t.Errorf("%d requests sent, want none", n)
+	}
+}
+
+// The identifier the erase tests send: no error may hold it.
+const identifier = "Secret.Person@Example.org"
+
+// answering is a collector that answers every request with status and
+// body, and records the requests.
+func answering(t *testing.T, status int, body string, delay time.Duration) (adminclient.Target, func() []request) {
+	t.Helper()
+	var mu sync.Mutex
+	var got []request
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := request{path: r.URL.Path, caller: r.Header.Get("Surveyguard-Caller"), auth: r.Header.Get("Authorization")}
+		if data, _ := io.ReadAll(r.Body); len(data) > 0 {
+			_ = json.Unmarshal(data, &rec.body)
+		}
+		mu.Lock()
+		got = append(got, rec)
+		mu.Unlock()
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	return adminclient.Target{Campaign: "shop/checkout-nps", URL: srv.URL, CA: ca, Token: "token"}, func() []request {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]request(nil), got...)
+	}
+}
+
+func TestErase(t *testing.T) {
+	finished := time.Date(2026, 5, 4, 10, 0, 1, 250, time.UTC)
+	answer, _ := json.Marshal(collectorapi.EraseReceipt{RequestID: "uid-1", Erased: 3, Digest: "abc",
+		StartedAt: finished.Add(-time.Second), FinishedAt: finished, Replayed: true})
+	target, requests := answering(t, http.StatusOK, string(answer), 0)
+	rc, err := adminclient.New(nil, 5*time.Second).Erase(context.Background(), target,
+		collectorapi.EraseRequest{Email: identifier, RequestID: "uid-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.RequestID != "uid-1" || rc.Erased != 3 || rc.Digest != "abc" || !rc.Replayed || !rc.FinishedAt.Equal(finished) {
+		t.Errorf("receipt = %+v", rc)
+	}
+	got := requests()
+	if len(got) != 1 {
+		t.Fatalf("%d requests, want 1", len(got))
+	}
+	want := map[string]any{"email": identifier, "requestID": "uid-1"}
+	if r := got[0]; r.path != "/admin/v1/erase" || r.caller != "operator" || r.auth != "Bearer token" || fmt.Sprint(r.body) != fmt.Sprint(want) {
+		t.Errorf("sent %s with caller %q, authorization %q, body %v; want body %v", r.path, r.caller, r.auth, r.body, want)
+	}
+}
+
+func TestAnEraseWithoutExactlyOneIdentifierIsNotSent(t *testing.T) {
+	target, requests := answering(t, http.StatusOK, `{}`, 0)
+	for _, req := range []collectorapi.EraseRequest{
+		{RequestID: "uid-1"},
+		{CustomerID: "C-" + identifier, Email: identifier, RequestID: "uid-1"},
+	} {
+		_, err := adminclient.New(nil, 5*time.Second).Erase(context.Background(), target, req)
+		if err == nil || !strings.Contains(err.Error(), "exactly one") || strings.Contains(err.Error(), identifier) {
+			t.Errorf("Erase(%+v) = %v; want a refusal, naming no identifier", req, err)
+		}
+		if !adminclient.Permanent(err) {
+			t.Errorf("Permanent(%v) = false: the request can never work", err)
+		}
+	}
+	if n := len(requests()); n != 0 {
+		t.Errorf("%d requests sent, want none", n)
+	}
+}
+
+// TestStatusErrors: an answer other than 2xx is a StatusError that reads as
+// before ("POST /admin/v1/erase: 422 ..."), holds no identifier even when
+// the collector's message does, and is permanent only for a 4xx that
+// retrying cannot change.
+func TestStatusErrors(t *testing.T) {
+	for _, tc := range []struct {
+		status    int
+		body      string
+		text      string
+		permanent bool
+	}{
+		{422, `{"error":"requestID must be at most 64 of the letters A-Z and a-z, digits and '-'","field":"requestID"}`,
+			"POST /admin/v1/erase: 422 requestID must be at most 64 of the letters A-Z and a-z, digits and '-'", true},
+		{422, `{"error":"no such person: ` + strings.ToLower(identifier) + `"}`, "POST /admin/v1/erase: 422 no such person: [identifier]", true},
+		{400, `{"error":"malformed JSON"}`, "POST /admin/v1/erase: 400 malformed JSON", true},
+		{401, `{"error":"a valid bearer token is required"}`, "POST /admin/v1/erase: 401 a valid bearer token is required", true},
+		{404, ``, "POST /admin/v1/erase: 404 Not Found", true},
+		{408, ``, "POST /admin/v1/erase: 408 Request Timeout", false},
+		{429, `{"error":"slow down"}`, "POST /admin/v1/erase: 429 slow down", false},
+		{500, `not JSON`, "POST /admin/v1/erase: 500 Internal Server Error", false},
+		{503, `{"error":"the erasure failed; retry"}`, "POST /admin/v1/erase: 503 the erasure failed; retry", false},
+	} {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			target, _ := answering(t, tc.status, tc.body, 0)
+			_, err := adminclient.New(nil, 5*time.Second).Erase(context.Background(), target,
+				collectorapi.EraseRequest{Email: identifier, RequestID: "uid-1"})
+			var se *adminclient.StatusError
+			if !errors.As(err, &se) || se.Code != tc.status || se.Method != http.MethodPost || se.Path != "/admin/v1/erase" {
+				t.Fatalf("err = %#v, want a StatusError %d", err, tc.status)
+			}
+			if err.Error() != tc.text {
+				t.Errorf("err = %q, want %q", err, tc.text)
+			}
+			if got := adminclient.Permanent(err); got != tc.permanent {
+				t.Errorf("Permanent(%v) = %v, want %v", err, got, tc.permanent)
+			}
+			if wrapped := fmt.Errorf("campaign shop/checkout-nps: %w", err); adminclient.Permanent(wrapped) != tc.permanent {
+				t.Errorf("Permanent of a wrapped %v differs", err)
+			}
+		})
+	}
+}
+
+// TestTransportErrorsAreNotPermanent: no answer (nothing listening, a
+// timeout) is worth retrying, and its error holds no identifier.
+func TestTransportErrorsAreNotPermanent(t *testing.T) {
+	slow, _ := answering(t, http.StatusOK, `{}`, 10*time.Second)
+	gone, _ := answering(t, http.StatusOK, `{}`, 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.URL = "https://" + l.Addr().String() // nothing answers once closed
+	_ = l.Close()
+	for name, target := range map[string]adminclient.Target{"timeout": slow, "refused": gone} {
+		t.Run(name, func(t *testing.T) {
+			_, err := adminclient.New(nil, 200*time.Millisecond).Erase(context.Background(), target,
+				collectorapi.EraseRequest{CustomerID: identifier, RequestID: "uid-1"})
+			if err == nil || adminclient.Permanent(err) {
+				t.Fatalf("err = %v, Permanent %v; want a retryable error", err, adminclient.Permanent(err))
+			}
+			if strings.Contains(strings.ToLower(err.Error()), strings.ToLower(identifier)) {
+				t.Errorf("the error holds the identifier: %v", err)
+			}
+		})
+	}
+	if adminclient.Permanent(nil) || adminclient.Permanent(errors.New("x")) || adminclient.Permanent(context.DeadlineExceeded) {
+		t.Error("Permanent is true for an error that is no refusal")
 	}
 }

@@ -47,6 +47,7 @@ func (s *Server) stats(r *http.Request) (*collectorapi.Stats, error) {
 	out.MissingKeyIDs = *s.secrets.missing.Load()
 	out.HMACKeyRejected = s.secrets.hmacRejected.Load()
 	out.Storage = s.budget.snapshot()
+	out.AdminOnly = s.adminOnly
 	return out, nil
 }
 
@@ -121,24 +122,46 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, receipt)
 }
 
-func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
-	var req collectorapi.EraseRequest
-	if err := readJSON(w, r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
+// maxRequestID is the longest erasure RequestID: a Kubernetes UID is 36.
+const maxRequestID = 64
+
+// requestIDRE is an erasure's RequestID, or empty.
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9-]*$`)
+
+// checkErase validates an erasure request. No message it returns holds a
+// value from the request: the identifier must never reach a log or an
+// answer, and the others are refused in words alone.
+func checkErase(req *collectorapi.EraseRequest) error {
 	if (req.CustomerID == "") == (req.Email == "") {
-		writeError(w, unprocessable("customerID", "send exactly one of customerID or email"))
-		return
+		return unprocessable("customerID", "send exactly one of customerID or email")
 	}
 	for _, f := range []struct {
 		name, value string
 		max         int
 	}{{"customerID", req.CustomerID, maxCustomerID}, {"email", req.Email, maxEmail}} {
 		if _, bad := controlCharacter(f.value, false); bad || utf8.RuneCountInString(f.value) > f.max {
-			writeError(w, unprocessable(f.name, "%s must be at most %d characters without control characters", f.name, f.max))
-			return
+			return unprocessable(f.name, "%s must be at most %d characters without control characters", f.name, f.max)
 		}
+	}
+	if len(req.RequestID) > maxRequestID || !requestIDRE.MatchString(req.RequestID) {
+		return unprocessable("requestID", "requestID must be at most %d of the letters A-Z and a-z, digits and '-'", maxRequestID)
+	}
+	return nil
+}
+
+// handleErase erases a respondent's responses and answers the receipt. A
+// RequestID already erased is answered with its first receipt (Replayed)
+// and erases nothing: the operator retries without fear of erasing what
+// the person sent since.
+func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
+	var req collectorapi.EraseRequest
+	if err := readJSON(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := checkErase(&req); err != nil {
+		writeError(w, err)
+		return
 	}
 	if s.secrets.hmacUnusable.Load() {
 		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "erasure is impossible until the previous hmac key is restored: " + s.keyProblem()})
@@ -154,14 +177,16 @@ func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
 	if req.Email != "" {
 		subjects = append(subjects, kr.Pseudonym(crypto.KindEmail, req.Email))
 	}
-	n, err := s.store.Erase(r.Context(), subjects...)
+	receipt, err := s.store.Erase(r.Context(), store.EraseRequest{Subjects: subjects, RequestID: req.RequestID})
 	if err != nil {
-		s.log.Error(err, "erase failed")
+		// The store sees pseudonyms only, and its errors name none.
+		s.log.Error(err, "erase failed", "requestID", req.RequestID)
 		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "the erasure failed; retry"})
 		return
 	}
-	audited(r, "erased", n) // never the identifier
-	writeJSON(w, http.StatusOK, collectorapi.EraseResult{Erased: n})
+	// Never the identifier, nor its pseudonyms.
+	audited(r, "requestID", receipt.RequestID, "erased", receipt.Erased, "digest", receipt.Digest, "replayed", receipt.Replayed)
+	writeJSON(w, http.StatusOK, receipt)
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {

@@ -34,13 +34,18 @@ import (
 )
 
 // Usage describes the collector role.
-const Usage = `Usage: surveyguard collector --config FILE [--insecure]
+const Usage = `Usage: surveyguard collector --config FILE [--insecure] [--admin-only]
 
 Serves one SurveyCampaign. The public listener (TLS) has the survey page
 GET /s/{campaign} and POST /v1/responses; the admin listener (TLS, bearer
 token) has /admin/v1/stats, /admin/v1/purge, /admin/v1/erase, /healthz,
 /readyz and /metrics. It holds no Kubernetes credentials. The file format
 is documented in docs/collector.md.
+
+With --admin-only the public listener is not opened at all: nothing
+listens on listen.public and no response can arrive, while the admin
+listener serves as usual (the stats say "adminOnly": true). The operator
+runs a campaign paused by a breach this way while an erasure waits on it.
 
 Flags:
 `
@@ -58,6 +63,8 @@ type Server struct {
 	limiter *rateLimiter
 	budget  *budget
 	origins *http.CrossOriginProtection
+	// adminOnly is Options.AdminOnly: no public listener.
+	adminOnly bool
 }
 
 // Options tune Run.
@@ -67,8 +74,12 @@ type Options struct {
 	// ReloadInterval is how often the key, token and certificate files are
 	// checked for changes, and re-wrapping is resumed.
 	ReloadInterval time.Duration
-	// Ready, when set, receives the listeners' addresses once both listen.
+	// Ready, when set, receives the listeners' addresses once they listen;
+	// public is nil when AdminOnly.
 	Ready func(public, admin net.Addr)
+	// AdminOnly opens no public listener: only the admin API, the probes
+	// and the metrics are served (--admin-only).
+	AdminOnly bool
 	// Log receives the collector's log lines; discarded when zero.
 	Log logr.Logger
 	// Now is the clock of receive times, purge cutoffs, form tokens and
@@ -84,6 +95,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "Path to the collector configuration file (required).")
 	insecure := fs.Bool("insecure", false, "Serve plain HTTP instead of TLS. For local development only.")
 	reload := fs.Duration("reload-interval", 5*time.Second, "How often to check the key, token and certificate files for changes.")
+	adminOnly := fs.Bool("admin-only", false, "Open no public listener: serve only the admin API, the probes and the metrics.")
 	if help, err := cli.Parse(fs, args); help || err != nil {
 		return err
 	}
@@ -96,7 +108,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := funcr.NewJSON(func(obj string) { _, _ = fmt.Fprintln(stderr, obj) }, funcr.Options{})
-	return Run(ctx, cfg, Options{Insecure: *insecure, ReloadInterval: *reload, Log: log})
+	return Run(ctx, cfg, Options{Insecure: *insecure, ReloadInterval: *reload, AdminOnly: *adminOnly, Log: log})
 }
 
 // OpenStore opens the backend the configuration names.
@@ -150,8 +162,14 @@ func Run(ctx context.Context, cfg *collectorapi.Config, o Options) error {
 	}
 	s.measureBudget(ctx)
 
-	servers := []*http.Server{s.httpServer(s.PublicHandler()), s.httpServer(s.AdminHandler())}
-	addrs := []string{cfg.Listen.Public, cfg.Listen.Admin}
+	// The admin listener, and the public one unless admin-only: then
+	// nothing listens on its address at all.
+	servers := []*http.Server{s.httpServer(s.AdminHandler())}
+	addrs := []string{cfg.Listen.Admin}
+	if !o.AdminOnly {
+		servers = append(servers, s.httpServer(s.PublicHandler()))
+		addrs = append(addrs, cfg.Listen.Public)
+	}
 	listeners := make([]net.Listener, len(servers))
 	for i, srv := range servers {
 		if certs != nil {
@@ -164,8 +182,16 @@ func Run(ctx context.Context, cfg *collectorapi.Config, o Options) error {
 			return errors.Join(fmt.Errorf("listening on %s: %w", addrs[i], err), st.Close())
 		}
 	}
-	lim := cfg.Limits
-	listeners[0] = newConnLimiter(listeners[0], lim.MaxConnections, lim.MaxConnectionsPerClient, s.clients, m.connRefused.Inc)
+	adminAddr, publicAddr := listeners[0].Addr(), net.Addr(nil)
+	serving := []any{"campaign", cfg.Campaign, "admin", adminAddr.String(), "store", cfg.Store.Driver, "tls", certs != nil}
+	if o.AdminOnly {
+		s.log.Info("admin-only: public listener off", "campaign", cfg.Campaign, "public", cfg.Listen.Public)
+	} else {
+		lim := cfg.Limits
+		listeners[1] = newConnLimiter(listeners[1], lim.MaxConnections, lim.MaxConnectionsPerClient, s.clients, m.connRefused.Inc)
+		publicAddr = listeners[1].Addr()
+		serving = append(serving, "public", publicAddr.String())
+	}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
 		go func() {
@@ -180,10 +206,9 @@ func Run(ctx context.Context, cfg *collectorapi.Config, o Options) error {
 			}
 		}()
 	}
-	s.log.Info("collector serving", "campaign", cfg.Campaign, "public", listeners[0].Addr().String(),
-		"admin", listeners[1].Addr().String(), "store", cfg.Store.Driver, "tls", certs != nil)
+	s.log.Info("collector serving", serving...)
 	if o.Ready != nil {
-		o.Ready(listeners[0].Addr(), listeners[1].Addr())
+		o.Ready(publicAddr, adminAddr)
 	}
 
 	bg, stopBG := context.WithCancel(ctx)
@@ -218,9 +243,10 @@ func newServer(cfg *collectorapi.Config, st store.Store, sec *secrets, m *metric
 		now = time.Now
 	}
 	s := &Server{cfg: cfg, store: st, secrets: sec, metrics: m, log: o.Log, now: now,
-		clients: newClientResolver(cfg.Limits.TrustedProxies),
-		limiter: newRateLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst, now),
-		origins: http.NewCrossOriginProtection(),
+		clients:   newClientResolver(cfg.Limits.TrustedProxies),
+		limiter:   newRateLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst, now),
+		origins:   http.NewCrossOriginProtection(),
+		adminOnly: o.AdminOnly,
 	}
 	dir := ""
 	if cfg.Store.Driver != "postgres" {

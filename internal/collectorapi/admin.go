@@ -37,6 +37,9 @@ type Stats struct {
 	HMACKeyRejected bool `json:"hmacKeyRejected,omitempty"`
 	// Storage is the storage budget and whether ingest is stopped by it.
 	Storage StorageStats `json:"storage"`
+	// AdminOnly is true when the collector runs with --admin-only: its
+	// public listener is not open, so it takes no responses.
+	AdminOnly bool `json:"adminOnly,omitempty"`
 }
 
 // StorageStats is the state of the storage budget.
@@ -69,15 +72,37 @@ type PurgeRequest struct {
 	Job string `json:"job,omitempty"`
 }
 
-// EraseRequest is the body of POST /admin/v1/erase: exactly one identifier.
+// EraseRequest is the body of POST /admin/v1/erase: exactly one identifier,
+// and the request's ID.
 type EraseRequest struct {
 	CustomerID string `json:"customerID,omitempty"`
 	Email      string `json:"email,omitempty"`
+	// RequestID names the erasure: the ErasureRequest's UID, at most 64 of
+	// [A-Za-z0-9-]. The collector answers a RequestID it has already erased
+	// with that first receipt (Replayed) and erases nothing more, so a retry
+	// after a lost answer is safe. Empty, every call erases anew.
+	RequestID string `json:"requestID,omitempty"`
 }
 
-// EraseResult is the answer to an erase.
-type EraseResult struct {
+// EraseReceipt records an erasure. It holds no identifier and no
+// pseudonym: a collector keeps the receipt of a named erasure (one with a
+// RequestID) after the responses are gone.
+type EraseReceipt struct {
+	// RequestID is the request's, or empty.
+	RequestID string `json:"requestID,omitempty"`
+	// Erased is how many responses were deleted.
 	Erased int64 `json:"erased"`
+	// Digest is the SHA-256, in hex, of the erased responses' IDs in ID
+	// order, each followed by a line feed (a purge receipt's lines, which
+	// come in receive-time order).
+	Digest string `json:"digest"`
+	// StartedAt is when the erasure began; FinishedAt when its deletes were
+	// done, in the transaction that committed them and the receipt.
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+	// Replayed is true when the answer is the stored receipt of an earlier
+	// erasure with the same RequestID: this call erased nothing.
+	Replayed bool `json:"replayed,omitempty"`
 }
 
 // PurgeAction is what a purge does to an old response.

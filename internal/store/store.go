@@ -23,6 +23,8 @@ type Record struct {
 	// ID is the response ID, unique and ordered by time (NewID).
 	ID string
 	// IdempotencyKey, when set, makes a retried insert return the first ID.
+	// It is kept on the response's row, so a purge or an erasure takes it
+	// with the row: nothing outlives the response that would name it.
 	IdempotencyKey string
 	// ReceivedAt is when the collector accepted the response.
 	ReceivedAt time.Time
@@ -119,6 +121,20 @@ func EverythingCutoff(now time.Time) time.Time {
 // PurgeReceipt is the record of one purge (collectorapi.PurgeReceipt).
 type PurgeReceipt = collectorapi.PurgeReceipt
 
+// EraseRequest asks for every response of a respondent to be deleted.
+type EraseRequest struct {
+	// Subjects are the pseudonyms (customer ID, email, in any form a
+	// response may carry) whose responses are erased.
+	Subjects []string
+	// RequestID, when set, names the erasure (the ErasureRequest's UID):
+	// its receipt is kept under it, and a repeated RequestID is answered
+	// with that receipt instead of erasing again.
+	RequestID string
+}
+
+// EraseReceipt is the record of one erasure (collectorapi.EraseReceipt).
+type EraseReceipt = collectorapi.EraseReceipt
+
 // Store keeps responses durably.
 type Store interface {
 	// Insert stores r and returns once the write is durable. Concurrent
@@ -141,8 +157,11 @@ type Store interface {
 	// response it was. The receipt counts and digests the IDs it replaced.
 	Purge(ctx context.Context, req PurgeRequest) (PurgeReceipt, error)
 	// Erase deletes every response whose customer-ID or email pseudonym is
-	// one of subjects and returns how many there were.
-	Erase(ctx context.Context, subjects ...string) (int64, error)
+	// one of req.Subjects and returns the receipt: how many there were and
+	// the digest of their IDs. A receipt with a RequestID is stored with
+	// the deletes, in their transaction; an erasure whose RequestID is
+	// already stored deletes nothing and returns that receipt, Replayed.
+	Erase(ctx context.Context, req EraseRequest) (EraseReceipt, error)
 	// Rewrap calls fn on up to limit records whose personal fields are
 	// sealed by a key other than activeKeyID, stores what fn returns, and
 	// says how many it re-wrapped.
@@ -155,7 +174,8 @@ type Store interface {
 	// there is none.
 	Meta(ctx context.Context, key string) (value string, ok bool, err error)
 	// SetMeta durably stores value under key, replacing any earlier value.
-	// Keys the store keeps for itself (the last purge receipt) are refused.
+	// Keys the store keeps for itself (the last purge receipt, and erasure
+	// receipts: every key starting with "erasure/") are refused.
 	SetMeta(ctx context.Context, key, value string) error
 	// Ping checks that the store is reachable.
 	Ping(ctx context.Context) error

@@ -37,7 +37,7 @@ const Token = "test-admin-token-0123456789"
 type Fixture struct {
 	Dir            string
 	Config         *collectorapi.Config
-	Public, Admin  string // base URLs
+	Public, Admin  string // base URLs; Public is empty when the collector runs admin-only
 	Client         *http.Client
 	CAFile         string
 	TokenFile      string
@@ -137,8 +137,8 @@ func StartIn(t testing.TB, dir string, edit func(string) string) *Fixture {
 }
 
 // StartWith is StartIn with options for the collector: a clock (Now), a
-// logger (Log), the budget's interval. ReloadInterval defaults to 100 ms
-// and Ready is the fixture's own.
+// logger (Log), the budget's interval, AdminOnly. ReloadInterval defaults
+// to 100 ms and Ready is the fixture's own.
 func StartWith(t testing.TB, dir string, edit func(string) string, o collector.Options) *Fixture {
 	t.Helper()
 	pool := SelfSigned(t, dir)
@@ -159,7 +159,13 @@ func StartWith(t testing.TB, dir string, edit func(string) string, o collector.O
 		if o.ReloadInterval == 0 {
 			o.ReloadInterval = 100 * time.Millisecond
 		}
-		o.Ready = func(p, a net.Addr) { addrs <- [2]string{p.String(), a.String()} }
+		o.Ready = func(p, a net.Addr) {
+			public := "" // admin-only: no public listener
+			if p != nil {
+				public = "https://" + p.String()
+			}
+			addrs <- [2]string{public, "https://" + a.String()}
+		}
 		done <- collector.Run(ctx, cfg, o)
 	}()
 	f := &Fixture{Dir: dir, Config: cfg, KeysDir: filepath.Join(dir, "keys"), DBDir: filepath.Join(dir, "data"),
@@ -167,7 +173,7 @@ func StartWith(t testing.TB, dir string, edit func(string) string, o collector.O
 		Client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}}
 	select {
 	case a := <-addrs:
-		f.Public, f.Admin = "https://"+a[0], "https://"+a[1]
+		f.Public, f.Admin = a[0], a[1]
 	case err := <-done:
 		cancel()
 		t.Fatalf("the collector did not start: %v", err)
@@ -249,11 +255,18 @@ func (f *Fixture) Stats(t testing.TB) map[string]any {
 // client of the collector's Service would.
 func StartAsCampaign(t testing.TB, dir, serverName, adminAddr string) *Fixture {
 	t.Helper()
+	return StartAsCampaignWith(t, dir, serverName, adminAddr, collector.Options{})
+}
+
+// StartAsCampaignWith is StartAsCampaign with options for the collector (a
+// logger, AdminOnly), as StartWith takes them.
+func StartAsCampaignWith(t testing.TB, dir, serverName, adminAddr string, o collector.Options) *Fixture {
+	t.Helper()
 	secrets := filepath.Join(dir, "secrets")
 	if adminAddr == "" {
 		adminAddr = "127.0.0.1:0"
 	}
-	f := StartIn(t, dir, func(cfg string) string {
+	f := StartWith(t, dir, func(cfg string) string {
 		var out []string
 		for _, line := range strings.Split(cfg, "\n") {
 			switch {
@@ -269,7 +282,7 @@ func StartAsCampaign(t testing.TB, dir, serverName, adminAddr string) *Fixture {
 			out = append(out, line)
 		}
 		return strings.Join(out, "\n")
-	})
+	}, o)
 	f.TokenFile = filepath.Join(secrets, "admin", "token")
 	f.CAFile = filepath.Join(secrets, "tls", "ca.crt")
 	pool := x509.NewCertPool()

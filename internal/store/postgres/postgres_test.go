@@ -183,3 +183,62 @@ func TestReplicasShareCounters(t *testing.T) {
 		t.Errorf("recount %d: want some, not all, responses purged", total)
 	}
 }
+
+// TestReplicasEraseOnce: three replicas asked for the same erasure at once
+// (an operator retrying while the first answer was lost) erase once; the
+// others answer that erasure's receipt, replayed.
+func TestReplicasEraseOnce(t *testing.T) {
+	dsn, err := pg.CreateDatabase(fmt.Sprintf("erase_once_%d", dbs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var replicas []store.Store
+	for range 3 {
+		replicas = append(replicas, opener(dsn)(t))
+	}
+	defer func() {
+		for _, s := range replicas {
+			_ = s.Close()
+		}
+	}()
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 40 {
+		r := &store.Record{ID: fmt.Sprintf("%s-%02d", store.NewID(base), i), ReceivedAt: base, Score: i % 11,
+			KeyID: "k1", CustomerID: []byte("ct"), SubjectCustomerID: fmt.Sprintf("cust-%d", i%2)}
+		if _, err := replicas[i%3].Insert(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := store.EraseRequest{Subjects: []string{"cust-0"}, RequestID: "8a1f0e2c-race"}
+	receipts := make([]store.EraseReceipt, 3*len(replicas))
+	var wg sync.WaitGroup
+	for i := range receipts {
+		wg.Go(func() {
+			var err error
+			if receipts[i], err = replicas[i%len(replicas)].Erase(ctx, req); err != nil {
+				t.Errorf("replica %d: %v", i%len(replicas), err)
+			}
+		})
+	}
+	wg.Wait()
+	erased := 0
+	for _, rc := range receipts {
+		if !rc.Replayed {
+			erased++
+		}
+		if rc.Erased != 20 || rc.Digest != receipts[0].Digest || !rc.FinishedAt.Equal(receipts[0].FinishedAt) {
+			t.Errorf("receipt %+v; want every call to answer the one erasure of 20 responses", rc)
+		}
+	}
+	if erased != 1 {
+		t.Errorf("%d of %d calls erased, want 1 (the others replayed)", erased, len(receipts))
+	}
+	st, err := replicas[0].Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Counts.Total() != 20 || st.DistinctCustomers != 1 {
+		t.Errorf("after the erasure: %d responses, %d customers; want 20 and 1", st.Counts.Total(), st.DistinctCustomers)
+	}
+}

@@ -290,43 +290,6 @@ func (s *Store) saveReceipt(ctx context.Context, r store.PurgeReceipt) error {
 	return s.setMeta(ctx, metaLastPurge, string(data))
 }
 
-// Erase implements store.Store. The responses are found on a read
-// snapshot, so the single SQLite writer is not held while the table is
-// searched (the embedded schema has no index by respondent: two random
-// index entries per response would halve ingest), and then deleted by ID in
-// one write transaction. Everything stored when the snapshot was taken —
-// that is, before the request — is erased; a response the same person sends
-// while the erasure runs is a new one.
-func (s *Store) Erase(ctx context.Context, subjects ...string) (int64, error) {
-	if len(subjects) == 0 {
-		return 0, nil
-	}
-	in := placeholders(len(subjects))
-	sel := s.bind(`SELECT ` + rowColumns + ` FROM responses
-		WHERE subject_customer IN (` + in + `) OR subject_email IN (` + in + `)`)
-	rows, err := s.reader.QueryContext(ctx, sel, append(anys(subjects), anys(subjects)...)...)
-	if err != nil {
-		return 0, fmt.Errorf("%s: finding the subject's responses: %w", s.d.Name, err)
-	}
-	list, err := scanRows(rows, false)
-	if err != nil || len(list) == 0 {
-		return 0, err
-	}
-	var erased int64
-	err = s.write(ctx, func(tx *sql.Tx, d *deltas) error {
-		done, err := s.changeByID(ctx, tx, list, deleteByID)
-		if err != nil {
-			return err
-		}
-		for _, r := range done {
-			uncount(r, d)
-		}
-		erased = int64(len(done))
-		return nil
-	})
-	return erased, err
-}
-
 // rewrapCursor is where the current re-wrap pass has got to: the last
 // response ID it handled, under which active key.
 type rewrapCursor struct {

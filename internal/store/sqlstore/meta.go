@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Meta implements store.Store: one lookup in the meta table.
@@ -21,10 +22,11 @@ func (s *Store) Meta(ctx context.Context, key string) (string, bool, error) {
 }
 
 // SetMeta implements store.Store. The write takes its turn on the writer
-// like every other; the store's own keys (metaLastPurge) are refused, so a
-// caller cannot forge or lose the last purge receipt.
+// like every other; the store's own keys (metaLastPurge and every
+// metaErasure key) are refused, so a caller cannot forge or lose the last
+// purge receipt or an erasure's.
 func (s *Store) SetMeta(ctx context.Context, key, value string) error {
-	if key == "" || key == metaLastPurge {
+	if key == "" || key == metaLastPurge || strings.HasPrefix(key, metaErasure) {
 		return fmt.Errorf("meta key %q is not available: it is empty or the store's own", key)
 	}
 	return s.setMeta(ctx, key, value)

@@ -72,6 +72,8 @@ const (
 	prefixRedaction   = "redaction:"
 	prefixKey         = "key:"
 	metaLastPurge     = "lastPurge"
+	// metaErasure prefixes the key of a named erasure's receipt.
+	metaErasure = "erasure/"
 )
 
 // Store is a store.Store over database/sql.
@@ -87,7 +89,7 @@ type Store struct {
 type queries struct {
 	dupID, selectOld, deleteOld,
 	selectRewrap, updateRewrap,
-	anonymizeOld, list, setMeta string
+	anonymizeOld, list, setMeta, claimMeta string
 }
 
 // Options tune a Store.
@@ -126,6 +128,9 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 			WHERE anonymized = 0 AND received_at < ? ORDER BY received_at, id LIMIT ?) RETURNING ` + rowColumns + `, segments`),
 		list:    s.bind(`SELECT ` + recordColumns + ` FROM responses WHERE id > ? ORDER BY id LIMIT ?`),
 		setMeta: s.bind(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`),
+		// A key nobody holds yet, taken with a placeholder value that the
+		// same transaction replaces (see Erase).
+		claimMeta: s.bind(`INSERT INTO meta (k, v) VALUES (?, '') ON CONFLICT (k) DO NOTHING RETURNING k`),
 	}
 	s.batcher = store.NewBatcher(o.MaxBatch, s.flush, o.ObserveCommit)
 	return s, nil

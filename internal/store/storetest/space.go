@@ -121,7 +121,7 @@ func writesWhenFull(t *testing.T, s store.Store, subject string) {
 			_, err := s.Rewrap(ctx, "k2", 50, func(r *store.Record) error { r.KeyID = "k2"; return nil })
 			return err
 		}},
-		{"Erase", func() error { _, err := s.Erase(ctx, subject); return err }},
+		{"Erase", func() error { return eraseWhenFull(t, s, subject) }},
 		{"Purge", func() error {
 			_, err := s.Purge(ctx, store.PurgeRequest{Cutoff: base.Add(24 * time.Hour), Action: store.ActionDelete, BatchSize: 100})
 			return err
@@ -135,6 +135,25 @@ func writesWhenFull(t *testing.T, s store.Store, subject string) {
 		t.Logf("%s on a full disk: %v", w.name, err)
 		checkCounted(t, s, "after "+w.name+" on a full disk")
 	}
+}
+
+// eraseWhenFull runs a named erasure of subject on a full disk: it either
+// fails, leaving no receipt, or stores its receipt; never one without the
+// other.
+func eraseWhenFull(t *testing.T, s store.Store, subject string) error {
+	t.Helper()
+	ctx := context.Background()
+	rc, err := s.Erase(ctx, store.EraseRequest{Subjects: []string{subject}, RequestID: "full-disk"})
+	_, stored, merr := s.Meta(ctx, "erasure/full-disk")
+	switch {
+	case merr != nil:
+		t.Errorf("reading the erasure's receipt: %v", merr)
+	case err != nil && stored:
+		t.Errorf("a failed erasure (%v) left its receipt", err)
+	case err == nil && (!stored || rc.Erased == 0):
+		t.Errorf("erasure on a full disk = %+v, receipt stored %v; want the subject's responses erased and the receipt kept", rc, stored)
+	}
+	return err
 }
 
 // fill inserts bulky responses from a few writers until inserts fail, and

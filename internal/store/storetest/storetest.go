@@ -35,6 +35,10 @@ func Run(t *testing.T, open Opener) {
 		{"PurgeInBatches", testPurgeInBatches},
 		{"PurgeDryRun", testPurgeDryRun},
 		{"Erase", testErase},
+		{"EraseReceipt", testEraseReceipt},
+		{"EraseReplay", testEraseReplay},
+		{"EraseNothingNamed", testEraseNothingNamed},
+		{"EraseReplaysRace", testEraseReplaysRace},
 		{"Rewrap", testRewrap},
 		{"SurvivesRestart", testRestart},
 		{"List", testList},
@@ -371,33 +375,6 @@ func testPurgeDryRun(t *testing.T, open Opener) {
 	real, err := s.Purge(context.Background(), store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete})
 	if err != nil || real.Digest != dry.Digest {
 		t.Errorf("the dry run's digest %s differs from the real purge's %s", dry.Digest, real.Digest)
-	}
-}
-
-func testErase(t *testing.T, open Opener) {
-	s, _ := open(t)
-	defer closeStore(t, s)
-	insert(t, s,
-		rec(1, 10, base, "alice"), rec(2, 3, base.Add(time.Hour), "alice"),
-		rec(3, 8, base, "bob"),
-	)
-	onlyEmail := rec(4, 9, base, "")
-	onlyEmail.KeyID, onlyEmail.Email, onlyEmail.SubjectEmail = "k1", []byte("ct-mail"), "mail-alice"
-	insert(t, s, onlyEmail)
-	ctx := context.Background()
-	n, err := s.Erase(ctx, "cust-alice", "mail-alice")
-	if err != nil || n != 3 {
-		t.Fatalf("erase = %d, %v; want alice's 3 responses", n, err)
-	}
-	st := stats(t, s)
-	if st.Counts != (nps.Counts{Passives: 1}) || st.DistinctCustomers != 1 || st.KeyIDs["k1"] != 1 {
-		t.Errorf("after erasing alice: %+v", st)
-	}
-	if n, err := s.Erase(ctx, "cust-alice"); err != nil || n != 0 {
-		t.Errorf("erasing again = %d, %v; want 0", n, err)
-	}
-	if n, err := s.Erase(ctx, "nobody"); err != nil || n != 0 {
-		t.Errorf("erasing an unknown subject = %d, %v; want 0", n, err)
 	}
 }
 
