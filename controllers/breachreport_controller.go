@@ -143,16 +143,21 @@ const (
 
 // holidays reads the holiday calendar; none without one.
 func (r *BreachReportReconciler) holidays(ctx context.Context) (regulations.Holidays, error) {
-	if r.HolidayCalendar.Name == "" {
+	return holidaysFrom(ctx, r.APIReader, r.HolidayCalendar)
+}
+
+// holidaysFrom reads the holiday calendar ConfigMap name; none when name is empty.
+func holidaysFrom(ctx context.Context, reader client.Reader, name types.NamespacedName) (regulations.Holidays, error) {
+	if name.Name == "" {
 		return nil, nil
 	}
 	cm := &corev1.ConfigMap{}
-	if err := r.APIReader.Get(ctx, r.HolidayCalendar, cm); err != nil {
-		return nil, fmt.Errorf("reading the holiday calendar ConfigMap %s: %w", r.HolidayCalendar, err)
+	if err := reader.Get(ctx, name, cm); err != nil {
+		return nil, fmt.Errorf("reading the holiday calendar ConfigMap %s: %w", name, err)
 	}
 	h, err := regulations.ParseHolidays(cm.Data)
 	if err != nil {
-		return nil, fmt.Errorf("holiday calendar ConfigMap %s: %w", r.HolidayCalendar, err)
+		return nil, fmt.Errorf("holiday calendar ConfigMap %s: %w", name, err)
 	}
 	return h, nil
 }

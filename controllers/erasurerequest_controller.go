@@ -2,39 +2,487 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/adminclient"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 )
 
-// ErasureRequestReconciler reconciles ErasureRequest objects.
+// ErasureRequestReconciler carries out the right to erasure. The first time
+// it sees a request it fixes the campaigns the request covers (status.results,
+// one entry per campaign its selector matches then), then asks each
+// campaign's collector, over its admin API, to erase the subject, and records
+// the collector's receipt per campaign. The collector keeps the receipt under
+// the request's UID, so asking again (a lost status update, a restart)
+// returns the first receipt and erases nothing twice; a Completed request is
+// never sent again.
+//
+// The subject's identifier is read when it is sent (from the request or the
+// Secret it names) and goes nowhere else: not to status, events, logs or
+// metrics. A campaign paused by a breach is not skipped:
+// SurveyCampaignReconciler runs its collector admin-only (no public
+// listener) while a request still needs it.
 type ErasureRequestReconciler struct {
 	client.Client
-	Scheme *runtime.Scheme
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	// Clock is the time source; tests inject one.
+	Clock clock.PassiveClock
+	// Collectors reaches the collectors' admin APIs.
+	Collectors *adminclient.Client
+	// APIReader reads the subject's Secret and the holiday calendar, which
+	// the cache (the operator's own objects only) does not hold. The
+	// manager's when nil.
+	APIReader client.Reader
+	// HolidayCalendar names the ConfigMap of holidays business-day clocks
+	// skip (CCPA's acknowledgement); none when Name is empty.
+	HolidayCalendar types.NamespacedName
+	// Metrics exports the requests' deadlines; an unregistered set when nil.
+	Metrics *ErasureMetrics
 }
 
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=erasurerequests,verbs=get;list;watch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=erasurerequests/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile reads the ErasureRequest. Its behaviour is filled in by the issue that
-// owns the kind; for now it only confirms the object can be read.
+// Event reasons of ErasureRequests.
+const (
+	// ReasonInlineSubject: the subject is written in the request; a Secret keeps it out of it.
+	ReasonInlineSubject = "InlineSubject"
+	// ReasonErased: one campaign's collector erased the subject's responses.
+	ReasonErased = "Erased"
+	// ReasonErasureRetrying: a collector could not be reached; the erasure is retried.
+	ReasonErasureRetrying = "ErasureRetrying"
+	// ReasonErasureRefused: a collector refused the request; it is not retried.
+	ReasonErasureRefused = "ErasureRefused"
+	// ReasonErasureCompleted: every campaign erased.
+	ReasonErasureCompleted = "ErasureCompleted"
+)
+
+// Retry timing of a campaign whose collector could not be reached: 5 s,
+// doubling per attempt, at most 5 minutes apart.
+const (
+	erasureFirstRetry = 5 * time.Second
+	erasureMaxRetry   = 5 * time.Minute
+	// subjectRecheck is how often a request whose Secret is missing or
+	// unusable looks again: no watch reports a user's Secret.
+	subjectRecheck = time.Minute
+)
+
+// Reconcile fixes the request's campaigns, erases from those not yet erased
+// whose retry is due, and publishes phase, deadlines and conditions.
 func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	obj := &privacyv1alpha1.ErasureRequest{}
-	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
+	er := &privacyv1alpha1.ErasureRequest{}
+	if err := r.Get(ctx, req.NamespacedName, er); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	log.FromContext(ctx).V(1).Info("observed", "generation", obj.Generation)
-	return ctrl.Result{}, nil
+	now := r.Clock.Now()
+	before := er.DeepCopy()
+	var problem *erasureProblem
+	var retryIn time.Duration
+
+	switch {
+	case len(er.Status.Results) == 0 && er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted:
+		// First sight: fix the campaigns, and store them before erasing,
+		// so that campaigns created later are never added.
+		if er.Spec.Subject.SecretRef == nil {
+			r.event(er, corev1.EventTypeWarning, ReasonInlineSubject, "Validate",
+				"the subject's identifier is written in the request in plain text, where anyone who can read ErasureRequests sees it; "+
+					"put it in a Secret and name it in spec.subject.secretRef instead")
+		}
+		results, p, err := r.selectCampaigns(ctx, er)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		problem, er.Status.Results = p, results
+	case er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted:
+		var err error
+		retryIn, problem, err = r.erase(ctx, er, now)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	holidays, holidaysErr := holidaysFrom(ctx, r.APIReader, r.HolidayCalendar)
+	wake := setErasureStatus(er, problem, now, holidays, holidaysErr)
+	er.Status.ObservedGeneration = er.Generation
+	r.Metrics.observe(er)
+	r.statusEvents(er, before)
+	if !equality.Semantic.DeepEqual(before.Status, er.Status) {
+		if err := r.Status().Patch(ctx, er, client.MergeFrom(before)); err != nil {
+			if apierrors.IsNotFound(err) {
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("patching status: %w", err)
+		}
+	}
+	var next []time.Duration
+	switch {
+	case len(before.Status.Results) == 0 && len(er.Status.Results) > 0:
+		next = append(next, time.Millisecond) // the campaigns are stored: erase now
+	case problem != nil && problem.recheck:
+		next = append(next, subjectRecheck)
+	}
+	if retryIn > 0 {
+		next = append(next, retryIn)
+	}
+	if wake != nil {
+		next = append(next, wake.Sub(now)+deadlineSlack)
+	}
+	if len(next) == 0 {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: max(slices.Min(next), time.Millisecond)}, nil
 }
 
-// SetupWithManager registers the reconciler with the manager.
+// erasureProblem is what keeps a request from going on until a person acts:
+// an unusable selector, a missing Secret. recheck: look again later, since
+// no watch reports the fix.
+type erasureProblem struct {
+	reason, message string
+	recheck         bool
+}
+
+// selectCampaigns lists the campaigns the request covers, in name order.
+func (r *ErasureRequestReconciler) selectCampaigns(ctx context.Context, er *privacyv1alpha1.ErasureRequest) ([]privacyv1alpha1.ErasureResult, *erasureProblem, error) {
+	sel := labels.Everything()
+	if s := er.Spec.CampaignSelector; s != nil {
+		var err error
+		if sel, err = metav1.LabelSelectorAsSelector(s); err != nil {
+			return nil, &erasureProblem{reason: privacyv1alpha1.ReasonInvalidSpec, message: "spec.campaignSelector: " + err.Error()}, nil
+		}
+	}
+	list := &privacyv1alpha1.SurveyCampaignList{}
+	if err := r.List(ctx, list, client.InNamespace(er.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, nil, fmt.Errorf("listing SurveyCampaigns: %w", err)
+	}
+	if n := len(list.Items); n > maxErasureCampaigns {
+		return nil, &erasureProblem{reason: privacyv1alpha1.ReasonInvalidSpec, message: fmt.Sprintf(
+			"spec.campaignSelector selects %d campaigns; one request covers at most %d: split it by label", n, maxErasureCampaigns)}, nil
+	}
+	results := make([]privacyv1alpha1.ErasureResult, 0, len(list.Items))
+	for _, c := range list.Items {
+		results = append(results, privacyv1alpha1.ErasureResult{Campaign: c.Name, State: privacyv1alpha1.ErasureCampaignPending})
+	}
+	slices.SortFunc(results, func(a, b privacyv1alpha1.ErasureResult) int { return strings.Compare(a.Campaign, b.Campaign) })
+	return results, nil, nil
+}
+
+// maxErasureCampaigns is status.results' limit.
+const maxErasureCampaigns = 1000
+
+// erase asks every campaign not yet done whose retry is due. It returns
+// when the next retry is due (0: none), or the problem that keeps it from
+// asking at all.
+func (r *ErasureRequestReconciler) erase(ctx context.Context, er *privacyv1alpha1.ErasureRequest, now time.Time) (time.Duration, *erasureProblem, error) {
+	var todo []int
+	var retryIn time.Duration
+	for i, res := range er.Status.Results {
+		if res.State != privacyv1alpha1.ErasureCampaignPending && res.State != privacyv1alpha1.ErasureCampaignRetrying {
+			continue
+		}
+		if wait := retryDue(res, now); wait > 0 {
+			retryIn = minPositive(retryIn, wait)
+			continue
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) == 0 {
+		return retryIn, nil, nil
+	}
+	subject, problem, err := r.subject(ctx, er)
+	if problem != nil || err != nil {
+		return 0, problem, err
+	}
+	subject.RequestID = string(er.UID)
+	for _, i := range todo {
+		res := &er.Status.Results[i]
+		wait, err := r.eraseFrom(ctx, er, res, subject, now)
+		if err != nil {
+			return 0, nil, err
+		}
+		retryIn = minPositive(retryIn, wait)
+	}
+	return retryIn, nil, nil
+}
+
+// eraseFrom asks one campaign's collector and records the answer in res. It
+// returns when to retry (0: no retry).
+func (r *ErasureRequestReconciler) eraseFrom(ctx context.Context, er *privacyv1alpha1.ErasureRequest, res *privacyv1alpha1.ErasureResult,
+	subject collectorapi.EraseRequest, now time.Time,
+) (time.Duration, error) {
+	c := &privacyv1alpha1.SurveyCampaign{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: er.Namespace, Name: res.Campaign}, c)
+	switch {
+	case apierrors.IsNotFound(err) || (err == nil && !c.DeletionTimestamp.IsZero()):
+		// Deleting a campaign purges every response it holds and destroys its keys.
+		res.State, res.Message, res.LastAttemptAt = privacyv1alpha1.ErasureCampaignDeleted,
+			"the campaign was deleted before it was asked; its deletion purges every response and destroys its keys", nil
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("reading SurveyCampaign %s: %w", res.Campaign, err)
+	}
+	res.Attempts = ptr.To(ptr.Deref(res.Attempts, 0) + 1)
+	res.LastAttemptAt = &metav1.Time{Time: now.UTC().Truncate(time.Second)}
+	t, err := collectorTarget(ctx, r.Client, c)
+	var receipt *collectorapi.EraseReceipt
+	if err == nil {
+		receipt, err = r.Collectors.Erase(ctx, t, subject)
+	}
+	if err != nil {
+		return r.failed(er, res, err), nil
+	}
+	res.State, res.Message, res.LastAttemptAt = privacyv1alpha1.ErasureCampaignErased, "", nil
+	res.Erased = ptr.To(receipt.Erased)
+	res.At = &metav1.Time{Time: receipt.FinishedAt.UTC().Truncate(time.Second)}
+	res.Digest = receipt.Digest
+	r.event(er, corev1.EventTypeNormal, ReasonErased, "Erase", "campaign %s erased %d responses (receipt digest %s)",
+		res.Campaign, receipt.Erased, shortDigest(receipt.Digest))
+	log.FromContext(ctx).Info("erased", "campaign", res.Campaign, "erased", receipt.Erased, "digest", receipt.Digest, "replayed", receipt.Replayed)
+	return 0, nil
+}
+
+// failed records a failed attempt: a refusal is final, anything else is
+// retried with backoff. It returns when to retry (0: no retry).
+func (r *ErasureRequestReconciler) failed(er *privacyv1alpha1.ErasureRequest, res *privacyv1alpha1.ErasureResult, err error) time.Duration {
+	// The error names the call and the collector's answer, never the body.
+	msg := truncateMessage(err.Error())
+	if adminclient.Permanent(err) {
+		res.State, res.Message, res.LastAttemptAt = privacyv1alpha1.ErasureCampaignFailed, "the collector refused the erasure: "+msg, nil
+		r.event(er, corev1.EventTypeWarning, ReasonErasureRefused, "Erase", "campaign %s: %s", res.Campaign, res.Message)
+		return 0
+	}
+	wait := retryBackoff(ptr.Deref(res.Attempts, 0))
+	res.State = privacyv1alpha1.ErasureCampaignRetrying
+	res.Message = fmt.Sprintf("%s; attempt %d, retrying in %s", msg, ptr.Deref(res.Attempts, 0), wait)
+	if ptr.Deref(res.Attempts, 0) == 1 {
+		r.event(er, corev1.EventTypeWarning, ReasonErasureRetrying, "Erase", "campaign %s: %s", res.Campaign, res.Message)
+	}
+	return wait
+}
+
+// retryBackoff is the wait after the n-th failed attempt.
+func retryBackoff(attempts int32) time.Duration {
+	wait := erasureFirstRetry
+	for i := int32(1); i < attempts && wait < erasureMaxRetry; i++ {
+		wait *= 2
+	}
+	return min(wait, erasureMaxRetry)
+}
+
+// retryDue is how long until a Retrying campaign may be asked again (0: now).
+func retryDue(res privacyv1alpha1.ErasureResult, now time.Time) time.Duration {
+	if res.State != privacyv1alpha1.ErasureCampaignRetrying || res.LastAttemptAt == nil {
+		return 0
+	}
+	return max(res.LastAttemptAt.Add(retryBackoff(ptr.Deref(res.Attempts, 0))).Sub(now), 0)
+}
+
+func minPositive(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return b
+	case b <= 0:
+		return a
+	}
+	return min(a, b)
+}
+
+// subject reads the identifier to erase: from the request, or from the
+// Secret it names. Nothing it returns in an error or a problem carries the
+// identifier.
+func (r *ErasureRequestReconciler) subject(ctx context.Context, er *privacyv1alpha1.ErasureRequest) (collectorapi.EraseRequest, *erasureProblem, error) {
+	s := er.Spec.Subject
+	switch {
+	case s.CustomerID != "":
+		return collectorapi.EraseRequest{CustomerID: s.CustomerID}, nil, nil
+	case s.Email != "":
+		return collectorapi.EraseRequest{Email: s.Email}, nil, nil
+	case s.SecretRef == nil:
+		return collectorapi.EraseRequest{}, &erasureProblem{reason: privacyv1alpha1.ReasonInvalidSpec, message: "spec.subject names no identifier"}, nil
+	}
+	ref := s.SecretRef
+	secret := &corev1.Secret{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: er.Namespace, Name: ref.Name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return collectorapi.EraseRequest{}, &erasureProblem{reason: privacyv1alpha1.ReasonSecretNotFound, recheck: true,
+				message: fmt.Sprintf("Secret %q (spec.subject.secretRef) does not exist in namespace %s", ref.Name, er.Namespace)}, nil
+		}
+		return collectorapi.EraseRequest{}, nil, fmt.Errorf("reading Secret %s: %w", ref.Name, err)
+	}
+	return subjectFromSecret(secret, ref.Key)
+}
+
+// subjectFromSecret picks the identifier out of the Secret: key, or
+// "customerID", else "email". The key "email", or a custom key whose value
+// holds an @, is an email address; anything else a customer ID. Surrounding
+// whitespace (a trailing newline from a file) is dropped.
+func subjectFromSecret(secret *corev1.Secret, key string) (collectorapi.EraseRequest, *erasureProblem, error) {
+	bad := func(format string, args ...any) (collectorapi.EraseRequest, *erasureProblem, error) {
+		return collectorapi.EraseRequest{}, &erasureProblem{reason: ReasonSubjectSecretInvalid, recheck: true,
+			message: fmt.Sprintf("Secret %q (spec.subject.secretRef): ", secret.Name) + fmt.Sprintf(format, args...)}, nil
+	}
+	if key == "" {
+		switch {
+		case len(secret.Data["customerID"]) > 0:
+			key = "customerID"
+		case len(secret.Data["email"]) > 0:
+			key = "email"
+		default:
+			return bad(`has neither a "customerID" nor an "email" key; name the key in spec.subject.secretRef.key`)
+		}
+	}
+	raw, ok := secret.Data[key]
+	if !ok {
+		return bad("has no key %q", key)
+	}
+	v := strings.TrimSpace(string(raw))
+	isEmail := key == "email" || (key != "customerID" && strings.Contains(v, "@"))
+	switch {
+	case v == "":
+		return bad("key %q is empty", key)
+	case isEmail && (len(v) > 320 || !emailShape(v)):
+		return bad("key %q does not hold an email address (one @, no spaces, at most 320 characters)", key)
+	case isEmail:
+		return collectorapi.EraseRequest{Email: v}, nil, nil
+	case len(v) > 256:
+		return bad("key %q holds %d characters; a customer ID has at most 256", key, len(v))
+	}
+	return collectorapi.EraseRequest{CustomerID: v}, nil, nil
+}
+
+// ReasonSubjectSecretInvalid is the reason given when the subject's Secret has no usable identifier.
+const ReasonSubjectSecretInvalid = "SubjectSecretInvalid"
+
+// emailShape is the CRD's email pattern: ^[^@\s]+@[^@\s]+$.
+func emailShape(v string) bool {
+	local, domain, ok := strings.Cut(v, "@")
+	return ok && local != "" && domain != "" && !strings.ContainsAny(domain, "@") && !strings.ContainsFunc(v, isSpace)
+}
+
+func isSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f'
+}
+
+func shortDigest(d string) string {
+	if len(d) > 12 {
+		return d[:12] + "…"
+	}
+	return d
+}
+
+// truncateMessage keeps a status message within the API's 1024 characters.
+func truncateMessage(s string) string {
+	if len(s) <= 900 {
+		return s
+	}
+	return s[:900] + "…"
+}
+
+// statusEvents records what changed between before and er's status: a
+// deadline turning Approaching or Overdue, completion.
+func (r *ErasureRequestReconciler) statusEvents(er, before *privacyv1alpha1.ErasureRequest) {
+	was := map[privacyv1alpha1.RequestDuty]privacyv1alpha1.DeadlineState{}
+	for _, d := range before.Status.Deadlines {
+		was[d.Duty] = d.State
+	}
+	for _, d := range er.Status.Deadlines {
+		if prev, seen := was[d.Duty]; seen && prev == d.State {
+			continue
+		}
+		switch d.State {
+		case privacyv1alpha1.DeadlineState("Approaching"):
+			r.event(er, corev1.EventTypeWarning, ReasonDeadlineApproaching, "Erase",
+				"%s %s is due by %s (%s) and not done", er.Spec.Regime, d.Duty, d.Due.UTC().Format(time.RFC3339), d.Clock)
+		case privacyv1alpha1.DeadlineState("Overdue"):
+			r.event(er, corev1.EventTypeWarning, privacyv1alpha1.ReasonDeadlineMissed, "Erase",
+				"%s %s was due by %s (%s) and is not done", er.Spec.Regime, d.Duty, d.Due.UTC().Format(time.RFC3339), d.Clock)
+		}
+	}
+	if er.Status.Phase == privacyv1alpha1.ErasurePhaseCompleted && before.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted {
+		r.event(er, corev1.EventTypeNormal, ReasonErasureCompleted, "Erase", "erased %d responses from %d campaigns",
+			ptr.Deref(er.Status.Erased, 0), len(er.Status.Results))
+	}
+}
+
+func (r *ErasureRequestReconciler) event(er *privacyv1alpha1.ErasureRequest, typ, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(er, nil, typ, reason, action, note, args...)
+	}
+}
+
+// SetupWithManager registers the reconciler. A campaign's status change (its
+// collector coming back, or running admin-only for a paused campaign) brings
+// the unfinished requests that cover it.
 func (r *ErasureRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.Metrics == nil {
+		r.Metrics = NewErasureMetrics()
+	}
+	if r.APIReader == nil {
+		r.APIReader = mgr.GetAPIReader()
+	}
+	if r.Collectors == nil {
+		r.Collectors = adminclient.New(nil, 0)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&privacyv1alpha1.ErasureRequest{}).
+		Watches(&privacyv1alpha1.SurveyCampaign{}, handler.EnqueueRequestsFromMapFunc(r.requestsOfCampaign)).
 		Named("erasurerequest").
 		Complete(r)
+}
+
+// requestsOfCampaign lists the unfinished requests that cover the campaign.
+func (r *ErasureRequestReconciler) requestsOfCampaign(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &privacyv1alpha1.ErasureRequestList{}
+	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace())); err != nil {
+		log.FromContext(ctx).Error(err, "listing the erasure requests of a campaign", "campaign", o.GetName())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for _, er := range list.Items {
+		if erasureWaitsOn(&er, o.GetName()) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&er)})
+		}
+	}
+	return reqs
+}
+
+// erasureWaitsOn says whether the request still has to erase from the campaign.
+func erasureWaitsOn(er *privacyv1alpha1.ErasureRequest, campaign string) bool {
+	if er.Status.Phase == privacyv1alpha1.ErasurePhaseCompleted {
+		return false
+	}
+	return slices.ContainsFunc(er.Status.Results, func(res privacyv1alpha1.ErasureResult) bool {
+		return res.Campaign == campaign &&
+			(res.State == privacyv1alpha1.ErasureCampaignPending || res.State == privacyv1alpha1.ErasureCampaignRetrying)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -149,4 +150,26 @@ func TestKstatusOfABreachReport(t *testing.T) {
 	waitKstatus(t, b, status.FailedStatus)
 	update(t, b, func() { b.Spec.CampaignRefs = b.Spec.CampaignRefs[:1] })
 	waitKstatus(t, b, status.CurrentStatus)
+}
+
+// TestKstatusOfAnErasureRequest: new → stalled (its Secret is missing:
+// Failed) → recovering once the Secret exists → erased (Current).
+func TestKstatusOfAnErasureRequest(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	startCollectorOf(t, ns, "checkout-nps", "", nil)
+	er := &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "forget"},
+		Spec:       privacyv1alpha1.ErasureRequestSpec{Subject: privacyv1alpha1.ErasureSubject{SecretRef: &privacyv1alpha1.SecretKeyReference{Name: "later"}}},
+	}
+	er.SetGroupVersionKind(privacyv1alpha1.GroupVersion.WithKind("ErasureRequest"))
+	createNew(t, er)
+	waitKstatus(t, er, status.FailedStatus)
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "later"}, Data: map[string][]byte{"customerID": []byte("C-1")}})
+	// The request looks for its Secret again after a minute: nudge it.
+	update(t, er, func() { er.Annotations = map[string]string{"nudge": "1"} })
+	waitKstatus(t, er, status.CurrentStatus)
+	if er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted {
+		t.Errorf("Current in phase %s", er.Status.Phase)
+	}
 }

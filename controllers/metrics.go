@@ -181,3 +181,82 @@ func (m *BreachMetrics) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+var (
+	erasureOverdueDesc = prometheus.NewDesc("surveyguard_erasure_overdue",
+		"1 while an erasure request is past its deadline and not completed, else 0.",
+		[]string{"namespace", "erasurerequest", "regime"}, nil)
+	erasureDueDesc = prometheus.NewDesc("surveyguard_erasure_due_timestamp_seconds",
+		"When an erasure request must be completed (Unix time), any extension applied.",
+		[]string{"namespace", "erasurerequest", "regime"}, nil)
+	erasureErasedDesc = prometheus.NewDesc("surveyguard_erasure_erased_responses",
+		"Responses an erasure request erased across its campaigns; absent until one erased.",
+		[]string{"namespace", "erasurerequest", "regime"}, nil)
+)
+
+// erasureFigures is what the metrics export of one erasure request.
+type erasureFigures struct {
+	regime  string
+	overdue bool
+	due     *time.Time
+	erased  *int64
+}
+
+// ErasureMetrics exports every erasure request's deadline. It is a
+// prometheus.Collector; use NewErasureMetrics.
+type ErasureMetrics struct {
+	mu       sync.Mutex
+	requests map[types.NamespacedName]erasureFigures
+}
+
+// NewErasureMetrics returns an empty set.
+func NewErasureMetrics() *ErasureMetrics {
+	return &ErasureMetrics{requests: map[types.NamespacedName]erasureFigures{}}
+}
+
+func (m *ErasureMetrics) observe(er *privacyv1alpha1.ErasureRequest) {
+	f := erasureFigures{regime: string(er.Spec.Regime), erased: er.Status.Erased}
+	if f.regime == "" {
+		f.regime = string(privacyv1alpha1.ErasureRegimeInternal)
+	}
+	if er.Status.Due != nil {
+		f.due = &er.Status.Due.Time
+	}
+	for _, d := range er.Status.Deadlines {
+		if d.Duty == privacyv1alpha1.RequestDutyResponse && d.State == privacyv1alpha1.DeadlineState(regulations.Overdue) {
+			f.overdue = true
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.requests[types.NamespacedName{Namespace: er.Namespace, Name: er.Name}] = f
+}
+
+func (m *ErasureMetrics) forget(key types.NamespacedName) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.requests, key)
+}
+
+// Describe implements prometheus.Collector.
+func (m *ErasureMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- erasureOverdueDesc
+	ch <- erasureDueDesc
+	ch <- erasureErasedDesc
+}
+
+// Collect implements prometheus.Collector.
+func (m *ErasureMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key, f := range m.requests {
+		labels := []string{key.Namespace, key.Name, f.regime}
+		ch <- prometheus.MustNewConstMetric(erasureOverdueDesc, prometheus.GaugeValue, flag(f.overdue), labels...)
+		if f.due != nil {
+			ch <- prometheus.MustNewConstMetric(erasureDueDesc, prometheus.GaugeValue, float64(f.due.Unix()), labels...)
+		}
+		if f.erased != nil {
+			ch <- prometheus.MustNewConstMetric(erasureErasedDesc, prometheus.GaugeValue, float64(*f.erased), labels...)
+		}
+	}
+}

@@ -57,6 +57,10 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	if err != nil {
 		return err
 	}
+	erasureMetrics, err := register(NewErasureMetrics())
+	if err != nil {
+		return err
+	}
 	collectors := o.Collectors
 	if collectors == nil {
 		collectors = adminclient.New(nil, 0)
@@ -75,7 +79,9 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 		{"breachreport", (&BreachReportReconciler{
 			Client: c, Scheme: s, Recorder: recorder, Metrics: breachMetrics, HolidayCalendar: o.HolidayCalendar,
 		}).SetupWithManager},
-		{"erasurerequest", (&ErasureRequestReconciler{Client: c, Scheme: s}).SetupWithManager},
+		{"erasurerequest", (&ErasureRequestReconciler{
+			Client: c, Scheme: s, Recorder: recorder, Collectors: collectors, Metrics: erasureMetrics, HolidayCalendar: o.HolidayCalendar,
+		}).SetupWithManager},
 	}
 	for _, s := range setups {
 		if err := s.setup(mgr); err != nil {

@@ -55,6 +55,7 @@ type component struct {
 // campaignComponents is the reconcile, in order.
 var campaignComponents = []component{
 	{name: "breach reports", reconcile: readBreaches},
+	{name: "erasure requests", reconcile: readErasures},
 	{name: "campaign name", reconcile: checkName},
 	{name: "retention policy", reconcile: readPolicy},
 	{name: "database Secret", reconcile: readDatabaseSecret},

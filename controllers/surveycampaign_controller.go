@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -96,6 +97,7 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	before := c.DeepCopy()
 	obs := &observed{}
 	defer func() {
+		r.changeEvents(c, obs)
 		setCampaignStatus(c, *obs, r.Clock.Now())
 		// A stall is a conclusion about this generation, so it is observed:
 		// kstatus then reads Stalled as Failed, not as still in progress.
@@ -259,10 +261,25 @@ func (r *SurveyCampaignReconciler) ensure(ctx context.Context, c *privacyv1alpha
 	return nil
 }
 
-// recordChange notes a child the pass created or updated, with an event.
-func (r *SurveyCampaignReconciler) recordChange(c *privacyv1alpha1.SurveyCampaign, obs *observed, kind, name, op string) {
+// recordChange notes a child the pass created or updated; the pass records
+// them in one event per operation (changeEvents).
+func (r *SurveyCampaignReconciler) recordChange(_ *privacyv1alpha1.SurveyCampaign, obs *observed, kind, name, op string) {
 	obs.changed = append(obs.changed, kind+"/"+name)
-	r.event(c, corev1.EventTypeNormal, op, "Reconcile", "%s %s %s", kind, name, op)
+	if obs.changedBy == nil {
+		obs.changedBy = map[string][]string{}
+	}
+	obs.changedBy[op] = append(obs.changedBy[op], kind+"/"+name)
+}
+
+// changeEvents records what the pass created and updated: one event per
+// operation, "created ServiceAccount/x, Secret/y", instead of one per child,
+// so that a new campaign costs the API server one event write, not eleven.
+func (r *SurveyCampaignReconciler) changeEvents(c *privacyv1alpha1.SurveyCampaign, obs *observed) {
+	for _, op := range []controllerutil.OperationResult{controllerutil.OperationResultCreated, controllerutil.OperationResultUpdated} {
+		if names := obs.changedBy[string(op)]; len(names) > 0 {
+			r.event(c, corev1.EventTypeNormal, string(op), "Reconcile", "%s %s", op, strings.Join(names, ", "))
+		}
+	}
 }
 
 // event records an event on the campaign.
@@ -319,6 +336,9 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// figures and containment (old and new refs on an update).
 		Watches(&privacyv1alpha1.BreachReport{}, handler.EnqueueRequestsFromMapFunc(campaignsOfReport),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// An erasure request's results say whether a paused campaign's
+		// collector must run admin-only, and its receipts move the figures.
+		Watches(&privacyv1alpha1.ErasureRequest{}, handler.EnqueueRequestsFromMapFunc(campaignsOfErasure)).
 		Named("surveycampaign").
 		Complete(r)
 }

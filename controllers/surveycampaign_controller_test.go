@@ -23,11 +23,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
@@ -47,8 +49,11 @@ var (
 	metrics    = controllers.NewCampaignMetrics(fakeClock)
 	// breachClock runs with real time, three hours behind it: a deadline
 	// long past by the machine's clock is still ahead by the reconciler's.
-	breachClock   = shiftedClock{-3 * time.Hour}
-	breachMetrics = controllers.NewBreachMetrics()
+	breachClock    = shiftedClock{-3 * time.Hour}
+	breachMetrics  = controllers.NewBreachMetrics()
+	erasureMetrics = controllers.NewErasureMetrics()
+	// managerLog is everything the reconcilers log, at debug level.
+	managerLog syncBuffer
 	// holidayCalendar is the manager's --holiday-calendar.
 	holidayCalendar = types.NamespacedName{Namespace: "default", Name: "surveyguard-holidays"}
 )
@@ -63,10 +68,11 @@ func TestMain(m *testing.M) {
 	testenv.Main(m, startManager, testenv.CRDDir())
 }
 
-// startManager runs the SurveyCampaign, RetentionPolicy and BreachReport reconcilers against the test API
+// startManager runs the SurveyCampaign, RetentionPolicy, BreachReport and ErasureRequest reconcilers against the test API
 // server with a fake clock and a client that counts its write calls.
 func startManager(env *testenv.Env) error {
 	var err error
+	ctrl.SetLogger(zap.New(zap.WriteTo(&managerLog), zap.UseDevMode(true)))
 	restConfig = env.Config
 	if k8s, err = client.New(env.Config, client.Options{Scheme: manager.NewScheme()}); err != nil {
 		return err
@@ -98,6 +104,13 @@ func startManager(env *testenv.Env) error {
 		Clock: breachClock, Metrics: breachMetrics, HolidayCalendar: holidayCalendar,
 	}
 	if err := br.SetupWithManager(mgr); err != nil {
+		return err
+	}
+	er := &controllers.ErasureRequestReconciler{
+		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("surveyguard"),
+		Clock: clock.RealClock{}, Collectors: collectors, Metrics: erasureMetrics, HolidayCalendar: holidayCalendar,
+	}
+	if err := er.SetupWithManager(mgr); err != nil {
 		return err
 	}
 	go func() {

@@ -20,10 +20,11 @@ import (
 // reconcileDeployment is the Deployment component: <campaign>-collector runs
 // the hardened collector; a checksum of its configuration, keys and database
 // connection string rolls the pods when one changes, and a pause (the spec's
-// or a breach's) scales it to zero. Fields the API server defaults are left
-// alone (DeepDerivative).
+// or a breach's) scales it to zero, or, while an ErasureRequest still has to
+// erase from it, to one replica admin-only. Fields the API server defaults
+// are left alone (DeepDerivative).
 func reconcileDeployment(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
-	want := desiredDeployment(p.c, r.CollectorImage, checksum(p.config, p.keys.Data, p.dsn), p.obs.paused)
+	want := desiredDeployment(p.c, r.CollectorImage, checksum(p.config, p.keys.Data, p.dsn), p.obs.paused, p.obs.adminOnly())
 	deploy := &appsv1.Deployment{ObjectMeta: nameOf(want.ObjectMeta)}
 	if err := r.ensure(ctx, p.c, deploy, p.obs, func() error {
 		if !equality.Semantic.DeepDerivative(want.Spec, deploy.Spec) {
@@ -37,7 +38,7 @@ func reconcileDeployment(ctx context.Context, r *SurveyCampaignReconciler, p *ca
 	return nil
 }
 
-func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, paused bool) *appsv1.Deployment {
+func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, paused, adminOnly bool) *appsv1.Deployment {
 	n := childNames(c)
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
@@ -86,10 +87,15 @@ func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, pau
 	if c.Spec.Collector.Resources != nil {
 		resources = *c.Spec.Collector.Resources
 	}
+	args := []string{"collector", "--config", path.Join(configDir, configFile)}
+	count := replicas(c, paused)
+	if paused && adminOnly {
+		args, count = append(args, adminOnlyFlag), 1
+	}
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: n.collector, Namespace: c.Namespace, Labels: childLabels(c)},
 		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(replicas(c, paused)),
+			Replicas: ptr.To(count),
 			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(c)},
 			Strategy: strategy,
 			Template: corev1.PodTemplateSpec{
@@ -102,7 +108,7 @@ func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, pau
 					Containers: []corev1.Container{{
 						Name:  "collector",
 						Image: collectorImage(c, image),
-						Args:  []string{"collector", "--config", path.Join(configDir, configFile)},
+						Args:  args,
 						Ports: []corev1.ContainerPort{
 							{Name: "public", ContainerPort: publicPort, Protocol: corev1.ProtocolTCP},
 							{Name: "admin", ContainerPort: adminPort, Protocol: corev1.ProtocolTCP},

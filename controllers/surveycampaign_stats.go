@@ -22,7 +22,8 @@ func readStats(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass
 	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: childNames(c).collector}, d); err != nil {
 		return nil //nolint:nilerr // no Deployment yet: nothing to ask
 	}
-	if ok, _ := deploymentAvailable(d); !ok || obs.paused {
+	// A paused collector is asked only while it runs admin-only.
+	if ok, _ := deploymentAvailable(d); !ok || (obs.paused && !runsAdminOnly(d)) {
 		return nil
 	}
 	st, err := r.Collectors.Stats(ctx, t)

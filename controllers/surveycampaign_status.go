@@ -25,8 +25,10 @@ type observed struct {
 	// stall, when set, is why the spec cannot work: the component that
 	// concluded so returned it, and the pass stopped there.
 	stall *stalledError
-	// changed lists the children this pass created or updated.
-	changed []string
+	// changed lists the children this pass created or updated;
+	// changedBy the same by operation (created, updated).
+	changed   []string
+	changedBy map[string][]string
 	// waiting, when set, is what the campaign waits for that no watch reports
 	// (cert-manager issuing its certificate).
 	waiting string
@@ -38,6 +40,9 @@ type observed struct {
 	breachesRead bool
 	// paused is spec.paused or a breach containment.
 	paused bool
+	// erasures are the ErasureRequests that still have to erase from the
+	// campaign: a paused collector runs admin-only for them.
+	erasures []string
 	// deployment is the collector's Deployment as last read.
 	deployment *appsv1.Deployment
 	// stats are the collector's figures; statsErr why they could not be read.
@@ -91,13 +96,14 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 			customers = &obs.stats.DistinctCustomers
 		}
 		setBreaches(c, obs.breaches, customers)
-		// pausedBy says the collector is scaled to zero for those reports,
-		// which the reports record as done: publish it only from a
-		// Deployment this pass wrote, and keep the last word otherwise (a
-		// pass that failed or stalled before reaching it).
+		// pausedBy says the collector takes no responses (scaled to zero,
+		// or admin-only for an erasure) for those reports, which the
+		// reports record as done: publish it only from a Deployment this
+		// pass wrote, and keep the last word otherwise (a pass that failed
+		// or stalled before reaching it).
 		if obs.deployment != nil {
 			c.Status.PausedBy = nil
-			if scaledToZero(obs.deployment) {
+			if publicOff(obs.deployment) {
 				c.Status.PausedBy = obs.breaches.pausedBy
 			}
 		}
@@ -113,8 +119,8 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 
 	available, availableMsg := deploymentAvailable(obs.deployment)
 	switch {
-	case obs.paused && scaledToZero(obs.deployment):
-		setCondition(c, privacyv1alpha1.ConditionCollectorAvailable, false, privacyv1alpha1.ReasonPaused, pausedMessage(c, obs.breaches.pausedBy))
+	case obs.paused && publicOff(obs.deployment):
+		setCondition(c, privacyv1alpha1.ConditionCollectorAvailable, false, privacyv1alpha1.ReasonPaused, pausedMessage(c, obs))
 	case !available:
 		setCondition(c, privacyv1alpha1.ConditionCollectorAvailable, false, privacyv1alpha1.ReasonCollectorUnavailable, availableMsg)
 	case obs.statsErr != nil:
@@ -142,16 +148,22 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		msg := obs.waiting
 		if len(obs.changed) > 0 {
 			msg = fmt.Sprintf("updated %v", obs.changed)
+			if obs.waiting == "" && !available && !obs.paused {
+				// What the campaign waits for now, which the next pass
+				// says too: a new campaign's status is written once, not
+				// twice. The event lists what was created.
+				msg = availableMsg
+			}
 		}
 		setCondition(c, privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonProgressing, msg)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonProgressing, msg)
-	case obs.paused && !scaledToZero(obs.deployment):
+	case obs.paused && !publicOff(obs.deployment):
 		msg := "scaling the collector to zero for " + pauseCauses(c, obs.breaches.pausedBy)
 		setCondition(c, privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonProgressing, msg)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonProgressing, msg)
 	case obs.paused:
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
-		setCondition(c, privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonPaused, pausedMessage(c, obs.breaches.pausedBy))
+		setCondition(c, privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonPaused, pausedMessage(c, obs))
 	case alarm != nil:
 		// A person must act (restore a key, purge or raise a limit):
 		// nothing converges by itself, so not Reconciling.
@@ -417,9 +429,13 @@ func scaledToZero(d *appsv1.Deployment) bool {
 	return d != nil && d.Spec.Replicas != nil && *d.Spec.Replicas == 0
 }
 
-// pausedMessage says why a campaign's collector is scaled to zero.
-func pausedMessage(c *privacyv1alpha1.SurveyCampaign, pausedBy []string) string {
-	return "paused by " + pauseCauses(c, pausedBy) + ": the collector is scaled to zero; stored data is kept"
+// pausedMessage says why a campaign's collector takes no responses, and how.
+func pausedMessage(c *privacyv1alpha1.SurveyCampaign, obs observed) string {
+	if runsAdminOnly(obs.deployment) {
+		return "paused by " + pauseCauses(c, obs.breaches.pausedBy) +
+			": the collector runs admin-only (public listener off) until ErasureRequest " + strings.Join(obs.erasures, ", ") + " erased; stored data is kept"
+	}
+	return "paused by " + pauseCauses(c, obs.breaches.pausedBy) + ": the collector is scaled to zero; stored data is kept"
 }
 
 // pauseCauses names what pauses the campaign.

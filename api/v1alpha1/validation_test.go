@@ -192,6 +192,16 @@ var invalidCases = []struct {
 	{"no subject", validErasure, `{"spec":{"subject":{"customerID":null}}}`, "spec.subject"},
 	{"two subjects", validErasure, `{"spec":{"subject":{"email":"a@example.com"}}}`, "spec.subject"},
 	{"email without @", validErasure, `{"spec":{"subject":{"customerID":null,"email":"not-an-email"}}}`, "spec.subject.email"},
+	{"unknown erasure regime", validErasure, `{"spec":{"regime":"LGPD"}}`, "spec.regime"},
+	{"internalDays with GDPR", validErasure, `{"spec":{"regime":"GDPR","internalDays":14}}`, "spec.internalDays"},
+	{"internalDays of 0", validErasure, `{"spec":{"internalDays":0}}`, "spec.internalDays"},
+	{"internalDays over a year", validErasure, `{"spec":{"internalDays":366}}`, "spec.internalDays"},
+	{"extension of an internal deadline", validErasure, `{"spec":{"extension":{"until":"2027-01-01T00:00:00Z","reason":"backlog"}}}`, "spec.extension"},
+	{"extension under DPDP", validErasure, `{"spec":{"regime":"DPDP","extension":{"until":"2027-01-01T00:00:00Z","reason":"backlog"}}}`, "spec.extension"},
+	{"extension without a reason", validErasure, `{"spec":{"regime":"GDPR","extension":{"until":"2027-01-01T00:00:00Z"}}}`, "spec.extension.reason"},
+	{"extension before receipt", validErasure, `{"spec":{"regime":"GDPR","receivedAt":"2026-11-20T10:00:00Z","extension":{"until":"2026-11-19T00:00:00Z","reason":"backlog"}}}`, "spec.extension.until"},
+	{"acknowledgement outside CCPA", validErasure, `{"spec":{"regime":"GDPR","acknowledgedAt":"2026-11-21T10:00:00Z"}}`, "spec.acknowledgedAt"},
+	{"acknowledgement before receipt", validErasure, `{"spec":{"regime":"CCPA","receivedAt":"2026-11-20T10:00:00Z","acknowledgedAt":"2026-11-19T10:00:00Z"}}`, "spec.acknowledgedAt"},
 }
 
 // TestFullBreachReportIsAccepted: every field of the regulatory calendar in
@@ -286,7 +296,11 @@ var invalidUpdates = []struct {
 }{
 	{"switch storage backend", validCampaign, `{"spec":{"storage":{"embedded":null,"postgres":{"secretRef":{"name":"pg"}}}}}`, "spec.storage"},
 	{"shrink embedded volume", validCampaign, `{"spec":{"storage":{"embedded":{"size":"512Mi"}}}}`, "spec.storage.embedded.size"},
-	{"change an erasure request", validErasure, `{"spec":{"subject":{"customerID":"C-9999"}}}`, "spec"},
+	{"change an erasure request's subject", validErasure, `{"spec":{"subject":{"customerID":"C-9999"}}}`, "spec.subject"},
+	{"change an erasure request's regime", validErasure, `{"spec":{"regime":"GDPR"}}`, "spec.regime"},
+	{"add a selector to an erasure request", validErasure, `{"spec":{"campaignSelector":{"matchLabels":{"team":"checkout"}}}}`, "spec.campaignSelector"},
+	{"add receivedAt to an erasure request", validErasure, `{"spec":{"receivedAt":"2026-11-20T10:00:00Z"}}`, "spec.receivedAt"},
+	{"change an erasure request's internalDays", validErasure, `{"spec":{"internalDays":10}}`, "spec.internalDays"},
 }
 
 func TestInvalidUpdatesAreRefused(t *testing.T) {
@@ -331,6 +345,38 @@ func TestValidUpdatesAreAccepted(t *testing.T) {
 	grown.SetResourceVersion(obj.GetResourceVersion())
 	if err := k8s.Update(ctx, grown); err != nil {
 		t.Fatalf("growing the volume and pausing must be allowed: %v", err)
+	}
+}
+
+// TestErasureRequestDefaultsAndLaterFields: a request written before regimes
+// existed reads regime Internal; a CCPA request may get its extension and
+// acknowledgement after it was created.
+func TestErasureRequestDefaultsAndLaterFields(t *testing.T) {
+	ctx := context.Background()
+	old := object(t, validErasure, "")
+	old.SetName("before-regimes")
+	if err := k8s.Create(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	got := &privacyv1alpha1.ErasureRequest{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: old.GetNamespace(), Name: old.GetName()}, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Regime != privacyv1alpha1.ErasureRegimeInternal || got.Spec.InternalDays != 0 {
+		t.Errorf("regime %q internalDays %v, want Internal (30 days by default) and no internalDays", got.Spec.Regime, got.Spec.InternalDays)
+	}
+
+	ccpa := object(t, validErasure, `{"spec":{"regime":"CCPA","receivedAt":"2026-11-20T10:00:00Z","campaignSelector":{"matchLabels":{"team":"checkout"}}}}`)
+	ccpa.SetName("ccpa")
+	if err := k8s.Create(ctx, ccpa); err != nil {
+		t.Fatal(err)
+	}
+	later := object(t, validErasure, `{"spec":{"regime":"CCPA","receivedAt":"2026-11-20T10:00:00Z","campaignSelector":{"matchLabels":{"team":"checkout"}},`+
+		`"acknowledgedAt":"2026-11-23T09:00:00Z","extension":{"until":"2027-02-01T00:00:00Z","reason":"the request spans archived systems"}}}`)
+	later.SetName("ccpa")
+	later.SetResourceVersion(ccpa.GetResourceVersion())
+	if err := k8s.Update(ctx, later); err != nil {
+		t.Fatalf("adding an acknowledgement and an extension must be allowed: %v", err)
 	}
 }
 

@@ -49,7 +49,7 @@ type Options struct {
 	// Lease (client-go adds up to 20% jitter).
 	RenewDeadline time.Duration
 	RetryPeriod   time.Duration
-	EnableHTTP2             bool
+	EnableHTTP2   bool
 	// CollectorImage is the image collector pods run unless a campaign names one.
 	CollectorImage string
 	// OperatorNamespace may reach collectors' admin ports (NetworkPolicy).

@@ -15,8 +15,8 @@ func Markdown() string {
 `)
 	fmt.Fprintf(&b, "Last reviewed against the primary sources: **%s**. ", Reviewed)
 	b.WriteString(`This is the table the operator computes
-BreachReport deadlines from (and, for data-subject requests, the deadlines
-ErasureRequests will use). It is not legal advice: it says what the operator
+BreachReport deadlines from, and, for data-subject requests, ErasureRequest
+deadlines (docs/erasure.md). It is not legal advice: it says what the operator
 tracks, and the citation says where each clock comes from.
 
 ## How clocks are counted

@@ -239,6 +239,46 @@ func TestRetentionOnASimulatedCluster(t *testing.T) {
 		return nil
 	})
 	t.Logf("receipt of %s on the policy after %s", job.Name, time.Since(begin).Round(time.Second))
+
+	// Customer C-3 asks to be forgotten: the operator's binary erases them
+	// through the collector, and the campaign's figures follow.
+	for _, o := range []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "erase-c-3"}, Data: map[string][]byte{"customerID": []byte("C-3")}},
+		&privacyv1alpha1.ErasureRequest{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "erase-c-3"},
+			Spec: privacyv1alpha1.ErasureRequestSpec{
+				Subject: privacyv1alpha1.ErasureSubject{SecretRef: &privacyv1alpha1.SecretKeyReference{Name: "erase-c-3"}},
+				Regime:  privacyv1alpha1.ErasureRegimeGDPR,
+			},
+		},
+	} {
+		if err := k8s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	er := &privacyv1alpha1.ErasureRequest{}
+	eventually(t, time.Minute, "the erasure completed", func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "erase-c-3"}, er); err != nil {
+			return err
+		}
+		if er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted {
+			return fmt.Errorf("phase %q: %+v", er.Status.Phase, er.Status.Results)
+		}
+		return nil
+	})
+	if len(er.Status.Results) != 1 || ptr.Deref(er.Status.Results[0].Erased, -1) != 1 || len(er.Status.Results[0].Digest) != 64 || er.Status.Due == nil {
+		t.Errorf("erasure status %+v, want one response erased from %s with a digest, and a due time", er.Status, name)
+	}
+	eventually(t, time.Minute, "the campaign's figures after the erasure", func() error {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, c); err != nil {
+			return err
+		}
+		if c.Status.NPS == nil || c.Status.NPS.Responses != 5 {
+			return fmt.Errorf("nps %+v, want 5 responses", c.Status.NPS)
+		}
+		return nil
+	})
+	t.Logf("erasure of C-3 completed after %s", time.Since(begin).Round(time.Second))
 }
 
 // TestBreachContainmentSurvivesARestart: a breach report pauses a campaign

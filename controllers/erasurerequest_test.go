@@ -1,0 +1,480 @@
+package controllers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/collector"
+	"github.com/surveyguard/surveyguard/internal/collector/collectortest"
+	"github.com/surveyguard/surveyguard/internal/testenv"
+)
+
+// syncBuffer is a log sink the test reads while the code under test writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func namedCampaign(ns, name string, labels map[string]string) *privacyv1alpha1.SurveyCampaign {
+	c := campaign(ns)
+	c.Name, c.Labels = name, labels
+	return c
+}
+
+// startCollectorOf runs a real collector for campaign name with the
+// operator's Secrets, logging to log, on adminAddr (empty: any port), and
+// points the operator's admin client at it.
+func startCollectorOf(t *testing.T, ns, name, adminAddr string, log *syncBuffer) *collectortest.Fixture {
+	t.Helper()
+	return startCollectorIn(t, t.TempDir(), ns, name, adminAddr, collector.Options{}, log)
+}
+
+// startCollectorIn is startCollectorOf with the collector's files in dir
+// (a restart keeps its database) and options o.
+func startCollectorIn(t *testing.T, dir, ns, name, adminAddr string, o collector.Options, log *syncBuffer) *collectortest.Fixture {
+	t.Helper()
+	eventually(t, "the Secrets of "+name, func() error {
+		return testenv.MountCampaignSecrets(context.Background(), k8s, ns, name, filepath.Join(dir, "secrets"))
+	})
+	if log != nil {
+		o.Log = funcr.New(func(prefix, args string) { fmt.Fprintln(log, prefix, args) }, funcr.Options{Verbosity: 2})
+	}
+	f := collectortest.StartAsCampaignWith(t, dir, name+"-collector."+ns+".svc", adminAddr, o)
+	collectors.Dial(ns+"/"+name, strings.TrimPrefix(f.Admin, "https://"))
+	markAvailableOf(t, ns, name)
+	return f
+}
+
+// markAvailableOf reports the campaign's collector Deployment as rolled out
+// and available, as the Deployment controller would.
+func markAvailableOf(t *testing.T, ns, name string) {
+	t.Helper()
+	eventually(t, name+" Deployment marked available", func() error {
+		d := &appsv1.Deployment{}
+		if err := get(ns, name+"-collector", d); err != nil {
+			return err
+		}
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, UpdatedReplicas: 1}
+		return k8s.Status().Update(context.Background(), d)
+	})
+}
+
+// postAs stores a response from customer with the collector's public API.
+func postAs(t *testing.T, f *collectortest.Fixture, score int, customer string) {
+	t.Helper()
+	post(t, f, score, customer)
+}
+
+func responsesIn(t *testing.T, f *collectortest.Fixture) float64 {
+	t.Helper()
+	a := adminStats(t, f)
+	n, _ := a.Body["responses"].(float64)
+	return n
+}
+
+func erasureStatus(t *testing.T, ns, name string, check func(*privacyv1alpha1.ErasureRequest) error) *privacyv1alpha1.ErasureRequest {
+	t.Helper()
+	er := &privacyv1alpha1.ErasureRequest{}
+	eventually(t, "ErasureRequest "+name, func() error {
+		if err := get(ns, name, er); err != nil {
+			return err
+		}
+		return check(er)
+	})
+	return er
+}
+
+func completed(er *privacyv1alpha1.ErasureRequest) error {
+	if er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted || er.Status.ObservedGeneration != er.Generation {
+		return fmt.Errorf("phase %q (generation %d observed %d): %+v", er.Status.Phase, er.Generation, er.Status.ObservedGeneration, er.Status.Results)
+	}
+	return nil
+}
+
+func resultOf(er *privacyv1alpha1.ErasureRequest, campaign string) privacyv1alpha1.ErasureResult {
+	for _, r := range er.Status.Results {
+		if r.Campaign == campaign {
+			return r
+		}
+	}
+	return privacyv1alpha1.ErasureResult{}
+}
+
+var hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// TestErasureAcrossCampaigns: a request whose subject is in a Secret erases
+// the person's responses from the two campaigns its selector matches, and
+// only theirs; the receipts, totals and the campaigns' figures say so; a
+// campaign outside the selector and one created later are not touched;
+// applying it again erases nothing more; and the identifier appears in no
+// log, event, status, metric or other object the operator or the collectors
+// made.
+func TestErasureAcrossCampaigns(t *testing.T) {
+	ns := namespace(t)
+	shop := map[string]string{"team": "shop"}
+	create(t, policy(ns), namedCampaign(ns, "checkout-nps", shop), namedCampaign(ns, "support-nps", shop),
+		namedCampaign(ns, "other-nps", map[string]string{"team": "other"}))
+	var logA, logB, logC syncBuffer
+	fa := startCollectorOf(t, ns, "checkout-nps", "", &logA)
+	fb := startCollectorOf(t, ns, "support-nps", "", &logB)
+	fc := startCollectorOf(t, ns, "other-nps", "", &logC)
+
+	const subject = "CUST-erasure-7f3a9"
+	for i, s := range []int{10, 9, 9, 8, 7, 6} {
+		postAs(t, fa, s, fmt.Sprintf("C-%d", i))
+		postAs(t, fb, s, fmt.Sprintf("C-%d", i))
+	}
+	postAs(t, fa, 0, subject)
+	postAs(t, fa, 2, subject)
+	postAs(t, fb, 1, subject)
+	postAs(t, fc, 3, subject)
+	beforeA, beforeB, beforeC := responsesIn(t, fa), responsesIn(t, fb), responsesIn(t, fc)
+
+	create(t, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "erasure-subject"},
+		Data:       map[string][]byte{"customerID": []byte(subject + "\n")},
+	}, &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "forget-me"},
+		Spec: privacyv1alpha1.ErasureRequestSpec{
+			Subject:          privacyv1alpha1.ErasureSubject{SecretRef: &privacyv1alpha1.SecretKeyReference{Name: "erasure-subject"}},
+			CampaignSelector: &metav1.LabelSelector{MatchLabels: shop},
+			Regime:           privacyv1alpha1.ErasureRegimeGDPR,
+		},
+	})
+	er := erasureStatus(t, ns, "forget-me", completed)
+
+	if got := []string{er.Status.Results[0].Campaign, er.Status.Results[1].Campaign}; len(er.Status.Results) != 2 || !slices.Equal(got, []string{"checkout-nps", "support-nps"}) {
+		t.Fatalf("results %+v, want checkout-nps and support-nps only", er.Status.Results)
+	}
+	for campaign, want := range map[string]int64{"checkout-nps": 2, "support-nps": 1} {
+		r := resultOf(er, campaign)
+		if r.State != privacyv1alpha1.ErasureCampaignErased || ptr.Deref(r.Erased, -1) != want || r.At == nil || !hexDigest.MatchString(r.Digest) {
+			t.Errorf("%s: %+v, want Erased, %d erased, a time and a SHA-256 digest", campaign, r, want)
+		}
+	}
+	if ptr.Deref(er.Status.Erased, -1) != 3 || er.Status.CompletedAt == nil {
+		t.Errorf("status.erased %v completedAt %v, want 3 and a time", er.Status.Erased, er.Status.CompletedAt)
+	}
+	if ready := meta.FindStatusCondition(er.Status.Conditions, privacyv1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
+		t.Errorf("Ready %+v, want True", ready)
+	}
+	if got := erasureKstatus(t, er); got != status.CurrentStatus {
+		t.Errorf("kstatus %s, want Current", got)
+	}
+	if len(er.Status.Deadlines) != 1 || er.Status.Deadlines[0].State != "Met" || er.Status.Due == nil {
+		t.Errorf("deadlines %+v due %v, want the GDPR response Met", er.Status.Deadlines, er.Status.Due)
+	}
+	if a, b, c := responsesIn(t, fa), responsesIn(t, fb), responsesIn(t, fc); a != beforeA-2 || b != beforeB-1 || c != beforeC {
+		t.Errorf("responses %v %v %v, want %v %v %v: the subject's gone from the selected campaigns only", a, b, c, beforeA-2, beforeB-1, beforeC)
+	}
+	// The campaigns' figures follow: the receipts bring a pass that reads them.
+	eventually(t, "checkout-nps publishes the figures after the erasure", func() error {
+		c := &privacyv1alpha1.SurveyCampaign{}
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if c.Status.NPS == nil || float64(c.Status.NPS.Responses) != beforeA-2 {
+			return fmt.Errorf("nps %+v, want %v responses", c.Status.NPS, beforeA-2)
+		}
+		return nil
+	})
+
+	// The same person answers again; re-applying the request, and changing
+	// what may change (an extension), erases nothing more: a completed
+	// request is never run again.
+	postAs(t, fa, 4, subject)
+	applied := er.DeepCopy()
+	applied.Status = privacyv1alpha1.ErasureRequestStatus{}
+	if err := k8s.Update(context.Background(), applied); err != nil {
+		t.Fatalf("re-applying the same request: %v", err)
+	}
+	if applied.Generation != er.Generation {
+		t.Errorf("re-applying the same spec moved the generation %d -> %d", er.Generation, applied.Generation)
+	}
+	applied.Spec.Extension = privacyv1alpha1.ErasureExtension{Until: &metav1.Time{Time: er.Status.Due.Add(24 * time.Hour)}, Reason: "complex request"}
+	if err := k8s.Update(context.Background(), applied); err != nil {
+		t.Fatalf("adding an extension: %v", err)
+	}
+	again := erasureStatus(t, ns, "forget-me", completed)
+	for _, campaign := range []string{"checkout-nps", "support-nps"} {
+		if was, now := resultOf(er, campaign), resultOf(again, campaign); !equalResult(was, now) {
+			t.Errorf("%s changed after re-applying: %+v -> %+v", campaign, was, now)
+		}
+	}
+	if got := responsesIn(t, fa); got != beforeA-1 {
+		t.Errorf("checkout-nps holds %v responses, want %v: the answer given after completion stays", got, beforeA-1)
+	}
+
+	// A campaign created after the request was first seen is not added.
+	create(t, namedCampaign(ns, "late-nps", shop))
+	eventually(t, "late-nps reconciled", func() error {
+		c := &privacyv1alpha1.SurveyCampaign{}
+		if err := get(ns, "late-nps", c); err != nil || c.Status.ObservedGeneration != c.Generation {
+			return fmt.Errorf("not yet (%v)", err)
+		}
+		return nil
+	})
+	if last := erasureStatus(t, ns, "forget-me", completed); len(last.Status.Results) != 2 {
+		t.Errorf("results %+v after a matching campaign was created, want the first two only", last.Status.Results)
+	}
+
+	assertNowhere(t, ns, subject, map[string]string{"manager log": managerLog.String(), "checkout-nps collector log": logA.String(),
+		"support-nps collector log": logB.String(), "other-nps collector log": logC.String()}, "erasure-subject")
+	if !strings.Contains(logA.String(), "erase") {
+		t.Errorf("the collector's audit log does not record the erasure:\n%s", logA.String())
+	}
+}
+
+// erasureKstatus is the request's kstatus as the API server returns it.
+func erasureKstatus(t *testing.T, er *privacyv1alpha1.ErasureRequest) status.Status {
+	t.Helper()
+	u, err := unstructuredOf(er.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := kstatus(t, u)
+	return got
+}
+
+func equalResult(a, b privacyv1alpha1.ErasureResult) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
+}
+
+// assertNowhere fails when value appears in a log, or in any object of the
+// namespace but the Secret named secret (the user's own copy), or in the
+// operator's metrics.
+func assertNowhere(t *testing.T, ns, value string, logs map[string]string, secret string) {
+	t.Helper()
+	for name, text := range logs {
+		if strings.Contains(text, value) {
+			t.Errorf("the %s holds the subject's identifier", name)
+		}
+	}
+	lists := []client.ObjectList{
+		&privacyv1alpha1.SurveyCampaignList{}, &privacyv1alpha1.ErasureRequestList{}, &privacyv1alpha1.BreachReportList{},
+		&privacyv1alpha1.RetentionPolicyList{}, &corev1.SecretList{}, &corev1.ConfigMapList{}, &corev1.ServiceList{},
+		&appsv1.DeploymentList{}, &eventsv1.EventList{}, &corev1.EventList{},
+	}
+	for _, l := range lists {
+		if err := k8s.List(context.Background(), l, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		items, err := meta.ExtractList(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range items {
+			o := it.(client.Object)
+			if _, isSecret := o.(*corev1.Secret); isSecret && o.GetName() == secret {
+				continue
+			}
+			data, err := json.Marshal(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(data, []byte(value)) {
+				t.Errorf("%T %s holds the subject's identifier", o, o.GetName())
+			}
+		}
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(erasureMetrics, metrics, breachMetrics)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	for _, f := range families {
+		_, _ = expfmt.MetricFamilyToText(&text, f)
+	}
+	if strings.Contains(text.String(), value) {
+		t.Error("the operator's metrics hold the subject's identifier")
+	}
+	if !strings.Contains(text.String(), "surveyguard_erasure_overdue") {
+		t.Error("surveyguard_erasure_overdue is not exported")
+	}
+}
+
+// TestPausedCampaignIsErasedAndStaysPaused: a breach report pauses the
+// campaign (its collector scaled to zero); an erasure runs the collector
+// admin-only (one replica, public listener off) until it is erased, then
+// scales it back to zero. The campaign reads paused throughout.
+func TestPausedCampaignIsErasedAndStaysPaused(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	dir := t.TempDir()
+	f := startCollectorIn(t, dir, ns, "checkout-nps", "", collector.Options{}, nil)
+	const subject = "C-paused-31"
+	postAs(t, f, 2, subject)
+	postAs(t, f, 9, "C-other")
+	admin := strings.TrimPrefix(f.Admin, "https://")
+	f.Stop() // scaled to zero: no collector answers
+	b := report(ns, "stolen-laptop", breachClock.Now(), "checkout-nps")
+	b.Spec.Containment = privacyv1alpha1.ContainmentSpec{PauseCollection: ptr.To(true)}
+	create(t, b)
+	deployment := func(check func(*appsv1.Deployment) error) {
+		t.Helper()
+		eventually(t, "collector Deployment", func() error {
+			d := &appsv1.Deployment{}
+			if err := get(ns, "checkout-nps-collector", d); err != nil {
+				return err
+			}
+			return check(d)
+		})
+	}
+	pausedByReport := func() {
+		t.Helper()
+		c := &privacyv1alpha1.SurveyCampaign{}
+		if err := get(ns, "checkout-nps", c); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(c.Status.PausedBy, []string{"stolen-laptop"}) {
+			t.Errorf("pausedBy %v, want [stolen-laptop]", c.Status.PausedBy)
+		}
+	}
+	scaledDown := func(d *appsv1.Deployment) error {
+		if *d.Spec.Replicas != 0 || slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--admin-only") {
+			return fmt.Errorf("replicas %d args %v, want 0 replicas, not admin-only", *d.Spec.Replicas, d.Spec.Template.Spec.Containers[0].Args)
+		}
+		return nil
+	}
+	deployment(scaledDown)
+	eventually(t, "paused by the report", func() error {
+		c := &privacyv1alpha1.SurveyCampaign{}
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if !slices.Equal(c.Status.PausedBy, []string{"stolen-laptop"}) {
+			return fmt.Errorf("pausedBy %v", c.Status.PausedBy)
+		}
+		return nil
+	})
+
+	create(t, &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "inline"},
+		Spec:       privacyv1alpha1.ErasureRequestSpec{Subject: privacyv1alpha1.ErasureSubject{CustomerID: subject}, Regime: privacyv1alpha1.ErasureRegimeCCPA},
+	})
+	deployment(func(d *appsv1.Deployment) error {
+		if *d.Spec.Replicas != 1 || !slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--admin-only") {
+			return fmt.Errorf("replicas %d args %v, want one admin-only replica", *d.Spec.Replicas, d.Spec.Template.Spec.Containers[0].Args)
+		}
+		return nil
+	})
+	pausedByReport()
+	erasureStatus(t, ns, "inline", func(er *privacyv1alpha1.ErasureRequest) error {
+		if r := resultOf(er, "checkout-nps"); r.State != privacyv1alpha1.ErasureCampaignRetrying {
+			return fmt.Errorf("result %+v, want Retrying while no collector answers", r)
+		}
+		return nil
+	})
+	// The admin-only pod comes up: a collector without its public listener.
+	f = startCollectorIn(t, dir, ns, "checkout-nps", admin, collector.Options{AdminOnly: true}, nil)
+	er := erasureStatus(t, ns, "inline", completed)
+	if r := resultOf(er, "checkout-nps"); ptr.Deref(r.Erased, -1) != 1 {
+		t.Errorf("result %+v, want 1 erased", r)
+	}
+	if len(er.Status.Deadlines) != 2 {
+		t.Errorf("CCPA deadlines %+v, want Response and Acknowledgement", er.Status.Deadlines)
+	}
+	deployment(scaledDown)
+	pausedByReport()
+	if responsesIn(t, f) != 1 {
+		t.Errorf("the other respondent's answer must stay")
+	}
+	eventually(t, "an InlineSubject warning", func() error {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Reason == "InlineSubject" && e.Regarding.Name == "inline" && e.Type == corev1.EventTypeWarning {
+				return nil
+			}
+		}
+		return fmt.Errorf("no InlineSubject event among %d", len(list.Items))
+	})
+}
+
+// TestUnreachableCollectorIsRetriedThenErased: while the collector cannot be
+// reached the request reads Failed, Retrying, with the reason; once it
+// answers, the retry erases.
+func TestUnreachableCollectorIsRetriedThenErased(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	addr := testenv.MustFreeAddr(t) // nothing listens there yet
+	collectors.Dial(ns+"/checkout-nps", addr)
+	eventually(t, "the campaign's Secrets", func() error {
+		return testenv.MountCampaignSecrets(context.Background(), k8s, ns, "checkout-nps", t.TempDir())
+	})
+	create(t, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "subject"},
+		Data:       map[string][]byte{"email": []byte("someone@example.com")},
+	}, &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "retry"},
+		Spec:       privacyv1alpha1.ErasureRequestSpec{Subject: privacyv1alpha1.ErasureSubject{SecretRef: &privacyv1alpha1.SecretKeyReference{Name: "subject"}}},
+	})
+	er := erasureStatus(t, ns, "retry", func(er *privacyv1alpha1.ErasureRequest) error {
+		r := resultOf(er, "checkout-nps")
+		if er.Status.Phase != privacyv1alpha1.ErasurePhaseFailed || r.State != privacyv1alpha1.ErasureCampaignRetrying {
+			return fmt.Errorf("phase %s result %+v", er.Status.Phase, r)
+		}
+		return nil
+	})
+	r := resultOf(er, "checkout-nps")
+	if !strings.Contains(r.Message, "connection refused") || !strings.Contains(r.Message, "retrying in") || ptr.Deref(r.Attempts, 0) < 1 {
+		t.Errorf("result %+v, want the reason and the retry", r)
+	}
+	ready := meta.FindStatusCondition(er.Status.Conditions, privacyv1alpha1.ConditionReady)
+	if ready == nil || ready.Reason != "Retrying" || !strings.Contains(ready.Message, "checkout-nps") {
+		t.Errorf("Ready %+v, want False/Retrying naming the campaign", ready)
+	}
+	if got := erasureKstatus(t, er); got != status.InProgressStatus {
+		t.Errorf("kstatus %s while retrying, want InProgress", got)
+	}
+
+	f := startCollectorOf(t, ns, "checkout-nps", addr, nil)
+	postAs(t, f, 8, "C-stays") // the retry erases nothing of anyone else
+	er = erasureStatus(t, ns, "retry", completed)
+	if r := resultOf(er, "checkout-nps"); ptr.Deref(r.Erased, -1) != 0 || ptr.Deref(r.Attempts, 0) < 2 {
+		t.Errorf("result %+v, want 0 erased after at least 2 attempts", r)
+	}
+	if responsesIn(t, f) != 1 {
+		t.Error("another respondent's answer was erased")
+	}
+}
