@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -15,8 +16,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
@@ -32,7 +37,11 @@ import (
 //   - writes in an idle window of BENCH_IDLE (default 60s) and in the same
 //     window after a restart, counted by watching every kind the operator
 //     writes;
-//   - the manager's peak resident memory.
+//   - the manager's peak resident memory;
+//   - the manager's writes (its rest_client_requests_total) per campaign and
+//     per second, against a baseline run after it: a plain client with no
+//     rate limit creating the same children (BENCH_MANAGER_FLAGS passes
+//     flags to the manager).
 //
 // envtest runs no Deployment controller, so no collector becomes available
 // and no campaign reaches Ready: the figures are the operator's own work.
@@ -68,7 +77,9 @@ func BenchmarkOperatorScale(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	stop, pid := testenv.StartManager(b, bin, env.Kubeconfig, "--pprof-bind-address="+pprofAddr())
+	metricsAddr := testenv.MustFreeAddr(b)
+	flags := append(managerFlags(), "--pprof-bind-address="+pprofAddr(), "--metrics-bind-address="+metricsAddr, "--metrics-secure=false")
+	stop, pid := testenv.StartManager(b, bin, env.Kubeconfig, flags...)
 
 	begin := time.Now()
 	createCampaigns(b, k8s, ns, n)
@@ -88,11 +99,19 @@ func BenchmarkOperatorScale(b *testing.B) {
 	}
 	all := time.Since(begin)
 	hwm, rss := procMemory(b, pid)
+	opWrites, byVerb := restWrites(b, metricsAddr)
 
 	writes := countWrites(b, k8s, ns, idle)
 	stop()
-	_, _ = testenv.StartManager(b, bin, env.Kubeconfig, "--pprof-bind-address="+pprofAddr())
+	stop, _ = testenv.StartManager(b, bin, env.Kubeconfig, append(managerFlags(), "--pprof-bind-address="+pprofAddr())...)
 	restartWrites := countWrites(b, k8s, ns, idle)
+	stop()
+
+	// The baseline: a plain client, with no client-side rate limit and 8
+	// connections at work, creates the same children in another namespace
+	// while nothing else runs.
+	children, baseTime := createBaseline(b, env.Config, k8s, ns, "baseline")
+	opRate, baseRate := float64(opWrites)/all.Seconds(), float64(children)/baseTime.Seconds()
 
 	b.ReportMetric(float64(n), "campaigns")
 	b.ReportMetric(created.Seconds(), "s-to-create")
@@ -100,10 +119,136 @@ func BenchmarkOperatorScale(b *testing.B) {
 	b.ReportMetric(all.Seconds()/created.Seconds(), "reconciled/created")
 	b.ReportMetric(float64(writes), "writes-idle")
 	b.ReportMetric(float64(restartWrites), "writes-after-restart")
+	b.ReportMetric(float64(opWrites)/float64(n), "writes/campaign")
+	b.ReportMetric(opRate, "operator-writes/s")
+	b.ReportMetric(baseRate, "baseline-writes/s")
+	b.ReportMetric(opRate/baseRate, "write-rate-ratio")
+	b.ReportMetric(baseTime.Seconds(), "s-baseline")
 	b.ReportMetric(hwm, "MiB-peak-rss")
 	b.ReportMetric(rss, "MiB-rss")
 	b.Logf("%d campaigns: created in %s, all reconciled in %s (%.1f/s); %d writes in %s idle, %d in %s after a restart; manager peak RSS %.0f MiB (now %.0f MiB)",
 		n, created.Round(time.Millisecond), all.Round(time.Millisecond), float64(n)/all.Seconds(), writes, idle, restartWrites, idle, hwm, rss)
+	b.Logf("operator: %d writes (%.1f per campaign: %v) at %.0f/s; plain client: %d children in %s at %.0f/s; ratio %.2f",
+		opWrites, float64(opWrites)/float64(n), byVerb, opRate, children, baseTime.Round(time.Millisecond), baseRate, opRate/baseRate)
+}
+
+// managerFlags are BENCH_MANAGER_FLAGS, split on spaces (say
+// "--kube-api-qps=500 --campaign-workers=8"): the operator's defaults when empty.
+func managerFlags() []string { return strings.Fields(os.Getenv("BENCH_MANAGER_FLAGS")) }
+
+// restWrites reads the manager's client-go request counter
+// (rest_client_requests_total) and sums the writes: POST, PUT, PATCH, DELETE.
+func restWrites(b *testing.B, addr string) (int64, map[string]int64) {
+	b.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics") //nolint:noctx // a benchmark's scrape
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var total int64
+	byVerb := map[string]int64{}
+	s := bufio.NewScanner(resp.Body)
+	s.Buffer(make([]byte, 1<<20), 1<<20)
+	for s.Scan() {
+		line := s.Text()
+		if !strings.HasPrefix(line, "rest_client_requests_total{") {
+			continue
+		}
+		for _, verb := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+			if strings.Contains(line, `method="`+verb+`"`) {
+				fields := strings.Fields(line)
+				v, _ := strconv.ParseFloat(fields[len(fields)-1], 64)
+				total += int64(v)
+				byVerb[verb] += int64(v)
+			}
+		}
+	}
+	return total, byVerb
+}
+
+// createBaseline copies every child the operator made in from into a new
+// namespace to, as a plain client with no rate limit would create them: 8
+// goroutines, one Create each. It returns how many and how long it took.
+func createBaseline(b *testing.B, cfg *rest.Config, k8s ctrlclient.Client, from, to string) (int, time.Duration) {
+	b.Helper()
+	ctx := context.Background()
+	var objs []ctrlclient.Object
+	lists := []ctrlclient.ObjectList{
+		&corev1.SecretList{}, &corev1.ConfigMapList{}, &corev1.ServiceList{}, &corev1.ServiceAccountList{},
+		&corev1.PersistentVolumeClaimList{}, &appsv1.DeploymentList{}, &batchv1.CronJobList{},
+		&networkingv1.NetworkPolicyList{}, &policyv1.PodDisruptionBudgetList{},
+	}
+	for _, l := range lists {
+		if err := k8s.List(ctx, l, ctrlclient.InNamespace(from), ctrlclient.HasLabels{privacyv1alpha1.LabelCampaign}); err != nil {
+			b.Fatal(err)
+		}
+		items, err := meta.ExtractList(l)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, it := range items {
+			o := it.(ctrlclient.Object)
+			o.SetNamespace(to)
+			o.SetResourceVersion("")
+			o.SetUID("")
+			o.SetOwnerReferences(nil)
+			o.SetManagedFields(nil)
+			o.SetCreationTimestamp(metav1.Time{})
+			o.SetGeneration(0)
+			clearStatus(o)
+			objs = append(objs, o)
+		}
+	}
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: to}}); err != nil {
+		b.Fatal(err)
+	}
+	plain := rest.CopyConfig(cfg)
+	plain.QPS = -1 // no client-side limit
+	c, err := ctrlclient.New(plain, ctrlclient.Options{Scheme: manager.NewScheme()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	begin := time.Now()
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1) - 1; i < int64(len(objs)); i = next.Add(1) - 1 {
+				if err := c.Create(ctx, objs[i]); err != nil {
+					errs <- fmt.Errorf("%T %s: %w", objs[i], objs[i].GetName(), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(begin)
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	return len(objs), took
+}
+
+// clearStatus drops what the API server and its controllers wrote (the
+// Service's cluster IP is allocated again).
+func clearStatus(o ctrlclient.Object) {
+	switch v := o.(type) {
+	case *corev1.Service:
+		v.Spec.ClusterIP, v.Spec.ClusterIPs = "", nil
+		v.Status = corev1.ServiceStatus{}
+	case *appsv1.Deployment:
+		v.Status = appsv1.DeploymentStatus{}
+	case *corev1.PersistentVolumeClaim:
+		v.Status = corev1.PersistentVolumeClaimStatus{}
+	case *batchv1.CronJob:
+		v.Status = batchv1.CronJobStatus{}
+	case *policyv1.PodDisruptionBudget:
+		v.Status = policyv1.PodDisruptionBudgetStatus{}
+	}
 }
 
 // pprofAddr is BENCH_PPROF (say 127.0.0.1:6060) to profile the manager, or off.
@@ -171,8 +316,8 @@ func reconciled(ctx context.Context, k8s ctrlclient.Client, ns string) (int, err
 	}
 	done := 0
 	for _, c := range campaigns.Items {
-		// A pass that changed something says "updated [...]": wait for
-		// the pass after it, which found everything in place.
+		// A pass that changed a running campaign says "updated [...]":
+		// wait for the pass after it, which found everything in place.
 		settled := true
 		for _, cond := range c.Status.Conditions {
 			if cond.Type == privacyv1alpha1.ConditionReconciling && strings.HasPrefix(cond.Message, "updated ") {
