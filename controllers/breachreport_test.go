@@ -38,14 +38,19 @@ func report(ns, name string, detected time.Time, campaigns ...string) *privacyv1
 
 func reportStatus(t *testing.T, ns, name string, check func(*privacyv1alpha1.BreachReport) error) *privacyv1alpha1.BreachReport {
 	t.Helper()
-	b := &privacyv1alpha1.BreachReport{}
-	eventually(t, "report "+name, func() error {
-		if err := get(ns, name, b); err != nil {
+	return waitFor(t, ns, name, &privacyv1alpha1.BreachReport{}, check)
+}
+
+// waitFor reads ns/name into obj until check accepts it, and returns it.
+func waitFor[T client.Object](t *testing.T, ns, name string, obj T, check func(T) error) T {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%T %s", obj, name), func() error {
+		if err := get(ns, name, obj); err != nil {
 			return err
 		}
-		return check(b)
+		return check(obj)
 	})
-	return b
+	return obj
 }
 
 // deadline is the report's deadline for a duty: "GDPR Authority".

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ import (
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/adminclient"
 	"github.com/surveyguard/surveyguard/internal/collectorapi"
+	"github.com/surveyguard/surveyguard/internal/regulations"
 )
 
 // ErasureRequestReconciler carries out the right to erasure. The first time
@@ -129,7 +131,11 @@ func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		}
 	}
 
-	holidays, holidaysErr := holidaysFrom(ctx, r.APIReader, r.HolidayCalendar)
+	var holidays regulations.Holidays
+	var holidaysErr error
+	if countsBusinessDays(er) { // the calendar is read past the cache: only when it counts
+		holidays, holidaysErr = holidaysFrom(ctx, r.APIReader, r.HolidayCalendar)
+	}
 	wake := setErasureStatus(er, problem, now, holidays, holidaysErr)
 	er.Status.ObservedGeneration = er.Generation
 	r.Metrics.observe(er)
@@ -367,7 +373,7 @@ func subjectFromSecret(secret *corev1.Secret, key string) (collectorapi.EraseReq
 	switch {
 	case v == "":
 		return bad("key %q is empty", key)
-	case isEmail && (len(v) > 320 || !emailShape(v)):
+	case isEmail && (len(v) > 320 || !emailPattern.MatchString(v)):
 		return bad("key %q does not hold an email address (one @, no spaces, at most 320 characters)", key)
 	case isEmail:
 		return collectorapi.EraseRequest{Email: v}, nil, nil
@@ -380,15 +386,8 @@ func subjectFromSecret(secret *corev1.Secret, key string) (collectorapi.EraseReq
 // ReasonSubjectSecretInvalid is the reason given when the subject's Secret has no usable identifier.
 const ReasonSubjectSecretInvalid = "SubjectSecretInvalid"
 
-// emailShape is the CRD's email pattern: ^[^@\s]+@[^@\s]+$.
-func emailShape(v string) bool {
-	local, domain, ok := strings.Cut(v, "@")
-	return ok && local != "" && domain != "" && !strings.ContainsAny(domain, "@") && !strings.ContainsFunc(v, isSpace)
-}
-
-func isSpace(r rune) bool {
-	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f'
-}
+// emailPattern is the CRD's pattern for spec.subject.email.
+var emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+$`)
 
 func shortDigest(d string) string {
 	if len(d) > 12 {

@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -159,6 +160,12 @@ func erasureRules(er *privacyv1alpha1.ErasureRequest) []regulations.Rule {
 	return regulations.Of(regulations.Regime(regime), regulations.Request)
 }
 
+// countsBusinessDays says whether a duty of the request's regime is counted
+// in business days, so the holiday calendar matters (CCPA's acknowledgement).
+func countsBusinessDays(er *privacyv1alpha1.ErasureRequest) bool {
+	return slices.ContainsFunc(erasureRules(er), func(r regulations.Rule) bool { return r.Clock.Unit == regulations.BusinessDays })
+}
+
 // erasureReceivedAt is when the request's clock starts: spec.receivedAt, or
 // the creation; a receivedAt after the creation is not believed.
 func erasureReceivedAt(er *privacyv1alpha1.ErasureRequest) (time.Time, string) {
@@ -200,7 +207,7 @@ func erasureDeadlines(er *privacyv1alpha1.ErasureRequest, holidays regulations.H
 		s := regulations.Evaluate(rule, facts, now)
 		d := privacyv1alpha1.RequestDeadline{
 			Duty: privacyv1alpha1.RequestDuty(rule.Duty), Clock: rule.ClockText(), State: privacyv1alpha1.DeadlineState(s.State),
-			Note: truncateMessage(joinNotes(receivedNote, s.Note)),
+			Note: truncateMessage(strings.Join(slices.DeleteFunc([]string{receivedNote, s.Note}, func(n string) bool { return n == "" }), "; ")),
 		}
 		if s.Due != nil {
 			d.Due = &metav1.Time{Time: *s.Due}
@@ -214,14 +221,4 @@ func erasureDeadlines(er *privacyv1alpha1.ErasureRequest, holidays regulations.H
 		}
 	}
 	return out, wake
-}
-
-func joinNotes(a, b string) string {
-	switch {
-	case a == "":
-		return b
-	case b == "":
-		return a
-	}
-	return a + "; " + b
 }

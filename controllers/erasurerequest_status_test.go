@@ -136,7 +136,7 @@ func TestErasureOverdueAndLate(t *testing.T) {
 	}
 	m := NewErasureMetrics()
 	m.observe(er)
-	if f := m.requests[types.NamespacedName{Namespace: er.Namespace, Name: er.Name}]; !f.overdue {
+	if f := m.figures[types.NamespacedName{Namespace: er.Namespace, Name: er.Name}]; !f.overdue {
 		t.Error("surveyguard_erasure_overdue is 0 for an overdue request")
 	}
 
@@ -149,7 +149,7 @@ func TestErasureOverdueAndLate(t *testing.T) {
 		t.Errorf("Overdue condition %+v, want CompletedLate", c)
 	}
 	m.observe(er)
-	if f := m.requests[types.NamespacedName{Namespace: er.Namespace, Name: er.Name}]; f.overdue {
+	if f := m.figures[types.NamespacedName{Namespace: er.Namespace, Name: er.Name}]; f.overdue {
 		t.Error("surveyguard_erasure_overdue stays 1 after completion")
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,24 +30,6 @@ import (
 	"github.com/surveyguard/surveyguard/internal/testenv"
 )
 
-// syncBuffer is a log sink the test reads while the code under test writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func namedCampaign(ns, name string, labels map[string]string) *privacyv1alpha1.SurveyCampaign {
 	c := campaign(ns)
 	c.Name, c.Labels = name, labels
@@ -58,14 +39,14 @@ func namedCampaign(ns, name string, labels map[string]string) *privacyv1alpha1.S
 // startCollectorOf runs a real collector for campaign name with the
 // operator's Secrets, logging to log, on adminAddr (empty: any port), and
 // points the operator's admin client at it.
-func startCollectorOf(t *testing.T, ns, name, adminAddr string, log *syncBuffer) *collectortest.Fixture {
+func startCollectorOf(t *testing.T, ns, name, adminAddr string, log *collectortest.SyncBuffer) *collectortest.Fixture {
 	t.Helper()
 	return startCollectorIn(t, t.TempDir(), ns, name, adminAddr, collector.Options{}, log)
 }
 
 // startCollectorIn is startCollectorOf with the collector's files in dir
 // (a restart keeps its database) and options o.
-func startCollectorIn(t *testing.T, dir, ns, name, adminAddr string, o collector.Options, log *syncBuffer) *collectortest.Fixture {
+func startCollectorIn(t *testing.T, dir, ns, name, adminAddr string, o collector.Options, log *collectortest.SyncBuffer) *collectortest.Fixture {
 	t.Helper()
 	eventually(t, "the Secrets of "+name, func() error {
 		return testenv.MountCampaignSecrets(context.Background(), k8s, ns, name, filepath.Join(dir, "secrets"))
@@ -93,12 +74,6 @@ func markAvailableOf(t *testing.T, ns, name string) {
 	})
 }
 
-// postAs stores a response from customer with the collector's public API.
-func postAs(t *testing.T, f *collectortest.Fixture, score int, customer string) {
-	t.Helper()
-	post(t, f, score, customer)
-}
-
 func responsesIn(t *testing.T, f *collectortest.Fixture) float64 {
 	t.Helper()
 	a := adminStats(t, f)
@@ -108,14 +83,7 @@ func responsesIn(t *testing.T, f *collectortest.Fixture) float64 {
 
 func erasureStatus(t *testing.T, ns, name string, check func(*privacyv1alpha1.ErasureRequest) error) *privacyv1alpha1.ErasureRequest {
 	t.Helper()
-	er := &privacyv1alpha1.ErasureRequest{}
-	eventually(t, "ErasureRequest "+name, func() error {
-		if err := get(ns, name, er); err != nil {
-			return err
-		}
-		return check(er)
-	})
-	return er
+	return waitFor(t, ns, name, &privacyv1alpha1.ErasureRequest{}, check)
 }
 
 func completed(er *privacyv1alpha1.ErasureRequest) error {
@@ -148,20 +116,20 @@ func TestErasureAcrossCampaigns(t *testing.T) {
 	shop := map[string]string{"team": "shop"}
 	create(t, policy(ns), namedCampaign(ns, "checkout-nps", shop), namedCampaign(ns, "support-nps", shop),
 		namedCampaign(ns, "other-nps", map[string]string{"team": "other"}))
-	var logA, logB, logC syncBuffer
+	var logA, logB, logC collectortest.SyncBuffer
 	fa := startCollectorOf(t, ns, "checkout-nps", "", &logA)
 	fb := startCollectorOf(t, ns, "support-nps", "", &logB)
 	fc := startCollectorOf(t, ns, "other-nps", "", &logC)
 
 	const subject = "CUST-erasure-7f3a9"
 	for i, s := range []int{10, 9, 9, 8, 7, 6} {
-		postAs(t, fa, s, fmt.Sprintf("C-%d", i))
-		postAs(t, fb, s, fmt.Sprintf("C-%d", i))
+		post(t, fa, s, fmt.Sprintf("C-%d", i))
+		post(t, fb, s, fmt.Sprintf("C-%d", i))
 	}
-	postAs(t, fa, 0, subject)
-	postAs(t, fa, 2, subject)
-	postAs(t, fb, 1, subject)
-	postAs(t, fc, 3, subject)
+	post(t, fa, 0, subject)
+	post(t, fa, 2, subject)
+	post(t, fb, 1, subject)
+	post(t, fc, 3, subject)
 	beforeA, beforeB, beforeC := responsesIn(t, fa), responsesIn(t, fb), responsesIn(t, fc)
 
 	create(t, &corev1.Secret{
@@ -216,7 +184,7 @@ func TestErasureAcrossCampaigns(t *testing.T) {
 	// The same person answers again; re-applying the request, and changing
 	// what may change (an extension), erases nothing more: a completed
 	// request is never run again.
-	postAs(t, fa, 4, subject)
+	post(t, fa, 4, subject)
 	applied := er.DeepCopy()
 	applied.Status = privacyv1alpha1.ErasureRequestStatus{}
 	if err := k8s.Update(context.Background(), applied); err != nil {
@@ -341,8 +309,8 @@ func TestPausedCampaignIsErasedAndStaysPaused(t *testing.T) {
 	dir := t.TempDir()
 	f := startCollectorIn(t, dir, ns, "checkout-nps", "", collector.Options{}, nil)
 	const subject = "C-paused-31"
-	postAs(t, f, 2, subject)
-	postAs(t, f, 9, "C-other")
+	post(t, f, 2, subject)
+	post(t, f, 9, "C-other")
 	admin := strings.TrimPrefix(f.Admin, "https://")
 	f.Stop() // scaled to zero: no collector answers
 	b := report(ns, "stolen-laptop", breachClock.Now(), "checkout-nps")
@@ -469,7 +437,7 @@ func TestUnreachableCollectorIsRetriedThenErased(t *testing.T) {
 	}
 
 	f := startCollectorOf(t, ns, "checkout-nps", addr, nil)
-	postAs(t, f, 8, "C-stays") // the retry erases nothing of anyone else
+	post(t, f, 8, "C-stays") // the retry erases nothing of anyone else
 	er = erasureStatus(t, ns, "retry", completed)
 	if r := resultOf(er, "checkout-nps"); ptr.Deref(r.Erased, -1) != 0 || ptr.Deref(r.Attempts, 0) < 2 {
 		t.Errorf("result %+v, want 0 erased after at least 2 attempts", r)

@@ -49,6 +49,38 @@ var (
 		[]string{"namespace", "breachreport", "regime", "duty"}, nil)
 )
 
+// figureSet holds, per object, what the metrics export of it: written by
+// the object's reconciler, read at scrape time. The zero value is empty.
+type figureSet[F any] struct {
+	mu      sync.Mutex
+	figures map[types.NamespacedName]F
+}
+
+func (s *figureSet[F]) set(key types.NamespacedName, f F) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.figures == nil {
+		s.figures = map[types.NamespacedName]F{}
+	}
+	s.figures[key] = f
+}
+
+// forget stops exporting an object.
+func (s *figureSet[F]) forget(key types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.figures, key)
+}
+
+// each calls fn on every object's figures, holding the lock.
+func (s *figureSet[F]) each(fn func(types.NamespacedName, F)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, f := range s.figures {
+		fn(key, f)
+	}
+}
+
 // campaignFigures is what the metrics export of one campaign.
 type campaignFigures struct {
 	score     *int32
@@ -63,9 +95,7 @@ type campaignFigures struct {
 // use NewCampaignMetrics.
 type CampaignMetrics struct {
 	clock clock.PassiveClock
-
-	mu        sync.Mutex
-	campaigns map[types.NamespacedName]campaignFigures
+	figureSet[campaignFigures]
 }
 
 // NewCampaignMetrics returns an empty set measured against clk (the real
@@ -74,7 +104,7 @@ func NewCampaignMetrics(clk clock.PassiveClock) *CampaignMetrics {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &CampaignMetrics{clock: clk, campaigns: map[types.NamespacedName]campaignFigures{}}
+	return &CampaignMetrics{clock: clk}
 }
 
 // observe records the figures the campaign's status publishes.
@@ -93,16 +123,7 @@ func (m *CampaignMetrics) observe(c *privacyv1alpha1.SurveyCampaign) {
 			f.breachRate = &rate
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.campaigns[types.NamespacedName{Namespace: c.Namespace, Name: c.Name}] = f
-}
-
-// forget stops exporting a campaign.
-func (m *CampaignMetrics) forget(key types.NamespacedName) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.campaigns, key)
+	m.set(types.NamespacedName{Namespace: c.Namespace, Name: c.Name}, f)
 }
 
 // Describe implements prometheus.Collector.
@@ -116,9 +137,7 @@ func (m *CampaignMetrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (m *CampaignMetrics) Collect(ch chan<- prometheus.Metric) {
 	now := m.clock.Now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for key, f := range m.campaigns {
+	m.each(func(key types.NamespacedName, f campaignFigures) {
 		if f.score != nil {
 			ch <- prometheus.MustNewConstMetric(npsScoreDesc, prometheus.GaugeValue, float64(*f.score), key.Namespace, key.Name)
 		}
@@ -131,31 +150,20 @@ func (m *CampaignMetrics) Collect(ch chan<- prometheus.Metric) {
 		if f.breachRate != nil {
 			ch <- prometheus.MustNewConstMetric(breachRateDesc, prometheus.GaugeValue, *f.breachRate, key.Namespace, key.Name)
 		}
-	}
+	})
 }
 
 // BreachMetrics exports the deadlines of every breach report. It is a
 // prometheus.Collector; use NewBreachMetrics.
 type BreachMetrics struct {
-	mu      sync.Mutex
-	reports map[types.NamespacedName][]privacyv1alpha1.BreachDeadline
+	figureSet[[]privacyv1alpha1.BreachDeadline]
 }
 
 // NewBreachMetrics returns an empty set.
-func NewBreachMetrics() *BreachMetrics {
-	return &BreachMetrics{reports: map[types.NamespacedName][]privacyv1alpha1.BreachDeadline{}}
-}
+func NewBreachMetrics() *BreachMetrics { return &BreachMetrics{} }
 
 func (m *BreachMetrics) observe(b *privacyv1alpha1.BreachReport) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.reports[types.NamespacedName{Namespace: b.Namespace, Name: b.Name}] = slices.Clone(b.Status.Deadlines)
-}
-
-func (m *BreachMetrics) forget(key types.NamespacedName) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.reports, key)
+	m.set(types.NamespacedName{Namespace: b.Namespace, Name: b.Name}, slices.Clone(b.Status.Deadlines))
 }
 
 // Describe implements prometheus.Collector.
@@ -167,9 +175,7 @@ func (m *BreachMetrics) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (m *BreachMetrics) Collect(ch chan<- prometheus.Metric) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for key, deadlines := range m.reports {
+	m.each(func(key types.NamespacedName, deadlines []privacyv1alpha1.BreachDeadline) {
 		for _, d := range deadlines {
 			labels := []string{key.Namespace, key.Name, string(d.Regime), string(d.Duty)}
 			ch <- prometheus.MustNewConstMetric(deadlineOverdueDesc, prometheus.GaugeValue, flag(ptr.Deref(d.Overdue, false)), labels...)
@@ -179,7 +185,7 @@ func (m *BreachMetrics) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(deadlineDueDesc, prometheus.GaugeValue, float64(d.Due.Unix()), labels...)
 			}
 		}
-	}
+	})
 }
 
 var (
@@ -205,14 +211,11 @@ type erasureFigures struct {
 // ErasureMetrics exports every erasure request's deadline. It is a
 // prometheus.Collector; use NewErasureMetrics.
 type ErasureMetrics struct {
-	mu       sync.Mutex
-	requests map[types.NamespacedName]erasureFigures
+	figureSet[erasureFigures]
 }
 
 // NewErasureMetrics returns an empty set.
-func NewErasureMetrics() *ErasureMetrics {
-	return &ErasureMetrics{requests: map[types.NamespacedName]erasureFigures{}}
-}
+func NewErasureMetrics() *ErasureMetrics { return &ErasureMetrics{} }
 
 func (m *ErasureMetrics) observe(er *privacyv1alpha1.ErasureRequest) {
 	f := erasureFigures{regime: string(er.Spec.Regime), erased: er.Status.Erased}
@@ -227,15 +230,7 @@ func (m *ErasureMetrics) observe(er *privacyv1alpha1.ErasureRequest) {
 			f.overdue = true
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.requests[types.NamespacedName{Namespace: er.Namespace, Name: er.Name}] = f
-}
-
-func (m *ErasureMetrics) forget(key types.NamespacedName) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.requests, key)
+	m.set(types.NamespacedName{Namespace: er.Namespace, Name: er.Name}, f)
 }
 
 // Describe implements prometheus.Collector.
@@ -247,9 +242,7 @@ func (m *ErasureMetrics) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (m *ErasureMetrics) Collect(ch chan<- prometheus.Metric) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for key, f := range m.requests {
+	m.each(func(key types.NamespacedName, f erasureFigures) {
 		labels := []string{key.Namespace, key.Name, f.regime}
 		ch <- prometheus.MustNewConstMetric(erasureOverdueDesc, prometheus.GaugeValue, flag(f.overdue), labels...)
 		if f.due != nil {
@@ -258,5 +251,5 @@ func (m *ErasureMetrics) Collect(ch chan<- prometheus.Metric) {
 		if f.erased != nil {
 			ch <- prometheus.MustNewConstMetric(erasureErasedDesc, prometheus.GaugeValue, float64(*f.erased), labels...)
 		}
-	}
+	})
 }

@@ -53,7 +53,7 @@ var (
 	breachMetrics  = controllers.NewBreachMetrics()
 	erasureMetrics = controllers.NewErasureMetrics()
 	// managerLog is everything the reconcilers log, at debug level.
-	managerLog syncBuffer
+	managerLog collectortest.SyncBuffer
 	// holidayCalendar is the manager's --holiday-calendar.
 	holidayCalendar = types.NamespacedName{Namespace: "default", Name: "surveyguard-holidays"}
 )

@@ -26,8 +26,8 @@ type request struct {
 	body               map[string]any
 }
 
-// adminAPI answers stats and purge like a collector and records the requests.
-func adminAPI(t *testing.T) (adminclient.Target, func() []request) {
+// recording is a collector that records every request, then answers it with respond.
+func recording(t *testing.T, respond http.HandlerFunc) (adminclient.Target, func() []request) {
 	t.Helper()
 	var mu sync.Mutex
 	var got []request
@@ -39,12 +39,7 @@ func adminAPI(t *testing.T) (adminclient.Target, func() []request) {
 		mu.Lock()
 		got = append(got, rec)
 		mu.Unlock()
-		switch r.URL.Path {
-		case "/admin/v1/stats":
-			_ = json.NewEncoder(w).Encode(collectorapi.Stats{ActiveKeyID: "k1"})
-		case "/admin/v1/purge":
-			_ = json.NewEncoder(w).Encode(store.PurgeReceipt{Action: store.ActionDelete, Digest: "d"})
-		}
+		respond(w, r)
 	}))
 	t.Cleanup(srv.Close)
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
@@ -53,6 +48,19 @@ func adminAPI(t *testing.T) (adminclient.Target, func() []request) {
 		defer mu.Unlock()
 		return append([]request(nil), got...)
 	}
+}
+
+// adminAPI answers stats and purge like a collector and records the requests.
+func adminAPI(t *testing.T) (adminclient.Target, func() []request) {
+	t.Helper()
+	return recording(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/admin/v1/stats":
+			_ = json.NewEncoder(w).Encode(collectorapi.Stats{ActiveKeyID: "k1"})
+		case "/admin/v1/purge":
+			_ = json.NewEncoder(w).Encode(store.PurgeReceipt{Action: store.ActionDelete, Digest: "d"})
+		}
+	})
 }
 
 func TestEveryRequestNamesItsCaller(t *testing.T) {
@@ -105,19 +113,10 @@ func TestAPurgeWithoutActionIsNotSent(t *testing.T) {
 const identifier = "Secret.Person@Example.org"
 
 // answering is a collector that answers every request with status and
-// body, and records the requests.
+// body after delay, and records the requests.
 func answering(t *testing.T, status int, body string, delay time.Duration) (adminclient.Target, func() []request) {
 	t.Helper()
-	var mu sync.Mutex
-	var got []request
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := request{path: r.URL.Path, caller: r.Header.Get("Surveyguard-Caller"), auth: r.Header.Get("Authorization")}
-		if data, _ := io.ReadAll(r.Body); len(data) > 0 {
-			_ = json.Unmarshal(data, &rec.body)
-		}
-		mu.Lock()
-		got = append(got, rec)
-		mu.Unlock()
+	return recording(t, func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-time.After(delay):
 		case <-r.Context().Done():
@@ -126,14 +125,7 @@ func answering(t *testing.T, status int, body string, delay time.Duration) (admi
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
-	}))
-	t.Cleanup(srv.Close)
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	return adminclient.Target{Campaign: "shop/checkout-nps", URL: srv.URL, CA: ca, Token: "token"}, func() []request {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]request(nil), got...)
-	}
+	})
 }
 
 func TestErase(t *testing.T) {

@@ -1,7 +1,6 @@
 package collector_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -236,29 +234,11 @@ func TestAdminOnly(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the collector's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestAdminOnlyFlag runs the command line, "surveyguard collector
 // --admin-only": --help documents the flag, and with it the admin listener
 // answers while nothing listens on the public one.
 func TestAdminOnlyFlag(t *testing.T) {
-	var help syncBuffer
+	var help collectortest.SyncBuffer
 	if err := collector.Main(context.Background(), []string{"--help"}, &help, &help); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +257,7 @@ func TestAdminOnlyFlag(t *testing.T) {
 	collectortest.WriteFile(t, cfgPath, []byte(cfg))
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr collectortest.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- collector.Main(ctx, []string{"--config", cfgPath, "--admin-only"}, &stderr, &stderr) }()
 	defer func() {

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,4 +295,24 @@ func StartAsCampaignWith(t testing.TB, dir, serverName, adminAddr string, o coll
 		RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12,
 	}}}
 	return f
+}
+
+// SyncBuffer is a bytes.Buffer that a test reads while the code under test
+// (a collector's goroutines, a manager's log) writes to it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String is what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
