@@ -1,85 +1,51 @@
 // Package redact scrubs personal data from free-text comments before they
-// are stored: email addresses, phone numbers (Indian and international),
-// payment card numbers (Luhn-checked), Aadhaar numbers (Verhoeff-checked),
-// PAN, UPI IDs, IBANs (mod-97-checked) and IP addresses. Each finding is
-// replaced by a marker such as "[email]" and counted by kind; the counts may
-// be published, the text never.
+// are stored. Each finding is replaced by a marker such as "[email]" and
+// counted by kind; the counts may be published, the text never.
+//
+// A comment is first normalized (NFKC, every script's digits to ASCII,
+// Unicode spaces to ' ', zero-width characters dropped), then cut into
+// words; the recognizers match on the normalized words and the matches are
+// replaced in the original text. Identifiers with a checksum are checked;
+// the ones without are taken only in their exact shape or after a context
+// word. docs/collector.md lists every kind with its rules.
 package redact
 
 import (
-	"math/big"
 	"net/netip"
-	"regexp"
+	"slices"
 	"strings"
 )
 
 // The kinds of personal data recognized.
 const (
-	KindEmail   = "email"
-	KindPhone   = "phone"
-	KindCard    = "card"
-	KindAadhaar = "aadhaar"
-	KindPAN     = "pan"
-	KindUPI     = "upi"
-	KindIBAN    = "iban"
-	KindIP      = "ip"
+	KindEmail    = "email"
+	KindPhone    = "phone"
+	KindCard     = "card"
+	KindAadhaar  = "aadhaar"
+	KindPAN      = "pan"
+	KindUPI      = "upi"
+	KindIBAN     = "iban"
+	KindIP       = "ip"
+	KindGSTIN    = "gstin"
+	KindVoterID  = "voterid"
+	KindPassport = "passport"
+	KindVehicle  = "vehicle"
+	KindSSN      = "ssn"
+	KindNINO     = "nino"
+	KindMAC      = "mac"
+	KindDOB      = "dob"
+	KindName     = "name"
+	KindCrypto   = "crypto"
 )
 
-// Kinds lists every kind, in the order the recognizers run.
-var Kinds = []string{KindEmail, KindUPI, KindIBAN, KindIP, KindAadhaar, KindCard, KindPAN, KindPhone}
-
-type recognizer struct {
-	kind  string
-	re    *regexp.Regexp
-	valid func(match string) bool
-	// may is a cheap test on the text's character counts: false means the
-	// regexp cannot match, and is not run.
-	may func(c counts) bool
-}
-
-// counts are the character classes a recognizer needs at the least.
-type counts struct{ digits, upper, at, dotColon int }
-
-func count(text string) counts {
-	var c counts
-	for i := 0; i < len(text); i++ {
-		switch b := text[i]; {
-		case b >= '0' && b <= '9':
-			c.digits++
-		case b >= 'A' && b <= 'Z':
-			c.upper++
-		case b == '@':
-			c.at++
-		case b == '.' || b == ':':
-			c.dotColon++
-		}
-	}
-	return c
-}
-
-// Order matters: an email is taken before the UPI ID inside it could be, an
-// IBAN before its digits could pass for a card, an IP before its digits
-// could pass for a phone number, Aadhaar and cards before phone numbers.
-var recognizers = []recognizer{
-	{KindEmail, regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`), nil,
-		func(c counts) bool { return c.at > 0 }},
-	// name@bank, with no dot after the @: a UPI virtual payment address.
-	{KindUPI, regexp.MustCompile(`\b[A-Za-z0-9._\-]{2,256}@[A-Za-z][A-Za-z0-9]{1,63}\b`), nil,
-		func(c counts) bool { return c.at > 0 }},
-	{KindIBAN, regexp.MustCompile(`\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b`), validIBAN,
-		func(c counts) bool { return c.upper >= 2 && c.digits >= 2 }},
-	{KindIP, regexp.MustCompile(`\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b|(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}`), validIP,
-		func(c counts) bool { return c.dotColon >= 2 }},
-	{KindAadhaar, regexp.MustCompile(`\b[2-9][0-9]{3}[ \-]?[0-9]{4}[ \-]?[0-9]{4}\b`), validAadhaar,
-		func(c counts) bool { return c.digits >= 12 }},
-	{KindCard, regexp.MustCompile(`\b[0-9](?:[ \-]?[0-9]){12,18}\b`), validCard,
-		func(c counts) bool { return c.digits >= 13 }},
-	{KindPAN, regexp.MustCompile(`\b[A-Z]{3}[PCHFATBLJG][A-Z][0-9]{4}[A-Z]\b`), nil,
-		func(c counts) bool { return c.upper >= 6 && c.digits >= 4 }},
-	// +country code and 7-14 digits, or an Indian mobile number: optional
-	// +91/91/0 prefix, then ten digits starting 6-9.
-	{KindPhone, regexp.MustCompile(`(?:\+[1-9][0-9]{0,2}[ \-.]?(?:\(?[0-9]{1,4}\)?[ \-.]?){1,4}[0-9]{2,4}\b)|(?:\b(?:(?:91|0)[ \-]?)?[6-9][0-9]{4}[ \-]?[0-9]{5}\b)`), validPhone,
-		func(c counts) bool { return c.digits >= 8 }},
+// Kinds lists every kind, in the order the recognizers run: an earlier kind
+// takes its text before a later one can (an email before the UPI ID inside
+// it, a GSTIN before its PAN, an IBAN before its digits pass for a card, an
+// IP address or a checksummed number before its digits pass for a phone
+// number).
+var Kinds = []string{
+	KindEmail, KindUPI, KindIP, KindCrypto, KindIBAN, KindGSTIN, KindPAN, KindCard, KindAadhaar,
+	KindMAC, KindVehicle, KindNINO, KindVoterID, KindPassport, KindSSN, KindDOB, KindPhone, KindName,
 }
 
 // Result is a scrubbed text and what was taken out of it.
@@ -91,124 +57,197 @@ type Result struct {
 // Comment scrubs text. Text with nothing to redact comes back unchanged and
 // with a nil Counts.
 func Comment(text string) Result {
+	t, found := find(text)
 	r := Result{Text: text}
-	c := count(text)
-	for _, rec := range recognizers {
-		if !rec.may(c) || !rec.re.MatchString(r.Text) {
-			continue
-		}
-		r.Text = rec.re.ReplaceAllStringFunc(r.Text, func(m string) string {
-			if rec.valid != nil && !rec.valid(m) {
-				return m
-			}
-			if r.Counts == nil {
-				r.Counts = map[string]int{}
-			}
-			r.Counts[rec.kind]++
-			return "[" + rec.kind + "]"
-		})
+	if len(found) == 0 {
+		return r
 	}
+	r.Counts = make(map[string]int, 2)
+	var b strings.Builder
+	b.Grow(len(text))
+	last := 0
+	for _, m := range found {
+		s, e := t.span(m.s, m.e)
+		b.WriteString(text[last:s])
+		b.WriteString("[" + m.kind + "]")
+		last = e
+		r.Counts[m.kind]++
+	}
+	b.WriteString(text[last:])
+	r.Text = b.String()
 	return r
 }
 
-func digits(s string) []int {
-	d := make([]int, 0, len(s))
-	for _, c := range s {
-		if c >= '0' && c <= '9' {
-			d = append(d, int(c-'0'))
+// match is a finding: bytes [s, e) of the normalized text.
+type match struct {
+	kind string
+	s, e int
+}
+
+// find returns the normalized text and the findings in it, in text order,
+// none overlapping.
+func find(text string) (normalized, []match) {
+	t := normalize(text)
+	if len(t.n) < 4 {
+		return t, nil
+	}
+	sc := newScanner(t.n)
+	if strings.IndexByte(sc.n, '@') >= 0 {
+		sc.addresses()
+	}
+	if strings.Count(sc.n, ":") >= 2 {
+		sc.ipv6()
+	}
+	for _, r := range wordRecognizers {
+		sc.each(r)
+	}
+	sc.names()
+	if len(sc.found) == 0 {
+		return t, nil
+	}
+	sc.repeats()
+	slices.SortFunc(sc.found, func(a, b match) int { return a.s - b.s })
+	return t, sc.found
+}
+
+// addresses finds, around each '@', an email address (local part of
+// letters, digits and ._%+-, a domain of dot-separated labels ending in a
+// top-level domain of two or more letters) or, when the part after the '@'
+// has no dot, a UPI ID (two or more of letters, digits and ._-, '@', a
+// handle of 2-64 letters and digits starting with a letter). Either stands
+// alone as a word.
+func (sc *scanner) addresses() {
+	n := sc.n
+	for at := strings.IndexByte(n, '@'); at >= 0; {
+		local := func(upi bool) int {
+			s := at
+			for s > 0 && (isAlnum(n[s-1]) || n[s-1] == '.' || n[s-1] == '_' || n[s-1] == '-' ||
+				(!upi && (n[s-1] == '%' || n[s-1] == '+'))) {
+				s--
+			}
+			return s
 		}
-	}
-	return d
-}
-
-// validCard is the Luhn check on 13 to 19 digits.
-func validCard(m string) bool {
-	d := digits(m)
-	if len(d) < 13 || len(d) > 19 {
-		return false
-	}
-	return luhn(d)
-}
-
-func luhn(d []int) bool {
-	sum := 0
-	for i := range d {
-		v := d[len(d)-1-i]
-		if i%2 == 1 {
-			v *= 2
-			if v > 9 {
-				v -= 9
+		e := at + 1
+		for e < len(n) && (isAlnum(n[e]) || n[e] == '.' || n[e] == '-') {
+			e++
+		}
+		// A full stop or dash after the address is not part of it.
+		for e > at+1 && (n[e-1] == '.' || n[e-1] == '-') {
+			e--
+		}
+		domain := n[at+1 : e]
+		kind, s := "", 0
+		if dot := strings.LastIndexByte(domain, '.'); dot >= 0 {
+			if tld := domain[dot+1:]; len(tld) >= 2 && allLetters(tld) && validLabels(domain) {
+				kind, s = KindEmail, local(false)
+			}
+		} else if len(domain) >= 2 && len(domain) <= 64 && isAlpha(domain[0]) && !strings.Contains(domain, "-") {
+			kind, s = KindUPI, local(true)
+			if at-s < 2 {
+				kind = ""
 			}
 		}
-		sum += v
+		if kind != "" && s < at && (s == 0 || !isWordByte(n[s-1])) && (e == len(n) || !isWordByte(n[e])) && sc.freeBytes(s, e) {
+			sc.add(kind, s, e)
+		}
+		next := strings.IndexByte(n[at+1:], '@')
+		if next < 0 {
+			break
+		}
+		at += 1 + next
 	}
-	return sum%10 == 0
 }
 
-// The Verhoeff tables (dihedral group D5).
-var (
-	verhoeffD = [10][10]int{
-		{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 2, 3, 4, 0, 6, 7, 8, 9, 5},
-		{2, 3, 4, 0, 1, 7, 8, 9, 5, 6}, {3, 4, 0, 1, 2, 8, 9, 5, 6, 7},
-		{4, 0, 1, 2, 3, 9, 5, 6, 7, 8}, {5, 9, 8, 7, 6, 0, 4, 3, 2, 1},
-		{6, 5, 9, 8, 7, 1, 0, 4, 3, 2}, {7, 6, 5, 9, 8, 2, 1, 0, 4, 3},
-		{8, 7, 6, 5, 9, 3, 2, 1, 0, 4}, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0},
-	}
-	verhoeffP = [8][10]int{
-		{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 5, 7, 6, 2, 8, 3, 0, 9, 4},
-		{5, 8, 0, 3, 7, 9, 6, 1, 4, 2}, {8, 9, 1, 6, 0, 4, 3, 5, 2, 7},
-		{9, 4, 5, 3, 1, 2, 6, 8, 7, 0}, {4, 2, 8, 6, 5, 7, 3, 9, 0, 1},
-		{2, 7, 9, 3, 8, 0, 6, 4, 1, 5}, {7, 0, 4, 6, 9, 1, 3, 2, 5, 8},
-	}
-)
-
-// verhoeff reports whether the digits end in a valid Verhoeff check digit.
-func verhoeff(d []int) bool {
-	c := 0
-	for i := range d {
-		c = verhoeffD[c][verhoeffP[i%8][d[len(d)-1-i]]]
-	}
-	return c == 0
-}
-
-// validAadhaar: 12 digits, not starting 0 or 1, Verhoeff-checked.
-func validAadhaar(m string) bool {
-	d := digits(m)
-	return len(d) == 12 && d[0] >= 2 && verhoeff(d)
-}
-
-// validIBAN is the ISO 13616 mod-97 check.
-func validIBAN(m string) bool {
-	s := strings.ReplaceAll(m, " ", "")
-	if len(s) < 15 || len(s) > 34 {
-		return false
-	}
-	rearranged := s[4:] + s[:4]
-	var num strings.Builder
-	for _, c := range rearranged {
-		switch {
-		case c >= '0' && c <= '9':
-			num.WriteRune(c)
-		case c >= 'A' && c <= 'Z':
-			num.WriteString(big.NewInt(int64(c - 'A' + 10)).String())
-		default:
+func allLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlpha(s[i]) {
 			return false
 		}
 	}
-	n, ok := new(big.Int).SetString(num.String(), 10)
-	return ok && new(big.Int).Mod(n, big.NewInt(97)).Int64() == 1
+	return true
 }
 
-func validIP(m string) bool {
-	if strings.Count(m, ":") == 0 && strings.Count(m, ".") != 3 {
-		return false
+// validLabels: no empty label between dots.
+func validLabels(domain string) bool {
+	return domain[0] != '.' && !strings.Contains(domain, "..")
+}
+
+// ipv6 takes runs of hex digits, colons and dots with at least two colons,
+// standing alone as a word, that parse as an IPv6 address.
+func (sc *scanner) ipv6() {
+	n := sc.n
+	for i := 0; i < len(n); {
+		if !isIPv6Char(n[i]) {
+			i++
+			continue
+		}
+		j := i
+		colons := 0
+		for j < len(n) && isIPv6Char(n[j]) {
+			if n[j] == ':' {
+				colons++
+			}
+			j++
+		}
+		s, e := i, j
+		for e > s && (n[e-1] == '.' || n[e-1] == ':') && !strings.HasSuffix(n[s:e], "::") {
+			e--
+		}
+		if colons >= 2 && (s == 0 || !isWordByte(n[s-1])) && (j == len(n) || !isWordByte(n[j])) {
+			if a, err := netip.ParseAddr(n[s:e]); err == nil && a.Is6() && hexDigits(n[s:e]) >= 2 && sc.freeBytes(s, e) {
+				sc.add(KindIP, s, e)
+			}
+		}
+		i = j
 	}
-	_, err := netip.ParseAddr(m)
-	return err == nil
 }
 
-// validPhone keeps the digit count in the range real numbers have.
-func validPhone(m string) bool {
-	n := len(digits(m))
-	return n >= 8 && n <= 15
+func isIPv6Char(c byte) bool {
+	return c == ':' || c == '.' || isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f')
+}
+
+func hexDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] != ':' && s[i] != '.' {
+			n++
+		}
+	}
+	return n
+}
+
+// repeats: once an identifier is found, the same text elsewhere in the
+// comment, standing alone as a word, is the same identifier (a voter ID
+// repeated without its context word; a name, or each of its words, said
+// again).
+func (sc *scanner) repeats() {
+	for k := 0; k < len(sc.found); k++ {
+		m := sc.found[k]
+		sc.repeat(m.kind, sc.n[m.s:m.e])
+		if m.kind != KindName {
+			continue
+		}
+		for i, w := range sc.words {
+			if w.s >= m.s && w.e <= m.e && w.e-w.s >= 3 && sc.capitalized(i) {
+				sc.repeat(m.kind, sc.n[w.s:w.e])
+			}
+		}
+	}
+}
+
+func (sc *scanner) repeat(kind, v string) {
+	for from := 0; from < len(sc.n); {
+		i := strings.Index(sc.n[from:], v)
+		if i < 0 {
+			break
+		}
+		s, e := from+i, from+i+len(v)
+		from = s + 1
+		if (s > 0 && isWordByte(sc.n[s-1])) || (e < len(sc.n) && isWordByte(sc.n[e])) {
+			continue
+		}
+		if sc.freeBytes(s, e) {
+			sc.add(kind, s, e)
+		}
+	}
 }

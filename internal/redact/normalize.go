@@ -1,0 +1,103 @@
+package redact
+
+import (
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// normalized is a comment as the recognizers see it, and the way back to
+// the original: byte i of n came from the original's bytes
+// [start[i], end[i]). Both are nil when n is the original (plain ASCII).
+type normalized struct {
+	orig, n    string
+	start, end []int32
+}
+
+// span maps the normalized bytes [s, e) back to the original text.
+func (t *normalized) span(s, e int) (int, int) {
+	if t.start == nil {
+		return s, e
+	}
+	return int(t.start[s]), int(t.end[e-1])
+}
+
+// normalize maps each character of s on its own:
+//   - every Unicode decimal digit (Devanagari ४, Bengali ৪, full-width ４…)
+//     to its ASCII digit;
+//   - every Unicode space (no-break, thin, ideographic…) to ' ';
+//   - zero-width characters (ZWSP, ZWNJ, ZWJ, word joiner, BOM, soft hyphen)
+//     to nothing, so a number split by them reads as one;
+//   - dashes (U+2010–2015, minus) to '-', curly apostrophes to '\”;
+//   - anything else to its NFKC form (full-width letters and '＠' to ASCII).
+//
+// Plain ASCII, the common case, is returned as it is, without a map.
+func normalize(s string) normalized {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		return normalized{orig: s, n: s}
+	}
+	b := make([]byte, 0, len(s)+8)
+	start := make([]int32, 0, len(s)+8)
+	end := make([]int32, 0, len(s)+8)
+	for j := 0; j < i; j++ {
+		start, end = append(start, int32(j)), append(end, int32(j+1))
+	}
+	b = append(b, s[:i]...)
+	for i < len(s) {
+		if c := s[i]; c < utf8.RuneSelf {
+			b, start, end = append(b, c), append(start, int32(i)), append(end, int32(i+1))
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		n := len(b)
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[i])
+		case zeroWidth(r):
+		case unicode.Is(unicode.Nd, r):
+			b = append(b, byte('0'+digitValue(r)))
+		case unicode.IsSpace(r) || unicode.Is(unicode.Zs, r):
+			b = append(b, ' ')
+		case unicode.Is(unicode.Pd, r) || r == '\u2212':
+			b = append(b, '-')
+		case r == '\u2018' || r == '\u2019' || r == '\u02bc':
+			b = append(b, '\'')
+		default:
+			if p := norm.NFKC.PropertiesString(s[i : i+size]); p.Decomposition() == nil {
+				b = append(b, s[i:i+size]...)
+			} else {
+				b = norm.NFKC.AppendString(b, s[i:i+size])
+			}
+		}
+		for ; n < len(b); n++ {
+			start, end = append(start, int32(i)), append(end, int32(i+size))
+		}
+		i += size
+	}
+	return normalized{orig: s, n: string(b), start: start, end: end}
+}
+
+func zeroWidth(r rune) bool {
+	switch r {
+	case '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u00ad', '\u180e':
+		return true
+	}
+	return false
+}
+
+// digitValue of a decimal digit: Unicode puts every script's digits 0-9 in
+// consecutive code points, so the value is the distance from the start of
+// the run, modulo 10 (some blocks hold several sets in a row).
+func digitValue(r rune) int {
+	k := 0
+	for unicode.Is(unicode.Nd, r-rune(k)-1) {
+		k++
+	}
+	return k % 10
+}
