@@ -10,12 +10,9 @@ import (
 // dobContext: "DOB", "D.O.B", "born", "birth" (date of birth, birth date)
 // or "birthday" within the five words before word i.
 func (sc *scanner) dobContext(i int) bool {
-	for k := i - 1; k >= 0 && k >= i-5; k-- {
-		if sc.flags[k]&ctxDOB != 0 && (!sc.is(k, "b") || (sc.is(k-1, "o") && sc.is(k-2, "d"))) {
-			return true
-		}
-	}
-	return false
+	return sc.near(i, 5, ctxDOB) && sc.within(i, 5, func(k int) bool {
+		return sc.flags[k]&ctxDOB != 0 && (!sc.is(k, "b") || (sc.is(k-1, "o") && sc.is(k-2, "d")))
+	})
 }
 
 var months = map[string]int{

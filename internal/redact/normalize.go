@@ -27,8 +27,9 @@ func (t *normalized) span(s, e int) (int, int) {
 //   - every Unicode decimal digit (Devanagari ४, Bengali ৪, full-width ４…)
 //     to its ASCII digit;
 //   - every Unicode space (no-break, thin, ideographic…) to ' ';
-//   - zero-width characters (ZWSP, ZWNJ, ZWJ, word joiner, BOM, soft hyphen)
-//     to nothing, so a number split by them reads as one;
+//   - zero-width characters (ZWSP, ZWNJ, ZWJ, word joiner, BOM, soft hyphen,
+//     Mongolian vowel separator) to ' ' between two digits, and to nothing
+//     elsewhere;
 //   - dashes (U+2010–2015, minus) to '-', curly apostrophes to '\”;
 //   - anything else to its NFKC form (full-width letters and '＠' to ASCII).
 //
@@ -60,6 +61,11 @@ func normalize(s string) normalized {
 		case r == utf8.RuneError && size == 1:
 			b = append(b, s[i])
 		case zeroWidth(r):
+			// Between two digits it separates groups, as a space would;
+			// elsewhere it is dropped, so "priya\u200b@…" is one address.
+			if next, _ := utf8.DecodeRuneInString(s[i+size:]); n > 0 && isDigit(b[n-1]) && unicode.Is(unicode.Nd, next) {
+				b = append(b, ' ')
+			}
 		case unicode.Is(unicode.Nd, r):
 			b = append(b, byte('0'+digitValue(r)))
 		case unicode.IsSpace(r) || unicode.Is(unicode.Zs, r):

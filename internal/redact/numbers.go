@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// wordRecognizers run in this order, after emails, UPI IDs and IPv6
+// shapeRecognizers run in this order, after emails, UPI IDs and IPv6
 // addresses and before names (see Kinds).
-var wordRecognizers = []recognizer{
+var shapeRecognizers = []recognizer{
 	{KindIP, wDigits, 0, matchIPv4},
 	{KindCrypto, wAlnum, 0, matchCrypto},
 	{KindIBAN, wAlnum, 0, matchIBAN},
@@ -18,11 +18,17 @@ var wordRecognizers = []recognizer{
 	{KindMAC, wDigits | wLetters | wAlnum, 0, matchMAC},
 	{KindVehicle, wDigits | wLetters | wAlnum, 0, matchVehicle},
 	{KindNINO, wLetters | wAlnum, 0, matchNINO},
+	{KindSSN, wDigits, 0, matchSSN},
+	{KindPhone, wDigits, 0, matchPhone},
+}
+
+// contextRecognizers run after names; the date of birth, the one that
+// spans several words, first.
+var contextRecognizers = []recognizer{
+	{KindDOB, wDigits | wLetters | wAlnum, ctxDOB, matchDOB},
 	{KindVoterID, wAlnum, ctxVoter, matchVoterID},
 	{KindPassport, wDigits | wAlnum, ctxPassport, matchPassport},
-	{KindSSN, wDigits, 0, matchSSN},
-	{KindDOB, wDigits | wLetters | wAlnum, ctxDOB, matchDOB},
-	{KindPhone, wDigits, 0, matchPhone},
+	{KindSSN, wDigits, ctxSSN, matchSSNAfterContext},
 }
 
 // Separators inside a number.
@@ -54,14 +60,15 @@ var referenceWords = []string{
 // "ID" or "no", may stand between).
 func (sc *scanner) reference(i int) bool { return sc.near(i, 2, ctxReference) }
 
-// numberStart: word i is not the continuation of a number before it.
+// numberStart: word i is not the continuation of a number before it (a
+// finding before it is no number: it will be a marker).
 func (sc *scanner) numberStart(i int) bool {
-	return i == 0 || sc.words[i-1].class != wDigits || !sepNumber(sc.gap(i-1))
+	return i == 0 || sc.words[i-1].class != wDigits || sc.taken[i-1] || !sepNumber(sc.gap(i-1))
 }
 
 // numberEnd: word j is not followed by more of the same number.
 func (sc *scanner) numberEnd(j int) bool {
-	return j+1 == len(sc.words) || sc.words[j+1].class != wDigits || !sepNumber(sc.gap(j))
+	return j+1 == len(sc.words) || sc.words[j+1].class != wDigits || sc.taken[j+1] || !sepNumber(sc.gap(j))
 }
 
 // sameGaps: every gap between words i..j is the same.
@@ -170,18 +177,21 @@ func matchAadhaar(sc *scanner, i int) (int, int, bool) {
 }
 
 // matchSSN: a US social security number as 3-2-4 digits joined by '-' or
-// spaces, or nine digits together after "SSN" or "social security".
+// spaces.
 func matchSSN(sc *scanner, i int) (int, int, bool) {
 	if !sc.numberStart(i) {
 		return 0, 0, false
 	}
 	j := sc.chain(i, 4, wDigits, sepSpaceDash)
-	if !sc.numberEnd(j) {
-		return 0, 0, false
-	}
-	ok := (sc.lens(i, j, 3, 2, 4) && sc.sameGaps(i, j)) ||
-		(i == j && sc.wlen(i) == 9 && sc.near(i, 5, ctxSSN))
+	ok := sc.numberEnd(j) && sc.lens(i, j, 3, 2, 4) && sc.sameGaps(i, j)
 	return sc.words[i].s, j, ok && validSSN(sc.compact(i, j))
+}
+
+// matchSSNAfterContext: nine digits together after "SSN" or "social"
+// (security) within five words.
+func matchSSNAfterContext(sc *scanner, i int) (int, int, bool) {
+	ok := sc.wlen(i) == 9 && sc.numberStart(i) && sc.numberEnd(i) && sc.near(i, 5, ctxSSN)
+	return sc.words[i].s, i, ok && validSSN(sc.compact(i, i))
 }
 
 // matchPhone tries the longest run of digit groups from word i first.

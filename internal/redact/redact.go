@@ -42,10 +42,10 @@ const (
 // takes its text before a later one can (an email before the UPI ID inside
 // it, a GSTIN before its PAN, an IBAN before its digits pass for a card, an
 // IP address or a checksummed number before its digits pass for a phone
-// number).
+// number). The kinds found by a context word come last.
 var Kinds = []string{
 	KindEmail, KindUPI, KindIP, KindCrypto, KindIBAN, KindGSTIN, KindPAN, KindCard, KindAadhaar,
-	KindMAC, KindVehicle, KindNINO, KindVoterID, KindPassport, KindSSN, KindDOB, KindPhone, KindName,
+	KindMAC, KindVehicle, KindNINO, KindSSN, KindPhone, KindName, KindDOB, KindVoterID, KindPassport,
 }
 
 // Result is a scrubbed text and what was taken out of it.
@@ -56,7 +56,29 @@ type Result struct {
 
 // Comment scrubs text. Text with nothing to redact comes back unchanged and
 // with a nil Counts.
+//
+// A marker can leave the text beside it standing alone (digits that
+// continued a number now end at "[email]"), so the scrubbed text is
+// scrubbed again while that finds more, up to maxPasses times in all.
 func Comment(text string) Result {
+	r := scrub(text)
+	for pass := 1; pass < maxPasses && r.Counts != nil; pass++ {
+		again := scrub(r.Text)
+		if again.Counts == nil {
+			break
+		}
+		r.Text = again.Text
+		for k, n := range again.Counts {
+			r.Counts[k] += n
+		}
+	}
+	return r
+}
+
+const maxPasses = 4
+
+// scrub is one pass: the findings in text replaced by their markers.
+func scrub(text string) Result {
 	t, found := find(text)
 	r := Result{Text: text}
 	if len(found) == 0 {
@@ -92,22 +114,31 @@ func find(text string) (normalized, []match) {
 		return t, nil
 	}
 	sc := newScanner(t.n)
+	defer sc.release()
 	if strings.IndexByte(sc.n, '@') >= 0 {
 		sc.addresses()
 	}
 	if strings.Count(sc.n, ":") >= 2 {
 		sc.ipv6()
 	}
-	for _, r := range wordRecognizers {
+	// Shapes first, then names, then what needs a context word within a
+	// few words before it: a finding counts there as one word, as its
+	// marker will, so redacting the output again finds nothing new.
+	for _, r := range shapeRecognizers {
 		sc.each(r)
 	}
 	sc.names()
+	sc.repeats()
+	for _, r := range contextRecognizers {
+		sc.each(r)
+		sc.repeats()
+	}
 	if len(sc.found) == 0 {
 		return t, nil
 	}
-	sc.repeats()
-	slices.SortFunc(sc.found, func(a, b match) int { return a.s - b.s })
-	return t, sc.found
+	found := slices.Clone(sc.found)
+	slices.SortFunc(found, func(a, b match) int { return a.s - b.s })
+	return t, found
 }
 
 // addresses finds, around each '@', an email address (local part of
@@ -221,7 +252,7 @@ func hexDigits(s string) int {
 // repeated without its context word; a name, or each of its words, said
 // again).
 func (sc *scanner) repeats() {
-	for k := 0; k < len(sc.found); k++ {
+	for k := sc.repeated; k < len(sc.found); k++ {
 		m := sc.found[k]
 		sc.repeat(m.kind, sc.n[m.s:m.e])
 		if m.kind != KindName {
@@ -233,6 +264,7 @@ func (sc *scanner) repeats() {
 			}
 		}
 	}
+	sc.repeated = len(sc.found)
 }
 
 func (sc *scanner) repeat(kind, v string) {

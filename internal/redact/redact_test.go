@@ -125,6 +125,7 @@ func FuzzComment(f *testing.F) {
 			}
 			return
 		}
+		first := scrub(in)
 		// The text outside the findings is kept as it was, and each finding
 		// maps back to original text that normalizes to what was matched.
 		var rebuilt strings.Builder
@@ -134,20 +135,31 @@ func FuzzComment(f *testing.F) {
 			if s < last || e <= s {
 				t.Fatalf("findings overlap or are empty in %q: %v", in, found)
 			}
-			if got := normalize(in[s:e]).n; got != tx.n[m.s:m.e] {
+			// A character whose NFKC form is several (¼ is 1⁄4) is taken
+			// whole when a finding takes part of it.
+			ms, me := m.s, m.e
+			for tx.start != nil && ms > 0 && tx.start[ms-1] == tx.start[ms] {
+				ms--
+			}
+			for tx.start != nil && me < len(tx.n) && tx.start[me] == tx.start[me-1] {
+				me++
+			}
+			if got := normalize(in[s:e]).n; got != tx.n[ms:me] {
 				t.Fatalf("offset map: %q maps back to %q, which normalizes to %q", tx.n[m.s:m.e], in[s:e], got)
 			}
 			rebuilt.WriteString(in[last:s] + "[" + m.kind + "]")
 			last = e
 		}
 		rebuilt.WriteString(in[last:])
-		if rebuilt.String() != r.Text {
-			t.Fatalf("Comment(%q) = %q, want %q", in, r.Text, rebuilt.String())
+		if rebuilt.String() != first.Text {
+			t.Fatalf("scrub(%q) = %q, want %q", in, first.Text, rebuilt.String())
 		}
-		// No identifier that was found is left standing as a word.
+		// No identifier that was found is left standing as a word (beside
+		// a marker, text may stand alone now that did not before: a marker
+		// counts as a letter here).
 		rest := r.Text
 		for _, k := range Kinds {
-			rest = strings.ReplaceAll(rest, "["+k+"]", " ")
+			rest = strings.ReplaceAll(rest, "["+k+"]", "x")
 		}
 		for _, m := range found {
 			s, e := tx.span(m.s, m.e)

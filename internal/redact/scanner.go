@@ -1,6 +1,8 @@
 package redact
 
 import (
+	"slices"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -25,15 +27,23 @@ type scanner struct {
 	n     string
 	words []word
 	taken []bool
+	// owner is, for each taken word, 1 + the index of its finding.
+	owner []int32
 	// flags are the context word flags of each word; ctx, of them all.
 	flags []uint8
 	ctx   uint8
 	found []match
-	buf   [96]byte
+	// repeated: the findings before it had their repeats looked for.
+	repeated int
+	buf      [96]byte
 }
 
+var scanners = sync.Pool{New: func() any { return new(scanner) }}
+
+// newScanner takes a scanner from the pool; release gives it back.
 func newScanner(n string) *scanner {
-	sc := &scanner{n: n, words: make([]word, 0, len(n)/4)}
+	sc := scanners.Get().(*scanner)
+	*sc = scanner{n: n, words: sc.words[:0], taken: sc.taken[:0], owner: sc.owner[:0], flags: sc.flags[:0], found: sc.found[:0]}
 	for i := 0; i < len(n); {
 		c := n[i]
 		if c < utf8.RuneSelf && !isAlnum(c) {
@@ -78,11 +88,15 @@ func newScanner(n string) *scanner {
 		}
 		sc.words = append(sc.words, w)
 	}
-	sc.taken = make([]bool, len(sc.words))
-	sc.flags = make([]uint8, len(sc.words))
+	sc.taken = slices.Grow(sc.taken, len(sc.words))[:len(sc.words)]
+	sc.owner = slices.Grow(sc.owner, len(sc.words))[:len(sc.words)]
+	sc.flags = slices.Grow(sc.flags, len(sc.words))[:len(sc.words)]
+	clear(sc.taken)
+	clear(sc.owner)
+	clear(sc.flags)
 	var b [12]byte
 	for i, w := range sc.words {
-		if w.class != wLetters || w.e-w.s > len(b) {
+		if w.class != wLetters || w.e-w.s > len(b) || sc.marker(i) {
 			continue
 		}
 		for k := w.s; k < w.e; k++ {
@@ -120,6 +134,14 @@ func init() {
 	}
 }
 
+func (sc *scanner) release() {
+	if cap(sc.words) > 4096 {
+		return // a very long comment: let its slices go
+	}
+	sc.n = ""
+	scanners.Put(sc)
+}
+
 func isAlnum(c byte) bool { return isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z') }
 
 // isWordByte: a byte that can be part of a word (non-ASCII bytes may be).
@@ -154,6 +176,7 @@ func (sc *scanner) add(kind string, s, e int) {
 	for i, w := range sc.words {
 		if w.s < e && w.e > s {
 			sc.taken[i] = true
+			sc.owner[i] = int32(len(sc.found))
 		}
 	}
 }
@@ -199,9 +222,19 @@ func (sc *scanner) compact(i, j int) []byte {
 	return b
 }
 
-// lower reports whether word i is, ignoring case, one of ws.
+// marker reports whether word i is in brackets, as the markers such as
+// [name] are: no context word then.
+func (sc *scanner) marker(i int) bool {
+	w := sc.words[i]
+	return w.s > 0 && sc.n[w.s-1] == '[' && w.e < len(sc.n) && sc.n[w.e] == ']'
+}
+
+// is reports whether word i is, ignoring case, one of ws.
 func (sc *scanner) is(i int, ws ...string) bool {
 	if i < 0 || i >= len(sc.words) {
+		return false
+	}
+	if sc.marker(i) {
 		return false
 	}
 	t := sc.text(i)
@@ -230,12 +263,18 @@ func equalFold(t, lower string) bool {
 // near reports whether a word with the context flag comes within the n
 // words before word i.
 func (sc *scanner) near(i, n int, flag uint8) bool {
-	if sc.ctx&flag == 0 {
-		return false
-	}
-	for k := i - 1; k >= 0 && k >= i-n; k-- {
-		if sc.flags[k]&flag != 0 {
+	return sc.ctx&flag != 0 && sc.within(i, n, func(k int) bool { return sc.flags[k]&flag != 0 })
+}
+
+// within reports whether ok holds for a free word within the n words
+// before word i. The words of one finding count as one, as its marker will.
+func (sc *scanner) within(i, n int, ok func(k int) bool) bool {
+	for k := i - 1; k >= 0 && n > 0; k-- {
+		if !sc.taken[k] && ok(k) {
 			return true
+		}
+		if sc.owner[k] == 0 || k == 0 || sc.owner[k-1] != sc.owner[k] {
+			n--
 		}
 	}
 	return false

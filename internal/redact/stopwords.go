@@ -28,6 +28,8 @@ too totally truly trying unable under unhappy until unsatisfied up upset us used
 very waiting was we well were what when where which while who whom whose why will willing with
 within without won't would writing wrong yes yet you your yours
 
+aadhaar card crypto dob email gstin iban ip mac name nino pan passport phone ssn upi vehicle voterid
+
 awesome excellent fantastic wonderful brilliant superb terrible horrible awful perfect outstanding
 lovely loving fabulous incredible poor pathetic worst useless lucky blessed
 
