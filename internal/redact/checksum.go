@@ -2,6 +2,7 @@ package redact
 
 import (
 	"crypto/sha256"
+	"strings"
 )
 
 // The checksums and validity rules of the identifiers. Each takes the
@@ -126,7 +127,7 @@ func base58check(s string) bool {
 		carry := int(base58Index[s[i]])
 		for j := len(out) - 1; j >= 0; j-- {
 			carry += 58 * int(out[j])
-			out[j] = byte(carry)
+			out[j] = byte(carry & 0xff)
 			carry >>= 8
 		}
 		if carry != 0 {
@@ -231,12 +232,7 @@ func validNINO(s []byte) bool {
 	if len(s) != 9 || !isUpper(s[0]) || !isUpper(s[1]) || !allDigits(s[2:8]) || s[8] < 'A' || s[8] > 'D' {
 		return false
 	}
-	for _, c := range "DFIQUV" {
-		if s[0] == byte(c) || s[1] == byte(c) {
-			return false
-		}
-	}
-	if s[1] == 'O' {
+	if strings.IndexByte("DFIQUV", s[0]) >= 0 || strings.IndexByte("DFIOQUV", s[1]) >= 0 {
 		return false
 	}
 	switch string(s[:2]) {

@@ -166,7 +166,7 @@ func (sc *scanner) names() {
 		if j < i {
 			continue
 		}
-		if needAfter && !(j+1 < len(sc.words) && sc.gap(j) == " " && sc.is(j+1, "from", "here", "speaking")) {
+		if needAfter && (j+1 == len(sc.words) || sc.gap(j) != " " || !sc.is(j+1, "from", "here", "speaking")) {
 			continue
 		}
 		sc.add(KindName, sc.words[i].s, sc.words[j].e)
@@ -212,7 +212,7 @@ func (sc *scanner) nameWord(k int, anyCase bool) bool {
 	if sc.taken[k] || w.class&(wDigits|wAlnum) != 0 || notName[lowerWord(sc.text(k))] {
 		return false
 	}
-	if w.e-w.s < 2 && !(k+1 < len(sc.words) && sc.gap(k) == "'") {
+	if w.e-w.s < 2 && (k+1 == len(sc.words) || sc.gap(k) != "'") {
 		// One letter is no name, but the O of O'Brien is.
 		return false
 	}

@@ -128,7 +128,7 @@ func matchVehicle(sc *scanner, i int) (int, int, bool) {
 	if len(t) < 2 || len(t) > 10 {
 		return 0, 0, false
 	}
-	if st := [2]byte{t[0] &^ 0x20, t[1] &^ 0x20}; !plateStates[string(st[:])] && !(isDigit(t[0]) && isDigit(t[1])) {
+	if st := [2]byte{t[0] &^ 0x20, t[1] &^ 0x20}; !plateStates[string(st[:])] && (!isDigit(t[0]) || !isDigit(t[1])) {
 		return 0, 0, false
 	}
 	last := sc.chain(i, 4, wDigits|wLetters|wAlnum, sepSpaceDash)

@@ -11,8 +11,8 @@ import (
 // the original: byte i of n came from the original's bytes
 // [start[i], end[i]). Both are nil when n is the original (plain ASCII).
 type normalized struct {
-	orig, n    string
-	start, end []int32
+	n          string
+	start, end []int
 }
 
 // span maps the normalized bytes [s, e) back to the original text.
@@ -20,7 +20,7 @@ func (t *normalized) span(s, e int) (int, int) {
 	if t.start == nil {
 		return s, e
 	}
-	return int(t.start[s]), int(t.end[e-1])
+	return t.start[s], t.end[e-1]
 }
 
 // normalize maps each character of s on its own:
@@ -30,7 +30,8 @@ func (t *normalized) span(s, e int) (int, int) {
 //   - zero-width characters (ZWSP, ZWNJ, ZWJ, word joiner, BOM, soft hyphen,
 //     Mongolian vowel separator) to ' ' between two digits, and to nothing
 //     elsewhere;
-//   - dashes (U+2010–2015, minus) to '-', curly apostrophes to '\”;
+//   - dashes (U+2010–2015, minus) to '-', curly apostrophes to an ASCII
+//     apostrophe;
 //   - anything else to its NFKC form (full-width letters and '＠' to ASCII).
 //
 // Plain ASCII, the common case, is returned as it is, without a map.
@@ -40,18 +41,18 @@ func normalize(s string) normalized {
 		i++
 	}
 	if i == len(s) {
-		return normalized{orig: s, n: s}
+		return normalized{n: s}
 	}
 	b := make([]byte, 0, len(s)+8)
-	start := make([]int32, 0, len(s)+8)
-	end := make([]int32, 0, len(s)+8)
+	start := make([]int, 0, len(s)+8)
+	end := make([]int, 0, len(s)+8)
 	for j := 0; j < i; j++ {
-		start, end = append(start, int32(j)), append(end, int32(j+1))
+		start, end = append(start, j), append(end, j+1)
 	}
 	b = append(b, s[:i]...)
 	for i < len(s) {
 		if c := s[i]; c < utf8.RuneSelf {
-			b, start, end = append(b, c), append(start, int32(i)), append(end, int32(i+1))
+			b, start, end = append(b, c), append(start, i), append(end, i+1)
 			i++
 			continue
 		}
@@ -67,7 +68,7 @@ func normalize(s string) normalized {
 				b = append(b, ' ')
 			}
 		case unicode.Is(unicode.Nd, r):
-			b = append(b, byte('0'+digitValue(r)))
+			b = append(b, "0123456789"[digitValue(r)])
 		case unicode.IsSpace(r) || unicode.Is(unicode.Zs, r):
 			b = append(b, ' ')
 		case unicode.Is(unicode.Pd, r) || r == '\u2212':
@@ -82,11 +83,11 @@ func normalize(s string) normalized {
 			}
 		}
 		for ; n < len(b); n++ {
-			start, end = append(start, int32(i)), append(end, int32(i+size))
+			start, end = append(start, i), append(end, i+size)
 		}
 		i += size
 	}
-	return normalized{orig: s, n: string(b), start: start, end: end}
+	return normalized{n: string(b), start: start, end: end}
 }
 
 func zeroWidth(r rune) bool {

@@ -130,7 +130,7 @@ func matchMAC(sc *scanner, i int) (int, int, bool) {
 		return 0, 0, false
 	}
 	for p := sc.words[i].s; p < sc.words[j].e; p++ {
-		if c := sc.n[p] | 0x20; !isDigit(sc.n[p]) && !(c >= 'a' && c <= 'f') && !sep(sc.n[p:p+1]) {
+		if c := sc.n[p] | 0x20; !isDigit(sc.n[p]) && (c < 'a' || c > 'f') && !sep(sc.n[p:p+1]) {
 			return 0, 0, false
 		}
 	}
@@ -169,7 +169,8 @@ func matchAadhaar(sc *scanner, i int) (int, int, bool) {
 		return 0, 0, false
 	}
 	j := sc.chain(i, 4, wDigits, sepNumber)
-	if !sc.numberEnd(j) || !sc.sameGaps(i, j) || !(i == j || sc.lens(i, j, 4, 4, 4)) || (i == j && sc.reference(i)) {
+	shaped := i == j || sc.lens(i, j, 4, 4, 4)
+	if !sc.numberEnd(j) || !sc.sameGaps(i, j) || !shaped || (i == j && sc.reference(i)) {
 		return 0, 0, false
 	}
 	d := sc.compact(i, j)
@@ -246,7 +247,8 @@ func (sc *scanner) phone(i, j int) (int, bool) {
 		}
 		// An Indian mobile: ten digits starting 6-9, maybe after 91, 091 or
 		// 0; ten bare digits after a reference word are that reference.
-		if len(m) == 10 && m[0] >= '6' && !(n == 10 && i == j && sc.reference(i)) {
+		bare := n == 10 && i == j
+		if len(m) == 10 && m[0] >= '6' && (!bare || !sc.reference(i)) {
 			return start, true
 		}
 	}

@@ -28,7 +28,7 @@ type scanner struct {
 	words []word
 	taken []bool
 	// owner is, for each taken word, 1 + the index of its finding.
-	owner []int32
+	owner []int
 	// flags are the context word flags of each word; ctx, of them all.
 	flags []uint8
 	ctx   uint8
@@ -176,7 +176,7 @@ func (sc *scanner) add(kind string, s, e int) {
 	for i, w := range sc.words {
 		if w.s < e && w.e > s {
 			sc.taken[i] = true
-			sc.owner[i] = int32(len(sc.found))
+			sc.owner[i] = len(sc.found)
 		}
 	}
 }
