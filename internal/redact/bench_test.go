@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -71,5 +72,28 @@ func TestBenchComments(t *testing.T) {
 	}
 	if pii != 3 {
 		t.Errorf("%d bench comments have personal data, want 3 of %d", pii, len(benchComments))
+	}
+}
+
+// BenchmarkCommentAdversarial: 4,000-character comments (the longest the
+// collector takes) made to be slow: the same name or number hundreds of
+// times, long runs of separators and digits.
+func BenchmarkCommentAdversarial(b *testing.B) {
+	for _, c := range []struct{ name, text string }{
+		{"repeated-name", "my name is Priya " + strings.Repeat("Priya ", 700)},
+		{"names", strings.Repeat("I am Ravi Kumar Singh. Mr Sharma x ", 120)},
+		{"phones", strings.Repeat("98765 43210 ", 340)},
+		{"digit-runs", strings.Repeat("1-", 2000)},
+		{"colons", strings.Repeat("a:", 2000)},
+		{"at-signs", strings.Repeat("a@b ", 1000)},
+		{"context", strings.Repeat("voter ABC1234567 DOB 12/03/1985 ", 125)},
+		{"devanagari-digits", strings.Repeat("९८७६५ ४३२१० ", 200)},
+	} {
+		text := c.text[:min(len(c.text), 4000)]
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				_ = Comment(text)
+			}
+		})
 	}
 }

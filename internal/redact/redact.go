@@ -258,8 +258,8 @@ func (sc *scanner) repeats() {
 		if m.kind != KindName {
 			continue
 		}
-		for i, w := range sc.words {
-			if w.s >= m.s && w.e <= m.e && w.e-w.s >= 3 && sc.capitalized(i) {
+		for i := sc.wordAt(m.s); i < len(sc.words) && sc.words[i].e <= m.e; i++ {
+			if w := sc.words[i]; w.e-w.s >= 3 && sc.capitalized(i) {
 				sc.repeat(m.kind, sc.n[w.s:w.e])
 			}
 		}
@@ -268,6 +268,10 @@ func (sc *scanner) repeats() {
 }
 
 func (sc *scanner) repeat(kind, v string) {
+	if slices.Contains(sc.done, v) {
+		return
+	}
+	sc.done = append(sc.done, v)
 	for from := 0; from < len(sc.n); {
 		i := strings.Index(sc.n[from:], v)
 		if i < 0 {

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 	"unicode"
@@ -27,14 +28,18 @@ type scanner struct {
 	n     string
 	words []word
 	taken []bool
+	// mask marks the bytes of n that were found.
+	mask []bool
 	// owner is, for each taken word, 1 + the index of its finding.
 	owner []int
 	// flags are the context word flags of each word; ctx, of them all.
 	flags []uint8
 	ctx   uint8
 	found []match
-	// repeated: the findings before it had their repeats looked for.
+	// repeated: the findings before it had their repeats looked for; done:
+	// the texts looked for.
 	repeated int
+	done     []string
 	buf      [96]byte
 }
 
@@ -43,7 +48,9 @@ var scanners = sync.Pool{New: func() any { return new(scanner) }}
 // newScanner takes a scanner from the pool; release gives it back.
 func newScanner(n string) *scanner {
 	sc := scanners.Get().(*scanner)
-	*sc = scanner{n: n, words: sc.words[:0], taken: sc.taken[:0], owner: sc.owner[:0], flags: sc.flags[:0], found: sc.found[:0]}
+	*sc = scanner{n: n, words: sc.words[:0], taken: sc.taken[:0], owner: sc.owner[:0], flags: sc.flags[:0],
+		found: sc.found[:0], mask: slices.Grow(sc.mask[:0], len(n))[:len(n)], done: sc.done[:0]}
+	clear(sc.mask)
 	for i := 0; i < len(n); {
 		c := n[i]
 		if c < utf8.RuneSelf && !isAlnum(c) {
@@ -135,7 +142,7 @@ func init() {
 }
 
 func (sc *scanner) release() {
-	if cap(sc.words) > 4096 {
+	if cap(sc.words) > 4096 || cap(sc.mask) > 1<<14 {
 		return // a very long comment: let its slices go
 	}
 	sc.n = ""
@@ -170,21 +177,29 @@ func (sc *scanner) after(i int) string {
 	return sc.gap(i)
 }
 
-// add records a finding and marks the words it touches as taken.
+// add records a finding and marks its bytes and the words it touches as
+// taken.
 func (sc *scanner) add(kind string, s, e int) {
 	sc.found = append(sc.found, match{kind: kind, s: s, e: e})
-	for i, w := range sc.words {
-		if w.s < e && w.e > s {
-			sc.taken[i] = true
-			sc.owner[i] = len(sc.found)
-		}
+	for p := s; p < e; p++ {
+		sc.mask[p] = true
 	}
+	for i := sc.wordAt(s); i < len(sc.words) && sc.words[i].s < e; i++ {
+		sc.taken[i] = true
+		sc.owner[i] = len(sc.found)
+	}
+}
+
+// wordAt is the first word that ends after byte p.
+func (sc *scanner) wordAt(p int) int {
+	i, _ := slices.BinarySearchFunc(sc.words, p, func(w word, p int) int { return cmp.Compare(w.e, p+1) })
+	return i
 }
 
 // freeBytes reports whether [s, e) overlaps nothing found.
 func (sc *scanner) freeBytes(s, e int) bool {
-	for _, m := range sc.found {
-		if m.s < e && m.e > s {
+	for p := s; p < e; p++ {
+		if sc.mask[p] {
 			return false
 		}
 	}
