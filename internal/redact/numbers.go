@@ -232,8 +232,8 @@ func (sc *scanner) phone(i, j int) (int, bool) {
 		// +country code, 8-15 digits in all.
 		return start, d[0] != '0'
 	case n >= 10 && d[0] == '0' && d[1] == '0' && d[2] != '0':
-		// 00 and a country code.
-		return start, n-2 >= 8
+		// 00 and a country code, 8-13 digits after it.
+		return start, true
 	}
 	if j-i <= 3 {
 		m := d
@@ -267,10 +267,7 @@ func (sc *scanner) phone(i, j int) (int, bool) {
 		g1, g2 := sc.gap(k), sc.gap(k+1)
 		bracket := strings.HasSuffix(sc.before(k), "(") && (g1 == ") " || g1 == ")") && sepNumber(g2)
 		if a >= '2' && x >= '2' && ((g1 == g2 && (g1 == "-" || g1 == ".")) || bracket) {
-			if bracket && k == i {
-				return start, true
-			}
-			return sc.words[i].s, !bracket
+			return start, true
 		}
 	}
 	return 0, false

@@ -3,8 +3,8 @@
 // counted by kind; the counts may be published, the text never.
 //
 // A comment is first normalized (NFKC, every script's digits to ASCII,
-// Unicode spaces to ' ', zero-width characters dropped), then cut into
-// words; the recognizers match on the normalized words and the matches are
+// Unicode spaces to ' ', zero-width characters to ' ' between digits and
+// to nothing elsewhere), then cut into words; the recognizers match on the normalized words and the matches are
 // replaced in the original text. Identifiers with a checksum are checked;
 // the ones without are taken only in their exact shape or after a context
 // word. docs/collector.md lists every kind with its rules.

@@ -33,6 +33,7 @@ func TestComment(t *testing.T) {
 		{"lower case", "pan abcpe1234f iban gb82 west 1234 5698 7654 32", "pan [pan] iban [iban]", map[string]int{KindPAN: 1, KindIBAN: 1}},
 		{"landlines", "022 2345 6789, 080-23456789, (011) 2345 6789", "[phone], [phone], [phone]", map[string]int{KindPhone: 3}},
 		{"00 prefix", "UK 00 44 20 7946 0958", "UK [phone]", map[string]int{KindPhone: 1}},
+		{"north american", "1 (415) 555-2671, 1-415-555-2671, 415.555.2671", "[phone], [phone], [phone]", map[string]int{KindPhone: 3}},
 		// The added kinds.
 		{"gstin", "GSTIN 27AAPFU0939F1ZV on the bill", "GSTIN [gstin] on the bill", map[string]int{KindGSTIN: 1}},
 		{"voter id", "voter id ABC1234567", "voter id [voterid]", map[string]int{KindVoterID: 1}},
