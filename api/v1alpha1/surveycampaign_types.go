@@ -204,8 +204,11 @@ type PrivacySpec struct {
 	// +kubebuilder:validation:Maximum=1000
 	MinGroupSize int32 `json:"minGroupSize,omitempty"`
 
-	// redactComments scrubs emails, phone numbers, card numbers, Aadhaar, PAN,
-	// UPI IDs, IBANs and IP addresses from comments before storage. Defaults to true.
+	// redactComments scrubs personal data from comments before storage:
+	// emails, phone numbers, card numbers, Aadhaar, PAN, GSTIN, UPI IDs, IBANs,
+	// IP and MAC addresses, voter IDs, passport numbers, vehicle registrations,
+	// US SSNs, UK NINOs, dates of birth, names and Bitcoin addresses
+	// (docs/collector.md, "Comment redaction"). Defaults to true.
 	// +optional
 	// +default=true
 	RedactComments *bool `json:"redactComments,omitempty"`
