@@ -52,7 +52,7 @@ func sepPhone(g string) bool {
 var referenceWords = []string{
 	"order", "awb", "pnr", "tracking", "invoice", "ref", "reference", "ticket", "utr", "txn",
 	"transaction", "booking", "consignment", "shipment", "coupon", "code", "promo", "voucher", "sku",
-	"model", "product",
+	"model", "product", "version", "build", "release",
 }
 
 // reference reports whether word i, a number or code written without
@@ -94,14 +94,15 @@ func (sc *scanner) lens(i, j int, want ...int) bool {
 }
 
 // matchIPv4: four numbers 0-255 joined by dots, not part of a longer dotted
-// number (a version such as 1.2.3.4.5).
+// number (a version such as 1.2.3.4.5), not right after a reference word
+// ("version 1.2.3.4").
 func matchIPv4(sc *scanner, i int) (int, int, bool) {
 	dot := func(g string) bool { return g == "." }
 	if i > 0 && sc.words[i-1].class == wDigits && dot(sc.gap(i-1)) {
 		return 0, 0, false
 	}
 	j := sc.chain(i, 5, wDigits, dot)
-	if j != i+3 {
+	if j != i+3 || sc.reference(i) {
 		return 0, 0, false
 	}
 	a, err := netip.ParseAddr(sc.n[sc.words[i].s:sc.words[j].e])

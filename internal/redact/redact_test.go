@@ -68,7 +68,7 @@ func TestLeavesOrdinaryTextAlone(t *testing.T) {
 		"card 4111 1111 1111 1112 fails Luhn",
 		"aadhaar-like 4991 1866 5247 fails Verhoeff",
 		"IBAN-like GB82 WEST 1234 5698 7654 33 fails mod 97",
-		"version 1.2.3 and 999.1.1.1 are not addresses",
+		"version 1.2.3 and 999.1.1.1 are not addresses, nor version 10.0.0.1",
 		"Great service, 10/10, would recommend!",
 		"+1 for the new UI, rated 4.5/5, pin 560001, v2.3.1 at 10:30",
 		"GSTIN 27AAPFU0939F1ZA fails its check character",
