@@ -188,16 +188,50 @@ func run[T any](b *tab, what string, a chromedp.Action[T]) T {
 	return v
 }
 
+// read runs an action that only reads the page. Right after a navigation
+// the browser may still name the previous document's JavaScript context;
+// such a call is tried again, every 20 ms, until the step's deadline.
+func read[T any](b *tab, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	for {
+		v, err := chromedp.Run(ctx, a)
+		if err == nil {
+			return v
+		}
+		if !staleContext(err) || ctx.Err() != nil {
+			b.t.Fatalf("%s: %v", what, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// staleContext tells the errors of a call made to a document that a
+// navigation has just replaced.
+func staleContext(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"Cannot find context with specified id", "Execution context was destroyed", "Inspected target navigated or closed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // eval evaluates a JavaScript expression and decodes its JSON result.
 func eval[T any](b *tab, js string) T {
 	b.t.Helper()
-	return run(b, "evaluating "+firstLine(js), chromedp.Evaluate[T](js))
+	return read(b, "evaluating "+firstLine(js), chromedp.Evaluate[T](js))
 }
 
 // waitFor polls a JavaScript condition until it is true.
 func (b *tab) waitFor(what, js string) {
 	b.t.Helper()
-	run(b, "waiting for "+what, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(stepTimeout)))
+	read(b, "waiting for "+what, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(stepTimeout)))
 }
 
 func firstLine(s string) string {
@@ -238,7 +272,7 @@ func (b *tab) open(path string, width int64, mobile bool) {
 
 func (b *tab) screenshot(name string) {
 	b.t.Helper()
-	artifact(b.t, name, run(b, "screenshot "+name, chromedp.FullScreenshot(100)))
+	artifact(b.t, name, read(b, "screenshot "+name, chromedp.FullScreenshot(100)))
 }
 
 // violation is one failed axe-core rule.
@@ -253,14 +287,14 @@ type violation struct {
 func (b *tab) axe(what string) {
 	b.t.Helper()
 	if !eval[bool](b, `typeof window.axe === "object"`) {
-		run(b, "injecting axe-core", chromedp.Evaluate[chromedp.Void](axeJS))
+		read(b, "injecting axe-core", chromedp.Evaluate[chromedp.Void](axeJS))
 	}
 	tags, _ := json.Marshal(wcagTags)
 	js := `axe.run(document, {runOnly: {type: "tag", values: ` + string(tags) + `}, resultTypes: ["violations"]}).then(r => ({
 		rules: r.passes.length + r.violations.length + r.incomplete.length,
 		violations: r.violations.map(v => ({id: v.id, impact: v.impact || "", help: v.help,
 			nodes: v.nodes.map(n => n.target.join(" ") + ": " + n.failureSummary)}))}))`
-	res := run(b, "running axe-core", chromedp.Evaluate[struct {
+	res := read(b, "running axe-core", chromedp.Evaluate[struct {
 		Rules      int
 		Violations []violation
 	}](js, chromedp.EvalAwaitPromise))
