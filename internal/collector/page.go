@@ -80,13 +80,13 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 {{if and .Error (not .ErrorField)}}<p class="error" role="alert" id="error">{{.Error}}</p>{{end}}
 <form method="post" action="/s/{{.Campaign}}" novalidate>
 <input type="hidden" name="lang" value="{{.Lang}}">
-<fieldset{{if eq .ErrorField "score"}} aria-describedby="score-error"{{end}}>
+<fieldset aria-describedby="ends{{if eq .ErrorField "score"}} score-error{{end}}">
 <legend id="q">{{.Question}}</legend>
 {{if eq .ErrorField "score"}}<p class="error" role="alert" id="score-error">{{.Error}}</p>
 {{end}}<div class="scale">
 {{range .Scores}}<label><input type="radio" name="score" value="{{.}}" required{{if eq (printf "%d" .) $.Score}} checked{{end}}{{if and (eq $.ErrorField "score") (eq . 0)}} autofocus{{end}}>{{.}}</label>
 {{end}}</div>
-<div class="ends" aria-hidden="true"><span>{{.T.Low}}</span><span>{{.T.High}}</span></div>
+<div class="ends" id="ends"><span>{{.T.Low}}</span> <span>{{.T.High}}</span></div>
 </fieldset>
 {{if .Collect.Comment}}<label class="block" for="comment">{{.T.CommentLabel}}</label>
 <textarea id="comment" name="comment" rows="4" maxlength="4000" aria-describedby="comment-help{{if eq .ErrorField "comment"}} comment-error{{end}}"{{if eq .ErrorField "comment"}} aria-invalid="true" autofocus{{end}}>{{.Comment}}</textarea>

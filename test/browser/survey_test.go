@@ -44,6 +44,14 @@ func TestKeyboardOnlyAnswer(t *testing.T) {
 	b.axe("the survey page (desktop)")
 	b.screenshot("survey-desktop.png")
 
+	// The ends of the scale describe it to a screen reader too.
+	if ends := eval[string](b, `(() => {
+		const ids = (document.querySelector("fieldset").getAttribute("aria-describedby") || "").split(" ");
+		return ids.map(id => (document.getElementById(id) || {}).textContent || "").join("|");
+	})()`); ends != "0 = not at all likely 10 = extremely likely" {
+		t.Errorf("the scale is described as %q", ends)
+	}
+
 	wantOrder := []string{"a:en", "a:hi", "radio:0", "comment", "email", "customerID", "consent", "button:Send"}
 	var order []string
 	for range wantOrder {
