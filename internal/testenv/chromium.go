@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 )
 
 // chromiumNames are the Debian packages, and their binaries, that can run
@@ -61,8 +62,22 @@ func Chromium() (string, error) {
 	return "", fmt.Errorf("installing headless Chromium: %w", errors.Join(errs...))
 }
 
+// aptLock serializes the apt-get runs of the test binaries that go test
+// runs side by side (PostgreSQL's and Chromium's installs on a fresh
+// machine): a second apt-get would fail on dpkg's lock instead of waiting.
+const aptLock = "/tmp/surveyguard-testenv-apt.lock"
+
+// aptGet runs apt-get non-interactively, one run at a time across processes.
 func aptGet(args ...string) error {
-	cmd := exec.Command("apt-get", args...)
+	lock, err := os.OpenFile(aptLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = lock.Close() }()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil { //nolint:gosec // G115: a file descriptor fits an int
+		return fmt.Errorf("locking %s: %w", aptLock, err)
+	}
+	cmd := exec.Command("apt-get", append([]string{"-o", "DPkg::Lock::Timeout=600"}, args...)...)
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("apt-get %v: %w\n%s", args, err, out)
