@@ -136,8 +136,10 @@ func collectorConfig(c *privacyv1alpha1.SurveyCampaign, policy *privacyv1alpha1.
 		return nil, err
 	}
 	cfg := collectorapi.Config{
-		Campaign: c.Name,
-		Question: c.Spec.Question,
+		Campaign:        c.Name,
+		Question:        c.Spec.Question,
+		DefaultLanguage: string(c.Spec.DefaultLanguage),
+		Languages:       collectorLanguages(c.Spec.Languages),
 		Consent: collectorapi.ConsentConfig{
 			Required: required, NoticeVersion: consent.NoticeVersion,
 			Purpose: consent.Purpose, LawfulBasis: string(consent.LawfulBasis),
@@ -172,6 +174,18 @@ func collectorConfig(c *privacyv1alpha1.SurveyCampaign, policy *privacyv1alpha1.
 		return nil, err
 	}
 	return data, nil
+}
+
+// collectorLanguages copies spec.languages into the collector's form.
+func collectorLanguages(in []privacyv1alpha1.LanguageSpec) []collectorapi.LanguageConfig {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]collectorapi.LanguageConfig, len(in))
+	for i, l := range in {
+		out[i] = collectorapi.LanguageConfig{Lang: string(l.Lang), Question: l.Question, Purpose: l.Purpose}
+	}
+	return out
 }
 
 // collectSegments copies spec.collect.segments into the collector's form.

@@ -148,3 +148,63 @@ func describeLimits(l collectorapi.LimitsConfig) string {
 		"proxies [" + strings.Join(l.TrustedProxies, " ") + "]", "maxStore " + s(l.MaxStoreSize), "minFree " + s(l.MinFreeDisk),
 	}, ", ")
 }
+
+// TestCollectorConfigLanguages renders spec.defaultLanguage and
+// spec.languages into the collector's configuration; a campaign without
+// them gets the collector's default, English.
+func TestCollectorConfigLanguages(t *testing.T) {
+	policy := &privacyv1alpha1.RetentionPolicy{Spec: privacyv1alpha1.RetentionPolicySpec{MaxAge: metav1.Duration{Duration: 2160 * time.Hour}}}
+	const hindi = "आप Acme Checkout की सिफ़ारिश किसी मित्र या सहकर्मी से करने की कितनी संभावना रखते हैं?"
+	base := func() *privacyv1alpha1.SurveyCampaign {
+		c := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: "checkout-nps", Namespace: "shop"}}
+		c.Spec.Question = "How likely are you to recommend Acme Checkout to a friend or colleague?"
+		c.Spec.Consent = privacyv1alpha1.ConsentSpec{NoticeVersion: "2026-01", Purpose: "Improve checkout"}
+		c.Spec.Storage.Embedded = &privacyv1alpha1.EmbeddedStorage{}
+		return c
+	}
+	for _, tc := range []struct {
+		name      string
+		edit      func(*privacyv1alpha1.SurveyCampaign)
+		wantLang  string
+		wantLangs []collectorapi.LanguageConfig
+		wantErr   string
+	}{
+		{name: "none", edit: func(*privacyv1alpha1.SurveyCampaign) {}, wantLang: "en"},
+		{name: "English with Hindi", edit: func(c *privacyv1alpha1.SurveyCampaign) {
+			c.Spec.DefaultLanguage = privacyv1alpha1.LanguageEnglish
+			c.Spec.Languages = []privacyv1alpha1.LanguageSpec{{Lang: privacyv1alpha1.LanguageHindi, Question: hindi, Purpose: "चेकआउट को बेहतर बनाना"}}
+		}, wantLang: "en", wantLangs: []collectorapi.LanguageConfig{{Lang: "hi", Question: hindi, Purpose: "चेकआउट को बेहतर बनाना"}}},
+		{name: "Hindi with English", edit: func(c *privacyv1alpha1.SurveyCampaign) {
+			c.Spec.Question, c.Spec.Consent.Purpose = hindi, "चेकआउट को बेहतर बनाना"
+			c.Spec.DefaultLanguage = privacyv1alpha1.LanguageHindi
+			c.Spec.Languages = []privacyv1alpha1.LanguageSpec{{Lang: privacyv1alpha1.LanguageEnglish,
+				Question: "How likely are you to recommend Acme Checkout to a friend or colleague?", Purpose: "Improve checkout"}}
+		}, wantLang: "hi", wantLangs: []collectorapi.LanguageConfig{{Lang: "en",
+			Question: "How likely are you to recommend Acme Checkout to a friend or colleague?", Purpose: "Improve checkout"}}},
+		{name: "a translation without the purpose (past the API server's check)", edit: func(c *privacyv1alpha1.SurveyCampaign) {
+			c.Spec.Languages = []privacyv1alpha1.LanguageSpec{{Lang: privacyv1alpha1.LanguageHindi, Question: hindi}}
+		}, wantErr: "languages[0].purpose"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base()
+			tc.edit(c)
+			data, err := collectorConfig(c, policy)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := collectorapi.ParseConfig(data)
+			if err != nil {
+				t.Fatalf("the collector refuses what the operator renders: %v\n%s", err, data)
+			}
+			if cfg.DefaultLanguage != tc.wantLang || !reflect.DeepEqual(cfg.Languages, tc.wantLangs) {
+				t.Errorf("defaultLanguage %q, languages %+v; want %q, %+v", cfg.DefaultLanguage, cfg.Languages, tc.wantLang, tc.wantLangs)
+			}
+		})
+	}
+}

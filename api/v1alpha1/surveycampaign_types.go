@@ -21,8 +21,23 @@ const (
 	LawfulBasisContract LawfulBasis = "Contract"
 )
 
+// Language is a language the survey page is offered in, a BCP 47 tag: the
+// page's own text (labels, buttons, errors, the thank-you page) exists in
+// English (en) and Hindi (hi).
+// +kubebuilder:validation:Enum=en;hi
+type Language string
+
+const (
+	// LanguageEnglish is English.
+	LanguageEnglish Language = "en"
+	// LanguageHindi is Hindi.
+	LanguageHindi Language = "hi"
+)
+
 // SurveyCampaignSpec declares one NPS survey, what it may collect and how its
 // data is protected.
+// +kubebuilder:validation:XValidation:rule="!has(self.languages) || self.languages.all(l, l.lang != (has(self.defaultLanguage) ? self.defaultLanguage : 'en'))",message="languages must not list defaultLanguage: the default language's text is question and consent.purpose",fieldPath=".languages"
+// +kubebuilder:validation:XValidation:rule="!has(self.languages) || self.languages.all(l, has(l.purpose) == (has(self.consent) && has(self.consent.purpose)))",message="each of languages needs a purpose when consent.purpose is set, and has none when it is not: the page states the purpose in every language or in none",fieldPath=".languages"
 // +kubebuilder:validation:XValidation:rule="!has(self.collector) || !has(self.collector.replicas) || self.collector.replicas <= 1 || has(self.storage.postgres)",message="collector.replicas greater than 1 requires storage.postgres: the embedded store serves a single replica",fieldPath=".collector.replicas"
 // +kubebuilder:validation:XValidation:rule="!has(self.consent) || !has(self.consent.lawfulBasis) || self.consent.lawfulBasis != 'Consent' || !has(self.consent.required) || self.consent.required",message="consent.required must be true when consent.lawfulBasis is Consent",fieldPath=".consent.required"
 type SurveyCampaignSpec struct {
@@ -32,6 +47,23 @@ type SurveyCampaignSpec struct {
 	// +kubebuilder:validation:MinLength=10
 	// +kubebuilder:validation:MaxLength=500
 	Question string `json:"question,omitempty"`
+
+	// defaultLanguage is the language of question and consent.purpose: en
+	// (English) or hi (Hindi). The survey page is in this language unless the
+	// respondent's browser prefers another of languages (Accept-Language) or
+	// the link names one (?lang=hi). Defaults to en.
+	// +optional
+	// +default="en"
+	DefaultLanguage Language `json:"defaultLanguage,omitempty"`
+
+	// languages offers the survey page in more languages than
+	// defaultLanguage, each with the question, and the consent purpose,
+	// written in it. At most one entry per language, none for defaultLanguage.
+	// +optional
+	// +listType=map
+	// +listMapKey=lang
+	// +kubebuilder:validation:MaxItems=8
+	Languages []LanguageSpec `json:"languages,omitempty"`
 
 	// consent describes the consent respondents give before anything is stored.
 	// Required: consent is asked for by default, and then needs a noticeVersion.
@@ -77,6 +109,26 @@ type SurveyCampaignSpec struct {
 	// paused scales the collector to zero when true. Stored data is kept.
 	// +optional
 	Paused *bool `json:"paused,omitempty"`
+}
+
+// LanguageSpec is the campaign's text in one more language.
+type LanguageSpec struct {
+	// lang is the language: en (English) or hi (Hindi).
+	// +required
+	Lang Language `json:"lang,omitempty"`
+
+	// question is the NPS question in lang, 10 to 500 characters.
+	// +required
+	// +kubebuilder:validation:MinLength=10
+	// +kubebuilder:validation:MaxLength=500
+	Question string `json:"question,omitempty"`
+
+	// purpose is consent.purpose in lang, at most 256 characters: required
+	// when consent.purpose is set, refused when it is not.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Purpose string `json:"purpose,omitempty"`
 }
 
 // ConsentSpec describes the consent a respondent gives. After defaulting it

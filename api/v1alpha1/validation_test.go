@@ -117,6 +117,22 @@ var invalidCases = []struct {
 	{"segment value too long", validCampaign, `{"spec":{"collect":{"segments":{"plan":["` + strings.Repeat("v", 65) + `"]}}}}`, "spec.collect.segments.plan[0]"},
 	{"segment value repeated", validCampaign, `{"spec":{"collect":{"segments":{"plan":["pro","free","pro"]}}}}`, "spec.collect.segments[plan][2]"},
 	{"101 segment values", validCampaign, `{"spec":{"collect":{"segments":{"plan":` + segmentValues(101) + `}}}}`, "spec.collect.segments.plan"},
+	{"unknown default language", validCampaign, `{"spec":{"defaultLanguage":"fr"}}`, "spec.defaultLanguage"},
+	{"unknown language", validCampaign, `{"spec":{"languages":[{"lang":"fr","question":"Recommanderiez-vous Acme Checkout ?","purpose":"Améliorer"}]}}`, "spec.languages[0].lang"},
+	{"a language tag in upper case", validCampaign, `{"spec":{"languages":[{"lang":"HI","question":"आप Acme Checkout की सिफ़ारिश किसी मित्र या सहकर्मी से करने की कितनी संभावना रखते हैं?","purpose":"चेकआउट को बेहतर बनाना"}]}}`, "spec.languages[0].lang"},
+	{"the default language among languages", validCampaign,
+		`{"spec":{"languages":[{"lang":"en","question":"How likely are you to recommend us?","purpose":"Improve checkout"}]}}`, "spec.languages: Invalid value: languages must not list defaultLanguage"},
+	{"Hindi both default and among languages", validCampaign, `{"spec":{"defaultLanguage":"hi","languages":[{"lang":"hi","question":"आप Acme Checkout की सिफ़ारिश किसी मित्र या सहकर्मी से करने की कितनी संभावना रखते हैं?","purpose":"चेकआउट को बेहतर बनाना"}]}}`, "languages must not list defaultLanguage"},
+	{"a language twice", validCampaign, `{"spec":{"languages":[{"lang":"hi","question":"आप Acme Checkout की सिफ़ारिश किसी मित्र या सहकर्मी से करने की कितनी संभावना रखते हैं?","purpose":"चेकआउट को बेहतर बनाना"},{"lang":"hi","question":"आप Acme Checkout की सिफ़ारिश किसी मित्र या सहकर्मी से करने की कितनी संभावना रखते हैं?","purpose":"चेकआउट को बेहतर बनाना"}]}}`, "spec.languages[1]"},
+	{"a translated question too short", validCampaign, `{"spec":{"languages":[{"lang":"hi","question":"सिफ़ारिश?","purpose":"चेकआउट को बेहतर बनाना"}]}}`, "spec.languages[0].question"},
+	{"a translated question too long", validCampaign,
+		`{"spec":{"languages":[{"lang":"hi","question":"` + strings.Repeat("क", 501) + `","purpose":"चेकआउट को बेहतर बनाना"}]}}`, "spec.languages[0].question"},
+	{"a language without its question", validCampaign, `{"spec":{"languages":[{"lang":"hi","purpose":"चेकआउट को बेहतर बनाना"}]}}`, "spec.languages[0].question"},
+	{"a translation without the purpose", validCampaign, `{"spec":{"languages":[{"lang":"hi","question":"आप Acme Checkout की सिफ़ारिश किसी मित्र या सहकर्मी से करने की कितनी संभावना रखते हैं?"}]}}`,
+		"spec.languages: Invalid value: each of languages needs a purpose when consent.purpose is set"},
+	{"a translated purpose the campaign does not state", validCampaign, `{"spec":{"consent":{"purpose":null},"languages":[{"lang":"hi","question":"आप Acme Checkout की सिफ़ारिश किसी मित्र या सहकर्मी से करने की कितनी संभावना रखते हैं?","purpose":"चेकआउट को बेहतर बनाना"}]}}`,
+		"each of languages needs a purpose when consent.purpose is set, and has none when it is not"},
+	{"9 languages", validCampaign, `{"spec":{"languages":[` + strings.TrimSuffix(strings.Repeat(`{"lang":"hi","question":"आप Acme Checkout की सिफ़ारिश किसी मित्र या सहकर्मी से करने की कितनी संभावना रखते हैं?","purpose":"चेकआउट को बेहतर बनाना"},`, 9), ",") + `]}}`, "spec.languages"},
 	{"retention policy missing", validCampaign, `{"spec":{"retentionPolicyRef":null}}`, "spec.retentionPolicyRef"},
 	{"retention policy name invalid", validCampaign, `{"spec":{"retentionPolicyRef":{"name":"Ninety_Days"}}}`, "spec.retentionPolicyRef.name"},
 	{"key rotation below 24h", validCampaign, `{"spec":{"encryption":{"keyRotationInterval":"1h"}}}`, "spec.encryption.keyRotationInterval"},
@@ -423,6 +439,32 @@ func TestFullCollectorSpecIsAccepted(t *testing.T) {
 	}
 }
 
+// TestLanguagesAreAccepted: a campaign written in Hindi, translated into
+// English, with a 500-character question (MaxLength counts characters, and
+// Devanagari takes three bytes each), reads back as written.
+func TestLanguagesAreAccepted(t *testing.T) {
+	ctx := context.Background()
+	c := &privacyv1alpha1.SurveyCampaign{}
+	c.Name, c.Namespace = "hindi-first", testNamespace(t)
+	c.Spec.Question = strings.Repeat("क", 500)
+	c.Spec.DefaultLanguage = privacyv1alpha1.LanguageHindi
+	c.Spec.Consent = privacyv1alpha1.ConsentSpec{NoticeVersion: "v1", Purpose: "चेकआउट को बेहतर बनाना"}
+	c.Spec.Languages = []privacyv1alpha1.LanguageSpec{{Lang: privacyv1alpha1.LanguageEnglish,
+		Question: "How likely are you to recommend Acme Checkout to a friend or colleague?", Purpose: strings.Repeat("p", 256)}}
+	c.Spec.RetentionPolicyRef.Name = "ninety-days"
+	c.Spec.Storage.Embedded = &privacyv1alpha1.EmbeddedStorage{}
+	if err := k8s.Create(ctx, c, client.FieldValidation("Strict")); err != nil {
+		t.Fatalf("a Hindi campaign with an English translation was refused: %v", err)
+	}
+	got := &privacyv1alpha1.SurveyCampaign{}
+	if err := k8s.Get(ctx, client.ObjectKeyFromObject(c), got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.DefaultLanguage != privacyv1alpha1.LanguageHindi || !reflect.DeepEqual(got.Spec.Languages, c.Spec.Languages) {
+		t.Errorf("read back defaultLanguage %q, languages %+v", got.Spec.DefaultLanguage, got.Spec.Languages)
+	}
+}
+
 // TestStoredListSegmentsStillDecode: a campaign stored with the list form
 // of earlier versions must not break the operator's cache of every
 // campaign; it decodes as keys without values, which the operator reports.
@@ -500,6 +542,8 @@ func TestDefaults(t *testing.T) {
 	}{
 		{"consent.required", deref(s.Consent.Required), true},
 		{"consent.lawfulBasis", s.Consent.LawfulBasis, privacyv1alpha1.LawfulBasisConsent},
+		{"defaultLanguage", s.DefaultLanguage, privacyv1alpha1.LanguageEnglish},
+		{"languages", len(s.Languages), 0},
 		{"collect.email", ptr.Deref(s.Collect.Email, false), false},
 		{"collect.customerID", ptr.Deref(s.Collect.CustomerID, false), false},
 		{"collect.comment", ptr.Deref(s.Collect.Comment, false), false},

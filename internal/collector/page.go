@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
@@ -19,21 +18,31 @@ import (
 )
 
 // pageCSS is the page's only style; the Content-Security-Policy allows it by hash.
+// The 0-10 scale is one grid row of eleven equal columns, so it stays one
+// line from "not at all" to "extremely likely" down to a 320 px wide screen.
 const pageCSS = `
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b;line-height:1.5}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Lohit Devanagari",sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b;line-height:1.5}
 h1{font-size:1.4rem}
-fieldset{border:0;padding:0;margin:0 0 1.5rem}
-legend{font-weight:600;margin-bottom:.5rem}
-.scale{display:flex;flex-wrap:wrap;gap:.25rem}
-.scale label{display:flex;flex-direction:column;align-items:center;min-width:2.5rem;padding:.4rem 0;border:1px solid #767676;border-radius:.3rem;cursor:pointer}
+h2{font-size:1.1rem;margin:0 0 .5rem}
+a{color:#1f5aa6}
+.langs{display:flex;gap:1rem;justify-content:flex-end;list-style:none;margin:0;padding:0}
+.langs a[aria-current]{font-weight:600;color:#1b1b1b;text-decoration:none}
+fieldset{border:0;padding:0;margin:0 0 1.5rem;min-width:0}
+legend{font-weight:600;margin-bottom:.5rem;padding:0}
+.scale{display:grid;grid-template-columns:repeat(11,minmax(0,1fr));gap:.25rem}
+.scale label{display:flex;flex-direction:column;align-items:center;min-width:0;padding:.4rem 0;border:1px solid #767676;border-radius:.3rem;cursor:pointer}
 .scale input{margin:0 0 .2rem}
-.ends{display:flex;justify-content:space-between;font-size:.9rem;color:#454545}
+.ends{display:flex;justify-content:space-between;gap:1rem;font-size:.9rem;color:#454545}
+.ends span:last-child{text-align:right}
 label.block{display:block;font-weight:600;margin-top:1rem}
 textarea,input[type=email],input[type=text]{width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #767676;border-radius:.3rem;font:inherit}
 .notice{background:#f3f6fa;border-left:4px solid #1f5aa6;padding:.75rem 1rem;margin:1.5rem 0}
-.error{background:#fdecea;border-left:4px solid #b3261e;padding:.75rem 1rem}
+.error{background:#fdecea;border-left:4px solid #b3261e;padding:.5rem .75rem;margin:.5rem 0}
+.consent{display:flex;gap:.5rem;align-items:flex-start}
+.consent input{margin-top:.35rem;flex:none}
 button{margin-top:1rem;padding:.6rem 1.4rem;font:inherit;font-weight:600;color:#fff;background:#1f5aa6;border:0;border-radius:.3rem;cursor:pointer}
-:focus-visible{outline:3px solid #f5a623;outline-offset:2px}
+:focus-visible{outline:3px solid #b35c00;outline-offset:2px}
+@media (max-width:25rem){body{margin:1rem auto;padding:0 .5rem}.scale{gap:.125rem}.notice{padding:.5rem .75rem}}
 `
 
 // pageStyle is pageCSS for the template: a constant of this file, never input.
@@ -47,48 +56,60 @@ var (
 	pageCSP = "default-src 'none'; style-src 'sha256-" + cssHash + "'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
+// The form is novalidate: the collector checks the answers and words its
+// errors in the page's language, next to the field, where the browser's own
+// bubbles would speak the browser's language and vanish. The page's text comes from .T (the page's own text in .Lang) and the
+// campaign (.Question, .Purpose in .Lang). An error about one field is shown
+// next to it (.Error with .ErrorField), any other above the form.
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en">
+<html lang="{{.Lang}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{if .Done}}Thank you{{else}}Survey{{end}}</title>
+<title>{{if .Done}}{{.T.ThanksTitle}}{{else}}{{.T.Title}}{{end}}</title>
 <style>{{.CSS}}</style>
 </head>
 <body>
-<main>
+{{if .Languages}}<nav aria-label="{{.T.LanguageNav}}"><ul class="langs">{{range .Languages}}<li><a href="{{.Href}}" lang="{{.Tag}}" hreflang="{{.Tag}}"{{if .Current}} aria-current="page"{{end}}>{{.Name}}</a></li>{{end}}</ul></nav>
+{{end}}<main>
 {{if .Done}}
-<h1>Thank you</h1>
-<p role="status">Your answer has been recorded.</p>
+<h1>{{.T.ThanksTitle}}</h1>
+<p role="status">{{.T.Thanks}}</p>
 {{else}}
-<h1>A one-question survey</h1>
-{{if .Error}}<p class="error" role="alert" id="error">{{.Error}}</p>{{end}}
-<form method="post" action="/s/{{.Campaign}}">
-<fieldset>
+<h1>{{.T.Heading}}</h1>
+{{if and .Error (not .ErrorField)}}<p class="error" role="alert" id="error">{{.Error}}</p>{{end}}
+<form method="post" action="/s/{{.Campaign}}" novalidate>
+<input type="hidden" name="lang" value="{{.Lang}}">
+<fieldset aria-describedby="ends{{if eq .ErrorField "score"}} score-error{{end}}">
 <legend id="q">{{.Question}}</legend>
-<div class="scale" role="radiogroup" aria-labelledby="q">
-{{range .Scores}}<label><input type="radio" name="score" value="{{.}}" required{{if eq (printf "%d" .) $.Score}} checked{{end}}>{{.}}</label>
+{{if eq .ErrorField "score"}}<p class="error" role="alert" id="score-error">{{.Error}}</p>
+{{end}}<div class="scale">
+{{range .Scores}}<label><input type="radio" name="score" value="{{.}}" required{{if eq (printf "%d" .) $.Score}} checked{{end}}{{if and (eq $.ErrorField "score") (eq . 0)}} autofocus{{end}}>{{.}}</label>
 {{end}}</div>
-<div class="ends" aria-hidden="true"><span>0 = not at all likely</span><span>10 = extremely likely</span></div>
+<div class="ends" id="ends"><span>{{.T.Low}}</span> <span>{{.T.High}}</span></div>
 </fieldset>
-{{if .Collect.Comment}}<label class="block" for="comment">Anything you would like to add? (optional)</label>
-<textarea id="comment" name="comment" rows="4" maxlength="4000" aria-describedby="comment-help">{{.Comment}}</textarea>
-<p id="comment-help">Please leave out personal details. Contact and payment details are removed automatically before your comment is stored.</p>{{end}}
-{{if .Collect.Email}}<label class="block" for="email">Email (optional)</label>
-<input type="email" id="email" name="email" autocomplete="email" maxlength="320" value="{{.Email}}">{{end}}
-{{if .Collect.CustomerID}}<label class="block" for="customerID">Customer ID (optional)</label>
-<input type="text" id="customerID" name="customerID" maxlength="256" value="{{.CustomerID}}">{{end}}
+{{if .Collect.Comment}}<label class="block" for="comment">{{.T.CommentLabel}}</label>
+<textarea id="comment" name="comment" rows="4" maxlength="4000" aria-describedby="comment-help{{if eq .ErrorField "comment"}} comment-error{{end}}"{{if eq .ErrorField "comment"}} aria-invalid="true" autofocus{{end}}>{{.Comment}}</textarea>
+<p id="comment-help">{{.T.CommentHelp}}</p>{{if eq .ErrorField "comment"}}
+<p class="error" role="alert" id="comment-error">{{.Error}}</p>{{end}}{{end}}
+{{if .Collect.Email}}<label class="block" for="email">{{.T.EmailLabel}}</label>
+<input type="email" id="email" name="email" autocomplete="email" maxlength="320" value="{{.Email}}"{{if eq .ErrorField "email"}} aria-invalid="true" aria-describedby="email-error" autofocus{{end}}>{{if eq .ErrorField "email"}}
+<p class="error" role="alert" id="email-error">{{.Error}}</p>{{end}}{{end}}
+{{if .Collect.CustomerID}}<label class="block" for="customerID">{{.T.CustomerIDLabel}}</label>
+<input type="text" id="customerID" name="customerID" maxlength="256" value="{{.CustomerID}}"{{if eq .ErrorField "customerID"}} aria-invalid="true" aria-describedby="customerID-error" autofocus{{end}}>{{if eq .ErrorField "customerID"}}
+<p class="error" role="alert" id="customerID-error">{{.Error}}</p>{{end}}{{end}}
 {{range $k, $v := .Segments}}<input type="hidden" name="seg.{{$k}}" value="{{$v}}">
 {{end}}<input type="hidden" name="token" value="{{.Token}}">
 <input type="hidden" name="noticeVersion" value="{{.NoticeVersion}}">
 <section class="notice" aria-labelledby="privacy">
-<h2 id="privacy">What we collect and why</h2>
-<p>We collect your score{{range .Collected}}, {{.}}{{end}}.{{if .Purpose}} Purpose: {{.Purpose}}.{{end}}{{if .LawfulBasis}} Legal basis: {{.LawfulBasis}}.{{end}}</p>
-<p>Personal details are encrypted when stored.{{if .Retention}} Answers are kept for {{.Retention}}, then deleted or anonymized.{{end}} Scores are only shown for groups of {{.MinGroup}} answers or more.</p>
+<h2 id="privacy">{{.T.NoticeHeading}}</h2>
+<p>{{.Collected}}</p>
+<p>{{.Kept}}</p>
 </section>
-{{if .ConsentRequired}}<p><input type="checkbox" id="consent" name="consent" value="yes" required{{if .Consent}} checked{{end}}>
-<label for="consent">I agree to my answer being processed as described above (privacy notice {{.NoticeVersion}}).</label></p>{{end}}
-<button type="submit">Send</button>
+{{if .ConsentRequired}}<p class="consent"><input type="checkbox" id="consent" name="consent" value="yes" required{{if .Consent}} checked{{end}}{{if eq .ErrorField "consent"}} aria-invalid="true" aria-describedby="consent-error" autofocus{{end}}>
+<label for="consent">{{.ConsentText}}</label></p>{{if eq .ErrorField "consent"}}
+<p class="error" role="alert" id="consent-error">{{.Error}}</p>{{end}}{{end}}
+<button type="submit">{{.T.Send}}</button>
 </form>
 {{end}}
 </main>
@@ -96,57 +117,74 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 </html>
 `))
 
+// fieldErrors are the fields whose errors the page shows next to them.
+var fieldErrors = map[string]bool{"score": true, "comment": true, "email": true, "customerID": true, "consent": true}
+
 type pageData struct {
-	Done                                bool
-	CSS                                 template.CSS
-	Campaign, Question, Error           string
-	Scores                              []int
-	Score                               string
-	Collect                             collectorapi.CollectConfig
-	Comment, Email, CustomerID          string
-	Segments                            map[string]string
-	Token                               string
-	NoticeVersion, Purpose, LawfulBasis string
-	Collected                           []string
-	Retention                           string
-	MinGroup                            int
-	ConsentRequired, Consent            bool
+	Done                      bool
+	CSS                       template.CSS
+	Lang                      string
+	T                         *uiText
+	Languages                 []languageLink
+	Campaign, Question, Error string
+	// ErrorField names the field Error is about, when the page shows it
+	// next to that field; empty for an error about the whole form.
+	ErrorField                 string
+	Scores                     []int
+	Score                      string
+	Collect                    collectorapi.CollectConfig
+	Comment, Email, CustomerID string
+	Segments                   map[string]string
+	Token                      string
+	NoticeVersion              string
+	Collected, Kept            string
+	ConsentText                string
+	ConsentRequired, Consent   bool
 }
 
-func (s *Server) pageData() *pageData {
-	c := s.cfg
+// pageData is the page in the language l, before the respondent's answers.
+func (s *Server) pageData(l pageLanguage) *pageData {
+	c, t := s.cfg, l.T
 	d := &pageData{
-		CSS: pageStyle, Campaign: c.Campaign, Question: c.Question,
+		CSS: pageStyle, Lang: l.Tag, T: t, Campaign: c.Campaign, Question: l.Question,
 		Scores: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, Collect: c.Collect,
-		NoticeVersion: c.Consent.NoticeVersion, Purpose: c.Consent.Purpose, LawfulBasis: c.Consent.LawfulBasis,
-		MinGroup: c.Privacy.MinGroupSize, ConsentRequired: c.Consent.Required, Segments: map[string]string{},
-		Retention: humanDuration(c.Retention.MaxAge.Duration),
+		NoticeVersion: c.Consent.NoticeVersion, ConsentRequired: c.Consent.Required, Segments: map[string]string{},
+		ConsentText: t.consent(c.Consent.NoticeVersion),
 	}
+	var items []string
 	if c.Collect.Comment {
-		d.Collected = append(d.Collected, "your comment")
+		items = append(items, t.yourComment)
 	}
 	if c.Collect.Email {
-		d.Collected = append(d.Collected, "your email address")
+		items = append(items, t.yourEmail)
 	}
 	if c.Collect.CustomerID {
-		d.Collected = append(d.Collected, "your customer ID")
+		items = append(items, t.yourCustomerID)
 	}
 	if len(c.Collect.Segments) > 0 {
-		d.Collected = append(d.Collected, "the "+strings.Join(collectorapi.SortedSegmentKeys(c.Collect.Segments), ", ")+" of the link you followed")
+		items = append(items, t.segmentsOfLink(strings.Join(collectorapi.SortedSegmentKeys(c.Collect.Segments), ", ")))
 	}
+	d.Collected = t.weCollect(items)
+	if l.Purpose != "" {
+		d.Collected += t.purpose(l.Purpose)
+	}
+	if b := c.Consent.LawfulBasis; b != "" {
+		d.Collected += t.lawfulBasis(t.basisNames[b])
+	}
+	d.Kept = t.Encrypted
+	if r := humanDuration(t, c.Retention.MaxAge.Duration); r != "" {
+		d.Kept += t.keptFor(r)
+	}
+	d.Kept += t.minGroup(c.Privacy.MinGroupSize)
 	return d
 }
 
-func humanDuration(d time.Duration) string {
+func humanDuration(t *uiText, d time.Duration) string {
 	switch {
 	case d <= 0:
 		return ""
 	case d%(24*time.Hour) == 0:
-		days := int(d / (24 * time.Hour))
-		if days == 1 {
-			return "1 day"
-		}
-		return strconv.Itoa(days) + " days"
+		return t.days(int(d / (24 * time.Hour)))
 	default:
 		return d.String()
 	}
@@ -157,6 +195,7 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, d *pageData) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("Cache-Control", "no-store")
+	setLanguageHeaders(h, d.Lang)
 	w.WriteHeader(status)
 	if err := pageTmpl.Execute(w, d); err != nil {
 		s.log.Error(err, "rendering the survey page failed")
@@ -204,13 +243,15 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	d := s.pageData()
 	q := r.URL.Query()
+	l := chooseLanguage(s.langs, q.Get("lang"), r.Header.Get("Accept-Language"))
+	d := s.pageData(l)
 	for k, allowed := range s.cfg.Collect.Segments {
 		if v := q.Get(k); slices.Contains(allowed, v) {
 			d.Segments[k] = v
 		}
 	}
+	d.Languages = languageLinks(s.cfg, l.Tag, d.Segments)
 	d.Token = s.newToken()
 	s.renderPage(w, http.StatusOK, d)
 }
@@ -222,30 +263,37 @@ func (s *Server) handleForm(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	// The language of a page that cannot read the form comes from the
+	// query and the headers; the form's own lang field is read below.
+	l := chooseLanguage(s.langs, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"))
 	if err := s.origins.Check(r); err != nil {
 		// Another site's page posted here: show nothing of the form.
-		d := s.pageData()
-		d.Error = "This form can only be sent from the survey's own page. Please open the survey link again."
+		d := s.pageData(l)
+		d.Error = l.T.errCrossSite
 		d.Token = s.newToken()
 		s.renderPage(w, http.StatusForbidden, d)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	d := s.pageData()
 	if err := r.ParseForm(); err != nil {
+		d := s.pageData(l)
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			d.Error = fmt.Sprintf("Your answer is too long: at most %d bytes are accepted.", MaxBodyBytes)
+			d.Error = l.T.errTooLong(MaxBodyBytes)
 			d.Token = s.newToken()
 			s.renderPage(w, http.StatusRequestEntityTooLarge, d)
 			return
 		}
-		d.Error = "The form could not be read. Please try again."
+		d.Error = l.T.errUnreadable
 		d.Token = s.newToken()
 		s.renderPage(w, http.StatusBadRequest, d)
 		return
 	}
 	f := r.PostForm
+	if f.Has("lang") {
+		l = chooseLanguage(s.langs, f.Get("lang"), r.Header.Get("Accept-Language"))
+	}
+	d := s.pageData(l)
 	opt := func(name string, collected bool) *string {
 		if !collected || strings.TrimSpace(f.Get(name)) == "" {
 			return nil
@@ -267,7 +315,7 @@ func (s *Server) handleForm(w http.ResponseWriter, r *http.Request) {
 	d.Score, d.Comment, d.Email, d.CustomerID = f.Get("score"), f.Get("comment"), f.Get("email"), f.Get("customerID")
 	d.Segments, d.Consent, d.Token = segments, consent != nil, f.Get("token")
 	if !s.validToken(d.Token) {
-		d.Error = "This page has expired. Please check your answer and send it again."
+		d.Error = l.T.errExpired
 		d.Token = s.newToken()
 		s.renderPage(w, http.StatusForbidden, d)
 		return
@@ -279,9 +327,12 @@ func (s *Server) handleForm(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var ae *apiError
 		status := http.StatusInternalServerError
-		d.Error = "Something went wrong. Please try again."
+		d.Error = l.T.errGeneric
 		if errors.As(err, &ae) {
-			status, d.Error = ae.Status, formMessage(ae)
+			status, d.Error = ae.Status, formMessage(l.T, ae)
+			if fieldErrors[ae.Field] || ae.Field == "consent.noticeVersion" {
+				d.ErrorField = strings.TrimSuffix(ae.Field, ".noticeVersion")
+			}
 			if ae.RetryAfter > 0 {
 				w.Header().Set("Retry-After", retryAfter(ae.RetryAfter))
 			}
@@ -289,7 +340,7 @@ func (s *Server) handleForm(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, status, d)
 		return
 	}
-	s.renderPage(w, http.StatusCreated, &pageData{Done: true, CSS: pageStyle})
+	s.renderPage(w, http.StatusCreated, &pageData{Done: true, CSS: pageStyle, Lang: l.Tag, T: l.T})
 }
 
 func (s *Server) formSubmission(score string, consent *consentBody, comment, email, customerID *string,
@@ -301,15 +352,23 @@ func (s *Server) formSubmission(score string, consent *consentBody, comment, ema
 	return s.check(n, consent, comment, email, customerID, segments, key)
 }
 
-// formMessage words an API refusal for a person filling in the form.
-func formMessage(ae *apiError) string {
-	switch ae.Field {
-	case "score":
-		return "Please choose a score from 0 to 10."
-	case "consent", "consent.noticeVersion":
-		return "Please tick the consent box to send your answer."
-	case "email":
-		return "Please check your email address, or leave it empty."
+// formMessage words an API refusal for a person filling in the form, in
+// the page's language. English keeps the API's own words for the rarer
+// refusals; other languages ask to check the answers.
+func formMessage(t *uiText, ae *apiError) string {
+	switch {
+	case ae.Field == "score":
+		return t.errScore
+	case ae.Field == "consent", ae.Field == "consent.noticeVersion":
+		return t.errConsent
+	case ae.Field == "email":
+		return t.errEmail
+	case ae.Status == http.StatusServiceUnavailable:
+		return t.errClosed
+	case t == english:
+		return ae.Message
+	case ae.Status >= 500:
+		return t.errGeneric
 	}
-	return ae.Message
+	return t.errCheck
 }

@@ -53,6 +53,7 @@ Flags:
 // Server is a running collector's state.
 type Server struct {
 	cfg     *collectorapi.Config
+	langs   []pageLanguage // the survey page's languages, the default first
 	store   store.Store
 	secrets *secrets
 	metrics *metrics
@@ -242,7 +243,7 @@ func newServer(cfg *collectorapi.Config, st store.Store, sec *secrets, m *metric
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{cfg: cfg, store: st, secrets: sec, metrics: m, log: o.Log, now: now,
+	s := &Server{cfg: cfg, langs: pageLanguages(cfg), store: st, secrets: sec, metrics: m, log: o.Log, now: now,
 		clients:   newClientResolver(cfg.Limits.TrustedProxies),
 		limiter:   newRateLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst, now),
 		origins:   http.NewCrossOriginProtection(),

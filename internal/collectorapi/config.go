@@ -6,9 +6,11 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
@@ -20,6 +22,8 @@ import (
 //
 //	campaign: checkout-nps
 //	question: "How likely are you to recommend Acme Checkout to a friend or colleague?"
+//	defaultLanguage: en                # the language of question and consent.purpose
+//	languages: [{lang: hi, question: "आप Acme Checkout की सिफ़ारिश ...?", purpose: "चेकआउट बेहतर बनाना"}]
 //	consent: {required: true, noticeVersion: "2026-01", purpose: "Improve checkout", lawfulBasis: Consent}
 //	collect: {comment: true, email: false, customerID: true, segments: {plan: [free, pro], region: [eu, in]}}
 //	privacy: {minGroupSize: 10, redactComments: true}
@@ -31,19 +35,41 @@ import (
 //	keysDir: /secrets/keys
 //	adminTokenFile: /secrets/admin/token
 type Config struct {
-	Campaign       string        `json:"campaign"`
-	Question       string        `json:"question"`
-	Consent        ConsentConfig `json:"consent"`
-	Collect        CollectConfig `json:"collect"`
-	Privacy        PrivacyConfig `json:"privacy"`
-	Retention      Retention     `json:"retention"`
-	Store          StoreConfig   `json:"store"`
-	Listen         ListenConfig  `json:"listen"`
-	Limits         LimitsConfig  `json:"limits"`
-	TLS            TLSConfig     `json:"tls"`
-	KeysDir        string        `json:"keysDir"`
-	AdminTokenFile string        `json:"adminTokenFile"`
+	Campaign string `json:"campaign"`
+	Question string `json:"question"`
+	// DefaultLanguage is the language of Question and Consent.Purpose, one
+	// of SupportedLanguages; en when unset.
+	DefaultLanguage string `json:"defaultLanguage,omitempty"`
+	// Languages are the survey page's other languages, each with the
+	// question and purpose written in it.
+	Languages      []LanguageConfig `json:"languages,omitempty"`
+	Consent        ConsentConfig    `json:"consent"`
+	Collect        CollectConfig    `json:"collect"`
+	Privacy        PrivacyConfig    `json:"privacy"`
+	Retention      Retention        `json:"retention"`
+	Store          StoreConfig      `json:"store"`
+	Listen         ListenConfig     `json:"listen"`
+	Limits         LimitsConfig     `json:"limits"`
+	TLS            TLSConfig        `json:"tls"`
+	KeysDir        string           `json:"keysDir"`
+	AdminTokenFile string           `json:"adminTokenFile"`
 }
+
+// LanguageConfig is the survey page's text in one more language.
+type LanguageConfig struct {
+	// Lang is one of SupportedLanguages, other than DefaultLanguage.
+	Lang string `json:"lang"`
+	// Question is the NPS question in Lang, 10 to 500 characters.
+	Question string `json:"question"`
+	// Purpose is consent.purpose in Lang: required when consent.purpose is
+	// set, refused when it is not.
+	Purpose string `json:"purpose,omitempty"`
+}
+
+// SupportedLanguages are the languages whose page text (buttons, labels,
+// errors, the thank-you page) the collector has: a campaign's
+// defaultLanguage and languages are among them. BCP 47 tags.
+var SupportedLanguages = []string{"en", "hi"}
 
 // ConsentConfig is the consent a response must carry.
 type ConsentConfig struct {
@@ -193,9 +219,10 @@ func (c *Config) validate() error {
 	if !nameRE.MatchString(c.Campaign) || len(c.Campaign) > 63 {
 		bad("campaign", "must be a DNS label (lower-case letters, digits and '-'), got %q", c.Campaign)
 	}
-	if n := len(c.Question); n < 10 || n > 500 {
+	if n := utf8.RuneCountInString(c.Question); n < 10 || n > 500 {
 		bad("question", "must be 10 to 500 characters, got %d", n)
 	}
+	c.validateLanguages(bad)
 	if c.Consent.Required && c.Consent.NoticeVersion == "" {
 		bad("consent.noticeVersion", "is required when consent.required is true")
 	}
@@ -258,6 +285,41 @@ func (c *Config) validate() error {
 		bad("adminTokenFile", "is required: the admin API always needs a token")
 	}
 	return errors.Join(errs...)
+}
+
+// validateLanguages checks defaultLanguage and languages, defaulting the former to en.
+func (c *Config) validateLanguages(bad func(field, format string, args ...any)) {
+	supported := strings.Join(SupportedLanguages, ", ")
+	if c.DefaultLanguage == "" {
+		c.DefaultLanguage = SupportedLanguages[0]
+	}
+	if !slices.Contains(SupportedLanguages, c.DefaultLanguage) {
+		bad("defaultLanguage", "must be one of %s, got %q", supported, c.DefaultLanguage)
+	}
+	seen := map[string]bool{c.DefaultLanguage: true}
+	for i, l := range c.Languages {
+		field := fmt.Sprintf("languages[%d]", i)
+		switch {
+		case !slices.Contains(SupportedLanguages, l.Lang):
+			bad(field+".lang", "must be one of %s, got %q", supported, l.Lang)
+		case l.Lang == c.DefaultLanguage:
+			bad(field+".lang", "%q is the default language: its text is question and consent.purpose", l.Lang)
+		case seen[l.Lang]:
+			bad(field+".lang", "%q is listed twice", l.Lang)
+		}
+		seen[l.Lang] = true
+		if n := utf8.RuneCountInString(l.Question); n < 10 || n > 500 {
+			bad(field+".question", "must be 10 to 500 characters, got %d", n)
+		}
+		switch n := utf8.RuneCountInString(l.Purpose); {
+		case c.Consent.Purpose != "" && n == 0:
+			bad(field+".purpose", "is required when consent.purpose is set: the page shows the purpose in every language")
+		case c.Consent.Purpose == "" && n > 0:
+			bad(field+".purpose", "is set but consent.purpose is not: set the purpose in the default language too")
+		case n > 256:
+			bad(field+".purpose", "must be at most 256 characters, got %d", n)
+		}
+	}
 }
 
 // SortedSegmentKeys lists the allowed segment keys in order.

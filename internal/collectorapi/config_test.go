@@ -54,6 +54,12 @@ func TestParseConfigErrorsNameTheField(t *testing.T) {
 		{"half a certificate", "tls: {certFile: /tls.crt}", "tls"},
 		{"bad duration", "retention: {maxAge: ninety}", "not a duration"},
 		{"no keys", `keysDir: ""`, "keysDir"},
+		{"unknown default language", "defaultLanguage: fr", "defaultLanguage"},
+		{"unknown language", `languages: [{lang: fr, question: "Recommanderiez-vous Acme ?"}]`, "languages[0].lang"},
+		{"the default language again", `languages: [{lang: en, question: "How likely are you to recommend us?"}]`, "languages[0].lang"},
+		{"a language twice", `languages: [{lang: hi, question: "आप हमारी सिफ़ारिश करेंगे?"}, {lang: hi, question: "आप हमारी सिफ़ारिश करेंगे?"}]`, "languages[1].lang"},
+		{"short translated question", `languages: [{lang: hi, question: "सिफ़ारिश?"}]`, "languages[0].question"},
+		{"translated purpose without a purpose", `languages: [{lang: hi, question: "आप हमारी सिफ़ारिश करेंगे?", purpose: "बेहतर बनाना"}]`, "languages[0].purpose"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,6 +78,31 @@ func TestParseConfigErrorsNameTheField(t *testing.T) {
 				t.Fatalf("error = %v; want one naming %s\n%s", err, tc.want, text)
 			}
 		})
+	}
+}
+
+// TestParseConfigLanguages checks the languages: en is the default, a
+// question's length counts characters (Devanagari takes three bytes
+// each), and a purpose must be translated when the campaign states one.
+func TestParseConfigLanguages(t *testing.T) {
+	c, err := ParseConfig([]byte(goodConfig))
+	if err != nil || c.DefaultLanguage != "en" || c.Languages != nil {
+		t.Fatalf("defaultLanguage %q, languages %v, %v; want en and none", c.DefaultLanguage, c.Languages, err)
+	}
+	hindi := strings.Repeat("क", 500)
+	text := strings.Replace(goodConfig, "question: \"How likely are you to recommend Acme Checkout to a friend or colleague?\"",
+		"question: \""+hindi+"\"\ndefaultLanguage: hi\nlanguages: [{lang: en, question: \"How likely are you to recommend us?\", purpose: Improve checkout}]", 1)
+	text = strings.Replace(text, `noticeVersion: "2026-01"}`, `noticeVersion: "2026-01", purpose: "चेकआउट को बेहतर बनाना"}`, 1)
+	c, err = ParseConfig([]byte(text))
+	if err != nil {
+		t.Fatalf("a 500-character Hindi question with an English translation: %v\n%s", err, text)
+	}
+	if c.DefaultLanguage != "hi" || len(c.Languages) != 1 || c.Languages[0].Purpose != "Improve checkout" {
+		t.Errorf("parsed %+v", c)
+	}
+	if _, err := ParseConfig([]byte(strings.Replace(text, "purpose: Improve checkout", "", 1))); err == nil ||
+		!strings.Contains(err.Error(), "languages[0].purpose") {
+		t.Errorf("a translation without the purpose: %v", err)
 	}
 }
 

@@ -46,10 +46,8 @@ func postgresBin() (string, error) {
 	}
 	fmt.Fprintln(os.Stderr, "testenv: installing PostgreSQL from Debian's packages")
 	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "postgresql"}} {
-		cmd := exec.Command("apt-get", args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("apt-get %v: %w\n%s", args, err, out)
+		if err := aptGet(args...); err != nil {
+			return "", err
 		}
 	}
 	if d := find(); d != "" {
