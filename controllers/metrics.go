@@ -49,7 +49,7 @@ var (
 	breachesDesc = prometheus.NewDesc("surveyguard_breaches",
 		"BreachReports naming the campaign detected in the trailing 12 months (band: 0 Optimal, 1-3 Acceptable, 4 or more Concerning).",
 		[]string{"namespace", "campaign"}, nil)
-	collectorAvailableDesc = prometheus.NewDesc("surveyguard_collector_available",
+	collectorAvailableDesc = prometheus.NewDesc("surveyguard_campaign_collector_available",
 		"1 while the campaign's CollectorAvailable condition is True, 0 while it is False (also when paused: see surveyguard_campaign_paused).",
 		[]string{"namespace", "campaign"}, nil)
 	pausedDesc = prometheus.NewDesc("surveyguard_campaign_paused",

@@ -113,10 +113,10 @@ surveyguard_breaches{campaign="returns",namespace="shop"} 1
 surveyguard_campaign_paused{campaign="checkout",namespace="shop"} 0
 surveyguard_campaign_paused{campaign="new",namespace="shop"} 1
 surveyguard_campaign_paused{campaign="returns",namespace="shop"} 1
-# HELP surveyguard_collector_available 1 while the campaign's CollectorAvailable condition is True, 0 while it is False (also when paused: see surveyguard_campaign_paused).
-# TYPE surveyguard_collector_available gauge
-surveyguard_collector_available{campaign="checkout",namespace="shop"} 0
-surveyguard_collector_available{campaign="returns",namespace="shop"} 0
+# HELP surveyguard_campaign_collector_available 1 while the campaign's CollectorAvailable condition is True, 0 while it is False (also when paused: see surveyguard_campaign_paused).
+# TYPE surveyguard_campaign_collector_available gauge
+surveyguard_campaign_collector_available{campaign="checkout",namespace="shop"} 0
+surveyguard_campaign_collector_available{campaign="returns",namespace="shop"} 0
 # HELP surveyguard_key_rotation_interval_seconds The campaign's spec.encryption.keyRotationInterval in seconds: how old its active data key may grow.
 # TYPE surveyguard_key_rotation_interval_seconds gauge
 surveyguard_key_rotation_interval_seconds{campaign="checkout",namespace="shop"} 172800
@@ -146,7 +146,7 @@ surveyguard_storage_budget_exceeded{campaign="checkout",namespace="shop"} 1
 surveyguard_storage_budget_exceeded{campaign="returns",namespace="shop"} 0
 `, lastPurge, pausedPurge, oldest)
 	if err := testutil.CollectAndCompare(m, strings.NewReader(want),
-		"surveyguard_breaches", "surveyguard_campaign_paused", "surveyguard_collector_available",
+		"surveyguard_breaches", "surveyguard_campaign_paused", "surveyguard_campaign_collector_available",
 		"surveyguard_key_rotation_interval_seconds", "surveyguard_nps_margin_of_error",
 		"surveyguard_retention_last_purge_timestamp_seconds", "surveyguard_retention_last_purged_responses",
 		"surveyguard_retention_oldest_record_timestamp_seconds", "surveyguard_retention_overdue",
@@ -162,10 +162,10 @@ surveyguard_storage_budget_exceeded{campaign="returns",namespace="shop"} 0
 	}
 	m.observe(troubled)
 	recovered := `
-# HELP surveyguard_collector_available 1 while the campaign's CollectorAvailable condition is True, 0 while it is False (also when paused: see surveyguard_campaign_paused).
-# TYPE surveyguard_collector_available gauge
-surveyguard_collector_available{campaign="checkout",namespace="shop"} 1
-surveyguard_collector_available{campaign="returns",namespace="shop"} 0
+# HELP surveyguard_campaign_collector_available 1 while the campaign's CollectorAvailable condition is True, 0 while it is False (also when paused: see surveyguard_campaign_paused).
+# TYPE surveyguard_campaign_collector_available gauge
+surveyguard_campaign_collector_available{campaign="checkout",namespace="shop"} 1
+surveyguard_campaign_collector_available{campaign="returns",namespace="shop"} 0
 # HELP surveyguard_retention_overdue 1 while the campaign's RetentionEnforced condition is False with reason RetentionOverdue (a response older than the policy allows), else 0; absent until the condition is known.
 # TYPE surveyguard_retention_overdue gauge
 surveyguard_retention_overdue{campaign="checkout",namespace="shop"} 0
@@ -176,7 +176,7 @@ surveyguard_storage_budget_exceeded{campaign="checkout",namespace="shop"} 0
 surveyguard_storage_budget_exceeded{campaign="returns",namespace="shop"} 0
 `
 	if err := testutil.CollectAndCompare(m, strings.NewReader(recovered),
-		"surveyguard_collector_available", "surveyguard_retention_overdue", "surveyguard_storage_budget_exceeded"); err != nil {
+		"surveyguard_campaign_collector_available", "surveyguard_retention_overdue", "surveyguard_storage_budget_exceeded"); err != nil {
 		t.Errorf("after recovery: %v", err)
 	}
 }

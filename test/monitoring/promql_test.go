@@ -44,10 +44,10 @@ func metricNames(expr string) ([]string, error) {
 	i := 0
 	skipSpace := func(j int) int {
 		for j < len(s) {
-			switch {
-			case s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r':
+			switch s[j] {
+			case ' ', '\t', '\n', '\r':
 				j++
-			case s[j] == '#':
+			case '#':
 				for j < len(s) && s[j] != '\n' {
 					j++
 				}
