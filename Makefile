@@ -18,6 +18,7 @@ CONTROLLER_GEN ?= $(BIN)/controller-gen-v$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT ?= $(BIN)/golangci-lint-v$(GOLANGCI_LINT_VERSION)
 # golangci-lint with the kube-api-linter (KAL) built in, for the API types.
 KUBE_API_LINTER ?= $(BIN)/golangci-lint-kube-api-linter-v$(KUBE_API_LINTER_VERSION)
+CRD_REF_DOCS ?= $(BIN)/crd-ref-docs-v$(CRD_REF_DOCS_VERSION)
 
 # The build of the surveyguard binary. The Dockerfile runs the same command;
 # test/build checks that it does.
@@ -30,6 +31,12 @@ KUBEBUILDER_ASSETS ?= $(ENVTEST_STORE)/k8s/$(K8S_VERSION)-$(shell go env GOOS)-$
 export KUBEBUILDER_ASSETS
 
 TEST_FLAGS ?= -count=1 -timeout=30m
+
+# promtool, for the alerting rules' tests, is kept beside the control plane
+# (outside the clone, so CI on the same machine builds it once); the tests
+# find it through $PROMTOOL.
+PROMTOOL ?= $(ENVTEST_STORE)/tools/promtool-v$(PROMTOOL_VERSION)
+export PROMTOOL
 
 ##@ General
 
@@ -69,12 +76,17 @@ lint: $(GOLANGCI_LINT) $(KUBE_API_LINTER) ## Run golangci-lint (.golangci.yml), 
 	$(KUBE_API_LINTER) run --config .golangci-kal.yml ./api/...
 
 .PHONY: verify
-verify: generate manifests fmt ## Regenerate everything and fail if anything changed.
+verify: generate manifests fmt docs ## Regenerate everything and fail if anything changed.
 	go mod tidy
 	@if [ -n "$$(git status --porcelain)" ]; then \
 		echo "make verify: generated files are out of date; run 'make generate manifests fmt' and commit:"; \
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
 	fi
+
+.PHONY: docs
+docs: $(CRD_REF_DOCS) ## Generate docs/api-reference.md from the API types (crd-ref-docs; hack/crd-ref-docs/config.yaml).
+	$(CRD_REF_DOCS) --source-path=./api/v1alpha1 --config=hack/crd-ref-docs/config.yaml \
+		--renderer=markdown --output-path=docs/api-reference.md
 
 ##@ Test
 
@@ -83,7 +95,7 @@ control-plane: ## Build kube-apiserver, etcd, kubectl, helm, KWOK... from the mo
 	hack/build-control-plane.sh >/dev/null
 
 .PHONY: test
-test: control-plane ## Run all tests on a real API server (builds the control plane first if missing).
+test: control-plane promtool ## Run all tests on a real API server (builds the control plane first if missing).
 	go test $(TEST_FLAGS) ./...
 
 .PHONY: e2e
@@ -93,6 +105,9 @@ e2e: control-plane ## Run only the end-to-end tests on the simulated cluster (ma
 .PHONY: faults
 faults: control-plane ## Run the fault-injection tests (docs/reliability.md): SIGKILLs, leader hand-over, API faults; FAULTS_SEED replays.
 	FAULTS=1 go test $(TEST_FLAGS) -v ./test/faults/
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Build promtool from the module proxy (once; reused), for the alerting rules' tests.
 
 .PHONY: bench
 bench: ## Run the collector load benchmarks (docs/benchmarks.md); BENCH_DURATION=10s BENCH_PURGE_ROWS=100000.
@@ -135,3 +150,15 @@ $(GOLANGCI_LINT):
 
 $(KUBE_API_LINTER):
 	$(call go-install,sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter,v$(KUBE_API_LINTER_VERSION),$@)
+
+$(CRD_REF_DOCS):
+	$(call go-install,github.com/elastic/crd-ref-docs,v$(CRD_REF_DOCS_VERSION),$@)
+
+# -tags remove_all_sd leaves out the service discoveries, whose dependencies
+# the module proxy does not all serve; promtool's rule commands need none.
+$(PROMTOOL):
+	@echo "building promtool v$(PROMTOOL_VERSION) into $@ (once: several minutes on 2 cores)"
+	mkdir -p $(dir $@) && tmp=$$(mktemp -d $(dir $@).promtool.XXXXXX) && \
+		CGO_ENABLED=0 GOBIN=$$tmp go install -trimpath -ldflags "-s -w" -tags remove_all_sd \
+			github.com/prometheus/prometheus/cmd/promtool@v$(PROMTOOL_VERSION) && \
+		mv $$tmp/promtool $@ && rm -rf $$tmp

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -32,17 +34,50 @@ var (
 	responsesDesc = prometheus.NewDesc("surveyguard_responses",
 		"Responses the campaign's collector holds, as last read.",
 		[]string{"namespace", "campaign"}, nil)
+	marginOfErrorDesc = prometheus.NewDesc("surveyguard_nps_margin_of_error",
+		"95% margin of error of the campaign's Net Promoter Score, in points; absent while suppressed.",
+		[]string{"namespace", "campaign"}, nil)
 	keyAgeDesc = prometheus.NewDesc("surveyguard_key_age_seconds",
 		"Seconds since the campaign's active data key became active.",
 		[]string{"namespace", "campaign"}, nil)
+	keyRotationIntervalDesc = prometheus.NewDesc("surveyguard_key_rotation_interval_seconds",
+		"The campaign's spec.encryption.keyRotationInterval in seconds: how old its active data key may grow.",
+		[]string{"namespace", "campaign"}, nil)
 	breachRateDesc = prometheus.NewDesc("surveyguard_breach_rate",
 		"Breaches in the trailing 12 months per distinct respondent; absent while undefined (breaches but no known respondents).",
+		[]string{"namespace", "campaign"}, nil)
+	breachesDesc = prometheus.NewDesc("surveyguard_breaches",
+		"BreachReports naming the campaign detected in the trailing 12 months (band: 0 Optimal, 1-3 Acceptable, 4 or more Concerning).",
+		[]string{"namespace", "campaign"}, nil)
+	collectorAvailableDesc = prometheus.NewDesc("surveyguard_campaign_collector_available",
+		"1 while the campaign's CollectorAvailable condition is True, 0 while it is False (also when paused: see surveyguard_campaign_paused).",
+		[]string{"namespace", "campaign"}, nil)
+	pausedDesc = prometheus.NewDesc("surveyguard_campaign_paused",
+		"1 while the campaign is paused (spec.paused, or a breach report's containment in status.pausedBy), else 0.",
+		[]string{"namespace", "campaign"}, nil)
+	retentionOverdueDesc = prometheus.NewDesc("surveyguard_retention_overdue",
+		"1 while the campaign's RetentionEnforced condition is False with reason RetentionOverdue (a response older than the policy allows), else 0; absent until the condition is known.",
+		[]string{"namespace", "campaign"}, nil)
+	oldestRecordDesc = prometheus.NewDesc("surveyguard_retention_oldest_record_timestamp_seconds",
+		"When the oldest raw response the campaign still stores was received (Unix time); absent when none is stored.",
+		[]string{"namespace", "campaign"}, nil)
+	lastPurgeDesc = prometheus.NewDesc("surveyguard_retention_last_purge_timestamp_seconds",
+		"When the campaign's last purge finished (Unix time), from its receipt; absent before the first.",
+		[]string{"namespace", "campaign"}, nil)
+	lastPurgedDesc = prometheus.NewDesc("surveyguard_retention_last_purged_responses",
+		"Responses the campaign's last purge deleted or anonymized; absent before the first purge.",
+		[]string{"namespace", "campaign"}, nil)
+	storageExceededDesc = prometheus.NewDesc("surveyguard_storage_budget_exceeded",
+		"1 while the campaign's StorageAvailable condition is False with reason StorageBudgetExceeded (new responses refused), else 0; absent until the condition is known.",
 		[]string{"namespace", "campaign"}, nil)
 	deadlineOverdueDesc = prometheus.NewDesc("surveyguard_breach_deadline_overdue",
 		"1 when the due time of a breach report's duty passed before the duty was carried out (Overdue, Late, LateWithReason), else 0.",
 		[]string{"namespace", "breachreport", "regime", "duty"}, nil)
 	deadlineApproachingDesc = prometheus.NewDesc("surveyguard_breach_deadline_approaching",
 		"1 while at least 80% of a breach report's duty's clock has elapsed and the duty is not carried out, else 0.",
+		[]string{"namespace", "breachreport", "regime", "duty"}, nil)
+	deadlineMissedDesc = prometheus.NewDesc("surveyguard_breach_deadline_missed",
+		"1 while a breach report's duty is past its due time and not carried out (state Overdue), else 0.",
 		[]string{"namespace", "breachreport", "regime", "duty"}, nil)
 	deadlineDueDesc = prometheus.NewDesc("surveyguard_breach_deadline_due_timestamp_seconds",
 		"When a breach report's duty is due (Unix time); absent for duties without a fixed clock, not in force, or not started.",
@@ -81,13 +116,36 @@ func (s *figureSet[F]) each(fn func(types.NamespacedName, F)) {
 	}
 }
 
-// campaignFigures is what the metrics export of one campaign.
+// campaignFigures is what the metrics export of one campaign. A nil
+// figure is not exported.
 type campaignFigures struct {
-	score     *int32
-	responses *int64
-	rotatedAt time.Time
+	score            *int32
+	responses        *int64
+	marginOfError    *float64
+	rotatedAt        time.Time
+	rotationInterval time.Duration
 	// breachRate is absent when undefined.
 	breachRate *float64
+	breaches   *int32
+	// available, retentionOverdue and storageExceeded come from conditions;
+	// nil while the condition is absent or Unknown.
+	available        *bool
+	paused           bool
+	retentionOverdue *bool
+	storageExceeded  *bool
+	oldestRecord     *time.Time
+	lastPurge        *time.Time
+	lastPurged       int64
+}
+
+// conditionIs says whether a condition is True, or False with one of
+// reasons; nil when it is absent or Unknown.
+func conditionIs(conds []metav1.Condition, typ string, status metav1.ConditionStatus, reasons ...string) *bool {
+	cond := meta.FindStatusCondition(conds, typ)
+	if cond == nil || cond.Status == metav1.ConditionUnknown {
+		return nil
+	}
+	return ptr.To(cond.Status == status && (len(reasons) == 0 || slices.Contains(reasons, cond.Reason)))
 }
 
 // CampaignMetrics exports the figures of every campaign the operator
@@ -109,18 +167,38 @@ func NewCampaignMetrics(clk clock.PassiveClock) *CampaignMetrics {
 
 // observe records the figures the campaign's status publishes.
 func (m *CampaignMetrics) observe(c *privacyv1alpha1.SurveyCampaign) {
-	f := campaignFigures{}
+	f := campaignFigures{rotationInterval: rotationInterval(c)}
 	if nps := c.Status.NPS; nps != nil {
 		f.score = nps.Score
 		responses := nps.Responses
 		f.responses = &responses
+		f.marginOfError = nps.MarginOfError
 	}
 	if enc := c.Status.Encryption; enc != nil && enc.RotatedAt != nil {
 		f.rotatedAt = enc.RotatedAt.Time
 	}
-	if br := c.Status.Breaches; br != nil && br.Rate != "" {
-		if rate, err := strconv.ParseFloat(br.Rate, 64); err == nil {
-			f.breachRate = &rate
+	if br := c.Status.Breaches; br != nil {
+		f.breaches = br.Count
+		if br.Rate != "" {
+			if rate, err := strconv.ParseFloat(br.Rate, 64); err == nil {
+				f.breachRate = &rate
+			}
+		}
+	}
+	conds := c.Status.Conditions
+	f.available = conditionIs(conds, privacyv1alpha1.ConditionCollectorAvailable, metav1.ConditionTrue)
+	f.paused = ptr.Deref(c.Spec.Paused, false) || len(c.Status.PausedBy) > 0
+	f.retentionOverdue = conditionIs(conds, privacyv1alpha1.ConditionRetentionEnforced, metav1.ConditionFalse,
+		privacyv1alpha1.ReasonRetentionOverdue)
+	f.storageExceeded = conditionIs(conds, privacyv1alpha1.ConditionStorageAvailable, metav1.ConditionFalse,
+		privacyv1alpha1.ReasonStorageBudgetExceeded)
+	if r := c.Status.Retention; r != nil {
+		if r.OldestRecordTime != nil {
+			f.oldestRecord = &r.OldestRecordTime.Time
+		}
+		if r.LastPurgeTime != nil {
+			f.lastPurge = &r.LastPurgeTime.Time
+			f.lastPurged = r.LastPurged
 		}
 	}
 	m.set(types.NamespacedName{Namespace: c.Namespace, Name: c.Name}, f)
@@ -128,27 +206,55 @@ func (m *CampaignMetrics) observe(c *privacyv1alpha1.SurveyCampaign) {
 
 // Describe implements prometheus.Collector.
 func (m *CampaignMetrics) Describe(ch chan<- *prometheus.Desc) {
-	ch <- npsScoreDesc
-	ch <- responsesDesc
-	ch <- keyAgeDesc
-	ch <- breachRateDesc
+	for _, d := range []*prometheus.Desc{npsScoreDesc, responsesDesc, marginOfErrorDesc, keyAgeDesc, keyRotationIntervalDesc,
+		breachRateDesc, breachesDesc, collectorAvailableDesc, pausedDesc, retentionOverdueDesc, oldestRecordDesc,
+		lastPurgeDesc, lastPurgedDesc, storageExceededDesc} {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector.
 func (m *CampaignMetrics) Collect(ch chan<- prometheus.Metric) {
 	now := m.clock.Now()
 	m.each(func(key types.NamespacedName, f campaignFigures) {
+		gauge := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, key.Namespace, key.Name)
+		}
 		if f.score != nil {
-			ch <- prometheus.MustNewConstMetric(npsScoreDesc, prometheus.GaugeValue, float64(*f.score), key.Namespace, key.Name)
+			gauge(npsScoreDesc, float64(*f.score))
 		}
 		if f.responses != nil {
-			ch <- prometheus.MustNewConstMetric(responsesDesc, prometheus.GaugeValue, float64(*f.responses), key.Namespace, key.Name)
+			gauge(responsesDesc, float64(*f.responses))
+		}
+		if f.marginOfError != nil {
+			gauge(marginOfErrorDesc, *f.marginOfError)
 		}
 		if !f.rotatedAt.IsZero() {
-			ch <- prometheus.MustNewConstMetric(keyAgeDesc, prometheus.GaugeValue, max(now.Sub(f.rotatedAt).Seconds(), 0), key.Namespace, key.Name)
+			gauge(keyAgeDesc, max(now.Sub(f.rotatedAt).Seconds(), 0))
 		}
+		gauge(keyRotationIntervalDesc, f.rotationInterval.Seconds())
 		if f.breachRate != nil {
-			ch <- prometheus.MustNewConstMetric(breachRateDesc, prometheus.GaugeValue, *f.breachRate, key.Namespace, key.Name)
+			gauge(breachRateDesc, *f.breachRate)
+		}
+		if f.breaches != nil {
+			gauge(breachesDesc, float64(*f.breaches))
+		}
+		if f.available != nil {
+			gauge(collectorAvailableDesc, flag(*f.available))
+		}
+		gauge(pausedDesc, flag(f.paused))
+		if f.retentionOverdue != nil {
+			gauge(retentionOverdueDesc, flag(*f.retentionOverdue))
+		}
+		if f.storageExceeded != nil {
+			gauge(storageExceededDesc, flag(*f.storageExceeded))
+		}
+		if f.oldestRecord != nil {
+			gauge(oldestRecordDesc, float64(f.oldestRecord.Unix()))
+		}
+		if f.lastPurge != nil {
+			gauge(lastPurgeDesc, float64(f.lastPurge.Unix()))
+			gauge(lastPurgedDesc, float64(f.lastPurged))
 		}
 	})
 }
@@ -170,6 +276,7 @@ func (m *BreachMetrics) observe(b *privacyv1alpha1.BreachReport) {
 func (m *BreachMetrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- deadlineOverdueDesc
 	ch <- deadlineApproachingDesc
+	ch <- deadlineMissedDesc
 	ch <- deadlineDueDesc
 }
 
@@ -181,6 +288,8 @@ func (m *BreachMetrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(deadlineOverdueDesc, prometheus.GaugeValue, flag(ptr.Deref(d.Overdue, false)), labels...)
 			ch <- prometheus.MustNewConstMetric(deadlineApproachingDesc, prometheus.GaugeValue,
 				flag(d.State == privacyv1alpha1.DeadlineState(regulations.Approaching)), labels...)
+			ch <- prometheus.MustNewConstMetric(deadlineMissedDesc, prometheus.GaugeValue,
+				flag(d.State == privacyv1alpha1.DeadlineState(regulations.Overdue)), labels...)
 			if d.Due != nil && ptr.Deref(d.InForce, false) {
 				ch <- prometheus.MustNewConstMetric(deadlineDueDesc, prometheus.GaugeValue, float64(d.Due.Unix()), labels...)
 			}

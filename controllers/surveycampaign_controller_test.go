@@ -571,7 +571,13 @@ func TestNPSFromARealCollectorAndIdlePassesWriteNothing(t *testing.T) {
 		t.Errorf("kstatus %s, want Current", got)
 	}
 	wantAge := fakeClock.Since(c.Status.Encryption.RotatedAt.Time).Seconds()
-	for name, want := range map[string]float64{"surveyguard_nps_score": 25, "surveyguard_responses": 8, "surveyguard_key_age_seconds": wantAge} {
+	for name, want := range map[string]float64{
+		"surveyguard_nps_score": 25, "surveyguard_responses": 8, "surveyguard_key_age_seconds": wantAge,
+		"surveyguard_nps_margin_of_error":           ptr.Deref(c.Status.NPS.MarginOfError, -1),
+		"surveyguard_key_rotation_interval_seconds": c.Spec.Encryption.KeyRotationInterval.Seconds(),
+		"surveyguard_campaign_collector_available":  1, "surveyguard_campaign_paused": 0,
+		"surveyguard_storage_budget_exceeded": 0, "surveyguard_breaches": 0,
+	} {
 		if got, ok := metricValue(t, name, ns); !ok || got != want {
 			t.Errorf("%s{namespace=%q} = %v (exported %v), want %v", name, ns, got, ok, want)
 		}

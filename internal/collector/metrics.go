@@ -28,6 +28,9 @@ type metrics struct {
 	hmacRejected prometheus.Gauge
 	storage      *prometheus.GaugeVec
 	storageFull  prometheus.Gauge
+
+	// all is every collector registered in reg.
+	all []prometheus.Collector
 }
 
 func newMetrics(campaign string) *metrics {
@@ -81,10 +84,20 @@ func newMetrics(campaign string) *metrics {
 		Name: "surveyguard_collector_storage_full", ConstLabels: labels,
 		Help: "1 while ingest answers 503 because the storage budget is reached.",
 	})
-	m.reg.MustRegister(m.requests, m.commit, m.batch, m.responses,
+	m.all = []prometheus.Collector{m.requests, m.commit, m.batch, m.responses,
 		m.adminCalls, m.rateLimited, m.connRefused, m.reloadErrors, m.keysMissing, m.hmacRejected, m.storage, m.storageFull,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
+	m.reg.MustRegister(m.all...)
 	return m
+}
+
+// DescribeMetrics sends the description of every metric the collector
+// serves on /metrics: what test/monitoring checks the alerting rules and
+// the dashboard against.
+func DescribeMetrics(ch chan<- *prometheus.Desc) {
+	for _, c := range newMetrics("").all {
+		c.Describe(ch)
+	}
 }
 
 func (m *metrics) observeCommit(size int, took time.Duration) {
