@@ -44,7 +44,7 @@ func helmOn(t *testing.T, e *testenv.Env, args ...string) (string, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(assets, "helm"), args...) //nolint:gosec // the helm built by hack/build-control-plane.sh
+	cmd := exec.Command(filepath.Join(assets, "helm"), args...)
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	return string(out), err

@@ -1,7 +1,6 @@
 package manifests
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,43 +15,34 @@ import (
 func previousChart(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "surveyguard")
-	err := filepath.WalkDir(chart, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(chart, path)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(filepath.Join(dir, rel), 0o750)
-		case rel == filepath.Join("templates", "crds.yaml"):
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if strings.HasPrefix(rel, filepath.Join("files", "crds")+string(filepath.Separator)) {
-			rel = filepath.Join("crds", filepath.Base(rel))
-			if err := os.MkdirAll(filepath.Join(dir, "crds"), 0o750); err != nil {
-				return err
-			}
-		}
-		text := string(data)
-		switch rel {
-		case filepath.Join("crds", "privacy.surveyguard.io_surveycampaigns.yaml"):
-			before := text
-			text = strings.Replace(text, "    shortNames:\n    - "+shortName+"\n", "    shortNames:\n    - sc\n", 1)
-			if text == before {
-				t.Fatalf("the SurveyCampaign CRD has no short name %s to turn back into sc", shortName)
-			}
-		case "Chart.yaml":
-			text = replaceLine(t, text, "version: ", "version: 0.1.0")
-		}
-		return os.WriteFile(filepath.Join(dir, rel), []byte(text), 0o600)
-	})
-	if err != nil {
+	if err := os.CopyFS(dir, os.DirFS(chart)); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Remove(filepath.Join(dir, "templates", "crds.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "files", "crds"), filepath.Join(dir, "crds")); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(rel string, change func(string) string) {
+		t.Helper()
+		file := filepath.Join(dir, rel)
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(change(string(data))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(filepath.Join("crds", "privacy.surveyguard.io_surveycampaigns.yaml"), func(text string) string {
+		old := "    shortNames:\n    - " + shortName + "\n"
+		if !strings.Contains(text, old) {
+			t.Fatalf("the SurveyCampaign CRD has no short name %s to turn back into sc", shortName)
+		}
+		return strings.Replace(text, old, "    shortNames:\n    - sc\n", 1)
+	})
+	edit("Chart.yaml", func(text string) string { return replaceLine(t, text, "version: ", "version: 0.1.0") })
 	return dir
 }
 
