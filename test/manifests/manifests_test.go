@@ -74,7 +74,7 @@ func TestHelmChartInstalls(t *testing.T) {
 	if out, err := helmOn(t, e, "lint", "--strict", chart); err != nil {
 		t.Fatalf("helm lint: %v\n%s", err, out)
 	}
-	if out, err := helmOn(t, e, "install", "sg", chart, "-n", "sg-helm", "--create-namespace", "--wait=false"); err != nil {
+	if out, err := helmOn(t, e, "install", "sg", chart, "-n", "sg-helm", "--create-namespace", "--wait=hookOnly"); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
 	out, err := e.Kubectl("get", "clusterrole", "sg-surveyguard-manager", "-o", "yaml")

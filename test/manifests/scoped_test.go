@@ -25,7 +25,7 @@ func TestHelmNamespaceScoped(t *testing.T) {
 	for _, n := range []string{ns, "team-a", "team-b", "team-c"} {
 		createNamespace(t, e, n)
 	}
-	if out, err := helmOn(t, e, "install", "sg", chart, "-n", ns, "--wait=false", "--set", "watchNamespaces={team-a,team-b}"); err != nil {
+	if out, err := helmOn(t, e, "install", "sg", chart, "-n", ns, "--wait=hookOnly", "--set", "watchNamespaces={team-a,team-b}"); err != nil {
 		t.Fatalf("helm install: %v\n%s", err, out)
 	}
 	sa := "system:serviceaccount:" + ns + ":" + fullname

@@ -68,7 +68,7 @@ func TestHelmUpgradeUpdatesCRDs(t *testing.T) {
 	e := ownServer(t)
 	const ns = "sg-upgrade"
 	old := previousChart(t)
-	if out, err := helmOn(t, e, "install", "sg", old, "-n", ns, "--create-namespace", "--wait=false"); err != nil {
+	if out, err := helmOn(t, e, "install", "sg", old, "-n", ns, "--create-namespace", "--wait=hookOnly"); err != nil {
 		t.Fatalf("installing the previous chart: %v\n%s", err, out)
 	}
 	shortNames := func() string {
@@ -83,10 +83,11 @@ func TestHelmUpgradeUpdatesCRDs(t *testing.T) {
 		t.Fatalf("the previous chart installed short names %s, want [\"sc\"]", got)
 	}
 
-	out, err := helmOn(t, e, "upgrade", "sg", chart, "-n", ns, "--wait=false")
+	out, err := helmOn(t, e, "upgrade", "sg", chart, "-n", ns, "--wait=hookOnly")
 	if err == nil || !strings.Contains(out, "invalid ownership metadata") {
 		t.Fatalf("helm upgrade adopted the previous chart's CRDs without the migration (%v):\n%s", err, out)
 	}
+	t.Logf("before the migration, helm upgrade refuses: %s", out)
 	// The migration of docs/getting-started.md ("Upgrading from chart 0.1.0").
 	for _, name := range crdNames {
 		if out, err := e.Kubectl("label", "crd", name, "app.kubernetes.io/managed-by=Helm", "--overwrite"); err != nil {
@@ -96,7 +97,7 @@ func TestHelmUpgradeUpdatesCRDs(t *testing.T) {
 			t.Fatalf("%v\n%s", err, out)
 		}
 	}
-	if out, err := helmOn(t, e, "upgrade", "sg", chart, "-n", ns, "--wait=false"); err != nil {
+	if out, err := helmOn(t, e, "upgrade", "sg", chart, "-n", ns, "--wait=hookOnly"); err != nil {
 		t.Fatalf("helm upgrade after the migration: %v\n%s", err, out)
 	}
 	if got := shortNames(); got != `["`+shortName+`"]` {
@@ -108,10 +109,10 @@ func TestHelmUpgradeUpdatesCRDs(t *testing.T) {
 	}
 
 	// A second upgrade (from a chart with templated CRDs) needs nothing more.
-	if out, err := helmOn(t, e, "upgrade", "sg", chart, "-n", ns, "--wait=false", "--set", "logLevel=debug"); err != nil {
+	if out, err := helmOn(t, e, "upgrade", "sg", chart, "-n", ns, "--wait=hookOnly", "--set", "logLevel=debug"); err != nil {
 		t.Fatalf("a second helm upgrade: %v\n%s", err, out)
 	}
-	if out, err := helmOn(t, e, "uninstall", "sg", "-n", ns, "--wait=false"); err != nil {
+	if out, err := helmOn(t, e, "uninstall", "sg", "-n", ns, "--wait=hookOnly"); err != nil {
 		t.Fatalf("helm uninstall: %v\n%s", err, out)
 	}
 	for _, name := range crdNames {
