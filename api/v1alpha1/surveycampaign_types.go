@@ -641,7 +641,7 @@ type RetentionStatus struct {
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:shortName=sc,categories=surveyguard
+// +kubebuilder:resource:shortName=sgc,categories=surveyguard
 // +kubebuilder:printcolumn:name="NPS",type=integer,JSONPath=`.status.nps.score`
 // +kubebuilder:printcolumn:name="MOE",type=number,JSONPath=`.status.nps.marginOfError`
 // +kubebuilder:printcolumn:name="Responses",type=integer,JSONPath=`.status.nps.responses`

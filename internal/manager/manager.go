@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,6 +70,10 @@ type Options struct {
 	// HolidayCalendar is "name" or "namespace/name" of the ConfigMap of
 	// holidays business-day clocks skip; name alone is in OperatorNamespace.
 	HolidayCalendar string
+	// WatchNamespaces limits the manager to these namespaces: it caches and
+	// reconciles objects there only, so Roles in them are all the RBAC it
+	// needs. Empty: every namespace.
+	WatchNamespaces []string
 }
 
 // stringList is a repeatable string flag.
@@ -125,8 +130,10 @@ func holidayCalendar(flag, operatorNamespace string) (types.NamespacedName, erro
 const DefaultCollectorImage = "ghcr.io/surveyguard/surveyguard:latest"
 
 // CacheOptions limit the built-in kinds the manager caches to the children it
-// made (labelled managed-by=surveyguard): no cluster-wide Secret cache.
-func CacheOptions() cache.Options {
+// made (labelled managed-by=surveyguard): no cluster-wide Secret cache. With
+// namespaces, every kind is cached from those namespaces only (one watch per
+// namespace), so no list or watch is cluster-wide.
+func CacheOptions(namespaces ...string) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{privacyv1alpha1.LabelManagedBy: privacyv1alpha1.ManagedByValue})
 	byObject := map[client.Object]cache.ByObject{}
 	for _, obj := range controllers.CampaignChildKinds() {
@@ -134,7 +141,33 @@ func CacheOptions() cache.Options {
 	}
 	// managedFields are a large part of every cached object and the
 	// operator never reads them.
-	return cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
+	opts := cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
+}
+
+// watchNamespaces reads --watch-namespaces: a comma-separated list of
+// namespace names; empty is every namespace.
+func watchNamespaces(flag string) ([]string, error) {
+	if strings.TrimSpace(flag) == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, ns := range strings.Split(flag, ",") {
+		ns = strings.TrimSpace(ns)
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("%w: --watch-namespaces=%q: %q is not a namespace name: %s", cli.ErrUsage, flag, ns, strings.Join(errs, "; "))
+		}
+		if !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	return out, nil
 }
 
 // NewScheme returns the scheme with the built-in kinds and surveyguard's.
@@ -187,6 +220,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.Workers, "campaign-workers", 4, "How many SurveyCampaigns are reconciled at once.")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", time.Minute,
 		"How often each campaign's figures are read from its collector (±20% jitter).")
+	var watch string
+	fs.StringVar(&watch, "watch-namespaces", "",
+		"Comma-separated namespaces the operator watches and reconciles, the only ones its RBAC needs to cover; every namespace when empty.")
 	fs.StringVar(&o.HolidayCalendar, "holiday-calendar", "",
 		"ConfigMap (name, or namespace/name) listing per regime the holidays business-day clocks skip (docs/regulations.md); weekends only when empty.")
 	zapOpts := zap.Options{}
@@ -201,6 +237,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if _, err := holidayCalendar(o.HolidayCalendar, "default"); err != nil {
+		return err
+	}
+	var err error
+	if o.WatchNamespaces, err = watchNamespaces(watch); err != nil {
 		return err
 	}
 	if err := checkLeaderElection(o); err != nil {
@@ -247,7 +287,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  NewScheme(),
 		Metrics:                 metricsOpts,
-		Cache:                   CacheOptions(),
+		Cache:                   CacheOptions(o.WatchNamespaces...),
 		HealthProbeBindAddress:  o.ProbeAddr,
 		PprofBindAddress:        o.PprofAddr,
 		LeaderElection:          o.LeaderElect,
@@ -289,7 +329,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
 	ctrl.Log.WithName("setup").Info("starting manager",
-		"metrics", o.MetricsAddr, "probes", o.ProbeAddr, "leaderElection", o.LeaderElect)
+		"metrics", o.MetricsAddr, "probes", o.ProbeAddr, "leaderElection", o.LeaderElect, "watchNamespaces", o.WatchNamespaces)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running the manager: %w", err)
 	}

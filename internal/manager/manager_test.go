@@ -119,6 +119,35 @@ func TestMainRejectsABadHolidayCalendar(t *testing.T) {
 	}
 }
 
+func TestMainRejectsBadWatchNamespaces(t *testing.T) {
+	for _, v := range []string{"Team-A", "a,,b", "a/b", "a,b_c"} {
+		err := manager.Main(context.Background(), []string{"--watch-namespaces=" + v}, &strings.Builder{}, &strings.Builder{})
+		if err == nil || !strings.Contains(err.Error(), "--watch-namespaces") || !strings.Contains(err.Error(), "is not a namespace name") {
+			t.Errorf("--watch-namespaces=%s: want an error naming the flag, got %v", v, err)
+		}
+	}
+}
+
+func TestCacheOptionsWatchNamespaces(t *testing.T) {
+	if opts := manager.CacheOptions(); opts.DefaultNamespaces != nil {
+		t.Errorf("without namespaces the cache is limited to %v; want every namespace", opts.DefaultNamespaces)
+	}
+	opts := manager.CacheOptions("team-a", "team-b")
+	if len(opts.DefaultNamespaces) != 2 {
+		t.Fatalf("cache namespaces %v, want team-a and team-b", opts.DefaultNamespaces)
+	}
+	for _, ns := range []string{"team-a", "team-b"} {
+		if _, ok := opts.DefaultNamespaces[ns]; !ok {
+			t.Errorf("cache namespaces %v lack %s", opts.DefaultNamespaces, ns)
+		}
+	}
+	for obj, by := range opts.ByObject {
+		if by.Namespaces != nil {
+			t.Errorf("%T is cached from %v, past the watched namespaces", obj, by.Namespaces)
+		}
+	}
+}
+
 func TestMainRejectsLeaderElectionTimingsClientGoRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -141,7 +170,7 @@ func TestMainHelpListsFlags(t *testing.T) {
 	if err := manager.Main(context.Background(), []string{"--help"}, &stdout, &strings.Builder{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, flag := range []string{"-metrics-bind-address", "-health-probe-bind-address", "-leader-elect", "-leader-elect-renew-deadline", "-leader-elect-retry-period", "-kubeconfig", "-holiday-calendar"} {
+	for _, flag := range []string{"-metrics-bind-address", "-health-probe-bind-address", "-leader-elect", "-leader-elect-renew-deadline", "-leader-elect-retry-period", "-kubeconfig", "-holiday-calendar", "-watch-namespaces"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("surveyguard manager --help does not list %s:\n%s", flag, stdout.String())
 		}
