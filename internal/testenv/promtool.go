@@ -22,16 +22,12 @@ func Promtool() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	data := os.Getenv("XDG_DATA_HOME")
-	if data == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		data = filepath.Join(home, ".local", "share")
+	data, err := dataHome()
+	if err != nil {
+		return "", err
 	}
 	pinned := filepath.Join(data, "kubebuilder-envtest", "tools", "promtool-v"+version)
-	if _, err := os.Stat(pinned); err == nil { //nolint:gosec // G703: the pinned path under the developer's own data directory
+	if _, err := os.Stat(pinned); err == nil {
 		return pinned, nil
 	}
 	if p, err := exec.LookPath("promtool"); err == nil {

@@ -37,13 +37,9 @@ func AssetsDir() (string, error) {
 		if err != nil {
 			return "", err
 		}
-		data := os.Getenv("XDG_DATA_HOME")
-		if data == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", err
-			}
-			data = filepath.Join(home, ".local", "share")
+		data, err := dataHome()
+		if err != nil {
+			return "", err
 		}
 		dir = filepath.Join(data, "kubebuilder-envtest", "k8s",
 			fmt.Sprintf("%s-%s-%s", version, runtime.GOOS, runtime.GOARCH))
@@ -195,4 +191,17 @@ func Eventually(t testing.TB, limit time.Duration, what string, cond func() erro
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// dataHome is $XDG_DATA_HOME, or ~/.local/share: where the setup-envtest
+// store (the control plane, promtool) lives.
+func dataHome() (string, error) {
+	if data := os.Getenv("XDG_DATA_HOME"); data != "" {
+		return data, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".local", "share"), nil
 }
