@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -323,9 +324,14 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Workers}).
-		For(&privacyv1alpha1.SurveyCampaign{})
+		// A campaign's own status patches do not start another pass: only
+		// its spec, labels, annotations, finalizers and deletion do.
+		For(&privacyv1alpha1.SurveyCampaign{}, builder.WithPredicates(campaignChanged))
 	for _, kind := range CampaignChildKinds() {
-		b = b.Owns(kind)
+		// A child's creation is the pass's own doing (and a restart's first
+		// list enqueues every campaign anyway): only its changes and its
+		// deletion bring the campaign back.
+		b = b.Owns(kind, builder.WithPredicates(predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}))
 	}
 	return b.
 		// Only a policy's spec (or its coming and going) changes its

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
@@ -180,8 +181,11 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 		if err := r.Create(ctx, s); err != nil {
 			return nil, fmt.Errorf("creating the key Secret: %w", err)
 		}
-		r.event(c, corev1.EventTypeNormal, "KeysCreated", "Created", "created key Secret %s with data key %s", n.keys, id)
-		obs.changed = append(obs.changed, "Secret/"+n.keys)
+		// The pass's one "Created" event names it with its first data key
+		// (an event of its own would be one more write per new campaign).
+		r.recordChange(c, obs, "Secret", n.keys, string(controllerutil.OperationResultCreated))
+		created := obs.changedBy[string(controllerutil.OperationResultCreated)]
+		created[len(created)-1] += " (data key " + id + ")"
 		obs.activeKeyID, obs.rotatedAt = keyState(s)
 		return s, nil
 	}
