@@ -217,7 +217,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"Development only: namespace/name=host:port dials that address for the campaign's admin API instead of its Service "+
 			"(TLS is still verified against the Service's name). Repeatable.")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "0", "Address of the Go profiler (net/http/pprof); \"0\" disables it. Profiling only: it is unauthenticated.")
-	fs.IntVar(&o.Workers, "campaign-workers", 4, "How many SurveyCampaigns are reconciled at once.")
+	fs.IntVar(&o.Workers, "campaign-workers", 8, "How many SurveyCampaigns are reconciled at once.")
 	fs.DurationVar(&o.StatsInterval, "stats-interval", time.Minute,
 		"How often each campaign's figures are read from its collector (±20% jitter).")
 	var watch string
@@ -231,8 +231,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "Path to a kubeconfig; $KUBECONFIG or in-cluster when empty.")
 	var qps float64
 	var burst int
-	fs.Float64Var(&qps, "kube-api-qps", 100, "Requests per second the operator may send the API server (client-side limit).")
-	fs.IntVar(&burst, "kube-api-burst", 200, "Requests the operator may send at once above --kube-api-qps.")
+	fs.Float64Var(&qps, "kube-api-qps", 500, "Requests per second the operator may send the API server for each kind (client-side limit; the API server's priority and fairness protects it).")
+	fs.IntVar(&burst, "kube-api-burst", 1000, "Requests the operator may send at once above --kube-api-qps.")
 	if help, err := cli.Parse(fs, args); help || err != nil {
 		return err
 	}
