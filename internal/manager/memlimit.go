@@ -11,10 +11,20 @@ import (
 	"strings"
 )
 
-// memoryLimitShare is the part of the container's memory limit the Go heap
-// is kept under: the rest is the runtime's own, stacks and what the kernel
-// counts against the container besides the heap.
-const memoryLimitShare = 0.9
+// What the Go heap is kept under, from the container's memory limit: the
+// limit less nonHeapReserve, the binary's code and tables (about 50 MiB
+// resident, file pages the kernel counts against the container), but never
+// more than memoryLimitShare of the limit (the runtime's own memory and
+// stacks) nor less than half of it.
+const (
+	nonHeapReserve   = 48 << 20
+	memoryLimitShare = 0.9
+)
+
+// heapLimit is the Go heap limit for a container memory limit of n bytes.
+func heapLimit(n int64) int64 {
+	return min(int64(float64(n)*memoryLimitShare), max(n/2, n-nonHeapReserve))
+}
 
 // cgroupRoot is where the container's cgroup is mounted.
 const cgroupRoot = "/sys/fs/cgroup"
@@ -48,8 +58,8 @@ func containerMemoryLimit(root string) (limit int64, ok bool, err error) {
 	return 0, false, nil
 }
 
-// setMemoryLimit keeps the Go heap under 90% of the container's memory
-// limit, so that the garbage collector works harder before the kernel kills
+// setMemoryLimit keeps the Go heap under heapLimit of the container's
+// memory limit (80 MiB of 128 MiB, 208 MiB of 256 MiB), so that the garbage collector works harder before the kernel kills
 // the manager, instead of letting garbage from a burst of reconciles grow to
 // twice the live heap. GOMEMLIMIT, when set, wins. It returns the limit set
 // and where it came from, for the log.
@@ -61,7 +71,7 @@ func setMemoryLimit(root string) (limit int64, source string, err error) {
 	if err != nil || !ok {
 		return 0, "", err
 	}
-	limit = int64(float64(n) * memoryLimitShare)
+	limit = heapLimit(n)
 	debug.SetMemoryLimit(limit)
 	return limit, "the container's memory limit", nil
 }

@@ -47,7 +47,6 @@ func TestContainerMemoryLimit(t *testing.T) {
 }
 
 func TestSetMemoryLimit(t *testing.T) {
-	var mib128 int64 = 128 << 20
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	root := t.TempDir()
 	if err := os.WriteFile(filepath.Join(root, "memory.max"), []byte("134217728"), 0o600); err != nil {
@@ -55,11 +54,24 @@ func TestSetMemoryLimit(t *testing.T) {
 	}
 	t.Setenv("GOMEMLIMIT", "")
 	limit, source, err := setMemoryLimit(root)
-	if err != nil || limit != int64(float64(mib128)*memoryLimitShare) || source == "" || debug.SetMemoryLimit(-1) != limit {
+	if err != nil || limit != 80<<20 || source == "" || debug.SetMemoryLimit(-1) != limit {
 		t.Errorf("limit %d from %q (%v); runtime %d", limit, source, err, debug.SetMemoryLimit(-1))
 	}
 	t.Setenv("GOMEMLIMIT", "50MiB")
 	if _, source, _ := setMemoryLimit(root); source != "GOMEMLIMIT" {
 		t.Errorf("GOMEMLIMIT set, source %q", source)
+	}
+}
+
+func TestHeapLimitLeavesRoomForTheBinary(t *testing.T) {
+	for _, tc := range []struct{ limit, want int64 }{
+		{64 << 20, 32 << 20},   // half: the reserve would leave too little
+		{128 << 20, 80 << 20},  // the limit less the binary's ~48 MiB
+		{256 << 20, 208 << 20}, // the chart's default
+		{1 << 30, 966367641},   // 90% (of 1 GiB) once the reserve is the smaller part
+	} {
+		if got := heapLimit(tc.limit); got != tc.want {
+			t.Errorf("heapLimit(%d MiB) = %d MiB, want %d MiB", tc.limit>>20, got>>20, tc.want>>20)
+		}
 	}
 }
