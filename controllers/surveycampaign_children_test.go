@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"bytes"
 	"reflect"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/collectorapi"
@@ -112,6 +114,12 @@ func TestCollectorConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the collector refuses what the operator renders: %v\n%s", err, data)
 			}
+			// What was read back renders to the same bytes, and they are
+			// sigs.k8s.io/yaml's, which earlier versions wrote: an upgrade
+			// changes no ConfigMap and restarts no collector.
+			if again, err := sigsyaml.Marshal(cfg); err != nil || !bytes.Equal(again, data) {
+				t.Errorf("the rendering is not sigs.k8s.io/yaml's (%v):\n%s\nwant\n%s", err, data, again)
+			}
 			want := map[string][]string{"plan": {"free", "pro", "enterprise"}, "region": {"eu", "in", "us"}}
 			if !reflect.DeepEqual(cfg.Collect.Segments, want) {
 				t.Errorf("segments = %v, want %v", cfg.Collect.Segments, want)
@@ -202,9 +210,32 @@ func TestCollectorConfigLanguages(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the collector refuses what the operator renders: %v\n%s", err, data)
 			}
+			// What was read back renders to the same bytes, and they are
+			// sigs.k8s.io/yaml's, which earlier versions wrote: an upgrade
+			// changes no ConfigMap and restarts no collector.
+			if again, err := sigsyaml.Marshal(cfg); err != nil || !bytes.Equal(again, data) {
+				t.Errorf("the rendering is not sigs.k8s.io/yaml's (%v):\n%s\nwant\n%s", err, data, again)
+			}
 			if cfg.DefaultLanguage != tc.wantLang || !reflect.DeepEqual(cfg.Languages, tc.wantLangs) {
 				t.Errorf("defaultLanguage %q, languages %+v; want %q, %+v", cfg.DefaultLanguage, cfg.Languages, tc.wantLang, tc.wantLangs)
 			}
 		})
+	}
+}
+
+// BenchmarkCollectorConfig renders a campaign's collector configuration, as
+// every pass does.
+func BenchmarkCollectorConfig(b *testing.B) {
+	policy := &privacyv1alpha1.RetentionPolicy{Spec: privacyv1alpha1.RetentionPolicySpec{MaxAge: metav1.Duration{Duration: 2160 * time.Hour}}}
+	c := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: "checkout-nps", Namespace: "shop"}}
+	c.Spec.Question = "How likely are you to recommend Acme Checkout to a friend or colleague?"
+	c.Spec.Consent.NoticeVersion = "2026-01"
+	c.Spec.Storage = privacyv1alpha1.StorageSpec{Embedded: &privacyv1alpha1.EmbeddedStorage{}}
+	c.Spec.Collect.Segments = privacyv1alpha1.Segments{"plan": {"free", "pro", "enterprise"}, "region": {"eu", "in", "us"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := collectorConfig(c, policy); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -208,10 +208,12 @@ func ParseConfig(data []byte) (*Config, error) {
 		}
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	return c, c.validate()
+	return c, c.Validate()
 }
 
-func (c *Config) validate() error {
+// Validate checks every field of a configuration built in code, as
+// ParseConfig does after decoding a file; the error names the field.
+func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("configuration: %s: %s", field, fmt.Sprintf(format, args...)))
