@@ -144,6 +144,7 @@ func reportCommits(b *testing.B, f *collectortest.Fixture, elapsed time.Duration
 		return
 	}
 	b.ReportMetric(sum("surveyguard_collector_batch_size_sum")/commits, "responses/commit")
+	b.ReportMetric(commits/elapsed.Seconds(), "commits/s")
 	b.ReportMetric(100*sum("surveyguard_collector_commit_seconds_sum")/elapsed.Seconds(), "writer-busy-%")
 }
 

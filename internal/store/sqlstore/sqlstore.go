@@ -96,8 +96,14 @@ type queries struct {
 type Options struct {
 	// MaxBatch is the most inserts one group commit takes.
 	MaxBatch int
-	// ObserveCommit, when set, is told each group commit's size and duration.
+	// ObserveCommit, when set, is told each group commit's size and how
+	// long its transaction took (not counting Sync).
 	ObserveCommit func(size int, took time.Duration)
+	// Sync, when set, makes every transaction committed so far durable: the
+	// backend's connections commit without waiting for the disk, and no
+	// write is answered before a Sync that started after its commit has
+	// returned (see store.BatcherOptions). The SQLite backend sets it.
+	Sync func() error
 }
 
 // New creates the schema and starts the group-commit writer. reader may be
@@ -132,7 +138,7 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		// same transaction replaces (see Erase).
 		claimMeta: s.bind(`INSERT INTO meta (k, v) VALUES (?, '') ON CONFLICT (k) DO NOTHING RETURNING k`),
 	}
-	s.batcher = store.NewBatcher(o.MaxBatch, s.flush, o.ObserveCommit)
+	s.batcher = store.NewBatcher(s.flush, store.BatcherOptions{Max: o.MaxBatch, Sync: o.Sync, Observe: o.ObserveCommit})
 	return s, nil
 }
 
@@ -469,8 +475,14 @@ func hasPersonal(r *store.Record) bool {
 	return r.Email != nil || r.CustomerID != nil || r.Comment != nil
 }
 
-// Ping implements store.Store.
-func (s *Store) Ping(ctx context.Context) error { return s.writer.PingContext(ctx) }
+// Ping implements store.Store: a store whose fsync failed (store.ErrSyncFailed)
+// is not reachable for writes any more.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.batcher.Err(); err != nil {
+		return err
+	}
+	return s.writer.PingContext(ctx)
+}
 
 // Close implements store.Store: pending inserts are committed first.
 func (s *Store) Close() error {
