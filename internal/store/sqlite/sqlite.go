@@ -62,9 +62,12 @@ var Dialect = sqlstore.Dialect{
 	Schema:          schema,
 	Placeholder:     sqlstore.QuestionMark,
 	InsertResponses: "INSERT OR IGNORE INTO",
-	PurgeBatch:      1000,
-	NoSpace:         noSpace,
-	Size:            size,
+	// The modernc driver caches no statement: without this, every group
+	// commit parses its multi-row INSERT and upsert anew.
+	PrepareGroupCommit: true,
+	PurgeBatch:         1000,
+	NoSpace:            noSpace,
+	Size:               size,
 }
 
 // sqliteFull is SQLite's primary result code SQLITE_FULL: a write failed
