@@ -151,14 +151,14 @@ func open(ctx context.Context, path string, o sqlstore.Options, beforeSync func(
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	reader.SetMaxOpenConns(4)
-	wal := path + "-wal"
+	w := &walSyncer{path: path + "-wal", dir: filepath.Dir(path)}
 	o.Sync = func() error {
 		if beforeSync != nil {
 			if err := beforeSync(); err != nil {
 				return err
 			}
 		}
-		return syncFile(wal)
+		return w.sync()
 	}
 	s, err := sqlstore.New(ctx, Dialect, writer, reader, o)
 	if err != nil {
@@ -166,12 +166,50 @@ func open(ctx context.Context, path string, o sqlstore.Options, beforeSync func(
 	}
 	// Creating the schema has opened the WAL, so -wal and -shm exist now.
 	// The schema's commit is made durable here, and so are the WAL's and
-	// the database's names in the directory: SQLite fsyncs a new WAL's
-	// directory only at its first fsync of it, which a checkpoint may be.
-	if err := errors.Join(restrict(path), o.Sync(), syncFile(filepath.Dir(path))); err != nil {
+	// the database's names in the directory (walSyncer.sync): SQLite
+	// fsyncs a new WAL's directory only at its own first fsync of it, which
+	// with synchronous=NORMAL is a checkpoint's.
+	if err := errors.Join(restrict(path), o.Sync()); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: %w", err), s.Close())
 	}
 	return s, nil
+}
+
+// walSyncer makes the WAL durable. It is used by one goroutine at a time
+// (the batcher's sync goroutine, or Open before it starts).
+type walSyncer struct {
+	path, dir string
+	// ino is the WAL file whose name is known to be durable: SQLite deletes
+	// the WAL when its last connection closes and creates it anew, and a
+	// new file's directory entry must reach the disk too.
+	ino uint64
+}
+
+// sync fdatasyncs the WAL, and its directory the first time it sees this
+// WAL file.
+func (w *walSyncer) sync() error {
+	f, err := os.Open(w.path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	if err := fdatasync(f); err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Ino != w.ino {
+		if err := syncFile(w.dir); err != nil {
+			return err
+		}
+		if ok {
+			w.ino = st.Ino
+		}
+	}
+	return nil
 }
 
 // syncFile flushes the file (or directory) at name to disk with
