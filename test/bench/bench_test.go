@@ -10,6 +10,7 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -61,14 +62,18 @@ var (
 )
 
 // backend returns a config edit that points a collector at a fresh database
-// of the backend, and an opener for direct access to the same store.
-func backend(b *testing.B, name string) (edit func(string) string, open func(dir string) (store.Store, error)) {
+// of the backend, an opener for direct access to the same store, and an
+// opener of the same database with database/sql alone (the baselines' plain
+// SQL).
+func backend(b *testing.B, name string) (edit func(string) string, open func(dir string) (store.Store, error), raw func(dir string) (*sql.DB, error)) {
 	b.Helper()
 	switch name {
 	case "sqlite":
 		return unlimited, func(dir string) (store.Store, error) {
-			return sqlite.Open(context.Background(), filepath.Join(dir, "data", "responses.db"), sqlstore.Options{MaxBatch: 10000})
-		}
+				return sqlite.Open(context.Background(), filepath.Join(dir, "data", "responses.db"), sqlstore.Options{MaxBatch: 10000})
+			}, func(dir string) (*sql.DB, error) {
+				return sql.Open("sqlite", "file:"+filepath.Join(dir, "data", "responses.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
+			}
 	default:
 		pgOnce.Do(func() { pg, pgErr = testenv.StartPostgres() })
 		if pgErr != nil {
@@ -84,6 +89,8 @@ func backend(b *testing.B, name string) (edit func(string) string, open func(dir
 				return unlimited(replaceStore(cfg, fmt.Sprintf("store: {driver: postgres, dsnFile: %s}", dsnFile)))
 			}, func(string) (store.Store, error) {
 				return postgres.Open(context.Background(), dsn, sqlstore.Options{MaxBatch: 10000})
+			}, func(string) (*sql.DB, error) {
+				return sql.Open("pgx", dsn)
 			}
 	}
 }
@@ -144,6 +151,7 @@ func reportCommits(b *testing.B, f *collectortest.Fixture, elapsed time.Duration
 		return
 	}
 	b.ReportMetric(sum("surveyguard_collector_batch_size_sum")/commits, "responses/commit")
+	b.ReportMetric(commits/elapsed.Seconds(), "commits/s")
 	b.ReportMetric(100*sum("surveyguard_collector_commit_seconds_sum")/elapsed.Seconds(), "writer-busy-%")
 }
 
@@ -154,7 +162,7 @@ func BenchmarkIngest(b *testing.B) {
 	for _, be := range []string{"sqlite", "postgres"} {
 		for _, kind := range []string{"full", "bare"} {
 			b.Run(be+"/"+kind, func(b *testing.B) {
-				edit, _ := backend(b, be)
+				edit, _, _ := backend(b, be)
 				f := collectortest.Start(b, edit)
 				body := loadgen.Body(notice)
 				if kind == "bare" {
@@ -182,7 +190,7 @@ func BenchmarkIngest(b *testing.B) {
 func BenchmarkGroupCommitCeiling(b *testing.B) {
 	for _, be := range []string{"sqlite", "postgres"} {
 		b.Run(be, func(b *testing.B) {
-			_, open := backend(b, be)
+			_, open, _ := backend(b, be)
 			s, err := open(b.TempDir())
 			if err != nil {
 				b.Fatal(err)
@@ -261,7 +269,7 @@ func seedRows() int64 {
 func BenchmarkPurge(b *testing.B) {
 	for _, be := range []string{"sqlite", "postgres"} {
 		b.Run(be, func(b *testing.B) {
-			edit, open := backend(b, be)
+			edit, open, _ := backend(b, be)
 			// Old responses, written through the same store code.
 			seedInto := func(dir string) {
 				s, err := open(dir)
@@ -288,7 +296,7 @@ func BenchmarkPurge(b *testing.B) {
 			go func() {
 				time.Sleep(500 * time.Millisecond) // let the load reach its pace first
 				cutoff := time.Now().Add(-30 * 24 * time.Hour).UTC().Format(time.RFC3339)
-				a := f.AdminDo(b, http.MethodPost, "/admin/v1/purge", `{"cutoff":"`+cutoff+`"}`)
+				a := f.AdminDo(b, http.MethodPost, "/admin/v1/purge", `{"cutoff":"`+cutoff+`","action":"Delete"}`)
 				defer stopLoad()
 				if a.Status != http.StatusOK {
 					done <- purgeResult{err: fmt.Errorf("purge: %d %s", a.Status, a.Raw)}
@@ -313,6 +321,48 @@ func BenchmarkPurge(b *testing.B) {
 			b.ReportMetric(p.rows/p.elapsed.Seconds(), "purge-rows/s")
 			b.ReportMetric(float64(r.P99)/1e6, "ingest-p99-during-purge-ms")
 			b.ReportMetric(r.PerSecond, "ingest-responses/s-during-purge")
+		})
+	}
+}
+
+// BenchmarkPurgeBaseline: the purge's baseline, one plain DELETE of the
+// same BENCH_PURGE_ROWS old rows (seeded the same way) in one transaction,
+// with no ingest, no counters, no receipt and no batches: what the database
+// itself does. Compare purge-rows/s of BenchmarkPurge with it.
+func BenchmarkPurgeBaseline(b *testing.B) {
+	for _, be := range []string{"sqlite", "postgres"} {
+		b.Run(be, func(b *testing.B) {
+			_, open, raw := backend(b, be)
+			dir := b.TempDir()
+			s, err := open(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			seed(b, s, seedRows())
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+			db, err := raw(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = db.Close() }()
+			cutoff := time.Now().Add(-30 * 24 * time.Hour).UnixMilli()
+			q := `DELETE FROM responses WHERE anonymized = 0 AND received_at < ?`
+			if be == "postgres" {
+				q = strings.ReplaceAll(q, "?", "$1")
+			}
+			start := time.Now()
+			res, err := db.ExecContext(context.Background(), q, cutoff)
+			if err != nil {
+				b.Fatal(err)
+			}
+			elapsed := time.Since(start)
+			n, _ := res.RowsAffected()
+			if n != seedRows() {
+				b.Errorf("deleted %d rows, seeded %d", n, seedRows())
+			}
+			b.ReportMetric(float64(n)/elapsed.Seconds(), "delete-rows/s")
 		})
 	}
 }

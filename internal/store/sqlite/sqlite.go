@@ -1,6 +1,11 @@
 // Package sqlite is the embedded store: one SQLite database file (pure Go,
-// no cgo) in WAL mode with synchronous=FULL, so a commit is on disk when it
-// returns. It serves one collector replica.
+// no cgo) in WAL mode. It serves one collector replica.
+//
+// Commits are pipelined: the writer commits with synchronous=NORMAL (the
+// transaction's WAL frames are written, not fsync'd) and goes on with the
+// next group, while the batcher's sync goroutine fsyncs the WAL file and
+// only then answers the writes it covers. docs/collector.md gives the crash
+// argument.
 //
 // The database file and its -wal and -shm companions are private to the
 // collector's user (0600), and so is a data directory Open creates (0700).
@@ -15,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	driver "modernc.org/sqlite" // registers the "sqlite" driver; its Error type
 
@@ -56,9 +62,12 @@ var Dialect = sqlstore.Dialect{
 	Schema:          schema,
 	Placeholder:     sqlstore.QuestionMark,
 	InsertResponses: "INSERT OR IGNORE INTO",
-	PurgeBatch:      1000,
-	NoSpace:         noSpace,
-	Size:            size,
+	// The modernc driver caches no statement: without this, every group
+	// commit parses its multi-row INSERT and upsert anew.
+	PrepareGroupCommit: true,
+	PurgeBatch:         1000,
+	NoSpace:            noSpace,
+	Size:               size,
 }
 
 // sqliteFull is SQLite's primary result code SQLITE_FULL: a write failed
@@ -94,11 +103,22 @@ func files(path string) []string { return []string{path, path + "-wal", path + "
 // pragmas are set on every connection. journal_size_limit makes a
 // checkpoint that resets the WAL truncate it back to 4 MiB, so a burst of
 // writes does not keep the WAL file at its peak size for ever.
-var pragmas = []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)",
+//
+// synchronous=NORMAL: a commit writes its WAL frames without fsync; the
+// store's Sync (syncWAL) fsyncs them before any write is answered. A
+// checkpoint still fsyncs the WAL before it copies frames into the
+// database, and the database before the WAL may be reset.
+var pragmas = []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)",
 	"cache_size(-65536)", "temp_store(MEMORY)", "journal_size_limit(4194304)"}
 
 // Open opens (creating if needed) the database file at path.
 func Open(ctx context.Context, path string, o sqlstore.Options) (*sqlstore.Store, error) {
+	return open(ctx, path, o, nil)
+}
+
+// open is Open; beforeSync, when set (by tests), runs before each fsync of
+// the WAL, and an error it returns fails that sync.
+func open(ctx context.Context, path string, o sqlstore.Options, beforeSync func() error) (*sqlstore.Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: no database path")
 	}
@@ -131,15 +151,97 @@ func Open(ctx context.Context, path string, o sqlstore.Options) (*sqlstore.Store
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	reader.SetMaxOpenConns(4)
+	w := &walSyncer{path: path + "-wal", dir: filepath.Dir(path)}
+	o.Sync = func() error {
+		if beforeSync != nil {
+			if err := beforeSync(); err != nil {
+				return err
+			}
+		}
+		return w.sync()
+	}
 	s, err := sqlstore.New(ctx, Dialect, writer, reader, o)
 	if err != nil {
 		return nil, errors.Join(err, writer.Close(), reader.Close())
 	}
 	// Creating the schema has opened the WAL, so -wal and -shm exist now.
-	if err := restrict(path); err != nil {
+	// The schema's commit is made durable here, and so are the WAL's and
+	// the database's names in the directory (walSyncer.sync): SQLite
+	// fsyncs a new WAL's directory only at its own first fsync of it, which
+	// with synchronous=NORMAL is a checkpoint's.
+	if err := errors.Join(restrict(path), o.Sync()); err != nil {
 		return nil, errors.Join(fmt.Errorf("sqlite: %w", err), s.Close())
 	}
 	return s, nil
+}
+
+// walSyncer makes the WAL durable. It is used by one goroutine at a time
+// (the batcher's sync goroutine, or Open before it starts).
+type walSyncer struct {
+	path, dir string
+	// ino is the WAL file whose name is known to be durable: SQLite deletes
+	// the WAL when its last connection closes and creates it anew, and a
+	// new file's directory entry must reach the disk too.
+	ino uint64
+}
+
+// sync fdatasyncs the WAL, and its directory the first time it sees this
+// WAL file.
+func (w *walSyncer) sync() error {
+	f, err := os.Open(w.path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	if err := fdatasync(f); err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Ino != w.ino {
+		if err := syncFile(w.dir); err != nil {
+			return err
+		}
+		if ok {
+			w.ino = st.Ino
+		}
+	}
+	return nil
+}
+
+// syncFile flushes the file (or directory) at name to disk with
+// fdatasync, as SQLite's own synchronous=FULL commits do: the data and the
+// file's size, not its times, whose change would cost a journal commit of
+// the file system each time. The WAL is opened anew each time rather than
+// kept open: fdatasync flushes the file whichever descriptor asks, and a
+// fresh open can never hold a WAL file SQLite has since replaced.
+func syncFile(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	return errors.Join(fdatasync(f), f.Close())
+}
+
+func fdatasync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			if serr = syscall.Fdatasync(int(fd)); !errors.Is(serr, syscall.EINTR) {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 // makeDataDir creates dir, and the directories above it, when it does not

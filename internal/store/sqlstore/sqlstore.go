@@ -35,6 +35,9 @@ type Dialect struct {
 	// idempotency key is already stored. SQLite's "INSERT OR IGNORE" lets it
 	// skip the statement journal a possibly-aborting multi-row INSERT needs.
 	InsertResponses, ConflictClause string
+	// PrepareGroupCommit keeps the group commit's statements prepared
+	// (see preparedStmts): SQLite does not cache statements itself.
+	PrepareGroupCommit bool
 	// PurgeBatch is the default number of rows per purge transaction, at
 	// most store.MaxPurgeBatch. SQLite has one writer, so its batches are
 	// smaller: ingest waits for at most one of them.
@@ -84,6 +87,9 @@ type Store struct {
 	batcher *store.Batcher
 	q       queries
 	rewrap  rewrapCursor
+	// texts and prepared are the group commit's statements (prepared.go).
+	texts    sqlTexts
+	prepared preparedStmts
 }
 
 type queries struct {
@@ -96,8 +102,14 @@ type queries struct {
 type Options struct {
 	// MaxBatch is the most inserts one group commit takes.
 	MaxBatch int
-	// ObserveCommit, when set, is told each group commit's size and duration.
+	// ObserveCommit, when set, is told each group commit's size and how
+	// long its transaction took (not counting Sync).
 	ObserveCommit func(size int, took time.Duration)
+	// Sync, when set, makes every transaction committed so far durable: the
+	// backend's connections commit without waiting for the disk, and no
+	// write is answered before a Sync that started after its commit has
+	// returned (see store.BatcherOptions). The SQLite backend sets it.
+	Sync func() error
 }
 
 // New creates the schema and starts the group-commit writer. reader may be
@@ -132,7 +144,7 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		// same transaction replaces (see Erase).
 		claimMeta: s.bind(`INSERT INTO meta (k, v) VALUES (?, '') ON CONFLICT (k) DO NOTHING RETURNING k`),
 	}
-	s.batcher = store.NewBatcher(o.MaxBatch, s.flush, o.ObserveCommit)
+	s.batcher = store.NewBatcher(s.flush, store.BatcherOptions{Max: o.MaxBatch, Sync: o.Sync, Observe: o.ObserveCommit})
 	return s, nil
 }
 
@@ -237,15 +249,11 @@ const subjectChunk = 250
 // countSubjects adds references to respondents in one upsert; a respondent
 // whose count equals what was added is new, and counts as a customer.
 func (s *Store) countSubjects(ctx context.Context, tx *sql.Tx, subs []string, d *deltas) error {
-	marks := make([]string, len(subs))
 	args := make([]any, 0, 2*len(subs))
-	for i, sub := range subs {
-		marks[i] = "(?, ?)"
+	for _, sub := range subs {
 		args = append(args, sub, d.subjects[sub])
 	}
-	q := s.bind(`INSERT INTO subjects (pseudonym, refs) VALUES ` + strings.Join(marks, ", ") +
-		` ON CONFLICT (pseudonym) DO UPDATE SET refs = subjects.refs + excluded.refs RETURNING pseudonym, refs`)
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := s.prepared.query(ctx, tx, s.countSubjectsSQL(len(subs)), args...)
 	if err != nil {
 		return fmt.Errorf("%s: counting respondents: %w", s.d.Name, err)
 	}
@@ -379,6 +387,15 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error)
 // flush writes one group commit.
 func (s *Store) flush(batch []*store.Pending) error {
 	ctx := context.Background()
+	subjects := map[string]bool{}
+	for _, p := range batch {
+		if sub := p.Record.Subject(); sub != "" {
+			subjects[sub] = true
+		}
+	}
+	if err := s.prepareGroup(ctx, len(batch), len(subjects)); err != nil {
+		return s.d.noSpace(fmt.Errorf("%s: preparing the group commit: %w", s.d.Name, err))
+	}
 	return s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
 		for start := 0; start < len(batch); start += insertChunk {
 			if err := s.insertChunk(ctx, tx, batch[start:min(start+insertChunk, len(batch))], d); err != nil {
@@ -399,11 +416,8 @@ const insertColumns = 11
 // chunk) are skipped by ON CONFLICT; RETURNING says which rows went in, and
 // the others are answered with the ID stored first.
 func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Pending, d *deltas) error {
-	var q strings.Builder
-	q.WriteString(s.d.InsertResponses + ` responses (id, idempotency_key, received_at, score, segments, key_id,
-		email, customer_id, comment, subject_customer, subject_email) VALUES `)
 	args := make([]any, 0, len(chunk)*insertColumns)
-	for i, p := range chunk {
+	for _, p := range chunk {
 		r := p.Record
 		segments := []byte("{}")
 		if r.Segments != nil {
@@ -416,15 +430,10 @@ func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Pend
 		if hasPersonal(r) {
 			keyID = nullString(r.KeyID)
 		}
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, r.ID, nullString(r.IdempotencyKey), r.ReceivedAt.UnixMilli(), r.Score, string(segments),
 			keyID, r.Email, r.CustomerID, r.Comment, nullString(r.SubjectCustomerID), nullString(r.SubjectEmail))
 	}
-	q.WriteString(" " + s.d.ConflictClause + " RETURNING id")
-	rows, err := tx.QueryContext(ctx, s.bind(q.String()), args...)
+	rows, err := s.prepared.query(ctx, tx, s.insertSQL(len(chunk)), args...)
 	if err != nil {
 		return fmt.Errorf("%s: inserting responses: %w", s.d.Name, err)
 	}
@@ -469,16 +478,23 @@ func hasPersonal(r *store.Record) bool {
 	return r.Email != nil || r.CustomerID != nil || r.Comment != nil
 }
 
-// Ping implements store.Store.
-func (s *Store) Ping(ctx context.Context) error { return s.writer.PingContext(ctx) }
+// Ping implements store.Store: a store whose fsync failed (store.ErrSyncFailed)
+// is not reachable for writes any more.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.batcher.Err(); err != nil {
+		return err
+	}
+	return s.writer.PingContext(ctx)
+}
 
 // Close implements store.Store: pending inserts are committed first.
 func (s *Store) Close() error {
 	s.batcher.Close()
+	perr := s.prepared.close()
 	if s.reader == s.writer {
-		return s.writer.Close()
+		return errors.Join(perr, s.writer.Close())
 	}
-	return errors.Join(s.writer.Close(), s.reader.Close())
+	return errors.Join(perr, s.writer.Close(), s.reader.Close())
 }
 
 func nullString(v string) sql.NullString { return sql.NullString{String: v, Valid: v != ""} }

@@ -1,0 +1,140 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"sync"
+)
+
+// maxPreparedRows is the most rows a kept statement carries: the groups of
+// 64 connections are smaller, and a larger group's parse is shared by more
+// rows. So at most 2 × maxPreparedRows statements are kept.
+const maxPreparedRows = 64
+
+// preparedStmts keeps the group commit's statements prepared, by their SQL
+// text, for a dialect that asks for it (Dialect.PrepareGroupCommit):
+// SQLite otherwise parses and plans the multi-row INSERT of every group
+// commit anew. The texts differ only in how many rows they carry
+// (1..maxPreparedRows responses or respondents).
+//
+// A statement is prepared on the writer pool outside any transaction
+// (before the group's transaction begins: with SQLite's single writer
+// connection, preparing inside it would wait for the connection it holds)
+// and used inside the transaction through tx.StmtContext, which reuses it on
+// the same connection. A text not prepared beforehand is run as it is.
+type preparedStmts struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// prepare prepares q on db unless it already is.
+func (p *preparedStmts) prepare(ctx context.Context, db *sql.DB, q string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.m[q]; ok {
+		return nil
+	}
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	if p.m == nil {
+		p.m = map[string]*sql.Stmt{}
+	}
+	p.m[q] = st
+	return nil
+}
+
+// query runs q in tx, prepared when it was.
+func (p *preparedStmts) query(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	p.mu.Lock()
+	st, ok := p.m[q]
+	p.mu.Unlock()
+	if ok {
+		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, q, args...)
+}
+
+// close releases every prepared statement.
+func (p *preparedStmts) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var first error
+	for q, st := range p.m {
+		if err := st.Close(); err != nil && first == nil {
+			first = err
+		}
+		delete(p.m, q)
+	}
+	return first
+}
+
+// sqlTexts keeps the statements of a group commit by row count, built once.
+type sqlTexts struct {
+	mu       sync.Mutex
+	inserts  map[int]string
+	subjects map[int]string
+}
+
+// insertSQL is the multi-row INSERT of n responses.
+func (s *Store) insertSQL(n int) string {
+	s.texts.mu.Lock()
+	defer s.texts.mu.Unlock()
+	if q, ok := s.texts.inserts[n]; ok {
+		return q
+	}
+	var q strings.Builder
+	q.WriteString(s.d.InsertResponses + ` responses (id, idempotency_key, received_at, score, segments, key_id,
+		email, customer_id, comment, subject_customer, subject_email) VALUES `)
+	for i := range n {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	q.WriteString(" " + s.d.ConflictClause + " RETURNING id")
+	text := s.bind(q.String())
+	if s.texts.inserts == nil {
+		s.texts.inserts = map[int]string{}
+	}
+	s.texts.inserts[n] = text
+	return text
+}
+
+// countSubjectsSQL is the upsert adding references to n respondents.
+func (s *Store) countSubjectsSQL(n int) string {
+	s.texts.mu.Lock()
+	defer s.texts.mu.Unlock()
+	if q, ok := s.texts.subjects[n]; ok {
+		return q
+	}
+	text := s.bind(`INSERT INTO subjects (pseudonym, refs) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ") +
+		` ON CONFLICT (pseudonym) DO UPDATE SET refs = subjects.refs + excluded.refs RETURNING pseudonym, refs`)
+	if s.texts.subjects == nil {
+		s.texts.subjects = map[int]string{}
+	}
+	s.texts.subjects[n] = text
+	return text
+}
+
+// prepareGroup prepares, before a group's transaction, the statements it
+// will run when the group is small (up to maxPreparedRows): its INSERT and
+// the respondents' upsert for as many respondents as the group names (a
+// group with repeated idempotency keys may end up naming fewer: that
+// statement then runs unprepared).
+func (s *Store) prepareGroup(ctx context.Context, n int, subjects int) error {
+	if !s.d.PrepareGroupCommit {
+		return nil
+	}
+	if n <= maxPreparedRows {
+		if err := s.prepared.prepare(ctx, s.writer, s.insertSQL(n)); err != nil {
+			return err
+		}
+	}
+	if subjects > 0 && subjects <= maxPreparedRows {
+		return s.prepared.prepare(ctx, s.writer, s.countSubjectsSQL(subjects))
+	}
+	return nil
+}
