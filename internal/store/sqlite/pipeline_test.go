@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -17,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/surveyguard/surveyguard/internal/nps"
 	"github.com/surveyguard/surveyguard/internal/store"
 	"github.com/surveyguard/surveyguard/internal/store/sqlite"
+	"github.com/surveyguard/surveyguard/internal/store/sqlite/sqlitetest"
 	"github.com/surveyguard/surveyguard/internal/store/sqlstore"
 )
 
@@ -193,8 +192,8 @@ func TestKillBetweenCommitAndSync(t *testing.T) {
 		if len(acked) == 0 {
 			t.Fatalf("round %d: nothing was acknowledged before the kill", round)
 		}
-		stored := verifyAcked(t, db, acked)
-		if stored <= len(acked) {
+		stored := sqlitetest.VerifyAcked(t, db, acked)
+		if stored <= int64(len(acked)) {
 			t.Errorf("round %d: %d stored, %d acknowledged: the kill should have left a committed, unacknowledged group", round, stored, len(acked))
 		}
 		t.Logf("round %d: %d acknowledged, %d stored, counters agree with a recount", round, len(acked), stored)
@@ -238,47 +237,4 @@ func killChild(db string) {
 		}()
 	}
 	wg.Wait()
-}
-
-// verifyAcked opens the database as a restart would and checks that every
-// acknowledged response is there and that the counters equal a recount; it
-// returns how many responses are stored.
-func verifyAcked(t *testing.T, path string, acked map[string]int) int {
-	t.Helper()
-	ctx := context.Background()
-	s, err := sqlite.Open(ctx, path, sqlstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = s.Close() }()
-	for id, score := range acked {
-		r, err := s.Get(ctx, id)
-		if err != nil {
-			t.Fatalf("acknowledged response %s is lost: %v", id, err)
-		}
-		if r.Score != score {
-			t.Fatalf("response %s has score %d, acknowledged %d", id, r.Score, score)
-		}
-	}
-	st, err := s.Stats(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = db.Close() }()
-	var recount nps.Counts
-	var customers, stored int64
-	err = db.QueryRow(`SELECT COALESCE(SUM(score >= 9), 0), COALESCE(SUM(score BETWEEN 7 AND 8), 0),
-		COALESCE(SUM(score <= 6), 0), COUNT(DISTINCT subject_customer), COUNT(*) FROM responses`).
-		Scan(&recount.Promoters, &recount.Passives, &recount.Detractors, &customers, &stored)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Counts != recount || st.DistinctCustomers != customers {
-		t.Fatalf("counters %+v / %d customers disagree with a recount %+v / %d", st.Counts, st.DistinctCustomers, recount, customers)
-	}
-	return int(stored)
 }
