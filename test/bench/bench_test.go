@@ -270,20 +270,9 @@ func BenchmarkPurge(b *testing.B) {
 	for _, be := range []string{"sqlite", "postgres"} {
 		b.Run(be, func(b *testing.B) {
 			edit, open, _ := backend(b, be)
-			// Old responses, written through the same store code.
-			seedInto := func(dir string) {
-				s, err := open(dir)
-				if err != nil {
-					b.Fatal(err)
-				}
-				seed(b, s, seedRows())
-				if err := s.Close(); err != nil {
-					b.Fatal(err)
-				}
-			}
 			// Seed first, so the collector is the only writer once it runs.
 			dir := b.TempDir()
-			seedInto(dir)
+			seedDir(b, open, dir)
 			f := collectortest.StartIn(b, dir, edit)
 
 			type purgeResult struct {
@@ -325,6 +314,20 @@ func BenchmarkPurge(b *testing.B) {
 	}
 }
 
+// seedDir writes BENCH_PURGE_ROWS old responses into the store in dir,
+// through the same store code, and closes it.
+func seedDir(b *testing.B, open func(dir string) (store.Store, error), dir string) {
+	b.Helper()
+	s, err := open(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seed(b, s, seedRows())
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkPurgeBaseline: the purge's baseline, one plain DELETE of the
 // same BENCH_PURGE_ROWS old rows (seeded the same way) in one transaction,
 // with no ingest, no counters, no receipt and no batches: what the database
@@ -334,14 +337,7 @@ func BenchmarkPurgeBaseline(b *testing.B) {
 		b.Run(be, func(b *testing.B) {
 			_, open, raw := backend(b, be)
 			dir := b.TempDir()
-			s, err := open(dir)
-			if err != nil {
-				b.Fatal(err)
-			}
-			seed(b, s, seedRows())
-			if err := s.Close(); err != nil {
-				b.Fatal(err)
-			}
+			seedDir(b, open, dir)
 			db, err := raw(dir)
 			if err != nil {
 				b.Fatal(err)
