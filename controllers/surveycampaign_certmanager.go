@@ -100,7 +100,7 @@ func (r *SurveyCampaignReconciler) reconcileCertificate(ctx context.Context, c *
 		if err := r.Create(ctx, want); err != nil {
 			return nil, fmt.Errorf("creating Certificate %s: %w", want.GetName(), err)
 		}
-		r.recordChange(c, obs, "Certificate", want.GetName(), "created")
+		obs.recordChange("Certificate", want.GetName(), "created", "")
 		have = want
 	case err != nil:
 		return nil, fmt.Errorf("reading Certificate %s: %w", want.GetName(), err)
@@ -116,7 +116,7 @@ func (r *SurveyCampaignReconciler) reconcileCertificate(ctx context.Context, c *
 			if err := r.Update(ctx, updated); err != nil {
 				return nil, fmt.Errorf("updating Certificate %s: %w", want.GetName(), err)
 			}
-			r.recordChange(c, obs, "Certificate", want.GetName(), "updated")
+			obs.recordChange("Certificate", want.GetName(), "updated", "")
 			have = updated
 		}
 	}

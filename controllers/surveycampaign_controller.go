@@ -257,19 +257,20 @@ func (r *SurveyCampaignReconciler) ensure(ctx context.Context, c *privacyv1alpha
 		return fmt.Errorf("%s %s: %w", kind, obj.GetName(), err)
 	}
 	if op != controllerutil.OperationResultNone {
-		r.recordChange(c, obs, kind, obj.GetName(), string(op))
+		obs.recordChange(kind, obj.GetName(), string(op), "")
 	}
 	return nil
 }
 
 // recordChange notes a child the pass created or updated; the pass records
-// them in one event per operation (changeEvents).
-func (r *SurveyCampaignReconciler) recordChange(_ *privacyv1alpha1.SurveyCampaign, obs *observed, kind, name, op string) {
-	obs.changed = append(obs.changed, kind+"/"+name)
-	if obs.changedBy == nil {
-		obs.changedBy = map[string][]string{}
+// them in one event per operation (changeEvents), where detail, if any,
+// follows the child's name.
+func (o *observed) recordChange(kind, name, op, detail string) {
+	o.changed = append(o.changed, kind+"/"+name)
+	if o.changedBy == nil {
+		o.changedBy = map[string][]string{}
 	}
-	obs.changedBy[op] = append(obs.changedBy[op], kind+"/"+name)
+	o.changedBy[op] = append(o.changedBy[op], kind+"/"+name+detail)
 }
 
 // changeEvents records what the pass created and updated: one event per

@@ -183,9 +183,7 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 		}
 		// The pass's one "Created" event names it with its first data key
 		// (an event of its own would be one more write per new campaign).
-		r.recordChange(c, obs, "Secret", n.keys, string(controllerutil.OperationResultCreated))
-		created := obs.changedBy[string(controllerutil.OperationResultCreated)]
-		created[len(created)-1] += " (data key " + id + ")"
+		obs.recordChange("Secret", n.keys, string(controllerutil.OperationResultCreated), " (data key "+id+")")
 		obs.activeKeyID, obs.rotatedAt = keyState(s)
 		return s, nil
 	}
