@@ -55,6 +55,9 @@ type SurveyCampaignReconciler struct {
 	APIReader client.Reader
 	// Workers is how many campaigns are reconciled at once (default 4).
 	Workers int
+
+	// verified remembers the slim children a pass found as asked (slimcache.go).
+	verified verifiedChildren
 }
 
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch;update;patch
@@ -81,11 +84,13 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.Get(ctx, req.NamespacedName, c); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.forget(req.NamespacedName)
+			r.forgetChildren(req.Namespace, req.Name)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !c.DeletionTimestamp.IsZero() {
 		r.Metrics.forget(req.NamespacedName)
+		r.forgetChildren(req.Namespace, req.Name)
 		return ctrl.Result{}, r.reconcileDelete(ctx, c)
 	}
 	if !controllerutil.ContainsFinalizer(c, privacyv1alpha1.Finalizer) {

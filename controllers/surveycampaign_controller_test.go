@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,9 +45,13 @@ var (
 	k8s        client.Client // direct, uncached: what a user sees
 	restConfig *rest.Config
 	writes     atomic.Int64 // write calls made by the reconciler
-	fakeClock  = clocktesting.NewFakeClock(time.Now())
-	collectors = adminclient.New(nil, 5*time.Second)
-	metrics    = controllers.NewCampaignMetrics(fakeClock)
+	// passes counts the campaign reconciler's passes per namespace (its
+	// reads of the campaign), apiReads its reads of Deployments and
+	// CronJobs from the API server rather than the cache.
+	passes, apiReads perNamespace
+	fakeClock        = clocktesting.NewFakeClock(time.Now())
+	collectors       = adminclient.New(nil, 5*time.Second)
+	metrics          = controllers.NewCampaignMetrics(fakeClock)
 	// breachClock runs with real time, three hours behind it: a deadline
 	// long past by the machine's clock is still ahead by the reconciler's.
 	breachClock    = shiftedClock{-3 * time.Hour}
@@ -89,6 +94,7 @@ func startManager(env *testenv.Env) error {
 		Client: counting, Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("surveyguard"),
 		Clock: fakeClock, Collectors: collectors, CollectorImage: "example.com/surveyguard:test",
 		OperatorNamespace: "surveyguard-system", StatsInterval: 2 * time.Second, Metrics: metrics,
+		APIReader: countingReader{mgr.GetAPIReader()},
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return err
@@ -122,8 +128,42 @@ func startManager(env *testenv.Env) error {
 	return nil
 }
 
-// countingClient counts every write call the reconciler makes.
+// perNamespace counts by namespace.
+type perNamespace struct{ m sync.Map }
+
+func (p *perNamespace) add(ns string) {
+	n, _ := p.m.LoadOrStore(ns, new(atomic.Int64))
+	n.(*atomic.Int64).Add(1)
+}
+
+func (p *perNamespace) get(ns string) int64 {
+	if n, ok := p.m.Load(ns); ok {
+		return n.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// countingReader counts the reconciler's reads of Deployments and CronJobs
+// from the API server.
+type countingReader struct{ client.Reader }
+
+func (c countingReader) Get(ctx context.Context, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+	switch o.(type) {
+	case *appsv1.Deployment, *batchv1.CronJob:
+		apiReads.add(key.Namespace)
+	}
+	return c.Reader.Get(ctx, key, o, opts...)
+}
+
+// countingClient counts every write call the reconciler makes, and its passes.
 type countingClient struct{ client.Client }
+
+func (c countingClient) Get(ctx context.Context, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+	if _, ok := o.(*privacyv1alpha1.SurveyCampaign); ok {
+		passes.add(key.Namespace)
+	}
+	return c.Client.Get(ctx, key, o, opts...)
+}
 
 func (c countingClient) Create(ctx context.Context, o client.Object, opts ...client.CreateOption) error {
 	writes.Add(1)
@@ -378,6 +418,62 @@ func TestManualEditsAreRevertedAndDeletedChildrenComeBack(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// waitPasses pokes the campaign until the reconciler has begun its n-th
+// pass of the namespace's campaigns, so that the one before has ended.
+func waitPasses(t *testing.T, ns string, n int64) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("pass %d", n), func() error {
+		if got := passes.get(ns); got < n {
+			poke(t, ns)
+			return fmt.Errorf("%d passes", got)
+		}
+		return nil
+	})
+}
+
+// The cache keeps the collector Deployment and the retention CronJob slim
+// (slimcache.go): a pass reads them in full from the API server only when
+// they differ from what it last verified, as after a person's edit.
+func TestSlimChildrenAreReadInFullOnlyWhenTheyDiffer(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	d := &appsv1.Deployment{}
+	eventually(t, "collector Deployment and retention CronJob", func() error {
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		return get(ns, "checkout-nps-retention", &batchv1.CronJob{})
+	})
+	// The first passes may run before the cache holds what they made.
+	eventually(t, "a pass that reads neither from the API server", func() error {
+		reads, start := apiReads.get(ns), passes.get(ns)
+		waitPasses(t, ns, start+2)
+		if n := apiReads.get(ns) - reads; n != 0 {
+			return fmt.Errorf("%d reads in one pass", n)
+		}
+		return nil
+	})
+	reads, start := apiReads.get(ns), passes.get(ns)
+	waitPasses(t, ns, start+4)
+	if n := apiReads.get(ns) - reads; n != 0 {
+		t.Errorf("%d reads of Deployments and CronJobs from the API server in 3 idle passes, want 0", n)
+	}
+
+	update(t, d, func() { d.Spec.Template.Spec.Containers[0].Image = "example.com/edited:1" })
+	eventually(t, "edit reverted", func() error {
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		if got := d.Spec.Template.Spec.Containers[0].Image; got != "example.com/surveyguard:test" {
+			return fmt.Errorf("image %s", got)
+		}
+		return nil
+	})
+	if apiReads.get(ns) == reads {
+		t.Error("the edit was reverted without reading the Deployment from the API server")
+	}
 }
 
 func TestSpecChangeRollsOutAndPausedScalesToZero(t *testing.T) {

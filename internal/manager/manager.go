@@ -140,8 +140,9 @@ func CacheOptions(namespaces ...string) cache.Options {
 		byObject[obj] = cache.ByObject{Label: managed}
 	}
 	// managedFields are a large part of every cached object and the
-	// operator never reads them.
-	opts := cache.Options{ByObject: byObject, DefaultTransform: cache.TransformStripManagedFields()}
+	// operator never reads them; Deployments and CronJobs are cached slim
+	// (controllers/slimcache.go).
+	opts := cache.Options{ByObject: byObject, DefaultTransform: controllers.CacheTransform()}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range namespaces {
