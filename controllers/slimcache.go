@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"hash"
 	"maps"
+	"reflect"
 	"sync"
 	"unique"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -23,17 +26,18 @@ import (
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
 
-// A campaign's Deployment and retention CronJob are most of what the
-// informer cache would hold for it: their pod templates, about 12 KiB a
-// campaign. So the cache keeps them slim (CacheTransform): metadata, status,
-// the replica count and the containers' names and args, which is what
+// Most of what the informer cache would hold for a campaign is its
+// children's specs: the Deployment's and CronJob's pod templates alone are
+// about 12 KiB a campaign. So the cache keeps the children a pass only
+// compares slim (CacheTransform): their metadata, status and the few fields
 // status and the figures poll read, plus a digest of what a pass compares
-// (labels, annotations, owner references and spec). A pass that last found
-// the full object as the spec asks remembers both digests (verified); while
-// the desired object and the cached digest are the ones it remembers, it
-// reads nothing more. A difference (a new spec, a person's edit, a restart)
-// costs one read of the full object from the API server, which is compared
-// and repaired exactly as before.
+// (labels, annotations, owner references and the spec, or a ConfigMap's
+// data). A pass that last found the full object as the campaign asks
+// remembers both digests (verified); while the desired object and the cached
+// digest are the ones it remembers, it reads nothing more. A difference (a
+// new spec, a person's edit, a restart) costs one read of the full object
+// from the API server, which is compared and repaired exactly as before.
+// Secrets and ServiceAccounts stay whole: a pass reads the Secrets' data.
 
 // annotationCacheDigest carries, on a slim cached copy only, the digest of
 // the full object it was made from. It is never written to the API server:
@@ -52,17 +56,64 @@ func CacheTransform() toolscache.TransformFunc {
 		internMeta(obj)
 	}
 	return func(in any) (any, error) {
-		switch obj := in.(type) {
-		case *appsv1.Deployment:
+		if obj, ok := in.(client.Object); ok {
 			strip(obj)
-			slimDeployment(obj)
-		case *batchv1.CronJob:
-			strip(obj)
-			slimCronJob(obj)
-		case client.Object:
-			strip(obj)
+			if content, ok := slimContent(obj); ok && !isSlim(obj) {
+				sum := liveDigest(obj, content)
+				slimDown(obj)
+				markSlim(obj, sum)
+			}
 		}
 		return in, nil
+	}
+}
+
+// slimContent is what a pass compares of a slim kind's object besides its
+// labels, annotations and owners; ok is false for the kinds kept whole.
+func slimContent(obj client.Object) (content any, ok bool) {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return o.Spec, true
+	case *batchv1.CronJob:
+		return o.Spec, true
+	case *corev1.ConfigMap:
+		return [2]any{o.Data, o.BinaryData}, true
+	case *corev1.Service:
+		return o.Spec, true
+	case *networkingv1.NetworkPolicy:
+		return o.Spec, true
+	case *policyv1.PodDisruptionBudget:
+		return o.Spec, true
+	case *corev1.PersistentVolumeClaim:
+		return o.Spec, true
+	}
+	return nil, false
+}
+
+// slimDown drops what nothing reads from the cache. A Deployment keeps its
+// replica count and its containers' names and args (status reads whether
+// it runs admin-only); a CronJob its schedule and suspension; every kind its
+// metadata and status.
+func slimDown(obj client.Object) {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		containers := make([]corev1.Container, len(o.Spec.Template.Spec.Containers))
+		for i, c := range o.Spec.Template.Spec.Containers {
+			containers[i] = corev1.Container{Name: c.Name, Args: c.Args}
+		}
+		o.Spec = appsv1.DeploymentSpec{Replicas: o.Spec.Replicas, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: containers}}}
+	case *batchv1.CronJob:
+		o.Spec = batchv1.CronJobSpec{Schedule: o.Spec.Schedule, Suspend: o.Spec.Suspend}
+	case *corev1.ConfigMap:
+		o.Data, o.BinaryData = nil, nil
+	case *corev1.Service:
+		o.Spec = corev1.ServiceSpec{}
+	case *networkingv1.NetworkPolicy:
+		o.Spec = networkingv1.NetworkPolicySpec{}
+	case *policyv1.PodDisruptionBudget:
+		o.Spec = policyv1.PodDisruptionBudgetSpec{}
+	case *corev1.PersistentVolumeClaim:
+		o.Spec = corev1.PersistentVolumeClaimSpec{}
 	}
 }
 
@@ -100,32 +151,6 @@ func internMap(m map[string]string, values bool) map[string]string {
 		out[intern(k)] = v
 	}
 	return out
-}
-
-// slimDeployment keeps what status reads: metadata, status, spec.replicas
-// and the containers' names and args (an admin-only collector).
-func slimDeployment(d *appsv1.Deployment) {
-	if isSlim(d) {
-		return
-	}
-	sum := liveDigest(d, d.Spec)
-	containers := make([]corev1.Container, len(d.Spec.Template.Spec.Containers))
-	for i, c := range d.Spec.Template.Spec.Containers {
-		containers[i] = corev1.Container{Name: c.Name, Args: c.Args}
-	}
-	d.Spec = appsv1.DeploymentSpec{Replicas: d.Spec.Replicas, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: containers}}}
-	markSlim(d, sum)
-}
-
-// slimCronJob keeps metadata, status (a policy's last schedule time), the
-// schedule and whether it is suspended.
-func slimCronJob(cj *batchv1.CronJob) {
-	if isSlim(cj) {
-		return
-	}
-	sum := liveDigest(cj, cj.Spec)
-	cj.Spec = batchv1.CronJobSpec{Schedule: cj.Spec.Schedule, Suspend: cj.Spec.Suspend}
-	markSlim(cj, sum)
 }
 
 func isSlim(obj client.Object) bool {
@@ -203,50 +228,40 @@ func wantDigest(c *privacyv1alpha1.SurveyCampaign, want client.Object) digest {
 	})
 }
 
-// verifiedChildren remembers, per slim child, the desired object's digest
-// and the digest of the live object a pass found (or made) as it asks.
+// verifiedChildren remembers, per campaign and slim child kind, the desired
+// object's digest and the digest of the live object a pass found (or made)
+// as it asks.
 type verifiedChildren struct {
 	mu sync.Mutex
-	m  map[verifiedKey]verifiedPair
-}
-
-type verifiedKey struct {
-	kind string
-	types.NamespacedName
+	m  map[types.NamespacedName]map[string]verifiedPair
 }
 
 type verifiedPair struct{ want, live digest }
 
-func (v *verifiedChildren) holds(k verifiedKey, p verifiedPair) bool {
+func (v *verifiedChildren) holds(campaign types.NamespacedName, kind string, p verifiedPair) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	got, ok := v.m[k]
+	got, ok := v.m[campaign][kind]
 	return ok && got == p
 }
 
-func (v *verifiedChildren) record(k verifiedKey, p verifiedPair) {
+func (v *verifiedChildren) record(campaign types.NamespacedName, kind string, p verifiedPair) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.m == nil {
-		v.m = map[verifiedKey]verifiedPair{}
+		v.m = map[types.NamespacedName]map[string]verifiedPair{}
 	}
-	v.m[k] = p
+	if v.m[campaign] == nil {
+		v.m[campaign] = map[string]verifiedPair{}
+	}
+	v.m[campaign][kind] = p
 }
 
-// forgetChildren drops what is remembered of a campaign's slim children,
-// when it is deleted.
-func (r *SurveyCampaignReconciler) forgetChildren(namespace, campaign string) {
-	c := &privacyv1alpha1.SurveyCampaign{}
-	c.Namespace, c.Name = namespace, campaign
-	v := &r.verified
+// forget drops what is remembered of a campaign's children, when it goes.
+func (v *verifiedChildren) forget(campaign types.NamespacedName) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for _, k := range []verifiedKey{
-		{kind: "Deployment", NamespacedName: types.NamespacedName{Namespace: namespace, Name: childNames(c).collector}},
-		{kind: "CronJob", NamespacedName: types.NamespacedName{Namespace: namespace, Name: retentionCronJobName(c)}},
-	} {
-		delete(v.m, k)
-	}
+	delete(v.m, campaign)
 }
 
 // liveClient reads from the API server and writes through the manager's
@@ -260,23 +275,23 @@ func (l liveClient) Get(ctx context.Context, key client.ObjectKey, obj client.Ob
 	return l.reader.Get(ctx, key, obj, opts...)
 }
 
-// ensureSlim is ensure for a child the cache keeps slim. want is the desired
-// object (what mutate brings obj to) and spec returns an object's spec. When
+// ensureSlim is ensure for a child the cache keeps slim (slimContent); want
+// is the desired object, what mutate brings obj to. When
 // the cached copy is the live object a pass last verified for this want,
 // obj becomes that slim copy and nothing is read or written; otherwise the
 // full object is read from the API server and ensured as usual.
 func (r *SurveyCampaignReconciler) ensureSlim(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obj, want client.Object,
-	spec func(client.Object) any, obs *observed, mutate func() error) error {
+	obs *observed, mutate func() error) error {
 	kind, err := r.kindOf(obj)
 	if err != nil {
 		return err
 	}
-	key := verifiedKey{kind: kind, NamespacedName: client.ObjectKeyFromObject(obj)}
+	campaign, key := client.ObjectKeyFromObject(c), client.ObjectKeyFromObject(obj)
 	wanted := wantDigest(c, want)
 	cached := obj.DeepCopyObject().(client.Object)
-	switch err := r.Get(ctx, key.NamespacedName, cached); {
+	switch err := r.Get(ctx, key, cached); {
 	case err == nil:
-		if live, ok := cachedDigest(cached); ok && r.verified.holds(key, verifiedPair{want: wanted, live: live}) {
+		if live, ok := cachedDigest(cached); ok && r.verified.holds(campaign, kind, verifiedPair{want: wanted, live: live}) {
 			return copyInto(cached, obj)
 		}
 	case !apierrors.IsNotFound(err):
@@ -292,7 +307,8 @@ func (r *SurveyCampaignReconciler) ensureSlim(ctx context.Context, c *privacyv1a
 		return fmt.Errorf("%s %s: %w", kind, key.Name, err)
 	}
 	// obj is now the API server's answer to the read, create or update.
-	r.verified.record(key, verifiedPair{want: wanted, live: liveDigest(obj, spec(obj))})
+	content, _ := slimContent(obj)
+	r.verified.record(campaign, kind, verifiedPair{want: wanted, live: liveDigest(obj, content)})
 	if op != controllerutil.OperationResultNone {
 		obs.recordChange(kind, key.Name, string(op), "")
 	}
@@ -308,15 +324,12 @@ func (r *SurveyCampaignReconciler) kindOf(obj client.Object) (string, error) {
 	return gvk.Kind, nil
 }
 
-// copyInto sets *dst to *src; both are the same kind.
+// copyInto sets *dst to a copy of *src; both are the same kind.
 func copyInto(src, dst client.Object) error {
-	switch d := dst.(type) {
-	case *appsv1.Deployment:
-		src.(*appsv1.Deployment).DeepCopyInto(d)
-	case *batchv1.CronJob:
-		src.(*batchv1.CronJob).DeepCopyInto(d)
-	default:
-		return fmt.Errorf("no slim form for %T", dst)
+	d, v := reflect.ValueOf(dst), reflect.ValueOf(src.DeepCopyObject())
+	if d.Type() != v.Type() {
+		return fmt.Errorf("copying %T into %T", src, dst)
 	}
+	d.Elem().Set(v.Elem())
 	return nil
 }

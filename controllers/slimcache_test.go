@@ -141,21 +141,60 @@ func TestOtherKindsAreOnlyStrippedOfManagedFields(t *testing.T) {
 }
 
 func TestVerifiedChildrenAreForgottenWithTheCampaign(t *testing.T) {
-	r := &SurveyCampaignReconciler{}
-	c := slimTestCampaign()
-	d := verifiedKey{kind: "Deployment", NamespacedName: types.NamespacedName{Namespace: "surveys", Name: "checkout-collector"}}
-	cj := verifiedKey{kind: "CronJob", NamespacedName: types.NamespacedName{Namespace: "surveys", Name: retentionCronJobName(c)}}
-	other := verifiedKey{kind: "Deployment", NamespacedName: types.NamespacedName{Namespace: "surveys", Name: "other-collector"}}
+	var v verifiedChildren
+	checkout, other := types.NamespacedName{Namespace: "surveys", Name: "checkout"}, types.NamespacedName{Namespace: "surveys", Name: "other"}
 	pair := verifiedPair{want: digest{1}, live: digest{2}}
-	for _, k := range []verifiedKey{d, cj, other} {
-		r.verified.record(k, pair)
+	for _, kind := range []string{"Deployment", "ConfigMap"} {
+		v.record(checkout, kind, pair)
+		v.record(other, kind, pair)
 	}
-	if !r.verified.holds(d, pair) || r.verified.holds(d, verifiedPair{want: digest{1}, live: digest{3}}) {
-		t.Fatal("holds does not compare both digests")
+	if !v.holds(checkout, "Deployment", pair) || v.holds(checkout, "Deployment", verifiedPair{want: digest{1}, live: digest{3}}) ||
+		v.holds(checkout, "Deployment", verifiedPair{want: digest{3}, live: digest{2}}) || v.holds(checkout, "Service", pair) {
+		t.Fatal("holds does not compare both digests of that kind")
 	}
-	r.forgetChildren("surveys", "checkout")
-	if r.verified.holds(d, pair) || r.verified.holds(cj, pair) || !r.verified.holds(other, pair) {
-		t.Error("forgetChildren did not forget exactly the campaign's children")
+	v.forget(checkout)
+	if v.holds(checkout, "Deployment", pair) || v.holds(checkout, "ConfigMap", pair) || !v.holds(other, "Deployment", pair) {
+		t.Error("forget did not forget exactly the campaign's children")
+	}
+}
+
+func TestEveryComparedChildIsCachedSlim(t *testing.T) {
+	c := slimTestCampaign()
+	bound := &corev1.PersistentVolumeClaim{}
+	desiredPVC(c).DeepCopyInto(bound)
+	bound.Status.Phase = corev1.ClaimBound
+	for _, full := range []client.Object{
+		desiredConfigMap(c, []byte("campaign: checkout\n")),
+		desiredService(c),
+		desiredNetworkPolicy(c, "surveyguard-system"),
+		desiredPDB(c),
+		bound,
+	} {
+		content, ok := slimContent(full)
+		if !ok {
+			t.Fatalf("%T is not a slim kind", full)
+		}
+		want := liveDigest(full, content)
+		cached := full.DeepCopyObject().(client.Object)
+		if _, err := CacheTransform()(cached); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := cachedDigest(cached); !ok || got != want {
+			t.Errorf("%T: cached digest is not the full object's", full)
+		}
+		if after, _ := slimContent(cached); equality.Semantic.DeepEqual(after, content) {
+			t.Errorf("%T: the cached copy kept what a pass compares", full)
+		}
+		if cached.GetName() != full.GetName() || cached.GetLabels()[privacyv1alpha1.LabelCampaign] != "checkout" {
+			t.Errorf("%T: metadata lost", full)
+		}
+	}
+	cached := bound.DeepCopy()
+	if _, err := CacheTransform()(cached); err != nil {
+		t.Fatal(err)
+	}
+	if cached.Status.Phase != corev1.ClaimBound {
+		t.Error("a claim's status was dropped")
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 func reconcileConfigMap(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	want := desiredConfigMap(p.c, p.config)
 	cm := &corev1.ConfigMap{ObjectMeta: nameOf(want.ObjectMeta)}
-	return r.ensure(ctx, p.c, cm, p.obs, func() error {
+	return r.ensureSlim(ctx, p.c, cm, want, p.obs, func() error {
 		cm.Data = want.Data
 		return nil
 	})

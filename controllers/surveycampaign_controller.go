@@ -84,13 +84,13 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err := r.Get(ctx, req.NamespacedName, c); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.forget(req.NamespacedName)
-			r.forgetChildren(req.Namespace, req.Name)
+			r.verified.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !c.DeletionTimestamp.IsZero() {
 		r.Metrics.forget(req.NamespacedName)
-		r.forgetChildren(req.Namespace, req.Name)
+		r.verified.forget(req.NamespacedName)
 		return ctrl.Result{}, r.reconcileDelete(ctx, c)
 	}
 	if !controllerutil.ContainsFinalizer(c, privacyv1alpha1.Finalizer) {

@@ -17,6 +17,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,8 +47,8 @@ var (
 	restConfig *rest.Config
 	writes     atomic.Int64 // write calls made by the reconciler
 	// passes counts the campaign reconciler's passes per namespace (its
-	// reads of the campaign), apiReads its reads of Deployments and
-	// CronJobs from the API server rather than the cache.
+	// reads of the campaign), apiReads its reads from the API server of
+	// the children the cache keeps slim.
 	passes, apiReads perNamespace
 	fakeClock        = clocktesting.NewFakeClock(time.Now())
 	collectors       = adminclient.New(nil, 5*time.Second)
@@ -143,13 +144,14 @@ func (p *perNamespace) get(ns string) int64 {
 	return 0
 }
 
-// countingReader counts the reconciler's reads of Deployments and CronJobs
-// from the API server.
+// countingReader counts the reconciler's reads from the API server of the
+// children the cache keeps slim.
 type countingReader struct{ client.Reader }
 
 func (c countingReader) Get(ctx context.Context, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
 	switch o.(type) {
-	case *appsv1.Deployment, *batchv1.CronJob:
+	case *appsv1.Deployment, *batchv1.CronJob, *corev1.ConfigMap, *corev1.Service, *networkingv1.NetworkPolicy,
+		*policyv1.PodDisruptionBudget, *corev1.PersistentVolumeClaim:
 		apiReads.add(key.Namespace)
 	}
 	return c.Reader.Get(ctx, key, o, opts...)
@@ -433,9 +435,9 @@ func waitPasses(t *testing.T, ns string, n int64) {
 	})
 }
 
-// The cache keeps the collector Deployment and the retention CronJob slim
-// (slimcache.go): a pass reads them in full from the API server only when
-// they differ from what it last verified, as after a person's edit.
+// The cache keeps the children a pass compares slim (slimcache.go): a pass
+// reads one in full from the API server only when it differs from what the
+// pass last verified, as after a person's edit.
 func TestSlimChildrenAreReadInFullOnlyWhenTheyDiffer(t *testing.T) {
 	ns := namespace(t)
 	create(t, policy(ns), campaign(ns))
@@ -474,6 +476,27 @@ func TestSlimChildrenAreReadInFullOnlyWhenTheyDiffer(t *testing.T) {
 	if apiReads.get(ns) == reads {
 		t.Error("the edit was reverted without reading the Deployment from the API server")
 	}
+
+	cm := &corev1.ConfigMap{}
+	eventually(t, "ConfigMap", func() error { return get(ns, "checkout-nps-collector", cm) })
+	config := cm.Data["collector.yaml"]
+	update(t, cm, func() { cm.Data["collector.yaml"] = "edited: true\n" })
+	np := &networkingv1.NetworkPolicy{}
+	eventually(t, "NetworkPolicy", func() error { return get(ns, "checkout-nps-collector", np) })
+	ingress := len(np.Spec.Ingress)
+	update(t, np, func() { np.Spec.Ingress = nil })
+	eventually(t, "ConfigMap and NetworkPolicy edits reverted", func() error {
+		if err := get(ns, "checkout-nps-collector", cm); err != nil {
+			return err
+		}
+		if err := get(ns, "checkout-nps-collector", np); err != nil {
+			return err
+		}
+		if cm.Data["collector.yaml"] != config || len(np.Spec.Ingress) != ingress {
+			return fmt.Errorf("still edited: %d ingress rules, config %q", len(np.Spec.Ingress), cm.Data["collector.yaml"])
+		}
+		return nil
+	})
 }
 
 func TestSpecChangeRollsOutAndPausedScalesToZero(t *testing.T) {

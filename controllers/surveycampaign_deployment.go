@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
@@ -27,7 +26,7 @@ import (
 func reconcileDeployment(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	want := desiredDeployment(p.c, r.CollectorImage, checksum(p.config, p.keys.Data, p.dsn), p.obs.paused, p.obs.adminOnly())
 	deploy := &appsv1.Deployment{ObjectMeta: nameOf(want.ObjectMeta)}
-	if err := r.ensureSlim(ctx, p.c, deploy, want, deploymentSpec, p.obs, func() error {
+	if err := r.ensureSlim(ctx, p.c, deploy, want, p.obs, func() error {
 		if !equality.Semantic.DeepDerivative(want.Spec, deploy.Spec) {
 			deploy.Spec = want.Spec
 		}
@@ -38,9 +37,6 @@ func reconcileDeployment(ctx context.Context, r *SurveyCampaignReconciler, p *ca
 	p.obs.deployment = deploy
 	return nil
 }
-
-// deploymentSpec is a Deployment's spec, what ensureSlim digests.
-func deploymentSpec(o client.Object) any { return o.(*appsv1.Deployment).Spec }
 
 func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, paused, adminOnly bool) *appsv1.Deployment {
 	n := childNames(c)

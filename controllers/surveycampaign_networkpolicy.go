@@ -21,7 +21,7 @@ import (
 func reconcileNetworkPolicy(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	want := desiredNetworkPolicy(p.c, r.OperatorNamespace)
 	np := &networkingv1.NetworkPolicy{ObjectMeta: nameOf(want.ObjectMeta)}
-	return r.ensure(ctx, p.c, np, p.obs, func() error {
+	return r.ensureSlim(ctx, p.c, np, want, p.obs, func() error {
 		if !equality.Semantic.DeepEqual(want.Spec, np.Spec) {
 			np.Spec = want.Spec
 		}

@@ -25,7 +25,7 @@ func reconcilePDB(ctx context.Context, r *SurveyCampaignReconciler, p *campaignP
 	if replicas(c, obs.paused) > 1 {
 		want := desiredPDB(c)
 		pdb := &policyv1.PodDisruptionBudget{ObjectMeta: nameOf(want.ObjectMeta)}
-		return r.ensure(ctx, c, pdb, obs, func() error {
+		return r.ensureSlim(ctx, c, pdb, want, obs, func() error {
 			if !equality.Semantic.DeepDerivative(want.Spec, pdb.Spec) {
 				pdb.Spec = want.Spec
 			}

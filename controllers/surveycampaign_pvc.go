@@ -20,7 +20,7 @@ func reconcilePVC(ctx context.Context, r *SurveyCampaignReconciler, p *campaignP
 	}
 	want := desiredPVC(p.c)
 	pvc := &corev1.PersistentVolumeClaim{ObjectMeta: nameOf(want.ObjectMeta)}
-	return r.ensure(ctx, p.c, pvc, p.obs, func() error {
+	return r.ensureSlim(ctx, p.c, pvc, want, p.obs, func() error {
 		if pvc.CreationTimestamp.IsZero() {
 			pvc.Spec = want.Spec
 			return nil

@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
@@ -118,9 +117,6 @@ func retentionLabels(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Reten
 	return l
 }
 
-// cronJobSpec is a CronJob's spec, what ensureSlim digests.
-func cronJobSpec(o client.Object) any { return o.(*batchv1.CronJob).Spec }
-
 // desiredCronJob runs `surveyguard purge` against the campaign's collector on
 // the policy's schedule. withCA mounts the CA the TLS Secret carries; without
 // it (a public issuer) the system roots verify the collector.
@@ -209,7 +205,7 @@ func reconcileRetention(ctx context.Context, r *SurveyCampaignReconciler, p *cam
 	}
 	want := desiredCronJob(c, policy, r.CollectorImage, withCA)
 	cj := &batchv1.CronJob{ObjectMeta: nameOf(want.ObjectMeta)}
-	return r.ensureSlim(ctx, c, cj, want, cronJobSpec, obs, func() error {
+	return r.ensureSlim(ctx, c, cj, want, obs, func() error {
 		for k, v := range want.Labels {
 			cj.Labels[k] = v
 		}

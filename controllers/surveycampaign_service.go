@@ -19,7 +19,7 @@ import (
 func reconcileService(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	want := desiredService(p.c)
 	svc := &corev1.Service{ObjectMeta: nameOf(want.ObjectMeta)}
-	return r.ensure(ctx, p.c, svc, p.obs, func() error {
+	return r.ensureSlim(ctx, p.c, svc, want, p.obs, func() error {
 		if !equality.Semantic.DeepDerivative(want.Spec.Ports, svc.Spec.Ports) || len(svc.Spec.Ports) != len(want.Spec.Ports) {
 			svc.Spec.Ports = want.Spec.Ports
 		}
