@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
-	"maps"
 	"reflect"
+	"strings"
 	"sync"
 	"unique"
 
@@ -39,31 +39,32 @@ import (
 // from the API server, which is compared and repaired exactly as before.
 // Secrets and ServiceAccounts stay whole: a pass reads the Secrets' data.
 
-// annotationCacheDigest carries, on a slim cached copy only, the digest of
-// the full object it was made from. It is never written to the API server:
-// slim copies are never written back (ensureSlim writes only what it read
-// from the API server).
-const annotationCacheDigest = "cache.surveyguard.io/digest"
+// slimPrefix starts the selfLink of a slim cached copy, which carries the
+// digest of the full object it was made from. selfLink is a legacy field the
+// API server has not set since Kubernetes 1.20 and does not store, so the
+// digest costs the copy no map and could never reach etcd; and slim copies
+// are never written back anyway (ensureSlim writes only what it read from
+// the API server).
+const slimPrefix = "surveyguard-slim:"
 
 // CacheTransform is the manager cache's transform for every kind: it strips
-// managedFields, which the operator never reads, and makes Deployments and
-// CronJobs slim.
+// managedFields, which the operator never reads, makes the children a pass
+// only compares slim, and shares the strings children repeat.
 func CacheTransform() toolscache.TransformFunc {
-	strip := func(obj client.Object) {
+	return func(in any) (any, error) {
+		obj, ok := in.(client.Object)
+		if !ok {
+			return in, nil
+		}
+		if content, ok := slimContent(obj); ok && !isSlim(obj) {
+			sum := liveDigest(obj, content)
+			slimDown(obj)
+			obj.SetSelfLink(slimPrefix + sum.String())
+		}
 		if obj.GetManagedFields() != nil {
 			obj.SetManagedFields(nil)
 		}
 		internMeta(obj)
-	}
-	return func(in any) (any, error) {
-		if obj, ok := in.(client.Object); ok {
-			strip(obj)
-			if content, ok := slimContent(obj); ok && !isSlim(obj) {
-				sum := liveDigest(obj, content)
-				slimDown(obj)
-				markSlim(obj, sum)
-			}
-		}
 		return in, nil
 	}
 }
@@ -90,11 +91,16 @@ func slimContent(obj client.Object) (content any, ok bool) {
 	return nil, false
 }
 
-// slimDown drops what nothing reads from the cache. A Deployment keeps its
-// replica count and its containers' names and args (status reads whether
-// it runs admin-only); a CronJob its schedule and suspension; every kind its
-// metadata and status.
+// slimDown drops what nothing reads from the cache. Every kind keeps its
+// name, owners and status, and loses its labels and annotations but a
+// CronJob's labels (a policy lists its CronJobs by label). A Deployment
+// keeps its replica count and its containers' names and args (status reads
+// whether it runs admin-only); a CronJob its schedule and suspension.
 func slimDown(obj client.Object) {
+	obj.SetAnnotations(nil)
+	if _, ok := obj.(*batchv1.CronJob); !ok {
+		obj.SetLabels(nil)
+	}
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		containers := make([]corev1.Container, len(o.Spec.Template.Spec.Containers))
@@ -153,19 +159,7 @@ func internMap(m map[string]string, values bool) map[string]string {
 	return out
 }
 
-func isSlim(obj client.Object) bool {
-	_, ok := obj.GetAnnotations()[annotationCacheDigest]
-	return ok
-}
-
-func markSlim(obj client.Object, d digest) {
-	a := obj.GetAnnotations()
-	if a == nil {
-		a = make(map[string]string, 1)
-	}
-	a[annotationCacheDigest] = d.String()
-	obj.SetAnnotations(a)
-}
+func isSlim(obj client.Object) bool { return strings.HasPrefix(obj.GetSelfLink(), slimPrefix) }
 
 // digest is a truncated SHA-256: enough to tell two objects apart, half the
 // memory per remembered child.
@@ -181,22 +175,18 @@ func sum(write func(h hash.Hash, enc *json.Encoder)) digest {
 	return d
 }
 
-// liveDigest covers what a pass compares on a child: labels, annotations
-// (but the cache's own), owner references and spec. encoding/json writes
+// liveDigest covers what a pass compares on a child: labels, annotations,
+// owner references and spec. encoding/json writes
 // maps in key order, so equal objects give equal digests.
 func liveDigest(obj client.Object, spec any) digest {
 	return sum(func(_ hash.Hash, enc *json.Encoder) {
-		annotations := obj.GetAnnotations()
-		if _, ok := annotations[annotationCacheDigest]; ok {
-			annotations = maps.Clone(annotations)
-			delete(annotations, annotationCacheDigest)
-		}
-		if len(annotations) == 0 {
-			annotations = nil // none, however the object spells it
-		}
-		labels := obj.GetLabels()
+		// None, however the object spells it.
+		labels, annotations := obj.GetLabels(), obj.GetAnnotations()
 		if len(labels) == 0 {
 			labels = nil
+		}
+		if len(annotations) == 0 {
+			annotations = nil
 		}
 		for _, v := range []any{labels, annotations, obj.GetOwnerReferences(), spec} {
 			_ = enc.Encode(v)
@@ -207,7 +197,7 @@ func liveDigest(obj client.Object, spec any) digest {
 // cachedDigest is the digest a slim cached copy carries, if it is one.
 func cachedDigest(obj client.Object) (digest, bool) {
 	var d digest
-	s, ok := obj.GetAnnotations()[annotationCacheDigest]
+	s, ok := strings.CutPrefix(obj.GetSelfLink(), slimPrefix)
 	if !ok {
 		return d, false
 	}
