@@ -45,6 +45,7 @@ var schema = []string{
 // Dialect is PostgreSQL's.
 var Dialect = sqlstore.Dialect{
 	Name: "postgres", Schema: schema, Placeholder: sqlstore.Dollar, PurgeBatch: 2000,
+	PurgeBesideIngest: true, SubjectArrays: true, Newline: "chr(10)", ByteOrder: `COLLATE "C"`,
 	InsertResponses: "INSERT INTO", ConflictClause: "ON CONFLICT (idempotency_key) DO NOTHING",
 	LockSubjects: `SELECT 1 FROM subjects WHERE pseudonym IN (%s) ORDER BY pseudonym FOR UPDATE`,
 	NoSpace:      noSpace,

@@ -66,6 +66,8 @@ var Dialect = sqlstore.Dialect{
 	// commit parses its multi-row INSERT and upsert anew.
 	PrepareGroupCommit: true,
 	PurgeBatch:         1000,
+	Newline:            "char(10)",
+	ByteOrder:          "COLLATE BINARY",
 	NoSpace:            noSpace,
 	Size:               size,
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -192,21 +193,28 @@ func (s *Store) Purge(ctx context.Context, req store.PurgeRequest) (store.PurgeR
 	}
 	for _, anonymized := range passes {
 		for {
-			var list []row
+			var ids []string
 			var err error
-			if req.DryRun {
+			switch {
+			case req.DryRun:
+				var list []row
 				list, err = s.listOld(ctx, s.reader, anonymized, req.Cutoff, -1)
-			} else {
-				list, err = s.purgeBatch(ctx, anonymized, req, batch)
+				ids = rowIDs(list)
+			case req.Action == store.ActionDelete:
+				ids, err = s.deleteBatch(ctx, anonymized, req.Cutoff, batch)
+			default:
+				var list []row
+				list, err = s.anonymizeNext(ctx, req.Cutoff, batch)
+				ids = rowIDs(list)
 			}
 			if err != nil {
 				return receipt, err
 			}
-			for _, r := range list {
-				_, _ = digest.Write([]byte(r.id + "\n"))
+			for _, id := range ids {
+				_, _ = digest.Write([]byte(id + "\n"))
 			}
-			s.tally(&receipt, req.Action, int64(len(list)))
-			if req.DryRun || len(list) < batch {
+			s.tally(&receipt, req.Action, int64(len(ids)))
+			if req.DryRun || len(ids) < batch {
 				break
 			}
 		}
@@ -246,28 +254,13 @@ func (s *Store) listOld(ctx context.Context, q querier, anonymized int, cutoff t
 	return scanRows(rows, false)
 }
 
-// purgeBatch deletes or anonymizes one transaction's worth of old
-// responses and returns those it changed, in (received_at, id) order.
-func (s *Store) purgeBatch(ctx context.Context, anonymized int, req store.PurgeRequest, batch int) ([]row, error) {
+// anonymizeNext anonymizes one transaction's worth of old raw responses and
+// returns those it changed, in (received_at, id) order.
+func (s *Store) anonymizeNext(ctx context.Context, cutoff time.Time, batch int) ([]row, error) {
 	var done []row
-	err := s.write(ctx, func(tx *sql.Tx, d *deltas) error {
-		if req.Action == store.ActionDelete {
-			// One statement: pick the batch through the index and delete it;
-			// RETURNING gives what the counters need.
-			rows, err := tx.QueryContext(ctx, s.q.deleteOld, anonymized, store.CutoffMilli(req.Cutoff), batch)
-			if err != nil {
-				return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
-			}
-			if done, err = scanRows(rows, false); err != nil {
-				return err
-			}
-			for _, r := range done {
-				uncount(r, d)
-			}
-			return nil
-		}
+	err := s.purgeTx(ctx, func(tx *sql.Tx, d *deltas) error {
 		var err error
-		done, err = s.anonymizeBatch(ctx, tx, req.Cutoff, batch, d)
+		done, err = s.anonymizeBatch(ctx, tx, cutoff, batch, d)
 		return err
 	})
 	if err != nil {
@@ -280,6 +273,131 @@ func (s *Store) purgeBatch(ctx context.Context, anonymized int, req store.PurgeR
 		return done[i].id < done[j].id
 	})
 	return done, nil
+}
+
+func rowIDs(rows []row) []string {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.id
+	}
+	return ids
+}
+
+// purgeTx runs one purge transaction: beside the group commits when the
+// dialect allows it (Dialect.PurgeBesideIngest), else on the writer between
+// them.
+func (s *Store) purgeTx(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error) error {
+	if s.d.PurgeBesideIngest {
+		if err := s.batcher.Err(); err != nil {
+			return err
+		}
+		return s.inTx(ctx, fn)
+	}
+	return s.write(ctx, fn)
+}
+
+// deleteBatch deletes one transaction's worth of old responses (the first
+// batch of the pass in (received_at, id) order) and returns their IDs in
+// that order. The database itself counts what leaves: one grouped query
+// gives the IDs, joined by newlines in byte order, and how many responses
+// each score, key and respondent loses, so no row crosses to Go and the
+// counters take one change per score, key and respondent.
+func (s *Store) deleteBatch(ctx context.Context, anonymized int, cutoff time.Time, batch int) ([]string, error) {
+	var ids []string
+	err := s.purgeTx(ctx, func(tx *sql.Tx, d *deltas) error {
+		var rows *sql.Rows
+		var err error
+		if s.d.PurgeBesideIngest {
+			// PostgreSQL deletes and counts in one statement.
+			rows, err = tx.QueryContext(ctx, s.q.deleteOld, anonymized, store.CutoffMilli(cutoff), batch)
+		} else {
+			rows, err = s.stageBatch(ctx, tx, anonymized, cutoff, batch)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
+		}
+		if ids, err = s.scanGone(rows, d); err != nil {
+			return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
+		}
+		if !s.d.PurgeBesideIngest {
+			// Keep nothing of the deleted rows, not even in memory.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM temp.purge_batch`); err != nil {
+				return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
+			}
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// stageBatch is deleteBatch for a database without data-modifying WITH
+// (SQLite): the batch is copied into a temporary table, grouped from
+// there, and deleted by its IDs.
+func (s *Store) stageBatch(ctx context.Context, tx *sql.Tx, anonymized int, cutoff time.Time, batch int) (*sql.Rows, error) {
+	for _, q := range []string{stageCreate, `DELETE FROM temp.purge_batch`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q.stageOld, anonymized, store.CutoffMilli(cutoff), batch); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM responses WHERE id IN (SELECT id FROM temp.purge_batch)`); err != nil {
+		return nil, err
+	}
+	return tx.QueryContext(ctx, s.q.groupStaged)
+}
+
+// stageCreate is the temporary table of stageBatch: a connection's own,
+// in memory (temp_store), holding what the counters need of a batch.
+const stageCreate = `CREATE TEMP TABLE IF NOT EXISTS purge_batch (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL,
+	score INTEGER NOT NULL, key_id TEXT, subject_customer TEXT, subject_email TEXT, anonymized INTEGER NOT NULL) WITHOUT ROWID`
+
+// groupGone is the grouped query over the deleted rows of src: the IDs
+// (kind 0: joined by newlines, in (received_at, id) byte order, and their
+// number), then the responses lost by each score (kind 1), by each key
+// (kind 2) and by each respondent of a raw response (kind 3), as forget and
+// uncount count them.
+func (s *Store) groupGone(src string) string {
+	return `SELECT 0, string_agg(id, ` + s.d.Newline + ` ORDER BY received_at, id ` + s.d.ByteOrder + `), count(*) FROM ` + src + `
+		UNION ALL SELECT 1, CAST(score AS TEXT), count(*) FROM ` + src + ` GROUP BY score
+		UNION ALL SELECT 2, key_id, count(*) FROM ` + src + ` WHERE key_id IS NOT NULL GROUP BY key_id
+		UNION ALL SELECT 3, sub, count(*) FROM (SELECT CASE WHEN subject_customer <> '' THEN subject_customer
+			ELSE subject_email END AS sub FROM ` + src + ` WHERE anonymized = 0) AS subs WHERE sub <> '' GROUP BY sub`
+}
+
+// scanGone reads groupGone's rows into d and returns the IDs.
+func (s *Store) scanGone(rows *sql.Rows, d *deltas) ([]string, error) {
+	defer func() { _ = rows.Close() }()
+	var ids []string
+	for rows.Next() {
+		var kind int
+		var name sql.NullString
+		var n int64
+		if err := rows.Scan(&kind, &name, &n); err != nil {
+			return nil, err
+		}
+		switch kind {
+		case 0:
+			if n > 0 {
+				ids = strings.Split(name.String, "\n")
+			}
+			if int64(len(ids)) != n {
+				return nil, fmt.Errorf("%d IDs for %d responses", len(ids), n)
+			}
+		case 1:
+			score, err := strconv.Atoi(name.String)
+			if err != nil {
+				return nil, err
+			}
+			d.counters[bucketCounter(score)] -= n
+		case 2:
+			d.counters[prefixKey+name.String] -= n
+		case 3:
+			d.subjects[name.String] -= n
+		}
+	}
+	return ids, rows.Err()
 }
 
 func (s *Store) saveReceipt(ctx context.Context, r store.PurgeReceipt) error {

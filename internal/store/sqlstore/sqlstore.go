@@ -38,6 +38,18 @@ type Dialect struct {
 	// PrepareGroupCommit keeps the group commit's statements prepared
 	// (see preparedStmts): SQLite does not cache statements itself.
 	PrepareGroupCommit bool
+	// PurgeBesideIngest runs a purge's transactions beside the group
+	// commits instead of between them, and deletes and counts each batch
+	// in one statement (a data-modifying WITH). Row locks keep them apart;
+	// a SQLite database has one writer.
+	PurgeBesideIngest bool
+	// Newline is the SQL expression of "\n", and ByteOrder the collation
+	// that orders text by its bytes, as Go compares strings.
+	Newline, ByteOrder string
+	// SubjectArrays has the references a transaction removes from
+	// respondents taken away in one statement, the pseudonyms and counts
+	// bound as two arrays, instead of in chunks of VALUES.
+	SubjectArrays bool
 	// PurgeBatch is the default number of rows per purge transaction, at
 	// most store.MaxPurgeBatch. SQLite has one writer, so its batches are
 	// smaller: ingest waits for at most one of them.
@@ -93,7 +105,7 @@ type Store struct {
 }
 
 type queries struct {
-	dupID, selectOld, deleteOld,
+	dupID, selectOld, deleteOld, stageOld, groupStaged,
 	selectRewrap, updateRewrap,
 	anonymizeOld, list, setMeta, claimMeta string
 }
@@ -129,8 +141,14 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		dupID: s.bind(`SELECT id FROM responses WHERE idempotency_key = ?`),
 		selectOld: s.bind(`SELECT ` + rowColumns + ` FROM responses
 			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`),
-		deleteOld: s.bind(`DELETE FROM responses WHERE id IN (SELECT id FROM responses
-			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?) RETURNING ` + rowColumns),
+		// A Delete purge's batch: deleted and grouped in one statement
+		// (PostgreSQL), or copied aside first (stageBatch).
+		deleteOld: s.bind(`WITH gone AS (DELETE FROM responses WHERE id IN (SELECT id FROM responses
+			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?) RETURNING `+rowColumns+`) `) +
+			s.groupGone("gone"),
+		stageOld: s.bind(`INSERT INTO temp.purge_batch (` + rowColumns + `) SELECT ` + rowColumns + ` FROM responses
+			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`),
+		groupStaged: s.groupGone("temp.purge_batch"),
 		selectRewrap: s.bind(`SELECT id, key_id, email, customer_id, comment FROM responses
 			WHERE id > ? AND key_id IS NOT NULL AND key_id <> ? ORDER BY id LIMIT ?`),
 		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ? AND key_id = ?`),
@@ -218,8 +236,12 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, d *deltas) error {
 			return err
 		}
 	}
-	for start := 0; start < len(down); start += subjectChunk {
-		if err := s.uncountSubjects(ctx, tx, down[start:min(start+subjectChunk, len(down))], d); err != nil {
+	chunk := subjectChunk
+	if s.d.SubjectArrays {
+		chunk = max(len(down), 1) // one statement of two arrays
+	}
+	for start := 0; start < len(down); start += chunk {
+		if err := s.uncountSubjects(ctx, tx, down[start:min(start+chunk, len(down))], d); err != nil {
 			return err
 		}
 	}
@@ -274,21 +296,38 @@ func (s *Store) countSubjects(ctx context.Context, tx *sql.Tx, subs []string, d 
 // uncountSubjects removes references in one statement; a respondent left
 // with none stops counting as a customer and their pseudonym is deleted.
 func (s *Store) uncountSubjects(ctx context.Context, tx *sql.Tx, subs []string, d *deltas) error {
-	marks := make([]string, len(subs))
-	args := make([]any, 0, 2*len(subs))
-	for i, sub := range subs {
-		marks[i] = "(?, CAST(? AS BIGINT))"
-		args = append(args, sub, -d.subjects[sub])
-	}
-	if s.d.LockSubjects != "" {
-		// Lock in sorted order first, as inserts do, so that an UPDATE ... FROM
-		// cannot deadlock with them.
-		if _, err := tx.ExecContext(ctx, s.bind(fmt.Sprintf(s.d.LockSubjects, placeholders(len(subs)))), anys(subs)...); err != nil {
+	var q string
+	var args []any
+	if s.d.SubjectArrays {
+		// subs is sorted: the lock takes the rows in that order, as
+		// inserts do, so that the UPDATE ... FROM cannot deadlock with them.
+		counts := make([]int64, len(subs))
+		for i, sub := range subs {
+			counts[i] = -d.subjects[sub]
+		}
+		if _, err := tx.ExecContext(ctx, s.bind(`SELECT 1 FROM subjects WHERE pseudonym = ANY(?) ORDER BY pseudonym FOR UPDATE`), subs); err != nil {
 			return fmt.Errorf("%s: locking respondents: %w", s.d.Name, err)
 		}
+		q = s.bind(`UPDATE subjects SET refs = subjects.refs - v.n FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS v (p, n)
+			WHERE subjects.pseudonym = v.p RETURNING subjects.pseudonym, subjects.refs`)
+		args = []any{subs, counts}
+	} else {
+		marks := make([]string, len(subs))
+		args = make([]any, 0, 2*len(subs))
+		for i, sub := range subs {
+			marks[i] = "(?, CAST(? AS BIGINT))"
+			args = append(args, sub, -d.subjects[sub])
+		}
+		if s.d.LockSubjects != "" {
+			// Lock in sorted order first, as inserts do, so that an UPDATE ... FROM
+			// cannot deadlock with them.
+			if _, err := tx.ExecContext(ctx, s.bind(fmt.Sprintf(s.d.LockSubjects, placeholders(len(subs)))), anys(subs)...); err != nil {
+				return fmt.Errorf("%s: locking respondents: %w", s.d.Name, err)
+			}
+		}
+		q = s.bind(`UPDATE subjects SET refs = subjects.refs - v.column2 FROM (VALUES ` + strings.Join(marks, ", ") +
+			`) AS v WHERE subjects.pseudonym = v.column1 RETURNING subjects.pseudonym, subjects.refs`)
 	}
-	q := s.bind(`UPDATE subjects SET refs = subjects.refs - v.column2 FROM (VALUES ` + strings.Join(marks, ", ") +
-		`) AS v WHERE subjects.pseudonym = v.column1 RETURNING subjects.pseudonym, subjects.refs`)
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return fmt.Errorf("%s: uncounting respondents: %w", s.d.Name, err)
@@ -314,7 +353,11 @@ func (s *Store) uncountSubjects(ctx context.Context, tx *sql.Tx, subs []string, 
 	d.counters[counterCustomers] -= int64(len(gone))
 	// Keep no pseudonym of someone who has no response left.
 	q = s.bind(`DELETE FROM subjects WHERE refs <= 0 AND pseudonym IN (` + placeholders(len(gone)) + `)`)
-	if _, err := tx.ExecContext(ctx, q, anys(gone)...); err != nil {
+	args = anys(gone)
+	if s.d.SubjectArrays {
+		q, args = s.bind(`DELETE FROM subjects WHERE refs <= 0 AND pseudonym = ANY(?)`), []any{gone}
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("%s: removing respondents: %w", s.d.Name, err)
 	}
 	return nil

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"AnonymizeTwiceChangesNothing", testAnonymizeTwice},
 		{"PurgeInBatches", testPurgeInBatches},
 		{"PurgeDryRun", testPurgeDryRun},
+		{"PurgeReceiptExact", testPurgeReceiptExact},
 		{"Erase", testErase},
 		{"EraseReceipt", testEraseReceipt},
 		{"EraseReplay", testEraseReplay},
