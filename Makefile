@@ -117,6 +117,7 @@ bench: ## Run the collector load benchmarks (docs/benchmarks.md); BENCH_DURATION
 fuzz: ## Run each fuzz test for FUZZTIME (default 30s).
 	go test -run '^$$' -fuzz FuzzComment -fuzztime $(or $(FUZZTIME),30s) ./internal/redact/
 	go test -run '^$$' -fuzz FuzzParseResponse -fuzztime $(or $(FUZZTIME),30s) ./internal/collector/
+	go test -run '^$$' -fuzz FuzzDecodeStrict -fuzztime $(or $(FUZZTIME),30s) ./internal/collector/
 	go test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(or $(FUZZTIME),30s) ./internal/collector/
 
 ##@ Build
