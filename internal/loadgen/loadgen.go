@@ -47,6 +47,14 @@ type Config struct {
 	// Interval, when positive, paces each connection: one request per
 	// Interval at most, as a well-behaved client would send.
 	Interval time.Duration
+	// Rate, when positive, paces the whole run at Rate requests per
+	// second: each connection sends one request every Conns/Rate, the
+	// connections' schedules spread over that period. A connection whose
+	// answer comes later than its next slot sends at once and drops the
+	// slots it missed, so a collector that cannot keep up sees no burst
+	// and the run's PerSecond falls short of Rate. Latency is measured from
+	// the request's sending, not from its slot.
+	Rate float64
 	// HonorRetryAfter makes a connection that is answered 429 wait as long
 	// as Retry-After says; otherwise it sends again at once (a flood).
 	HonorRetryAfter bool
@@ -93,11 +101,23 @@ func Run(ctx context.Context, c Config) Result {
 			}
 			send = httpSender(client, c.URL)
 		}
+		var period time.Duration
+		var slot time.Time
+		if c.Rate > 0 {
+			period = time.Duration(float64(c.Conns) / c.Rate * float64(time.Second))
+			slot = start.Add(period * time.Duration(w) / time.Duration(c.Conns))
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var wait time.Duration
 			for ctx.Err() == nil {
+				if period > 0 {
+					wait = max(wait, time.Until(slot))
+					if slot = slot.Add(period); slot.Before(time.Now()) {
+						slot = time.Now()
+					}
+				}
 				if wait > 0 && !sleep(ctx, wait) {
 					return
 				}
