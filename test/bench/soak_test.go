@@ -162,7 +162,9 @@ func soak(b *testing.B, be string) {
 		mu.Unlock()
 		w.from, w.to, w.load = from, time.Since(begin), r
 		windows = append(windows, w)
-		b.Logf("%s", w)
+		// Printed as it comes: the testing package keeps only the first
+		// lines of a benchmark's log.
+		fmt.Printf("soak %s %s\n", be, w)
 	}
 	stop()
 	wg.Wait()
@@ -173,6 +175,7 @@ func soak(b *testing.B, be string) {
 	start, end := windows[first], windows[len(windows)-1]
 	b.Logf("start %s", start)
 	b.Logf("end   %s", end)
+	fmt.Printf("soak %s start %s\nsoak %s end   %s\n", be, start, be, end)
 	var purged int64
 	for _, w := range windows {
 		purged += w.purged
