@@ -113,10 +113,15 @@ promtool: $(PROMTOOL) ## Build promtool from the module proxy (once; reused), fo
 bench: ## Run the collector load benchmarks (docs/benchmarks.md); BENCH_DURATION=10s BENCH_PURGE_ROWS=100000.
 	go test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/
 
+.PHONY: soak
+soak: ## Run the collector soak (docs/benchmarks.md): half the measured capacity for SOAK_DURATION (default 10m), a purge every SOAK_PURGE_EVERY (30s).
+	SOAK=1 go test -run '^$$' -bench Soak -benchtime 1x -timeout $(or $(SOAK_TIMEOUT),60m) ./test/bench/
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz test for FUZZTIME (default 30s).
 	go test -run '^$$' -fuzz FuzzComment -fuzztime $(or $(FUZZTIME),30s) ./internal/redact/
 	go test -run '^$$' -fuzz FuzzParseResponse -fuzztime $(or $(FUZZTIME),30s) ./internal/collector/
+	go test -run '^$$' -fuzz FuzzDecodeStrict -fuzztime $(or $(FUZZTIME),30s) ./internal/collector/
 	go test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(or $(FUZZTIME),30s) ./internal/collector/
 
 ##@ Build

@@ -52,7 +52,26 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 // decodeStrict decodes one JSON value into v: keys must match v's fields
 // exactly and appear once (422), types must fit (422), and the JSON must be
 // well formed and alone in the body (400).
+//
+// A body that json.Unmarshal takes and strictKeys then finds strict is
+// done: strictKeys accepts only what checkKeys accepts (see its comment).
+// Anything else, every refusal included, goes through decodeStrictSlow,
+// which words the error; v is zeroed before it does.
 func decodeStrict(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err == nil {
+		if i, ok := strictKeys(body, 0, reflect.TypeOf(v)); ok && skipSpace(body, i) == len(body) {
+			return nil
+		}
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv.Elem().SetZero()
+	}
+	return decodeStrictSlow(body, v)
+}
+
+// decodeStrictSlow is decodeStrict's walk of every token beside the Go
+// type, then json.Unmarshal: the path that finds and words each refusal.
+func decodeStrictSlow(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := checkKeys(dec, reflect.TypeOf(v), ""); err != nil {
@@ -255,6 +274,215 @@ func jsonType(t reflect.Type) string {
 		return "object"
 	}
 	return "value"
+}
+
+// strictKeys is checkKeys' fast path, for a body json.Unmarshal has
+// already taken (so well-formed, one value): it reads the value at data[i:]
+// beside the Go type t and returns where the value ends, and false
+// whenever checkKeys might refuse it or it is not sure. So it accepts only
+// keys t declares, spelled exactly, without escapes, each once per object
+// (at most maxFastKeys of them: longer objects take the slow path), and
+// scalars only where checkScalar takes them without a second look: null
+// anywhere; strings, booleans and numbers where t is unknown (a
+// json.RawMessage, or inside one) or of their own kind. Keys must be
+// printable ASCII (plainKey). A type with its
+// own UnmarshalJSON (time.Time) is never fast.
+func strictKeys(data []byte, i int, t reflect.Type) (int, bool) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == rawMessageType {
+		t = nil
+	}
+	if t != nil && customJSON(t) {
+		return i, false
+	}
+	i = skipSpace(data, i)
+	if i >= len(data) {
+		return i, false
+	}
+	switch c := data[i]; {
+	case c == '{':
+		var fields map[string]reflect.Type
+		var elem reflect.Type
+		switch {
+		case t == nil:
+		case t.Kind() == reflect.Struct:
+			fields = jsonFields(t)
+		case t.Kind() == reflect.Map:
+			elem = t.Elem()
+		default:
+			return i, false
+		}
+		var seen [maxFastKeys][]byte
+		n := 0
+		i = skipSpace(data, i+1)
+		if i < len(data) && data[i] == '}' {
+			return i + 1, true
+		}
+		for {
+			i = skipSpace(data, i)
+			if i >= len(data) || data[i] != '"' {
+				return i, false
+			}
+			end := bytes.IndexByte(data[i+1:], '"')
+			if end < 0 {
+				return i, false
+			}
+			key := data[i+1 : i+1+end]
+			if n == maxFastKeys || !plainKey(key) {
+				return i, false
+			}
+			for _, k := range seen[:n] {
+				if bytes.Equal(k, key) {
+					return i, false
+				}
+			}
+			seen[n] = key
+			n++
+			next := elem
+			if fields != nil {
+				ft, ok := fields[string(key)]
+				if !ok {
+					return i, false
+				}
+				next = ft
+			}
+			i = skipSpace(data, i+end+2)
+			if i >= len(data) || data[i] != ':' {
+				return i, false
+			}
+			var ok bool
+			if i, ok = strictKeys(data, i+1, next); !ok {
+				return i, false
+			}
+			i = skipSpace(data, i)
+			if i >= len(data) {
+				return i, false
+			}
+			if data[i] == '}' {
+				return i + 1, true
+			}
+			if data[i] != ',' {
+				return i, false
+			}
+			i++
+		}
+	case c == '[':
+		var elem reflect.Type
+		switch {
+		case t == nil:
+		case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
+			elem = t.Elem()
+		default:
+			return i, false
+		}
+		i = skipSpace(data, i+1)
+		if i < len(data) && data[i] == ']' {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if i, ok = strictKeys(data, i, elem); !ok {
+				return i, false
+			}
+			i = skipSpace(data, i)
+			if i >= len(data) {
+				return i, false
+			}
+			if data[i] == ']' {
+				return i + 1, true
+			}
+			if data[i] != ',' {
+				return i, false
+			}
+			i++
+		}
+	case c == '"':
+		if t != nil && t.Kind() != reflect.String {
+			return i, false
+		}
+		for j := i + 1; j < len(data); j++ {
+			switch data[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1, true
+			}
+		}
+		return i, false
+	case c == 'n':
+		return literal(data, i, "null")
+	case c == 't' || c == 'f':
+		if t != nil && t.Kind() != reflect.Bool {
+			return i, false
+		}
+		if c == 't' {
+			return literal(data, i, "true")
+		}
+		return literal(data, i, "false")
+	case c == '-' || c >= '0' && c <= '9':
+		if t != nil {
+			switch t.Kind() {
+			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+				reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+				reflect.Float32, reflect.Float64:
+			default:
+				return i, false
+			}
+		}
+		j := i + 1
+		for j < len(data) && (data[j] >= '0' && data[j] <= '9' || data[j] == '.' || data[j] == 'e' || data[j] == 'E' || data[j] == '+' || data[j] == '-') {
+			j++
+		}
+		return j, true
+	}
+	return i, false
+}
+
+// plainKey says whether a key reads the same raw as decoded: printable
+// ASCII without escapes (a decoder turns invalid UTF-8 into U+FFFD, which
+// can make two different raw keys one).
+func plainKey(key []byte) bool {
+	for _, c := range key {
+		if c < 0x20 || c >= 0x7f || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// maxFastKeys is the most keys an object may have on strictKeys' fast path.
+const maxFastKeys = 16
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func literal(data []byte, i int, word string) (int, bool) {
+	if !bytes.HasPrefix(data[i:], []byte(word)) {
+		return i, false
+	}
+	return i + len(word), true
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// customJSONCache holds customJSON's answers.
+var customJSONCache sync.Map // reflect.Type → bool
+
+// customJSON says whether t decodes itself (json.Unmarshaler), which
+// strictKeys leaves to the slow path.
+func customJSON(t reflect.Type) bool {
+	if v, ok := customJSONCache.Load(t); ok {
+		return v.(bool)
+	}
+	c := t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType)
+	customJSONCache.Store(t, c)
+	return c
 }
 
 // controlCharacter finds a character no text field may hold: C0 and C1

@@ -4,12 +4,15 @@
 package loadgen
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"sync"
@@ -32,9 +35,26 @@ type Config struct {
 	// Clients[w % len(Clients)] (LoopbackClients makes each a respondent
 	// of its own address).
 	Clients []*http.Client
+	// Dial, when set, replaces Client and Clients: each connection is one
+	// net.Conn from Dial (TLSDial makes them), on which the run writes
+	// HTTP/1.1 requests itself and reads the answers with
+	// http.ReadResponse, one request at a time, kept alive, redialing when
+	// the server closes. It is net/http's client without its two
+	// goroutines per connection and its hand-overs between them: less CPU
+	// per request, which matters where the generator shares the cores with
+	// the collector it measures (test/bench).
+	Dial func(ctx context.Context) (net.Conn, error)
 	// Interval, when positive, paces each connection: one request per
 	// Interval at most, as a well-behaved client would send.
 	Interval time.Duration
+	// Rate, when positive, paces the whole run at Rate requests per
+	// second: each connection sends one request every Conns/Rate, the
+	// connections' schedules spread over that period. A connection whose
+	// answer comes later than its next slot sends at once and drops the
+	// slots it missed, so a collector that cannot keep up sees no burst
+	// and the run's PerSecond falls short of Rate. Latency is measured from
+	// the request's sending, not from its slot.
+	Rate float64
 	// HonorRetryAfter makes a connection that is answered 429 wait as long
 	// as Retry-After says; otherwise it sends again at once (a flood).
 	HonorRetryAfter bool
@@ -68,15 +88,36 @@ func Run(ctx context.Context, c Config) Result {
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := range c.Conns {
-		client := c.Client
-		if len(c.Clients) > 0 {
-			client = c.Clients[w%len(c.Clients)]
+		var send sender
+		switch {
+		case c.Dial != nil:
+			rs := &rawSender{dial: c.Dial, url: c.URL}
+			defer rs.close()
+			send = rs.send
+		default:
+			client := c.Client
+			if len(c.Clients) > 0 {
+				client = c.Clients[w%len(c.Clients)]
+			}
+			send = httpSender(client, c.URL)
+		}
+		var period time.Duration
+		var slot time.Time
+		if c.Rate > 0 {
+			period = time.Duration(float64(c.Conns) / c.Rate * float64(time.Second))
+			slot = start.Add(period * time.Duration(w) / time.Duration(c.Conns))
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var wait time.Duration
 			for ctx.Err() == nil {
+				if period > 0 {
+					wait = max(wait, time.Until(slot))
+					if slot = slot.Add(period); slot.Before(time.Now()) {
+						slot = time.Now()
+					}
+				}
 				if wait > 0 && !sleep(ctx, wait) {
 					return
 				}
@@ -86,29 +127,21 @@ func Run(ctx context.Context, c Config) Result {
 					return
 				}
 				t0 := time.Now()
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL+"/v1/responses", bytes.NewReader(c.Body(i)))
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
+				status, retry, err := send(ctx, c.Body(i))
 				if err != nil {
 					if ctx.Err() == nil {
 						errs.Add(1)
 					}
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				_ = resp.Body.Close()
-				if resp.StatusCode == http.StatusTooManyRequests {
+				if status == http.StatusTooManyRequests {
 					limited.Add(1)
-					if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && c.HonorRetryAfter {
+					if secs, err := strconv.Atoi(retry); err == nil && c.HonorRetryAfter {
 						wait = max(wait, time.Duration(secs)*time.Second)
 					}
 					continue
 				}
-				if resp.StatusCode != http.StatusCreated {
+				if status != http.StatusCreated {
 					errs.Add(1)
 					continue
 				}
@@ -129,6 +162,136 @@ func Run(ctx context.Context, c Config) Result {
 		r.P50, r.P99, r.Max = all[len(all)/2], all[len(all)*99/100], all[len(all)-1]
 	}
 	return r
+}
+
+// sender posts one body and returns the answer's status code and its
+// Retry-After header, once the answer's body is read.
+type sender func(ctx context.Context, body []byte) (status int, retryAfter string, err error)
+
+func httpSender(client *http.Client, base string) sender {
+	return func(ctx context.Context, body []byte) (int, string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/responses", bytes.NewReader(body))
+		if err != nil {
+			return 0, "", err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After"), nil
+	}
+}
+
+// rawTimeout bounds one request on a raw connection, as the benchmarks'
+// http.Client timeout does.
+const rawTimeout = 30 * time.Second
+
+// rawSender speaks HTTP/1.1 on one connection of its own (Config.Dial).
+type rawSender struct {
+	dial func(ctx context.Context) (net.Conn, error)
+	url  string
+
+	conn net.Conn
+	r    *bufio.Reader
+	buf  []byte
+	// stop undoes the context.AfterFunc that unblocks conn when the run ends.
+	stop func() bool
+}
+
+func (s *rawSender) send(ctx context.Context, body []byte) (int, string, error) {
+	if s.conn == nil {
+		u, err := url.Parse(s.url)
+		if err != nil {
+			return 0, "", err
+		}
+		conn, err := s.dial(ctx)
+		if err != nil {
+			return 0, "", err
+		}
+		s.conn, s.r = conn, bufio.NewReader(conn)
+		// The run's end interrupts a request in flight, as it does an
+		// http.Client's.
+		s.stop = context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+		s.buf = fmt.Appendf(s.buf[:0], "POST %s/v1/responses HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: ", u.Path, u.Host)
+	}
+	head := len(s.buf)
+	s.buf = append(strconv.AppendInt(s.buf, int64(len(body)), 10), "\r\n\r\n"...)
+	s.buf = append(s.buf, body...)
+	_ = s.conn.SetDeadline(time.Now().Add(rawTimeout))
+	_, err := s.conn.Write(s.buf)
+	s.buf = s.buf[:head]
+	if err != nil {
+		s.close()
+		return 0, "", err
+	}
+	resp, err := http.ReadResponse(s.r, nil)
+	if err != nil {
+		s.close()
+		return 0, "", err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || resp.Close {
+		s.close()
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	return resp.StatusCode, resp.Header.Get("Retry-After"), nil
+}
+
+func (s *rawSender) close() {
+	if s.conn == nil {
+		return
+	}
+	s.stop()
+	_ = s.conn.Close()
+	s.conn = nil
+}
+
+// TLSDial returns a Config.Dial that connects to the host of base (an
+// https URL) with t's DialContext, or a plain dialer when t has none, and
+// t's TLS configuration, offering HTTP/1.1 only.
+func TLSDial(t *http.Transport, base string) (func(ctx context.Context) (net.Conn, error), error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "https" {
+		return nil, fmt.Errorf("loadgen: %s is not an https URL", base)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "443")
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.TLSClientConfig != nil {
+		cfg = t.TLSClientConfig.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = u.Hostname()
+	}
+	cfg.NextProtos = []string{"http/1.1"}
+	dial := t.DialContext
+	if dial == nil {
+		d := &net.Dialer{Timeout: 5 * time.Second}
+		dial = d.DialContext
+	}
+	return func(ctx context.Context) (net.Conn, error) {
+		raw, err := dial(ctx, "tcp", host)
+		if err != nil {
+			return nil, err
+		}
+		conn := tls.Client(raw, cfg)
+		if err := conn.HandshakeContext(ctx); err != nil {
+			_ = raw.Close()
+			return nil, err
+		}
+		return conn, nil
+	}, nil
 }
 
 // sleep waits d or until ctx is done, and reports whether ctx is still live.
