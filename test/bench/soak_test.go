@@ -109,30 +109,18 @@ func soak(b *testing.B, be string) {
 	cur := &soakWindow{}
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { // sample the process's RSS and the files' sizes every second
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	// Sample the process's RSS and the files' sizes every second.
+	wg.Go(func() {
+		every(ctx, time.Second, func() {
 			rss, wal, db := residentBytes(), fileSize(walPath), fileSize(dbPath)
 			mu.Lock()
 			cur.maxRSS, cur.maxWAL, cur.dbSize = max(cur.maxRSS, rss), max(cur.maxWAL, wal), db
 			mu.Unlock()
-		}
+		})
 	})
-	wg.Go(func() { // the compressed hourly purge
-		t := time.NewTicker(purgeEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	// The compressed hourly purge.
+	wg.Go(func() {
+		every(ctx, purgeEvery, func() {
 			start := time.Now()
 			rows, err := purge(f, start.Add(-retention))
 			took := time.Since(start)
@@ -147,7 +135,7 @@ func soak(b *testing.B, be string) {
 			if err != nil {
 				b.Logf("purge: %v", err)
 			}
-		}
+		})
 	})
 
 	begin := time.Now()
@@ -276,4 +264,18 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// every runs fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
 }
