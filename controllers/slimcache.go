@@ -278,27 +278,50 @@ func (r *SurveyCampaignReconciler) ensureSlim(ctx context.Context, c *privacyv1a
 	}
 	campaign, key := client.ObjectKeyFromObject(c), client.ObjectKeyFromObject(obj)
 	wanted := wantDigest(c, want)
+	verify := func() {
+		// obj is the API server's answer to a read, create or update.
+		content, _ := slimContent(obj)
+		r.verified.record(campaign, kind, verifiedPair{want: wanted, live: liveDigest(obj, content)})
+	}
+	ownAndMutate := func() error {
+		if err := r.own(c, obj); err != nil {
+			return err
+		}
+		return mutate()
+	}
+	bare := obj.DeepCopyObject().(client.Object)
 	cached := obj.DeepCopyObject().(client.Object)
 	switch err := r.Get(ctx, key, cached); {
 	case err == nil:
 		if live, ok := cachedDigest(cached); ok && r.verified.holds(campaign, kind, verifiedPair{want: wanted, live: live}) {
 			return copyInto(cached, obj)
 		}
-	case !apierrors.IsNotFound(err):
-		return fmt.Errorf("%s %s: %w", kind, key.Name, err)
-	}
-	op, err := controllerutil.CreateOrUpdate(ctx, liveClient{Client: r.Client, reader: r.APIReader}, obj, func() error {
-		if err := r.own(c, obj); err != nil {
+	case apierrors.IsNotFound(err):
+		// A new child, as far as the cache knows: created without a read,
+		// as ensure does. One the cache has not caught up with yet answers
+		// AlreadyExists, and is read and compared below.
+		if err := ownAndMutate(); err != nil {
+			return fmt.Errorf("%s %s: %w", kind, key.Name, err)
+		}
+		switch err := r.Create(ctx, obj); {
+		case err == nil:
+			verify()
+			obs.recordChange(kind, key.Name, string(controllerutil.OperationResultCreated), "")
+			return nil
+		case !apierrors.IsAlreadyExists(err):
+			return fmt.Errorf("%s %s: %w", kind, key.Name, err)
+		}
+		if err := copyInto(bare, obj); err != nil { // back to the bare name
 			return err
 		}
-		return mutate()
-	})
+	default:
+		return fmt.Errorf("%s %s: %w", kind, key.Name, err)
+	}
+	op, err := controllerutil.CreateOrUpdate(ctx, liveClient{Client: r.Client, reader: r.APIReader}, obj, ownAndMutate)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", kind, key.Name, err)
 	}
-	// obj is now the API server's answer to the read, create or update.
-	content, _ := slimContent(obj)
-	r.verified.record(campaign, kind, verifiedPair{want: wanted, live: liveDigest(obj, content)})
+	verify()
 	if op != controllerutil.OperationResultNone {
 		obs.recordChange(kind, key.Name, string(op), "")
 	}
