@@ -176,8 +176,8 @@ func sum(write func(h hash.Hash, enc *json.Encoder)) digest {
 }
 
 // liveDigest covers what a pass compares on a child: labels, annotations,
-// owner references and spec. encoding/json writes
-// maps in key order, so equal objects give equal digests.
+// owner references and spec. encoding/json writes maps in key order, so
+// equal objects give equal digests.
 func liveDigest(obj client.Object, spec any) digest {
 	return sum(func(_ hash.Hash, enc *json.Encoder) {
 		// None, however the object spells it.
@@ -266,16 +266,13 @@ func (l liveClient) Get(ctx context.Context, key client.ObjectKey, obj client.Ob
 }
 
 // ensureSlim is ensure for a child the cache keeps slim (slimContent); want
-// is the desired object, what mutate brings obj to. When
-// the cached copy is the live object a pass last verified for this want,
-// obj becomes that slim copy and nothing is read or written; otherwise the
-// full object is read from the API server and ensured as usual.
+// is the desired object, what mutate brings obj to. When the cached copy is
+// the live object a pass last verified for this want, obj becomes that slim
+// copy and nothing is read or written; otherwise the full object is read
+// from the API server and ensured as usual.
 func (r *SurveyCampaignReconciler) ensureSlim(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obj, want client.Object,
 	obs *observed, mutate func() error) error {
-	kind, err := r.kindOf(obj)
-	if err != nil {
-		return err
-	}
+	kind := r.kindOf(obj)
 	campaign, key := client.ObjectKeyFromObject(c), client.ObjectKeyFromObject(obj)
 	wanted := wantDigest(c, want)
 	verify := func() {
@@ -289,12 +286,13 @@ func (r *SurveyCampaignReconciler) ensureSlim(ctx context.Context, c *privacyv1a
 		}
 		return mutate()
 	}
-	bare := obj.DeepCopyObject().(client.Object)
 	cached := obj.DeepCopyObject().(client.Object)
 	switch err := r.Get(ctx, key, cached); {
 	case err == nil:
 		if live, ok := cachedDigest(cached); ok && r.verified.holds(campaign, kind, verifiedPair{want: wanted, live: live}) {
-			return copyInto(cached, obj)
+			// cached is a copy of obj's own kind, and this pass's.
+			reflect.ValueOf(obj).Elem().Set(reflect.ValueOf(cached).Elem())
+			return nil
 		}
 	case apierrors.IsNotFound(err):
 		// A new child, as far as the cache knows: created without a read,
@@ -311,9 +309,10 @@ func (r *SurveyCampaignReconciler) ensureSlim(ctx context.Context, c *privacyv1a
 		case !apierrors.IsAlreadyExists(err):
 			return fmt.Errorf("%s %s: %w", kind, key.Name, err)
 		}
-		if err := copyInto(bare, obj); err != nil { // back to the bare name
-			return err
-		}
+		// Back to the bare name, for the read.
+		reflect.ValueOf(obj).Elem().SetZero()
+		obj.SetName(key.Name)
+		obj.SetNamespace(key.Namespace)
 	default:
 		return fmt.Errorf("%s %s: %w", kind, key.Name, err)
 	}
@@ -328,21 +327,11 @@ func (r *SurveyCampaignReconciler) ensureSlim(ctx context.Context, c *privacyv1a
 	return nil
 }
 
-// kindOf names obj's kind, as events and errors say it.
-func (r *SurveyCampaignReconciler) kindOf(obj client.Object) (string, error) {
-	gvk, err := r.GroupVersionKindFor(obj)
-	if err != nil {
-		return "", err
+// kindOf names obj's kind, as events and errors say it: its Go type when
+// the scheme does not know it.
+func (r *SurveyCampaignReconciler) kindOf(obj client.Object) string {
+	if gvk, err := r.GroupVersionKindFor(obj); err == nil {
+		return gvk.Kind
 	}
-	return gvk.Kind, nil
-}
-
-// copyInto sets *dst to a copy of *src; both are the same kind.
-func copyInto(src, dst client.Object) error {
-	d, v := reflect.ValueOf(dst), reflect.ValueOf(src.DeepCopyObject())
-	if d.Type() != v.Type() {
-		return fmt.Errorf("copying %T into %T", src, dst)
-	}
-	d.Elem().Set(v.Elem())
-	return nil
+	return fmt.Sprintf("%T", obj)
 }

@@ -254,10 +254,7 @@ func (r *SurveyCampaignReconciler) ensure(ctx context.Context, c *privacyv1alpha
 		}
 		return mutate()
 	})
-	kind := fmt.Sprintf("%T", obj)
-	if gvk, gerr := r.GroupVersionKindFor(obj); gerr == nil {
-		kind = gvk.Kind
-	}
+	kind := r.kindOf(obj)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", kind, obj.GetName(), err)
 	}

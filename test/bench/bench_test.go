@@ -48,11 +48,14 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func duration() time.Duration {
-	if d, err := time.ParseDuration(os.Getenv("BENCH_DURATION")); err == nil && d > 0 {
+func duration() time.Duration { return envDuration("BENCH_DURATION", 10*time.Second) }
+
+// envDuration is the positive duration in the environment variable name, or def.
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
 		return d
 	}
-	return 10 * time.Second
+	return def
 }
 
 var (

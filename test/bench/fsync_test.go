@@ -15,10 +15,7 @@ import (
 // at a time, for BENCH_FSYNC_DURATION (default 3s), in the directory the
 // other benchmarks use. Compare commits/s of BenchmarkIngest with it.
 func BenchmarkFsync(b *testing.B) {
-	d := 3 * time.Second
-	if v, err := time.ParseDuration(os.Getenv("BENCH_FSYNC_DURATION")); err == nil && v > 0 {
-		d = v
-	}
+	d := envDuration("BENCH_FSYNC_DURATION", 3*time.Second)
 	f, err := os.OpenFile(filepath.Join(b.TempDir(), "fsync"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		b.Fatal(err)

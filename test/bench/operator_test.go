@@ -53,10 +53,7 @@ func BenchmarkOperatorScale(b *testing.B) {
 	// The clients here log nothing worth reading beside the figures.
 	log.SetLogger(logr.Discard())
 	n := envInt("BENCH_CAMPAIGNS", 1000)
-	idle := 60 * time.Second
-	if d, err := time.ParseDuration(os.Getenv("BENCH_IDLE")); err == nil && d > 0 {
-		idle = d
-	}
+	idle := envDuration("BENCH_IDLE", 60*time.Second)
 	env, err := testenv.Start(testenv.CRDDir())
 	if err != nil {
 		b.Fatal(err)
@@ -459,9 +456,19 @@ func listRV(l ctrlclient.ObjectList) string {
 // procMemory reads a process's peak and current resident memory, in MiB.
 func procMemory(b *testing.B, pid int) (peak, now float64) {
 	b.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	hwm, rss, err := statusMemory(strconv.Itoa(pid))
 	if err != nil {
 		b.Fatal(err)
+	}
+	return float64(hwm) / (1 << 20), float64(rss) / (1 << 20)
+}
+
+// statusMemory reads the peak (VmHWM) and current (VmRSS) resident memory,
+// in bytes, of the process /proc/<pid> names ("self" for this one).
+func statusMemory(pid string) (peak, now int64, err error) {
+	f, err := os.Open("/proc/" + pid + "/status")
+	if err != nil {
+		return 0, 0, err
 	}
 	defer func() { _ = f.Close() }()
 	s := bufio.NewScanner(f)
@@ -470,13 +477,13 @@ func procMemory(b *testing.B, pid int) (peak, now float64) {
 		if len(fields) < 2 {
 			continue
 		}
-		kb, _ := strconv.ParseFloat(fields[1], 64)
+		kb, _ := strconv.ParseInt(fields[1], 10, 64)
 		switch fields[0] {
 		case "VmHWM:":
-			peak = kb / 1024
+			peak = kb << 10
 		case "VmRSS:":
-			now = kb / 1024
+			now = kb << 10
 		}
 	}
-	return peak, now
+	return peak, now, s.Err()
 }

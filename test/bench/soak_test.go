@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,13 +37,6 @@ const (
 	// reach: a collector at half its capacity keeps up.
 	soakKeepUp = 0.9
 )
-
-func envDuration(name string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(os.Getenv(name)); err == nil && d > 0 {
-		return d
-	}
-	return def
-}
 
 // soakWindow is what one window of the soak measured.
 type soakWindow struct {
@@ -238,19 +229,8 @@ func purge(f *collectortest.Fixture, cutoff time.Time) (int64, error) {
 
 // residentBytes is this process's resident set (VmRSS), or 0.
 func residentBytes() int64 {
-	fh, err := os.Open("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	defer func() { _ = fh.Close() }()
-	sc := bufio.NewScanner(fh)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	_, rss, _ := statusMemory("self")
+	return rss
 }
 
 // fileSize is the size of the file at path, or 0 when path is empty or
