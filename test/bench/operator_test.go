@@ -45,7 +45,11 @@ import (
 //   - the manager's writes (its rest_client_requests_total) per campaign and
 //     per second, against a baseline run after it: a plain client with no
 //     rate limit creating the same children (BENCH_MANAGER_FLAGS passes
-//     flags to the manager, BENCH_MANAGER_GOMEMLIMIT its GOMEMLIMIT).
+//     flags to the manager, BENCH_MANAGER_GOMEMLIMIT its GOMEMLIMIT);
+//   - in both phases, the CPU time kube-apiserver, etcd, the manager and the
+//     benchmark itself used, and how many cores the machine kept busy: on
+//     two cores the API server is the bound, and its CPU per write is a
+//     steadier figure than a rate other work on the machine slows.
 //
 // envtest runs no Deployment controller, so no collector becomes available
 // and no campaign reaches Ready: the figures are the operator's own work.
@@ -95,7 +99,10 @@ func BenchmarkOperatorScale(b *testing.B) {
 	// would take the CPU the API server needs for the operator's writes (the
 	// baseline below has no such load).
 	progress := watchProgress(b, env.Config, ns)
+	plane := controlPlanePIDs(b)
+	cpu := cpuWatch{pids: map[string]int{"kube-apiserver": plane["kube-apiserver"], "etcd": plane["etcd"], "manager": pid, "benchmark": os.Getpid()}}
 
+	start := cpu.sample(b)
 	begin := time.Now()
 	createCampaigns(b, k8s, ns, n)
 	created := time.Since(begin)
@@ -113,6 +120,7 @@ func BenchmarkOperatorScale(b *testing.B) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	all := time.Since(begin)
+	opCPU := cpu.sample(b).since(start)
 	hwm, rss := procMemory(b, pid)
 	opWrites, byVerb := restWrites(b, metricsAddr)
 	passes := scrape(b, metricsAddr, `controller_runtime_reconcile_total{controller="surveycampaign",`, "result")
@@ -126,8 +134,13 @@ func BenchmarkOperatorScale(b *testing.B) {
 	// The baseline: a plain client, with no client-side rate limit and 8
 	// connections at work, creates the same children in another namespace
 	// while nothing else runs.
-	children, baseTime := createBaseline(b, env.Config, k8s, ns, "baseline")
+	children, baseTime, baseCPU := createBaseline(b, env.Config, k8s, ns, "baseline", cpuWatch{pids: plane})
 	opRate, baseRate := float64(opWrites)/all.Seconds(), float64(children)/baseTime.Seconds()
+	// What the API server spends per write: in the operator's phase its
+	// writes and the benchmark's creation of the campaigns, and everything
+	// the API server does for them (watches included).
+	opCost := opCPU.procs["kube-apiserver"].Seconds() * 1e3 / float64(opWrites+int64(n))
+	baseCost := baseCPU.procs["kube-apiserver"].Seconds() * 1e3 / float64(children)
 
 	b.ReportMetric(float64(n), "campaigns")
 	b.ReportMetric(created.Seconds(), "s-to-create")
@@ -140,6 +153,10 @@ func BenchmarkOperatorScale(b *testing.B) {
 	b.ReportMetric(baseRate, "baseline-writes/s")
 	b.ReportMetric(opRate/baseRate, "write-rate-ratio")
 	b.ReportMetric(baseTime.Seconds(), "s-baseline")
+	b.ReportMetric(opCost, "apiserver-cpu-ms/write")
+	b.ReportMetric(baseCost, "baseline-apiserver-cpu-ms/write")
+	b.ReportMetric(opCPU.procs["manager"].Seconds()*1e3/float64(n), "manager-cpu-ms/campaign")
+	b.ReportMetric(opCPU.cores, "cores-busy")
 	b.ReportMetric(hwm, "MiB-peak-rss")
 	b.ReportMetric(rss, "MiB-rss")
 	b.Logf("%d campaigns: created in %s, all reconciled in %s (%.1f/s); %d writes in %s idle, %d in %s after a restart; manager peak RSS %.0f MiB (now %.0f MiB)",
@@ -147,6 +164,8 @@ func BenchmarkOperatorScale(b *testing.B) {
 	b.Logf("campaign passes: %v (%.2f per campaign)", passes, float64(sum(passes))/float64(n))
 	b.Logf("operator: %d writes (%.1f per campaign: %v) at %.0f/s; plain client: %d children in %s at %.0f/s; ratio %.2f",
 		opWrites, float64(opWrites)/float64(n), byVerb, opRate, children, baseTime.Round(time.Millisecond), baseRate, opRate/baseRate)
+	b.Logf("operator phase: %s; the API server spent %.2f ms per write (its %d and the %d campaigns' creation)", opCPU, opCost, opWrites, n)
+	b.Logf("baseline phase: %s; the API server spent %.2f ms per write", baseCPU, baseCost)
 }
 
 // managerFlags are BENCH_MANAGER_FLAGS, split on spaces (say
@@ -205,8 +224,9 @@ func sum(m map[string]int64) int64 {
 
 // createBaseline copies every child the operator made in from into a new
 // namespace to, as a plain client with no rate limit would create them: 8
-// goroutines, one Create each. It returns how many and how long it took.
-func createBaseline(b *testing.B, cfg *rest.Config, k8s ctrlclient.Client, from, to string) (int, time.Duration) {
+// goroutines, one Create each. It returns how many, how long it took and
+// the CPU cpu's processes used meanwhile.
+func createBaseline(b *testing.B, cfg *rest.Config, k8s ctrlclient.Client, from, to string, cpu cpuWatch) (int, time.Duration, cpuPhase) {
 	b.Helper()
 	ctx := context.Background()
 	var objs []ctrlclient.Object
@@ -248,6 +268,7 @@ func createBaseline(b *testing.B, cfg *rest.Config, k8s ctrlclient.Client, from,
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
+	start := cpu.sample(b)
 	begin := time.Now()
 	for range 8 {
 		wg.Add(1)
@@ -263,11 +284,12 @@ func createBaseline(b *testing.B, cfg *rest.Config, k8s ctrlclient.Client, from,
 	}
 	wg.Wait()
 	took := time.Since(begin)
+	used := cpu.sample(b).since(start)
 	close(errs)
 	if err := <-errs; err != nil {
 		b.Fatal(err)
 	}
-	return len(objs), took
+	return len(objs), took, used
 }
 
 // clearStatus drops what the API server and its controllers wrote (the
