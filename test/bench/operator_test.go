@@ -265,28 +265,17 @@ func createBaseline(b *testing.B, cfg *rest.Config, k8s ctrlclient.Client, from,
 	if err != nil {
 		b.Fatal(err)
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
 	start := cpu.sample(b)
 	begin := time.Now()
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1) - 1; i < int64(len(objs)); i = next.Add(1) - 1 {
-				if err := c.Create(ctx, objs[i]); err != nil {
-					errs <- fmt.Errorf("%T %s: %w", objs[i], objs[i].GetName(), err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	err = onEight(len(objs), func(i int) error {
+		if err := c.Create(ctx, objs[i]); err != nil {
+			return fmt.Errorf("%T %s: %w", objs[i], objs[i].GetName(), err)
+		}
+		return nil
+	})
 	took := time.Since(begin)
 	used := cpu.sample(b).since(start)
-	close(errs)
-	if err := <-errs; err != nil {
+	if err != nil {
 		b.Fatal(err)
 	}
 	return len(objs), took, used
@@ -327,34 +316,22 @@ func envInt(key string, def int) int {
 
 func createCampaigns(b *testing.B, k8s ctrlclient.Client, ns string, n int) {
 	b.Helper()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
-				c := &privacyv1alpha1.SurveyCampaign{
-					ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("campaign-%04d", i)},
-					Spec: privacyv1alpha1.SurveyCampaignSpec{
-						Question:           "How likely are you to recommend us to a friend or colleague?",
-						Consent:            privacyv1alpha1.ConsentSpec{NoticeVersion: "2026-01"},
-						RetentionPolicyRef: privacyv1alpha1.LocalObjectReference{Name: "ninety-days"},
-						Storage:            privacyv1alpha1.StorageSpec{Embedded: &privacyv1alpha1.EmbeddedStorage{}},
-					},
-				}
-				if err := k8s.Create(context.Background(), c); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := onEight(n, func(i int) error { return k8s.Create(context.Background(), newCampaign(ns, i)) }); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// newCampaign is the i-th campaign the benchmarks create: the smallest spec
+// the API accepts, with embedded storage, and the API server's defaults.
+func newCampaign(ns string, i int) *privacyv1alpha1.SurveyCampaign {
+	return &privacyv1alpha1.SurveyCampaign{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("campaign-%04d", i)},
+		Spec: privacyv1alpha1.SurveyCampaignSpec{
+			Question:           "How likely are you to recommend us to a friend or colleague?",
+			Consent:            privacyv1alpha1.ConsentSpec{NoticeVersion: "2026-01"},
+			RetentionPolicyRef: privacyv1alpha1.LocalObjectReference{Name: "ninety-days"},
+			Storage:            privacyv1alpha1.StorageSpec{Embedded: &privacyv1alpha1.EmbeddedStorage{}},
+		},
 	}
 }
 
