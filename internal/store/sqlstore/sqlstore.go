@@ -168,6 +168,9 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		// same transaction replaces (see Erase).
 		claimMeta: s.bind(`INSERT INTO meta (k, v) VALUES (?, '') ON CONFLICT (k) DO NOTHING RETURNING k`),
 	}
+	if err := s.prepareCounters(ctx); err != nil {
+		return nil, d.noSpace(fmt.Errorf("%s: preparing the counters' upsert: %w", d.Name, err))
+	}
 	s.batcher = store.NewBatcher(s.flush, store.BatcherOptions{Max: o.MaxBatch, Sync: o.Sync, Observe: o.ObserveCommit})
 	return s, nil
 }
@@ -255,7 +258,7 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, d *deltas) error {
 	if q == "" {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	if _, err := s.prepared.exec(ctx, tx, q, args...); err != nil {
 		return fmt.Errorf("%s: updating counters: %w", s.d.Name, err)
 	}
 	return nil
@@ -265,19 +268,16 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, d *deltas) error {
 // in one statement, in sorted order, and its arguments; "" when no counter
 // changes.
 func (s *Store) countersSQL(d *deltas) (string, []any) {
-	var marks []string
 	var args []any
 	for _, name := range sortedKeys(d.counters) {
 		if n := d.counters[name]; n != 0 {
-			marks = append(marks, "(?, CAST(? AS BIGINT))")
 			args = append(args, name, n)
 		}
 	}
-	if len(marks) == 0 {
+	if len(args) == 0 {
 		return "", nil
 	}
-	return s.bind(`INSERT INTO counters (name, n) VALUES ` + strings.Join(marks, ", ") +
-		` ON CONFLICT (name) DO UPDATE SET n = counters.n + excluded.n`), args
+	return s.countersText(len(args) / 2), args
 }
 
 // subjectChunk is how many respondents one statement updates.
