@@ -50,6 +50,25 @@ var Dialect = sqlstore.Dialect{
 	LockSubjects: `SELECT 1 FROM subjects WHERE pseudonym IN (%s) ORDER BY pseudonym FOR UPDATE`,
 	NoSpace:      noSpace,
 	Size:         size,
+	RoundTrip:    roundTrip,
+}
+
+// roundTrip sends stmts in one round trip, as a pgx batch, and hands each
+// statement's rows to its Scan (sqlstore.Dialect.RoundTrip).
+func roundTrip(ctx context.Context, dc any, stmts []sqlstore.Statement) error {
+	c, ok := dc.(*stdlib.Conn)
+	if !ok {
+		return fmt.Errorf("postgres: a %T is not a pgx connection", dc)
+	}
+	b := &pgx.Batch{}
+	for _, st := range stmts {
+		q := b.Queue(st.SQL, st.Args...)
+		if st.Scan != nil {
+			scan := st.Scan
+			q.Query(func(rows pgx.Rows) error { return scan(rows) })
+		}
+	}
+	return c.Conn().SendBatch(ctx, b).Close()
 }
 
 // diskFull is the SQLSTATE of disk_full: the server could not extend a

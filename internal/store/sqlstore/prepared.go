@@ -57,6 +57,17 @@ func (p *preparedStmts) query(ctx context.Context, tx *sql.Tx, q string, args ..
 	return tx.QueryContext(ctx, q, args...)
 }
 
+// exec runs q in tx, prepared when it was.
+func (p *preparedStmts) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	p.mu.Lock()
+	st, ok := p.m[q]
+	p.mu.Unlock()
+	if ok {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, q, args...)
+}
+
 // close releases every prepared statement.
 func (p *preparedStmts) close() error {
 	p.mu.Lock()
@@ -76,6 +87,44 @@ type sqlTexts struct {
 	mu       sync.Mutex
 	inserts  map[int]string
 	subjects map[int]string
+	counters map[int]string
+}
+
+// maxPreparedCounters is the most counters a kept upsert of the counters
+// adds to: a group commit changes a few (its buckets, keys, redaction
+// kinds and customers); a purge or an erasure that changes more runs its
+// upsert unprepared.
+const maxPreparedCounters = 16
+
+// countersText is the upsert adding to n counters (countersSQL).
+func (s *Store) countersText(n int) string {
+	s.texts.mu.Lock()
+	defer s.texts.mu.Unlock()
+	if q, ok := s.texts.counters[n]; ok {
+		return q
+	}
+	text := s.bind(`INSERT INTO counters (name, n) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ") +
+		` ON CONFLICT (name) DO UPDATE SET n = counters.n + excluded.n`)
+	if s.texts.counters == nil {
+		s.texts.counters = map[int]string{}
+	}
+	s.texts.counters[n] = text
+	return text
+}
+
+// prepareCounters prepares, once, the upserts of 1..maxPreparedCounters
+// counters, for a dialect that keeps statements prepared: every
+// transaction ends with one.
+func (s *Store) prepareCounters(ctx context.Context) error {
+	if !s.d.PrepareGroupCommit {
+		return nil
+	}
+	for n := 1; n <= maxPreparedCounters; n++ {
+		if err := s.prepared.prepare(ctx, s.writer, s.countersText(n)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // insertSQL is the multi-row INSERT of n responses.

@@ -50,6 +50,12 @@ type Dialect struct {
 	// respondents taken away in one statement, the pseudonyms and counts
 	// bound as two arrays, instead of in chunks of VALUES.
 	SubjectArrays bool
+	// RoundTrip, when set, sends stmts in one round trip on the driver
+	// connection dc and hands each statement's rows to its Scan, in order;
+	// an error stops it. The group commit then takes two round trips
+	// (flushTwoTrips) instead of one per statement: PostgreSQL, a pgx
+	// batch.
+	RoundTrip func(ctx context.Context, dc any, stmts []Statement) error
 	// PurgeBatch is the default number of rows per purge transaction, at
 	// most store.MaxPurgeBatch. SQLite has one writer, so its batches are
 	// smaller: ingest waits for at most one of them.
@@ -162,6 +168,9 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		// same transaction replaces (see Erase).
 		claimMeta: s.bind(`INSERT INTO meta (k, v) VALUES (?, '') ON CONFLICT (k) DO NOTHING RETURNING k`),
 	}
+	if err := s.prepareCounters(ctx); err != nil {
+		return nil, d.noSpace(fmt.Errorf("%s: preparing the counters' upsert: %w", d.Name, err))
+	}
 	s.batcher = store.NewBatcher(s.flush, store.BatcherOptions{Max: o.MaxBatch, Sync: o.Sync, Observe: o.ObserveCommit})
 	return s, nil
 }
@@ -245,24 +254,30 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, d *deltas) error {
 			return err
 		}
 	}
-	// Every counter in one statement, in sorted order.
-	var marks []string
-	var args []any
-	for _, name := range sortedKeys(d.counters) {
-		if n := d.counters[name]; n != 0 {
-			marks = append(marks, "(?, CAST(? AS BIGINT))")
-			args = append(args, name, n)
-		}
-	}
-	if len(marks) == 0 {
+	q, args := s.countersSQL(d)
+	if q == "" {
 		return nil
 	}
-	q := s.bind(`INSERT INTO counters (name, n) VALUES ` + strings.Join(marks, ", ") +
-		` ON CONFLICT (name) DO UPDATE SET n = counters.n + excluded.n`)
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	if _, err := s.prepared.exec(ctx, tx, q, args...); err != nil {
 		return fmt.Errorf("%s: updating counters: %w", s.d.Name, err)
 	}
 	return nil
+}
+
+// countersSQL is the statement that adds the deltas' counters, every one
+// in one statement, in sorted order, and its arguments; "" when no counter
+// changes.
+func (s *Store) countersSQL(d *deltas) (string, []any) {
+	var args []any
+	for _, name := range sortedKeys(d.counters) {
+		if n := d.counters[name]; n != 0 {
+			args = append(args, name, n)
+		}
+	}
+	if len(args) == 0 {
+		return "", nil
+	}
+	return s.countersText(len(args) / 2), args
 }
 
 // subjectChunk is how many respondents one statement updates.
@@ -427,9 +442,17 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error)
 	return s.batcher.Exclusive(ctx, func() error { return s.inTx(ctx, fn) })
 }
 
-// flush writes one group commit.
+// flush writes one group commit: in two round trips where the dialect can
+// send several statements at once (flushTwoTrips), else statement by
+// statement.
 func (s *Store) flush(batch []*store.Pending) error {
 	ctx := context.Background()
+	if s.d.RoundTrip != nil {
+		done, err := s.flushTwoTrips(ctx, batch)
+		if done || err != nil {
+			return s.d.noSpace(err)
+		}
+	}
 	subjects := map[string]bool{}
 	for _, p := range batch {
 		if sub := p.Record.Subject(); sub != "" {
@@ -459,22 +482,9 @@ const insertColumns = 11
 // chunk) are skipped by ON CONFLICT; RETURNING says which rows went in, and
 // the others are answered with the ID stored first.
 func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Pending, d *deltas) error {
-	args := make([]any, 0, len(chunk)*insertColumns)
-	for _, p := range chunk {
-		r := p.Record
-		segments := []byte("{}")
-		if r.Segments != nil {
-			var err error
-			if segments, err = json.Marshal(r.Segments); err != nil {
-				return err
-			}
-		}
-		keyID := sql.NullString{}
-		if hasPersonal(r) {
-			keyID = nullString(r.KeyID)
-		}
-		args = append(args, r.ID, nullString(r.IdempotencyKey), r.ReceivedAt.UnixMilli(), r.Score, string(segments),
-			keyID, r.Email, r.CustomerID, r.Comment, nullString(r.SubjectCustomerID), nullString(r.SubjectEmail))
+	args, err := insertArgs(chunk)
+	if err != nil {
+		return err
 	}
 	rows, err := s.prepared.query(ctx, tx, s.insertSQL(len(chunk)), args...)
 	if err != nil {
@@ -503,18 +513,45 @@ func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Pend
 			continue
 		}
 		p.Result = store.InsertResult{ID: r.ID}
-		d.counters[bucketCounter(r.Score)]++
-		if hasPersonal(r) {
-			d.counters[prefixKey+r.KeyID]++
-		}
-		for kind, n := range r.Redactions {
-			d.counters[prefixRedaction+kind] += int64(n)
-		}
-		if sub := r.Subject(); sub != "" {
-			d.subjects[sub]++
-		}
+		d.count(r)
 	}
 	return nil
+}
+
+// insertArgs are the bind arguments of the INSERT of chunk (insertSQL).
+func insertArgs(chunk []*store.Pending) ([]any, error) {
+	args := make([]any, 0, len(chunk)*insertColumns)
+	for _, p := range chunk {
+		r := p.Record
+		segments := []byte("{}")
+		if r.Segments != nil {
+			var err error
+			if segments, err = json.Marshal(r.Segments); err != nil {
+				return nil, err
+			}
+		}
+		keyID := sql.NullString{}
+		if hasPersonal(r) {
+			keyID = nullString(r.KeyID)
+		}
+		args = append(args, r.ID, nullString(r.IdempotencyKey), r.ReceivedAt.UnixMilli(), r.Score, string(segments),
+			keyID, r.Email, r.CustomerID, r.Comment, nullString(r.SubjectCustomerID), nullString(r.SubjectEmail))
+	}
+	return args, nil
+}
+
+// count adds an inserted response to the deltas.
+func (d *deltas) count(r *store.Record) {
+	d.counters[bucketCounter(r.Score)]++
+	if hasPersonal(r) {
+		d.counters[prefixKey+r.KeyID]++
+	}
+	for kind, n := range r.Redactions {
+		d.counters[prefixRedaction+kind] += int64(n)
+	}
+	if sub := r.Subject(); sub != "" {
+		d.subjects[sub]++
+	}
 }
 
 func hasPersonal(r *store.Record) bool {
