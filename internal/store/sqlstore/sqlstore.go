@@ -59,6 +59,18 @@ type Dialect struct {
 	NoSpace func(err error) bool
 	// Size returns how many bytes the database takes (store.Store.Size).
 	Size func(ctx context.Context, db *sql.DB) (int64, error)
+	// DupID, when set, finds the ID stored first under an idempotency key
+	// (one bind parameter); by default the responses table is searched.
+	DupID string
+	// Partitioned says that responses is partitioned by the UTC day of
+	// received_at, in PostgreSQL's declarative partitions named
+	// "responses_d<day>": a group commit first makes sure its days have
+	// partitions, and a Delete purge empties the days wholly before its
+	// cutoff a partition at a time instead of row by row (partition.go).
+	Partitioned bool
+	// NoPartition says whether an error is an insert that found no
+	// partition for its row: another replica's purge dropped it.
+	NoPartition func(err error) bool
 }
 
 // noSpace wraps err with store.ErrNoSpace when the dialect says the
@@ -102,6 +114,8 @@ type Store struct {
 	// texts and prepared are the group commit's statements (prepared.go).
 	texts    sqlTexts
 	prepared preparedStmts
+	// days are the partitions known to exist (Dialect.Partitioned).
+	days partitionDays
 }
 
 type queries struct {
@@ -139,6 +153,9 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 	s := &Store{d: d, writer: writer, reader: reader}
 	s.q = queries{
 		dupID: s.bind(`SELECT id FROM responses WHERE idempotency_key = ?`),
+		// A partitioned table's unique constraints must hold the partition
+		// key: on PostgreSQL an idempotency key is found, and kept unique,
+		// in a table of its own.
 		selectOld: s.bind(`SELECT ` + rowColumns + ` FROM responses
 			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`),
 		// A Delete purge's batch: deleted and grouped in one statement
@@ -161,6 +178,9 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		// A key nobody holds yet, taken with a placeholder value that the
 		// same transaction replaces (see Erase).
 		claimMeta: s.bind(`INSERT INTO meta (k, v) VALUES (?, '') ON CONFLICT (k) DO NOTHING RETURNING k`),
+	}
+	if d.DupID != "" {
+		s.q.dupID = d.DupID
 	}
 	s.batcher = store.NewBatcher(s.flush, store.BatcherOptions{Max: o.MaxBatch, Sync: o.Sync, Observe: o.ObserveCommit})
 	return s, nil
@@ -439,14 +459,17 @@ func (s *Store) flush(batch []*store.Pending) error {
 	if err := s.prepareGroup(ctx, len(batch), len(subjects)); err != nil {
 		return s.d.noSpace(fmt.Errorf("%s: preparing the group commit: %w", s.d.Name, err))
 	}
-	return s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
+	if err := s.ensureDays(ctx, batch); err != nil {
+		return s.d.noSpace(err)
+	}
+	return s.forgetDaysOnMiss(s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
 		for start := 0; start < len(batch); start += insertChunk {
 			if err := s.insertChunk(ctx, tx, batch[start:min(start+insertChunk, len(batch))], d); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}))
 }
 
 // insertChunk is how many responses one INSERT statement carries.
