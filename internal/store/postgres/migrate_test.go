@@ -166,3 +166,97 @@ func stats(t *testing.T, s store.Store) store.Stats {
 	}
 	return st
 }
+
+// TestReplicaInsertsIntoDroppedDay: a replica that knows a day's partition
+// exists goes on inserting into that day after another replica's purge has
+// dropped it (a late insert), and the response is stored: the partition is
+// made again.
+func TestReplicaInsertsIntoDroppedDay(t *testing.T) {
+	dsn, err := pg.CreateDatabase(fmt.Sprintf("dropped_day_%d", dbs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := opener(dsn)(t), opener(dsn)(t)
+	defer func() { _ = a.Close() }()
+	defer func() { _ = b.Close() }()
+	ctx := context.Background()
+	day := time.Date(2026, 2, 3, 10, 0, 0, 0, time.UTC)
+	first := &store.Record{ID: store.NewID(day) + "a", ReceivedAt: day, Score: 9}
+	if _, err := a.Insert(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := b.Purge(ctx, store.PurgeRequest{Cutoff: day.Add(24 * time.Hour), Action: store.ActionDelete})
+	if err != nil || rc.Purged != 1 {
+		t.Fatalf("purge = %+v, %v; want 1 purged", rc, err)
+	}
+	late := &store.Record{ID: store.NewID(day) + "b", ReceivedAt: day.Add(time.Minute), Score: 3}
+	if _, err := a.Insert(ctx, late); err != nil {
+		t.Fatalf("late insert into a dropped day: %v", err)
+	}
+	if _, err := b.Get(ctx, late.ID); err != nil {
+		t.Errorf("the late response is not stored: %v", err)
+	}
+	storetest.CheckRecount(t, a)
+}
+
+// TestWholeDayPurgeIsAtomic: a purge whose day transaction fails after the
+// partition was emptied, at the very end (the counters' update, made to
+// fail here by a trigger), leaves the day, its idempotency keys and the
+// counters as they were; the next purge takes the day with the full receipt.
+func TestWholeDayPurgeIsAtomic(t *testing.T) {
+	dsn, err := pg.CreateDatabase(fmt.Sprintf("atomic_day_%d", dbs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := opener(dsn)(t)
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	day := time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC)
+	for i := range 50 {
+		at := day.Add(time.Duration(i) * 20 * time.Minute)
+		r := &store.Record{ID: fmt.Sprintf("%s%03d", store.NewID(at), i), ReceivedAt: at, Score: i % 11,
+			IdempotencyKey: fmt.Sprintf("atomic-%d", i), KeyID: "k1", CustomerID: []byte("ct"),
+			SubjectCustomerID: fmt.Sprintf("cust-%d", i%7)}
+		if _, err := s.Insert(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := storetest.ListAll(t, s)
+	cutoff := day.Add(48 * time.Hour) // the whole of 2026-02-03, and the next day, empty
+	digest, n := storetest.ReferenceReceipt(all, cutoff)
+	before := stats(t, s)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	for _, q := range []string{
+		`CREATE FUNCTION fail_counters() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'counters refused'; END $$`,
+		`CREATE TRIGGER fail_counters BEFORE UPDATE ON counters FOR EACH ROW EXECUTE FUNCTION fail_counters()`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete}); err == nil {
+		t.Fatal("the purge succeeded though its counters could not be updated")
+	}
+	if got := storetest.ListAll(t, s); len(got) != len(all) {
+		t.Errorf("%d responses after the failed purge, want all %d", len(got), len(all))
+	}
+	if after := stats(t, s); after.Counts != before.Counts || after.DistinctCustomers != before.DistinctCustomers {
+		t.Errorf("the failed purge changed the counters: %+v %d -> %+v %d", before.Counts, before.DistinctCustomers, after.Counts, after.DistinctCustomers)
+	}
+	retry := &store.Record{ID: store.NewID(time.Now()) + "r", ReceivedAt: time.Now(), Score: 1, IdempotencyKey: "atomic-3"}
+	if res, err := s.Insert(ctx, retry); err != nil || !res.Duplicate || res.ID != all[3].ID {
+		t.Errorf("after the failed purge, a retry of a kept response = %+v, %v; want a duplicate of %s", res, err, all[3].ID)
+	}
+	if _, err := db.Exec(`DROP TRIGGER fail_counters ON counters`); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete})
+	if err != nil || rc.Purged != n || rc.Digest != digest {
+		t.Errorf("purge after the failure = %d %s (%v), want %d %s", rc.Purged, rc.Digest, err, n, digest)
+	}
+	storetest.CheckRecount(t, s)
+}

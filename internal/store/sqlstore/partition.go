@@ -125,14 +125,23 @@ func (s *Store) ensureDays(ctx context.Context, batch []*store.Pending) error {
 	return nil
 }
 
-// forgetDaysOnMiss passes err on; when it says a row found no partition
-// (another replica's purge dropped a day this store knew of), the store
-// forgets which days exist, so the next group commit creates them anew.
-func (s *Store) forgetDaysOnMiss(err error) error {
-	if err != nil && s.d.NoPartition != nil && s.d.NoPartition(err) {
-		s.days.reset()
+// inDays runs write, a group commit of batch, once the partitions of its
+// days exist. When a row finds no partition (another replica's purge
+// dropped a day this store knew of: a late insert), the store forgets
+// which days exist, makes them again and runs write once more.
+func (s *Store) inDays(ctx context.Context, batch []*store.Pending, write func() error) error {
+	if err := s.ensureDays(ctx, batch); err != nil {
+		return s.d.noSpace(err)
 	}
-	return err
+	err := write()
+	if err == nil || s.d.NoPartition == nil || !s.d.NoPartition(err) {
+		return err
+	}
+	s.days.reset()
+	if err := s.ensureDays(ctx, batch); err != nil {
+		return s.d.noSpace(err)
+	}
+	return write()
 }
 
 // daysBefore lists, oldest first, the days whose partitions exist and end

@@ -459,17 +459,16 @@ func (s *Store) flush(batch []*store.Pending) error {
 	if err := s.prepareGroup(ctx, len(batch), len(subjects)); err != nil {
 		return s.d.noSpace(fmt.Errorf("%s: preparing the group commit: %w", s.d.Name, err))
 	}
-	if err := s.ensureDays(ctx, batch); err != nil {
-		return s.d.noSpace(err)
-	}
-	return s.forgetDaysOnMiss(s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
-		for start := 0; start < len(batch); start += insertChunk {
-			if err := s.insertChunk(ctx, tx, batch[start:min(start+insertChunk, len(batch))], d); err != nil {
-				return err
+	return s.inDays(ctx, batch, func() error {
+		return s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
+			for start := 0; start < len(batch); start += insertChunk {
+				if err := s.insertChunk(ctx, tx, batch[start:min(start+insertChunk, len(batch))], d); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	}))
+			return nil
+		})
+	})
 }
 
 // insertChunk is how many responses one INSERT statement carries.
