@@ -126,7 +126,7 @@ func deleteByID(n int) string {
 // transaction really took, should another replica take some first) and
 // stored again keeping only the score, segments and day, under new IDs.
 func (s *Store) anonymizeBatch(ctx context.Context, tx *sql.Tx, cutoff time.Time, batch int, d *deltas) ([]row, error) {
-	rows, err := tx.QueryContext(ctx, s.q.anonymizeOld, store.CutoffMilli(cutoff), batch)
+	rows, err := tx.QueryContext(ctx, s.q.anonymizeOld, store.CutoffMilli(cutoff), store.CutoffMilli(cutoff), batch)
 	if err != nil {
 		return nil, fmt.Errorf("%s: anonymizing old responses: %w", s.d.Name, err)
 	}
@@ -324,7 +324,7 @@ func (s *Store) deleteBatch(ctx context.Context, anonymized int, cutoff time.Tim
 		var err error
 		if s.d.PurgeBesideIngest {
 			// PostgreSQL deletes and counts in one statement.
-			rows, err = tx.QueryContext(ctx, s.q.deleteOld, anonymized, store.CutoffMilli(cutoff), batch)
+			rows, err = tx.QueryContext(ctx, s.q.deleteOld, store.CutoffMilli(cutoff), anonymized, store.CutoffMilli(cutoff), batch)
 		} else {
 			rows, err = s.stageBatch(ctx, tx, anonymized, cutoff, batch)
 		}

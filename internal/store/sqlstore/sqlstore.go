@@ -160,7 +160,10 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`),
 		// A Delete purge's batch: deleted and grouped in one statement
 		// (PostgreSQL), or copied aside first (stageBatch).
-		deleteOld: s.bind(`WITH gone AS (DELETE FROM responses WHERE id IN (SELECT id FROM responses
+		// The outer "received_at < ?" lets PostgreSQL leave out, when it
+		// plans, the partitions of the days after the cutoff, which the
+		// join would otherwise scan whole.
+		deleteOld: s.bind(`WITH gone AS (DELETE FROM responses WHERE received_at < ? AND id IN (SELECT id FROM responses
 			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?) RETURNING `+rowColumns+`) `) +
 			s.groupGone("gone"),
 		stageOld: s.bind(`INSERT INTO temp.purge_batch (` + rowColumns + `) SELECT ` + rowColumns + ` FROM responses
@@ -171,7 +174,7 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ? AND key_id = ?`),
 		// Anonymizing takes the raw rows out (see anonymizeBatch) and
 		// returns what their anonymous copies keep.
-		anonymizeOld: s.bind(`DELETE FROM responses WHERE id IN (SELECT id FROM responses
+		anonymizeOld: s.bind(`DELETE FROM responses WHERE received_at < ? AND id IN (SELECT id FROM responses
 			WHERE anonymized = 0 AND received_at < ? ORDER BY received_at, id LIMIT ?) RETURNING ` + rowColumns + `, segments`),
 		list:    s.bind(`SELECT ` + recordColumns + ` FROM responses WHERE id > ? ORDER BY id LIMIT ?`),
 		setMeta: s.bind(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`),
