@@ -260,3 +260,29 @@ func TestWholeDayPurgeIsAtomic(t *testing.T) {
 	}
 	storetest.CheckRecount(t, s)
 }
+
+// TestTomorrowMadeAhead: the first group commit makes tomorrow's partition
+// (UTC) too, so the first one after midnight need not.
+func TestTomorrowMadeAhead(t *testing.T) {
+	dsn, err := pg.CreateDatabase(fmt.Sprintf("tomorrow_%d", dbs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := opener(dsn)(t)
+	defer func() { _ = s.Close() }()
+	// The day after the one before the insert: made ahead, or, should
+	// midnight pass meanwhile, made as the insert's own day.
+	tomorrow := fmt.Sprintf("responses_d%d", time.Now().UnixMilli()/86400000+1)
+	if _, err := s.Insert(context.Background(), &store.Record{ID: store.NewID(time.Now()) + "t", ReceivedAt: time.Now(), Score: 9}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM pg_inherits WHERE inhrelid = to_regclass($1)`, tomorrow).Scan(&n); err != nil || n != 1 {
+		t.Errorf("tomorrow's partition %s: %d (%v), want it made", tomorrow, n, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/surveyguard/surveyguard/internal/store"
 )
@@ -48,6 +49,8 @@ func dayTable(day int64) string { return `"responses_d` + strconv.FormatInt(day,
 type partitionDays struct {
 	mu    sync.Mutex
 	known map[int64]bool
+	// tried is when ensureTomorrow last tried and failed.
+	tried time.Time
 }
 
 func (p *partitionDays) missing(days []int64) []int64 {
@@ -89,6 +92,7 @@ func (s *Store) ensureDays(ctx context.Context, batch []*store.Pending) error {
 	if !s.d.Partitioned {
 		return nil
 	}
+	s.ensureTomorrow(ctx)
 	seen := map[int64]bool{}
 	var days []int64
 	for _, p := range batch {
@@ -123,6 +127,51 @@ func (s *Store) ensureDays(ctx context.Context, batch []*store.Pending) error {
 		s.days.set(d, true)
 	}
 	return nil
+}
+
+// ensureTomorrow creates tomorrow's partition (UTC) ahead of time, so
+// that the first group commit after midnight does not wait for the
+// parent's lock that creating a partition takes, behind whatever reads
+// hold it then. It waits at most 20 ms for that lock, and for no replica
+// creating partitions, and otherwise tries again a second later.
+func (s *Store) ensureTomorrow(ctx context.Context) {
+	tomorrow := dayOf(time.Now().UnixMilli()) + 1
+	s.days.mu.Lock()
+	skip := s.days.known[tomorrow] || time.Since(s.days.tried) < time.Second
+	s.days.mu.Unlock()
+	if skip {
+		return
+	}
+	created := func() bool {
+		tx, err := s.writer.BeginTx(ctx, nil)
+		if err != nil {
+			return false
+		}
+		defer func() { _ = tx.Rollback() }()
+		var locked bool
+		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '20ms'`); err != nil {
+			return false
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock(7262652001)`).Scan(&locked); err != nil || !locked {
+			return false
+		}
+		q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF responses FOR VALUES FROM (%d) TO (%d)`, //nolint:gosec // G201: numbers, no input
+			dayTable(tomorrow), tomorrow*dayMilli, (tomorrow+1)*dayMilli)
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return false
+		}
+		return tx.Commit() == nil
+	}()
+	s.days.mu.Lock()
+	defer s.days.mu.Unlock()
+	if created {
+		if s.days.known == nil {
+			s.days.known = map[int64]bool{}
+		}
+		s.days.known[tomorrow] = true
+	} else {
+		s.days.tried = time.Now()
+	}
 }
 
 // inDays runs write, a group commit of batch, once the partitions of its
