@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,9 +20,27 @@ import (
 var schema = []string{
 	// Replicas starting together wait for each other here instead of racing.
 	`SELECT pg_advisory_xact_lock(7262652000)`,
+	// A database made before responses were partitioned keeps its rows in
+	// a plain table: it is set aside, its index and constraint names freed,
+	// and its rows are moved into the partitioned table below
+	// (moveUnpartitioned), all in the schema's one transaction.
+	`DO $$ BEGIN
+		IF EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('responses') AND relkind = 'r') THEN
+			ALTER TABLE responses RENAME TO responses_unpartitioned;
+			ALTER TABLE responses_unpartitioned RENAME CONSTRAINT responses_pkey TO responses_unpartitioned_pkey;
+			ALTER TABLE responses_unpartitioned RENAME CONSTRAINT responses_idempotency_key_key TO responses_unpartitioned_idempotency_key_key;
+			DROP INDEX IF EXISTS responses_raw_age, responses_subject_customer, responses_subject_email, responses_key;
+		END IF;
+	END $$`,
+	// Responses are partitioned by the UTC day they were received (see
+	// sqlstore.Dialect.Partitioned): one table per day, "responses_d" and
+	// the day's number since 1970-01-01, created as writes need them. A
+	// partitioned table's unique constraints must hold its partition key,
+	// so the primary key is (id, received_at) and an idempotency key's
+	// uniqueness is the idempotency table's.
 	`CREATE TABLE IF NOT EXISTS responses (
-		id TEXT PRIMARY KEY,
-		idempotency_key TEXT UNIQUE,
+		id TEXT NOT NULL,
+		idempotency_key TEXT,
 		received_at BIGINT NOT NULL,
 		score SMALLINT NOT NULL CHECK (score BETWEEN 0 AND 10),
 		segments TEXT NOT NULL,
@@ -31,26 +50,79 @@ var schema = []string{
 		comment BYTEA,
 		subject_customer TEXT,
 		subject_email TEXT,
-		anonymized SMALLINT NOT NULL DEFAULT 0
-	)`,
+		anonymized SMALLINT NOT NULL DEFAULT 0,
+		PRIMARY KEY (id, received_at)
+	) PARTITION BY RANGE (received_at)`,
 	`CREATE INDEX IF NOT EXISTS responses_raw_age ON responses (anonymized, received_at, id)`,
 	`CREATE INDEX IF NOT EXISTS responses_subject_customer ON responses (subject_customer) WHERE subject_customer IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS responses_subject_email ON responses (subject_email) WHERE subject_email IS NOT NULL`,
 	`CREATE INDEX IF NOT EXISTS responses_key ON responses (key_id) WHERE key_id IS NOT NULL`,
+	// Every stored idempotency key, with the response that holds it. The
+	// triggers keep it in step with the responses: an insert whose key is
+	// taken is skipped (the BEFORE trigger returns no row, so the INSERT's
+	// RETURNING leaves it out and the store answers with the ID stored
+	// first), and a deleted response frees its key. Emptying a whole
+	// partition fires no trigger: the purge frees those keys itself.
+	`CREATE TABLE IF NOT EXISTS idempotency (k TEXT PRIMARY KEY, id TEXT NOT NULL)`,
+	`CREATE OR REPLACE FUNCTION responses_claim_key() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		INSERT INTO idempotency (k, id) VALUES (NEW.idempotency_key, NEW.id) ON CONFLICT (k) DO NOTHING;
+		IF FOUND THEN
+			RETURN NEW;
+		END IF;
+		RETURN NULL;
+	END $$`,
+	`CREATE OR REPLACE FUNCTION responses_free_key() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		DELETE FROM idempotency WHERE k = OLD.idempotency_key AND id = OLD.id;
+		RETURN NULL;
+	END $$`,
+	`CREATE OR REPLACE TRIGGER responses_claim_key BEFORE INSERT ON responses
+		FOR EACH ROW WHEN (NEW.idempotency_key IS NOT NULL) EXECUTE FUNCTION responses_claim_key()`,
+	`CREATE OR REPLACE TRIGGER responses_free_key AFTER DELETE ON responses
+		FOR EACH ROW WHEN (OLD.idempotency_key IS NOT NULL) EXECUTE FUNCTION responses_free_key()`,
+	moveUnpartitioned,
 	`CREATE TABLE IF NOT EXISTS subjects (pseudonym TEXT PRIMARY KEY, refs BIGINT NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n BIGINT NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)`,
 }
 
+// moveUnpartitioned finishes the migration of a database made before
+// responses were partitioned: a partition for each day the old table has
+// rows of, every row moved (the trigger claims their idempotency keys,
+// unique already), and the old table dropped. The counters, respondents and
+// meta tables are unchanged: they describe the same rows. It takes time in
+// proportion to the rows, once, while the replicas starting wait on the
+// schema's lock.
+const moveUnpartitioned = `DO $$ DECLARE day BIGINT;
+BEGIN
+	IF to_regclass('responses_unpartitioned') IS NULL THEN
+		RETURN;
+	END IF;
+	FOR day IN SELECT DISTINCT floor(received_at / 86400000.0)::BIGINT FROM responses_unpartitioned LOOP
+		EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF responses FOR VALUES FROM (%s) TO (%s)',
+			'responses_d' || day, day * 86400000, (day + 1) * 86400000);
+	END LOOP;
+	INSERT INTO responses (id, idempotency_key, received_at, score, segments, key_id, email, customer_id, comment,
+		subject_customer, subject_email, anonymized)
+		SELECT id, idempotency_key, received_at, score, segments, key_id, email, customer_id, comment,
+		subject_customer, subject_email, anonymized FROM responses_unpartitioned;
+	DROP TABLE responses_unpartitioned;
+END $$`
+
 // Dialect is PostgreSQL's.
 var Dialect = sqlstore.Dialect{
 	Name: "postgres", Schema: schema, Placeholder: sqlstore.Dollar, PurgeBatch: 2000,
 	PurgeBesideIngest: true, SubjectArrays: true, Newline: "chr(10)", ByteOrder: `COLLATE "C"`,
-	InsertResponses: "INSERT INTO", ConflictClause: "ON CONFLICT (idempotency_key) DO NOTHING",
-	LockSubjects: `SELECT 1 FROM subjects WHERE pseudonym IN (%s) ORDER BY pseudonym FOR UPDATE`,
-	NoSpace:      noSpace,
-	Size:         size,
-	RoundTrip:    roundTrip,
+	// The triggers skip a response whose idempotency key is taken.
+	InsertResponses: "INSERT INTO",
+	DupID:           `SELECT id FROM idempotency WHERE k = $1`,
+	Partitioned:     true,
+	LockSubjects:    `SELECT 1 FROM subjects WHERE pseudonym IN (%s) ORDER BY pseudonym FOR UPDATE`,
+	NoSpace:         noSpace,
+	NoPartition:     noPartition,
+	Size:            size,
+	RoundTrip:       roundTrip,
 }
 
 // roundTrip sends stmts in one round trip, as a pgx batch, and hands each
@@ -69,6 +141,13 @@ func roundTrip(ctx context.Context, dc any, stmts []sqlstore.Statement) error {
 		}
 	}
 	return c.Conn().SendBatch(ctx, b).Close()
+}
+
+// noPartition says whether err is an insert that found no partition for a
+// row (check_violation: "no partition of relation ... found for row").
+func noPartition(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23514" && strings.Contains(e.Message, "no partition")
 }
 
 // diskFull is the SQLSTATE of disk_full: the server could not extend a

@@ -126,7 +126,7 @@ func deleteByID(n int) string {
 // transaction really took, should another replica take some first) and
 // stored again keeping only the score, segments and day, under new IDs.
 func (s *Store) anonymizeBatch(ctx context.Context, tx *sql.Tx, cutoff time.Time, batch int, d *deltas) ([]row, error) {
-	rows, err := tx.QueryContext(ctx, s.q.anonymizeOld, store.CutoffMilli(cutoff), batch)
+	rows, err := tx.QueryContext(ctx, s.q.anonymizeOld, store.CutoffMilli(cutoff), store.CutoffMilli(cutoff), batch)
 	if err != nil {
 		return nil, fmt.Errorf("%s: anonymizing old responses: %w", s.d.Name, err)
 	}
@@ -191,7 +191,22 @@ func (s *Store) Purge(ctx context.Context, req store.PurgeRequest) (store.PurgeR
 	if req.Action == store.ActionAnonymize {
 		passes = passes[:1]
 	}
+	// A partitioned store takes the days wholly before the cutoff first,
+	// a partition at a time; the passes then find only the cutoff's day.
+	// The anonymized responses' IDs of those days wait for the second pass.
+	var wholeAnon []string
+	if s.d.Partitioned && req.Action == store.ActionDelete && !req.DryRun {
+		var err error
+		if wholeAnon, err = s.wholeDays(ctx, store.CutoffMilli(req.Cutoff), digest, &receipt); err != nil {
+			return receipt, err
+		}
+	}
 	for _, anonymized := range passes {
+		if anonymized == 1 {
+			for _, ids := range wholeAnon {
+				_, _ = digest.Write([]byte(ids + "\n"))
+			}
+		}
 		for {
 			var ids []string
 			var err error
@@ -309,7 +324,7 @@ func (s *Store) deleteBatch(ctx context.Context, anonymized int, cutoff time.Tim
 		var err error
 		if s.d.PurgeBesideIngest {
 			// PostgreSQL deletes and counts in one statement.
-			rows, err = tx.QueryContext(ctx, s.q.deleteOld, anonymized, store.CutoffMilli(cutoff), batch)
+			rows, err = tx.QueryContext(ctx, s.q.deleteOld, store.CutoffMilli(cutoff), anonymized, store.CutoffMilli(cutoff), batch)
 		} else {
 			rows, err = s.stageBatch(ctx, tx, anonymized, cutoff, batch)
 		}
@@ -385,19 +400,33 @@ func (s *Store) scanGone(rows *sql.Rows, d *deltas) ([]string, error) {
 			if int64(len(ids)) != n {
 				return nil, fmt.Errorf("%d IDs for %d responses", len(ids), n)
 			}
-		case 1:
-			score, err := strconv.Atoi(name.String)
-			if err != nil {
+		default:
+			if err := countGone(kind, name.String, n, d); err != nil {
 				return nil, err
 			}
-			d.counters[bucketCounter(score)] -= n
-		case 2:
-			d.counters[prefixKey+name.String] -= n
-		case 3:
-			d.subjects[name.String] -= n
 		}
 	}
 	return ids, rows.Err()
+}
+
+// countGone takes from d what n deleted responses of one group of
+// groupGone (kinds 1 to 3) counted.
+func countGone(kind int, name string, n int64, d *deltas) error {
+	switch kind {
+	case 1:
+		score, err := strconv.Atoi(name)
+		if err != nil {
+			return err
+		}
+		d.counters[bucketCounter(score)] -= n
+	case 2:
+		d.counters[prefixKey+name] -= n
+	case 3:
+		d.subjects[name] -= n
+	default:
+		return fmt.Errorf("unknown group %d", kind)
+	}
+	return nil
 }
 
 func (s *Store) saveReceipt(ctx context.Context, r store.PurgeReceipt) error {

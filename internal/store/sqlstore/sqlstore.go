@@ -65,6 +65,18 @@ type Dialect struct {
 	NoSpace func(err error) bool
 	// Size returns how many bytes the database takes (store.Store.Size).
 	Size func(ctx context.Context, db *sql.DB) (int64, error)
+	// DupID, when set, finds the ID stored first under an idempotency key
+	// (one bind parameter); by default the responses table is searched.
+	DupID string
+	// Partitioned says that responses is partitioned by the UTC day of
+	// received_at, in PostgreSQL's declarative partitions named
+	// "responses_d<day>": a group commit first makes sure its days have
+	// partitions, and a Delete purge empties the days wholly before its
+	// cutoff a partition at a time instead of row by row (partition.go).
+	Partitioned bool
+	// NoPartition says whether an error is an insert that found no
+	// partition for its row: another replica's purge dropped it.
+	NoPartition func(err error) bool
 }
 
 // noSpace wraps err with store.ErrNoSpace when the dialect says the
@@ -108,6 +120,8 @@ type Store struct {
 	// texts and prepared are the group commit's statements (prepared.go).
 	texts    sqlTexts
 	prepared preparedStmts
+	// days are the partitions known to exist (Dialect.Partitioned).
+	days partitionDays
 }
 
 type queries struct {
@@ -145,11 +159,17 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 	s := &Store{d: d, writer: writer, reader: reader}
 	s.q = queries{
 		dupID: s.bind(`SELECT id FROM responses WHERE idempotency_key = ?`),
+		// A partitioned table's unique constraints must hold the partition
+		// key: on PostgreSQL an idempotency key is found, and kept unique,
+		// in a table of its own.
 		selectOld: s.bind(`SELECT ` + rowColumns + ` FROM responses
 			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`),
 		// A Delete purge's batch: deleted and grouped in one statement
 		// (PostgreSQL), or copied aside first (stageBatch).
-		deleteOld: s.bind(`WITH gone AS (DELETE FROM responses WHERE id IN (SELECT id FROM responses
+		// The outer "received_at < ?" lets PostgreSQL leave out, when it
+		// plans, the partitions of the days after the cutoff, which the
+		// join would otherwise scan whole.
+		deleteOld: s.bind(`WITH gone AS (DELETE FROM responses WHERE received_at < ? AND id IN (SELECT id FROM responses
 			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?) RETURNING `+rowColumns+`) `) +
 			s.groupGone("gone"),
 		stageOld: s.bind(`INSERT INTO temp.purge_batch (` + rowColumns + `) SELECT ` + rowColumns + ` FROM responses
@@ -160,13 +180,16 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ? AND key_id = ?`),
 		// Anonymizing takes the raw rows out (see anonymizeBatch) and
 		// returns what their anonymous copies keep.
-		anonymizeOld: s.bind(`DELETE FROM responses WHERE id IN (SELECT id FROM responses
+		anonymizeOld: s.bind(`DELETE FROM responses WHERE received_at < ? AND id IN (SELECT id FROM responses
 			WHERE anonymized = 0 AND received_at < ? ORDER BY received_at, id LIMIT ?) RETURNING ` + rowColumns + `, segments`),
 		list:    s.bind(`SELECT ` + recordColumns + ` FROM responses WHERE id > ? ORDER BY id LIMIT ?`),
 		setMeta: s.bind(`INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`),
 		// A key nobody holds yet, taken with a placeholder value that the
 		// same transaction replaces (see Erase).
 		claimMeta: s.bind(`INSERT INTO meta (k, v) VALUES (?, '') ON CONFLICT (k) DO NOTHING RETURNING k`),
+	}
+	if d.DupID != "" {
+		s.q.dupID = d.DupID
 	}
 	if err := s.prepareCounters(ctx); err != nil {
 		return nil, d.noSpace(fmt.Errorf("%s: preparing the counters' upsert: %w", d.Name, err))
@@ -447,12 +470,6 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error)
 // statement.
 func (s *Store) flush(batch []*store.Pending) error {
 	ctx := context.Background()
-	if s.d.RoundTrip != nil {
-		done, err := s.flushTwoTrips(ctx, batch)
-		if done || err != nil {
-			return s.d.noSpace(err)
-		}
-	}
 	subjects := map[string]bool{}
 	for _, p := range batch {
 		if sub := p.Record.Subject(); sub != "" {
@@ -462,13 +479,21 @@ func (s *Store) flush(batch []*store.Pending) error {
 	if err := s.prepareGroup(ctx, len(batch), len(subjects)); err != nil {
 		return s.d.noSpace(fmt.Errorf("%s: preparing the group commit: %w", s.d.Name, err))
 	}
-	return s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
-		for start := 0; start < len(batch); start += insertChunk {
-			if err := s.insertChunk(ctx, tx, batch[start:min(start+insertChunk, len(batch))], d); err != nil {
-				return err
+	return s.inDays(ctx, batch, func() error {
+		if s.d.RoundTrip != nil {
+			done, err := s.flushTwoTrips(ctx, batch)
+			if done || err != nil {
+				return s.d.noSpace(err)
 			}
 		}
-		return nil
+		return s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
+			for start := 0; start < len(batch); start += insertChunk {
+				if err := s.insertChunk(ctx, tx, batch[start:min(start+insertChunk, len(batch))], d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
 }
 

@@ -150,3 +150,22 @@ func checkRecount(t *testing.T, s store.Store) {
 		t.Errorf("oldest record %v, a recount gives %v", st.OldestRecordTime, oldest)
 	}
 }
+
+// CheckRecount is checkRecount for a backend's own tests: the running
+// figures equal a recount of the stored responses.
+func CheckRecount(t *testing.T, s store.Store) {
+	t.Helper()
+	checkRecount(t, s)
+}
+
+// ReferenceReceipt is referenceReceipt for a backend's own tests: the
+// digest and count of a Delete purge of rs at cutoff, row by row.
+func ReferenceReceipt(rs []*store.Record, cutoff time.Time) (string, int64) {
+	return referenceReceipt(rs, cutoff)
+}
+
+// ListAll lists every stored response, in ID order.
+func ListAll(t *testing.T, s store.Store) []*store.Record {
+	t.Helper()
+	return listAll(t, s)
+}

@@ -1,0 +1,288 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/surveyguard/surveyguard/internal/store"
+	"github.com/surveyguard/surveyguard/internal/store/storetest"
+)
+
+// unpartitioned is the schema of the responses table before it was
+// partitioned by day (commit 8cdee36), as a database made then has it.
+// The other tables are unchanged.
+var unpartitioned = []string{
+	`CREATE TABLE responses (
+		id TEXT PRIMARY KEY,
+		idempotency_key TEXT UNIQUE,
+		received_at BIGINT NOT NULL,
+		score SMALLINT NOT NULL CHECK (score BETWEEN 0 AND 10),
+		segments TEXT NOT NULL,
+		key_id TEXT,
+		email BYTEA,
+		customer_id BYTEA,
+		comment BYTEA,
+		subject_customer TEXT,
+		subject_email TEXT,
+		anonymized SMALLINT NOT NULL DEFAULT 0
+	)`,
+	`CREATE INDEX responses_raw_age ON responses (anonymized, received_at, id)`,
+	`CREATE INDEX responses_subject_customer ON responses (subject_customer) WHERE subject_customer IS NOT NULL`,
+	`CREATE INDEX responses_subject_email ON responses (subject_email) WHERE subject_email IS NOT NULL`,
+	`CREATE INDEX responses_key ON responses (key_id) WHERE key_id IS NOT NULL`,
+	`CREATE TABLE subjects (pseudonym TEXT PRIMARY KEY, refs BIGINT NOT NULL)`,
+	`CREATE TABLE counters (name TEXT PRIMARY KEY, n BIGINT NOT NULL)`,
+	`CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)`,
+}
+
+// TestMigrateUnpartitioned: a database made before the partitions, holding
+// responses over several days (raw and anonymized, with and without
+// idempotency keys and respondents) with their counters, opens with every
+// response, counter and key where it was; an old idempotency key still
+// answers its response; a purge then takes whole days with the receipt a
+// row-by-row reference gives, and leaves exact counters.
+func TestMigrateUnpartitioned(t *testing.T) {
+	dsn, err := pg.CreateDatabase(fmt.Sprintf("migrate_%d", dbs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	for _, q := range unpartitioned {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Date(2026, 3, 1, 18, 0, 0, 0, time.UTC)
+	var want []*store.Record
+	for i := range 300 {
+		at := start.Add(time.Duration(i) * 17 * time.Minute) // about three and a half days
+		r := &store.Record{ID: fmt.Sprintf("%s%04d", store.NewID(at), i), ReceivedAt: at, Score: i % 11,
+			Segments: map[string]string{"plan": "pro"}}
+		if i%3 != 0 {
+			r.KeyID, r.CustomerID = "k1", []byte("ct")
+			r.SubjectCustomerID, r.SubjectEmail = fmt.Sprintf("cust-%d", i%40), fmt.Sprintf("mail-%d", i%40)
+		}
+		if i%5 == 0 {
+			r.IdempotencyKey = fmt.Sprintf("old-key-%d", i)
+		}
+		if i%7 == 0 && i%3 == 0 {
+			r.Anonymized = true
+		}
+		anon := 0
+		if r.Anonymized {
+			anon = 1
+		}
+		if _, err := db.Exec(`INSERT INTO responses (id, idempotency_key, received_at, score, segments, key_id, customer_id,
+			subject_customer, subject_email, anonymized) VALUES ($1, NULLIF($2, ''), $3, $4, '{"plan":"pro"}', NULLIF($5, ''), $6,
+			NULLIF($7, ''), NULLIF($8, ''), $9)`,
+			r.ID, r.IdempotencyKey, at.UnixMilli(), r.Score, r.KeyID, r.CustomerID, r.SubjectCustomerID, r.SubjectEmail, anon); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r)
+	}
+	// The counters and respondents the old store kept for these rows.
+	for _, q := range []string{
+		`INSERT INTO counters SELECT 'promoters', count(*) FROM responses WHERE score >= 9`,
+		`INSERT INTO counters SELECT 'passives', count(*) FROM responses WHERE score IN (7, 8)`,
+		`INSERT INTO counters SELECT 'detractors', count(*) FROM responses WHERE score <= 6`,
+		`INSERT INTO counters SELECT 'key:' || key_id, count(*) FROM responses WHERE key_id IS NOT NULL GROUP BY key_id`,
+		`INSERT INTO subjects SELECT subject_customer, count(*) FROM responses WHERE anonymized = 0 AND subject_customer IS NOT NULL GROUP BY 1`,
+		`INSERT INTO counters SELECT 'customers', count(*) FROM subjects`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := opener(dsn)(t)
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	got := storetest.ListAll(t, s)
+	if len(got) != len(want) {
+		t.Fatalf("%d responses after the migration, want %d", len(got), len(want))
+	}
+	for i, r := range got {
+		w := want[i]
+		if r.ID != w.ID || r.IdempotencyKey != w.IdempotencyKey || !r.ReceivedAt.Equal(w.ReceivedAt) || r.Score != w.Score ||
+			r.KeyID != w.KeyID || r.SubjectCustomerID != w.SubjectCustomerID || r.Anonymized != w.Anonymized {
+			t.Fatalf("response %d after the migration = %+v, want %+v", i, r, w)
+		}
+	}
+	storetest.CheckRecount(t, s)
+	if st := stats(t, s); st.DistinctCustomers != 40 || st.Counts.Total() != 300 {
+		t.Errorf("after the migration: %d customers, %d responses; want 40 and 300", st.DistinctCustomers, st.Counts.Total())
+	}
+	var plain int
+	if err := db.QueryRow(`SELECT count(*) FROM pg_class WHERE relname = 'responses_unpartitioned'`).Scan(&plain); err != nil || plain != 0 {
+		t.Errorf("the unpartitioned table is still there (%d, %v)", plain, err)
+	}
+	// An old idempotency key still names its response.
+	retry := &store.Record{ID: store.NewID(time.Now()) + "r", ReceivedAt: time.Now(), Score: 3, IdempotencyKey: "old-key-5"}
+	if res, err := s.Insert(ctx, retry); err != nil || !res.Duplicate || res.ID != want[5].ID {
+		t.Errorf("retry with a migrated idempotency key = %+v, %v; want a duplicate of %s", res, err, want[5].ID)
+	}
+	// The purge takes the three whole days before the cutoff and the first
+	// hours of the third, with the reference's receipt.
+	cutoff := time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC)
+	all := storetest.ListAll(t, s)
+	digest, n := storetest.ReferenceReceipt(all, cutoff)
+	rc, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Purged != n || rc.Digest != digest {
+		t.Errorf("purge = %d %s, want %d %s", rc.Purged, rc.Digest, n, digest)
+	}
+	storetest.CheckRecount(t, s)
+	for _, day := range []string{"responses_d20513", "responses_d20514", "responses_d20515"} {
+		var left int
+		if err := db.QueryRow(`SELECT count(*) FROM pg_class WHERE relname = $1`, day).Scan(&left); err != nil || left != 0 {
+			t.Errorf("partition %s is still there after the purge took its whole day (%d, %v)", day, left, err)
+		}
+	}
+	// A purged response's idempotency key is free again.
+	again := &store.Record{ID: store.NewID(time.Now()) + "s", ReceivedAt: time.Now(), Score: 3, IdempotencyKey: "old-key-0"}
+	if res, err := s.Insert(ctx, again); err != nil || res.Duplicate {
+		t.Errorf("insert with a purged response's idempotency key = %+v, %v; want a new response", res, err)
+	}
+	if _, err := s.Get(ctx, want[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the first response survived the purge: %v", err)
+	}
+}
+
+func stats(t *testing.T, s store.Store) store.Stats {
+	t.Helper()
+	st, err := s.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestReplicaInsertsIntoDroppedDay: a replica that knows a day's partition
+// exists goes on inserting into that day after another replica's purge has
+// dropped it (a late insert), and the response is stored: the partition is
+// made again.
+func TestReplicaInsertsIntoDroppedDay(t *testing.T) {
+	dsn, err := pg.CreateDatabase(fmt.Sprintf("dropped_day_%d", dbs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := opener(dsn)(t), opener(dsn)(t)
+	defer func() { _ = a.Close() }()
+	defer func() { _ = b.Close() }()
+	ctx := context.Background()
+	day := time.Date(2026, 2, 3, 10, 0, 0, 0, time.UTC)
+	first := &store.Record{ID: store.NewID(day) + "a", ReceivedAt: day, Score: 9}
+	if _, err := a.Insert(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := b.Purge(ctx, store.PurgeRequest{Cutoff: day.Add(24 * time.Hour), Action: store.ActionDelete})
+	if err != nil || rc.Purged != 1 {
+		t.Fatalf("purge = %+v, %v; want 1 purged", rc, err)
+	}
+	late := &store.Record{ID: store.NewID(day) + "b", ReceivedAt: day.Add(time.Minute), Score: 3}
+	if _, err := a.Insert(ctx, late); err != nil {
+		t.Fatalf("late insert into a dropped day: %v", err)
+	}
+	if _, err := b.Get(ctx, late.ID); err != nil {
+		t.Errorf("the late response is not stored: %v", err)
+	}
+	storetest.CheckRecount(t, a)
+}
+
+// TestWholeDayPurgeIsAtomic: a purge whose day transaction fails after the
+// partition was emptied, at the very end (the counters' update, made to
+// fail here by a trigger), leaves the day, its idempotency keys and the
+// counters as they were; the next purge takes the day with the full receipt.
+func TestWholeDayPurgeIsAtomic(t *testing.T) {
+	dsn, err := pg.CreateDatabase(fmt.Sprintf("atomic_day_%d", dbs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := opener(dsn)(t)
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	day := time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC)
+	for i := range 50 {
+		at := day.Add(time.Duration(i) * 20 * time.Minute)
+		r := &store.Record{ID: fmt.Sprintf("%s%03d", store.NewID(at), i), ReceivedAt: at, Score: i % 11,
+			IdempotencyKey: fmt.Sprintf("atomic-%d", i), KeyID: "k1", CustomerID: []byte("ct"),
+			SubjectCustomerID: fmt.Sprintf("cust-%d", i%7)}
+		if _, err := s.Insert(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := storetest.ListAll(t, s)
+	cutoff := day.Add(48 * time.Hour) // the whole of 2026-02-03, and the next day, empty
+	digest, n := storetest.ReferenceReceipt(all, cutoff)
+	before := stats(t, s)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	for _, q := range []string{
+		`CREATE FUNCTION fail_counters() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'counters refused'; END $$`,
+		`CREATE TRIGGER fail_counters BEFORE UPDATE ON counters FOR EACH ROW EXECUTE FUNCTION fail_counters()`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete}); err == nil {
+		t.Fatal("the purge succeeded though its counters could not be updated")
+	}
+	if got := storetest.ListAll(t, s); len(got) != len(all) {
+		t.Errorf("%d responses after the failed purge, want all %d", len(got), len(all))
+	}
+	if after := stats(t, s); after.Counts != before.Counts || after.DistinctCustomers != before.DistinctCustomers {
+		t.Errorf("the failed purge changed the counters: %+v %d -> %+v %d", before.Counts, before.DistinctCustomers, after.Counts, after.DistinctCustomers)
+	}
+	retry := &store.Record{ID: store.NewID(time.Now()) + "r", ReceivedAt: time.Now(), Score: 1, IdempotencyKey: "atomic-3"}
+	if res, err := s.Insert(ctx, retry); err != nil || !res.Duplicate || res.ID != all[3].ID {
+		t.Errorf("after the failed purge, a retry of a kept response = %+v, %v; want a duplicate of %s", res, err, all[3].ID)
+	}
+	if _, err := db.Exec(`DROP TRIGGER fail_counters ON counters`); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete})
+	if err != nil || rc.Purged != n || rc.Digest != digest {
+		t.Errorf("purge after the failure = %d %s (%v), want %d %s", rc.Purged, rc.Digest, err, n, digest)
+	}
+	storetest.CheckRecount(t, s)
+}
+
+// TestTomorrowMadeAhead: the first group commit makes tomorrow's partition
+// (UTC) too, so the first one after midnight need not.
+func TestTomorrowMadeAhead(t *testing.T) {
+	dsn, err := pg.CreateDatabase(fmt.Sprintf("tomorrow_%d", dbs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := opener(dsn)(t)
+	defer func() { _ = s.Close() }()
+	// The day after the one before the insert: made ahead, or, should
+	// midnight pass meanwhile, made as the insert's own day.
+	tomorrow := fmt.Sprintf("responses_d%d", time.Now().UnixMilli()/86400000+1)
+	if _, err := s.Insert(context.Background(), &store.Record{ID: store.NewID(time.Now()) + "t", ReceivedAt: time.Now(), Score: 9}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM pg_inherits WHERE inhrelid = to_regclass($1)`, tomorrow).Scan(&n); err != nil || n != 1 {
+		t.Errorf("tomorrow's partition %s: %d (%v), want it made", tomorrow, n, err)
+	}
+}
