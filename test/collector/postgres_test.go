@@ -5,20 +5,17 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the recount
 
 	"github.com/surveyguard/surveyguard/internal/collector/collectortest"
-	"github.com/surveyguard/surveyguard/internal/nps"
 	"github.com/surveyguard/surveyguard/internal/store/postgres"
 	"github.com/surveyguard/surveyguard/internal/store/sqlstore"
+	"github.com/surveyguard/surveyguard/internal/store/storetest"
 	"github.com/surveyguard/surveyguard/internal/testenv"
 )
 
@@ -100,24 +97,7 @@ func TestKill9LosesNoAcknowledgedResponsePostgres(t *testing.T) {
 	dsnFile := filepath.Join(t.TempDir(), "dsn")
 	collectortest.WriteFile(t, dsnFile, []byte(dsn))
 	collectortest.WriteFile(t, cfgPath, []byte(replaceLine(string(cfg), "store:", fmt.Sprintf("store: {driver: postgres, dsnFile: %s}", dsnFile))))
-	all := map[string]int{}
-	for round := range 3 {
-		p := launch(t, cfgPath)
-		stop := make(chan struct{})
-		done := make(chan map[string]int)
-		go func() { done <- load(p, 32, stop) }()
-		time.Sleep(time.Duration(700+300*round) * time.Millisecond)
-		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		_ = p.cmd.Wait()
-		close(stop)
-		acked := <-done
-		if len(acked) == 0 {
-			t.Fatalf("round %d: no response was acknowledged before the kill:\n%s", round, p.log)
-		}
-		maps.Copy(all, acked)
-	}
+	all := killUnderLoad(t, cfgPath)
 
 	ctx := context.Background()
 	s, err := postgres.Open(ctx, dsn, sqlstore.Options{})
@@ -125,33 +105,11 @@ func TestKill9LosesNoAcknowledgedResponsePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = s.Close() }()
-	for id, score := range all {
-		r, err := s.Get(ctx, id)
-		if err != nil {
-			t.Fatalf("acknowledged response %s is lost: %v", id, err)
-		}
-		if r.Score != score {
-			t.Fatalf("response %s has score %d, acknowledged %d", id, r.Score, score)
-		}
-	}
-	st, err := s.Stats(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = db.Close() }()
-	var recount nps.Counts
-	var customers, stored int64
-	if err := db.QueryRow(`SELECT count(*) FILTER (WHERE score >= 9), count(*) FILTER (WHERE score BETWEEN 7 AND 8),
-		count(*) FILTER (WHERE score <= 6), count(DISTINCT subject_customer), count(*) FROM responses`).
-		Scan(&recount.Promoters, &recount.Passives, &recount.Detractors, &customers, &stored); err != nil {
-		t.Fatal(err)
-	}
-	if st.Counts != recount || st.DistinctCustomers != customers {
-		t.Fatalf("counters %+v / %d customers disagree with a recount %+v / %d", st.Counts, st.DistinctCustomers, recount, customers)
-	}
+	stored := storetest.VerifyAcked(t, s, db, all)
 	t.Logf("%d acknowledged, %d stored, counters agree with a recount", len(all), stored)
 }

@@ -64,11 +64,7 @@ func (s *Store) flushTwoTrips(ctx context.Context, batch []*store.Pending) (done
 	subs := sortedKeys(d.subjects)
 	for start := 0; start < len(subs); start += subjectChunk {
 		chunk := subs[start:min(start+subjectChunk, len(subs))]
-		args := make([]any, 0, 2*len(chunk))
-		for _, sub := range chunk {
-			args = append(args, sub, d.subjects[sub])
-		}
-		stmts = append(stmts, Statement{SQL: s.countSubjectsSQL(len(chunk)), Args: args, Scan: func(rows Rows) error {
+		stmts = append(stmts, Statement{SQL: s.countSubjectsSQL(len(chunk)), Args: subjectArgs(chunk, d), Scan: func(rows Rows) error {
 			return s.scanCustomers(rows, d)
 		}})
 	}
@@ -108,6 +104,16 @@ func (s *Store) flushTwoTrips(ctx context.Context, batch []*store.Pending) (done
 		p.Result = store.InsertResult{ID: p.Record.ID}
 	}
 	return true, nil
+}
+
+// subjectArgs are the arguments of the respondents' upsert
+// (countSubjectsSQL): each pseudonym and the references it gains.
+func subjectArgs(subs []string, d *deltas) []any {
+	args := make([]any, 0, 2*len(subs))
+	for _, sub := range subs {
+		args = append(args, sub, d.subjects[sub])
+	}
+	return args
 }
 
 // scanCustomers reads the respondents' upsert: a respondent whose count

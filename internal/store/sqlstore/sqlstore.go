@@ -309,26 +309,12 @@ const subjectChunk = 250
 // countSubjects adds references to respondents in one upsert; a respondent
 // whose count equals what was added is new, and counts as a customer.
 func (s *Store) countSubjects(ctx context.Context, tx *sql.Tx, subs []string, d *deltas) error {
-	args := make([]any, 0, 2*len(subs))
-	for _, sub := range subs {
-		args = append(args, sub, d.subjects[sub])
-	}
-	rows, err := s.prepared.query(ctx, tx, s.countSubjectsSQL(len(subs)), args...)
+	rows, err := s.prepared.query(ctx, tx, s.countSubjectsSQL(len(subs)), subjectArgs(subs, d)...)
 	if err != nil {
 		return fmt.Errorf("%s: counting respondents: %w", s.d.Name, err)
 	}
 	defer func() { _ = rows.Close() }()
-	for rows.Next() {
-		var sub string
-		var refs int64
-		if err := rows.Scan(&sub, &refs); err != nil {
-			return err
-		}
-		if refs == d.subjects[sub] {
-			d.counters[counterCustomers]++
-		}
-	}
-	return rows.Err()
+	return s.scanCustomers(rows, d)
 }
 
 // uncountSubjects removes references in one statement; a respondent left
