@@ -45,6 +45,15 @@ func dayOf(ms int64) int64 {
 // dayTable is the quoted name of day's partition.
 func dayTable(day int64) string { return `"responses_d` + strconv.FormatInt(day, 10) + `"` }
 
+// createDay is the statement that makes day's partition if it is missing.
+func createDay(day int64) string {
+	return fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF responses FOR VALUES FROM (%d) TO (%d)`,
+		dayTable(day), day*dayMilli, (day+1)*dayMilli)
+}
+
+// partitionLock is the advisory lock replicas creating partitions take turns on.
+const partitionLock = `7262652001`
+
 // partitionDays are the days whose partitions this store knows exist.
 type partitionDays struct {
 	mu    sync.Mutex
@@ -110,13 +119,11 @@ func (s *Store) ensureDays(ctx context.Context, batch []*store.Pending) error {
 		return fmt.Errorf("%s: begin: %w", s.d.Name, err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7262652001)`); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+partitionLock+`)`); err != nil {
 		return fmt.Errorf("%s: creating partitions: %w", s.d.Name, err)
 	}
 	for _, d := range days {
-		q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF responses FOR VALUES FROM (%d) TO (%d)`, //nolint:gosec // G201: numbers, no input
-			dayTable(d), d*dayMilli, (d+1)*dayMilli)
-		if _, err := tx.ExecContext(ctx, q); err != nil {
+		if _, err := tx.ExecContext(ctx, createDay(d)); err != nil {
 			return fmt.Errorf("%s: creating the partition of day %d: %w", s.d.Name, d, err)
 		}
 	}
@@ -152,26 +159,21 @@ func (s *Store) ensureTomorrow(ctx context.Context) {
 		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '20ms'`); err != nil {
 			return false
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock(7262652001)`).Scan(&locked); err != nil || !locked {
+		if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock(`+partitionLock+`)`).Scan(&locked); err != nil || !locked {
 			return false
 		}
-		q := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF responses FOR VALUES FROM (%d) TO (%d)`, //nolint:gosec // G201: numbers, no input
-			dayTable(tomorrow), tomorrow*dayMilli, (tomorrow+1)*dayMilli)
-		if _, err := tx.ExecContext(ctx, q); err != nil {
+		if _, err := tx.ExecContext(ctx, createDay(tomorrow)); err != nil {
 			return false
 		}
 		return tx.Commit() == nil
 	}()
-	s.days.mu.Lock()
-	defer s.days.mu.Unlock()
 	if created {
-		if s.days.known == nil {
-			s.days.known = map[int64]bool{}
-		}
-		s.days.known[tomorrow] = true
-	} else {
-		s.days.tried = time.Now()
+		s.days.set(tomorrow, true)
+		return
 	}
+	s.days.mu.Lock()
+	s.days.tried = time.Now()
+	s.days.mu.Unlock()
 }
 
 // inDays runs write, a group commit of batch, once the partitions of its

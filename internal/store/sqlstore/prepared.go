@@ -46,24 +46,29 @@ func (p *preparedStmts) prepare(ctx context.Context, db *sql.DB, q string) error
 	return nil
 }
 
-// query runs q in tx, prepared when it was.
-func (p *preparedStmts) query(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+// stmt is q prepared, bound to tx, or nil when q was not prepared.
+func (p *preparedStmts) stmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
 	p.mu.Lock()
 	st, ok := p.m[q]
 	p.mu.Unlock()
-	if ok {
-		return tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	if !ok {
+		return nil
+	}
+	return tx.StmtContext(ctx, st)
+}
+
+// query runs q in tx, prepared when it was.
+func (p *preparedStmts) query(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	if st := p.stmt(ctx, tx, q); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
 	return tx.QueryContext(ctx, q, args...)
 }
 
 // exec runs q in tx, prepared when it was.
 func (p *preparedStmts) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
-	p.mu.Lock()
-	st, ok := p.m[q]
-	p.mu.Unlock()
-	if ok {
-		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	if st := p.stmt(ctx, tx, q); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, q, args...)
 }
