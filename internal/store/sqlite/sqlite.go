@@ -66,6 +66,7 @@ var Dialect = sqlstore.Dialect{
 	// commit parses its multi-row INSERT and upsert anew.
 	PrepareGroupCommit: true,
 	PurgeBatch:         1000,
+	SnapshotPurge:      true,
 	Newline:            "char(10)",
 	ByteOrder:          "COLLATE BINARY",
 	NoSpace:            noSpace,

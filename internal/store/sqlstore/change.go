@@ -202,6 +202,7 @@ func (s *Store) Purge(ctx context.Context, req store.PurgeRequest) (store.PurgeR
 		}
 	}
 	for _, anonymized := range passes {
+		var pass purgePass
 		if anonymized == 1 {
 			for _, ids := range wholeAnon {
 				_, _ = digest.Write([]byte(ids + "\n"))
@@ -215,6 +216,8 @@ func (s *Store) Purge(ctx context.Context, req store.PurgeRequest) (store.PurgeR
 				var list []row
 				list, err = s.listOld(ctx, s.reader, anonymized, req.Cutoff, -1)
 				ids = rowIDs(list)
+			case req.Action == store.ActionDelete && s.d.SnapshotPurge:
+				ids, err = s.snapshotNext(ctx, anonymized, req.Cutoff, &pass, batch)
 			case req.Action == store.ActionDelete:
 				ids, err = s.deleteBatch(ctx, anonymized, req.Cutoff, batch)
 			default:

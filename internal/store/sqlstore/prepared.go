@@ -93,6 +93,7 @@ type sqlTexts struct {
 	inserts  map[int]string
 	subjects map[int]string
 	counters map[int]string
+	uncount  string // uncountSubjectsSQL
 }
 
 // maxPreparedCounters is the most counters a kept upsert of the counters
@@ -119,10 +120,14 @@ func (s *Store) countersText(n int) string {
 
 // prepareCounters prepares, once, the upserts of 1..maxPreparedCounters
 // counters, for a dialect that keeps statements prepared: every
-// transaction ends with one.
+// transaction ends with one; and the UPDATE that takes references away from
+// a chunk of respondents, which every purge and erasure runs.
 func (s *Store) prepareCounters(ctx context.Context) error {
 	if !s.d.PrepareGroupCommit {
 		return nil
+	}
+	if err := s.prepared.prepare(ctx, s.writer, s.uncountSubjectsSQL()); err != nil {
+		return err
 	}
 	for n := 1; n <= maxPreparedCounters; n++ {
 		if err := s.prepared.prepare(ctx, s.writer, s.countersText(n)); err != nil {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/surveyguard/surveyguard/internal/nps"
@@ -74,6 +75,10 @@ type Dialect struct {
 	// partitions, and a Delete purge empties the days wholly before its
 	// cutoff a partition at a time instead of row by row (partition.go).
 	Partitioned bool
+	// SnapshotPurge reads a Delete purge's batches on a reader snapshot
+	// and deletes each by range on the writer (snapshot.go): SQLite, whose
+	// one writer should not spend a purge's time reading.
+	SnapshotPurge bool
 	// NoPartition says whether an error is an insert that found no
 	// partition for its row: another replica's purge dropped it.
 	NoPartition func(err error) bool
@@ -122,12 +127,16 @@ type Store struct {
 	prepared preparedStmts
 	// days are the partitions known to exist (Dialect.Partitioned).
 	days partitionDays
+	// writes counts the transactions run through write, each counted once
+	// it has ended: a snapshot batch checks it (snapshot.go).
+	writes atomic.Int64
 }
 
 type queries struct {
 	dupID, selectOld, deleteOld, stageOld, groupStaged,
 	selectRewrap, updateRewrap,
-	anonymizeOld, list, setMeta, claimMeta string
+	anonymizeOld, list, setMeta, claimMeta,
+	snapshotOld, deleteRange string
 }
 
 // Options tune a Store.
@@ -175,6 +184,18 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		stageOld: s.bind(`INSERT INTO temp.purge_batch (` + rowColumns + `) SELECT ` + rowColumns + ` FROM responses
 			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`),
 		groupStaged: s.groupGone("temp.purge_batch"),
+		// A snapshot batch (snapshot.go): read, grouped as groupGone
+		// groups, with the last receive time; then deleted by range.
+		snapshotOld: s.bind(`WITH b AS MATERIALIZED (SELECT id, received_at, score, key_id, CASE WHEN anonymized = 0 THEN
+			CASE WHEN subject_customer <> '' THEN subject_customer ELSE subject_email END END AS sub FROM responses
+			WHERE anonymized = ? AND received_at < ? AND (received_at, id) > (?, ?) ORDER BY received_at, id LIMIT ?)
+			SELECT 0, string_agg(id, ` + d.Newline + ` ORDER BY received_at, id ` + d.ByteOrder + `), count(*), COALESCE(max(received_at), 0) FROM b
+			UNION ALL SELECT 1, CAST(score AS TEXT), count(*), 0 FROM b GROUP BY score
+			UNION ALL SELECT 2, key_id, count(*), 0 FROM b WHERE key_id IS NOT NULL GROUP BY key_id
+			UNION ALL SELECT 3, sub, count(*), 0 FROM b WHERE sub <> '' GROUP BY sub`),
+		// Both bounds are row values, so that SQLite searches the index
+		// between them; the batch's last response is before the cutoff.
+		deleteRange: s.bind(`DELETE FROM responses WHERE anonymized = ? AND (received_at, id) > (?, ?) AND (received_at, id) <= (?, ?)`),
 		selectRewrap: s.bind(`SELECT id, key_id, email, customer_id, comment FROM responses
 			WHERE id > ? AND key_id IS NOT NULL AND key_id <> ? ORDER BY id LIMIT ?`),
 		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ? AND key_id = ?`),
@@ -336,11 +357,19 @@ func (s *Store) uncountSubjects(ctx context.Context, tx *sql.Tx, subs []string, 
 			WHERE subjects.pseudonym = v.p RETURNING subjects.pseudonym, subjects.refs`)
 		args = []any{subs, counts}
 	} else {
-		marks := make([]string, len(subs))
-		args = make([]any, 0, 2*len(subs))
-		for i, sub := range subs {
-			marks[i] = "(?, CAST(? AS BIGINT))"
+		args = make([]any, 0, 2*subjectChunk)
+		for _, sub := range subs {
 			args = append(args, sub, -d.subjects[sub])
+		}
+		q = s.uncountSubjectsSQL()
+		if len(subs) < subjectChunk && s.d.PrepareGroupCommit {
+			// One text, kept prepared: the rest is padding, a
+			// pseudonym no respondent has (none is empty).
+			for range subjectChunk - len(subs) {
+				args = append(args, "", 0)
+			}
+		} else if len(subs) < subjectChunk {
+			q = s.uncountSubjectsText(len(subs))
 		}
 		if s.d.LockSubjects != "" {
 			// Lock in sorted order first, as inserts do, so that an UPDATE ... FROM
@@ -349,10 +378,8 @@ func (s *Store) uncountSubjects(ctx context.Context, tx *sql.Tx, subs []string, 
 				return fmt.Errorf("%s: locking respondents: %w", s.d.Name, err)
 			}
 		}
-		q = s.bind(`UPDATE subjects SET refs = subjects.refs - v.column2 FROM (VALUES ` + strings.Join(marks, ", ") +
-			`) AS v WHERE subjects.pseudonym = v.column1 RETURNING subjects.pseudonym, subjects.refs`)
 	}
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := s.prepared.query(ctx, tx, q, args...)
 	if err != nil {
 		return fmt.Errorf("%s: uncounting respondents: %w", s.d.Name, err)
 	}
@@ -385,6 +412,24 @@ func (s *Store) uncountSubjects(ctx context.Context, tx *sql.Tx, subs []string, 
 		return fmt.Errorf("%s: removing respondents: %w", s.d.Name, err)
 	}
 	return nil
+}
+
+// uncountSubjectsText is the UPDATE that takes references away from n
+// respondents, bound as (pseudonym, count) pairs.
+func (s *Store) uncountSubjectsText(n int) string {
+	return s.bind(`UPDATE subjects SET refs = subjects.refs - v.column2 FROM (VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ") +
+		`) AS v WHERE subjects.pseudonym = v.column1 RETURNING subjects.pseudonym, subjects.refs`)
+}
+
+// uncountSubjectsSQL is uncountSubjectsText for a whole chunk, made once.
+func (s *Store) uncountSubjectsSQL() string {
+	s.texts.mu.Lock()
+	defer s.texts.mu.Unlock()
+	if s.texts.uncount == "" {
+		s.texts.uncount = s.uncountSubjectsText(subjectChunk)
+	}
+	return s.texts.uncount
 }
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
@@ -448,7 +493,10 @@ func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error)
 // write runs a transaction other than an insert on the writer goroutine,
 // between group commits (see store.Batcher.Exclusive).
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error) error {
-	return s.batcher.Exclusive(ctx, func() error { return s.inTx(ctx, fn) })
+	return s.batcher.Exclusive(ctx, func() error {
+		defer s.writes.Add(1)
+		return s.inTx(ctx, fn)
+	})
 }
 
 // flush writes one group commit: in two round trips where the dialect can
