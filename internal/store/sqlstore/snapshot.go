@@ -33,7 +33,8 @@ import (
 // held as many responses as the snapshot counted, it held the same ones.
 // Otherwise the transaction is rolled back, having changed nothing, and the
 // batch is taken the slower way, copied aside and grouped inside the write
-// transaction (stageBatch).
+// transaction (stageBatch). A pass ends with one such batch from its start
+// (sweep), for a response stored late behind the batches already deleted.
 
 // purgeCursor is the (received_at, ID) of the last response a pass has
 // deleted; the zero cursor is before every response.
@@ -178,8 +179,11 @@ func (s *Store) snapshotNext(ctx context.Context, anonymized int, cutoff time.Ti
 	}
 	pass.next = nil
 	sb, err := p.wait()
-	if err != nil || len(sb.ids) == 0 {
+	if err != nil {
 		return nil, err
+	}
+	if len(sb.ids) == 0 {
+		return s.sweep(ctx, anonymized, cutoff, pass, batch)
 	}
 	if testHookSnapshotRead != nil {
 		testHookSnapshotRead()
@@ -191,15 +195,28 @@ func (s *Store) snapshotNext(ctx context.Context, anonymized int, cutoff time.Ti
 	switch {
 	case err == nil:
 		pass.cur = sb.last
+		if len(sb.ids) < batch {
+			more, err := s.sweep(ctx, anonymized, cutoff, pass, batch)
+			return append(sb.ids, more...), err
+		}
 		return sb.ids, nil
 	case errors.Is(err, errSnapshotStale):
-		pass.wait()
-		pass.cur = purgeCursor{}
-		return s.deleteBatch(ctx, anonymized, cutoff, batch)
+		return s.sweep(ctx, anonymized, cutoff, pass, batch)
 	default:
 		pass.wait()
 		return nil, err
 	}
+}
+
+// sweep ends a pass with a batch taken from its start inside the write
+// transaction (deleteBatch): a response stored late with a receive time
+// behind the cursor, which no range after it covers, is purged with the
+// rest, as a staged purge, which always takes the first responses, purges
+// it. It finds nothing otherwise. The pass goes on from its start.
+func (s *Store) sweep(ctx context.Context, anonymized int, cutoff time.Time, pass *purgePass, batch int) ([]string, error) {
+	pass.wait()
+	pass.cur = purgeCursor{}
+	return s.deleteBatch(ctx, anonymized, cutoff, batch)
 }
 
 // wait waits for the read under way, if any, and forgets it.

@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -34,6 +36,13 @@ func TestSnapshotBatchSeesChanges(t *testing.T) {
 		{"a late insert", func(t *testing.T, s store.Store, old []*store.Record) {
 			late := record(900, old[4].ReceivedAt, "late")
 			if _, err := s.Insert(context.Background(), late); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a late insert behind the cursor", func(t *testing.T, s store.Store, old []*store.Record) {
+			// Stored once the first batch is gone, with a receive time
+			// inside it: the pass's last, staged batch takes it.
+			if _, err := s.Insert(context.Background(), record(901, old[0].ReceivedAt, "behind")); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -72,12 +81,20 @@ func TestSnapshotBatchSeesChanges(t *testing.T) {
 			calls := 0
 			var want string
 			var wantN int64
+			behind := tc.name == "a late insert behind the cursor"
 			defer sqlstore.SetSnapshotHook(func() {
-				if calls++; calls == 1 {
+				switch calls++; {
+				case calls == 1 && !behind:
 					// Nothing is deleted yet: the receipt should cover
 					// what is stored before the cutoff once the change is made.
 					tc.change(t, s, old)
 					want, wantN = storetest.ReferenceReceipt(storetest.ListAll(t, s), cutoff)
+				case calls == 2 && behind:
+					// The first batch is gone: the receipt holds the old
+					// responses in order, then the late one.
+					tc.change(t, s, old)
+					late := storetest.ListAll(t, s)
+					want, wantN = lines(append(old, late[0])...), int64(len(old)+1)
 				}
 			})()
 			rc, err := s.Purge(context.Background(), store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete, BatchSize: 10})
@@ -98,6 +115,15 @@ func TestSnapshotBatchSeesChanges(t *testing.T) {
 			storetest.CheckRecount(t, s)
 		})
 	}
+}
+
+// lines is the digest of a receipt listing rs, in this order.
+func lines(rs ...*store.Record) string {
+	h := sha256.New()
+	for _, r := range rs {
+		_, _ = h.Write([]byte(r.ID + "\n"))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // record is a response of subject at at, sealed under key k1.
