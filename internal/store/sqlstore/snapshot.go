@@ -25,14 +25,13 @@ import (
 // counters the snapshot gave, and commits.
 //
 // The transaction checks that it deletes what the snapshot saw before it
-// commits. Nothing but a write other than a group commit (an erasure, a
-// re-wrap, another purge's transaction, an anonymization: everything that
-// goes through Store.write) can delete or change a response already stored,
-// and each of those bumps Store.writes after it runs; a group commit only
-// adds responses. So if no such write ran since the snapshot and the range
-// held as many responses as the snapshot counted, it held the same ones.
-// Otherwise the transaction is rolled back, having changed nothing, and the
-// batch is taken the slower way, copied aside and grouped inside the write
+// commits: the DELETE returns the IDs it removed, which must be the
+// snapshot's, no more and no fewer (another purge may have deleted some,
+// and responses stored late may have taken their place in the range); and
+// no write that can change a stored response in place (a re-wrap) may have
+// run since the snapshot: every write through Store.write bumps
+// Store.writes once it has run. Otherwise the batch changes nothing and is
+// taken the slower way, copied aside and grouped inside the write
 // transaction (stageBatch). A pass ends with one such batch from its start
 // (sweep), for a response stored late behind the batches already deleted.
 
@@ -143,7 +142,7 @@ func (s *Store) readSnapshotBatch(ctx context.Context, anonymized int, cutoff in
 // deleteSnapshotBatch deletes the responses of sb, the batch after cur, on
 // the writer, and applies its counters, in one transaction; it returns
 // errSnapshotStale, having changed nothing, when they are not what the
-// snapshot saw.
+// snapshot saw (the transaction is rolled back, or never begun).
 func (s *Store) deleteSnapshotBatch(ctx context.Context, anonymized int, cur purgeCursor, sb snapshotBatch) error {
 	return s.batcher.Exclusive(ctx, func() error {
 		if s.writes.Load() != sb.writes {
@@ -151,17 +150,43 @@ func (s *Store) deleteSnapshotBatch(ctx context.Context, anonymized int, cur pur
 		}
 		return s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
 			args := append([]any{anonymized}, cur.args()...)
-			res, err := tx.ExecContext(ctx, s.q.deleteRange, append(args, sb.last.at, sb.last.id)...)
+			rows, err := tx.QueryContext(ctx, s.q.deleteRange, append(args, sb.last.at, sb.last.id)...)
 			if err != nil {
 				return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
 			}
-			if n, err := res.RowsAffected(); err != nil || n != int64(len(sb.ids)) {
+			same, err := sameIDs(rows, sb.ids)
+			if err != nil {
+				return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
+			}
+			if !same {
 				return errSnapshotStale
 			}
 			*d = *sb.d
 			return nil
 		})
 	})
+}
+
+// sameIDs reads the IDs a range DELETE returned and says whether they are
+// want's, no more and no fewer.
+func sameIDs(rows *sql.Rows, want []string) (bool, error) {
+	defer func() { _ = rows.Close() }()
+	wanted := make(map[string]bool, len(want))
+	for _, id := range want {
+		wanted[id] = true
+	}
+	n := 0
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return false, err
+		}
+		if !wanted[id] {
+			return false, rows.Close()
+		}
+		n++
+	}
+	return n == len(want), rows.Err()
 }
 
 // snapshotNext deletes the next batch of a Delete purge's pass and moves

@@ -134,3 +134,67 @@ func record(i int, at time.Time, subject string) *store.Record {
 		SubjectCustomerID: "cust-" + subject, SubjectEmail: "mail-" + subject,
 	}
 }
+
+// TestSnapshotBatchesOfTwoPurges: a purge deletes a batch another purge
+// has read, and as many responses stored late take the deleted ones' place
+// in its range before it deletes it. The second purge must notice that the
+// responses are not the ones it read: each response is counted once and
+// every counter equals a recount.
+func TestSnapshotBatchesOfTwoPurges(t *testing.T) {
+	base := time.Date(2026, 1, 10, 12, 30, 0, 0, time.UTC)
+	cutoff := base.Add(time.Hour)
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	for i := range 30 {
+		if _, err := s.Insert(ctx, record(i, base.Add(time.Duration(i)*time.Second), fmt.Sprintf("r%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paused, release := make(chan struct{}), make(chan struct{})
+	second := make(chan store.PurgeReceipt, 1)
+	purge := func() (store.PurgeReceipt, error) {
+		return s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete, BatchSize: 10})
+	}
+	calls := 0
+	defer sqlstore.SetSnapshotHook(func() {
+		switch calls++; calls {
+		case 1:
+			// The first purge has read its first batch. The second one
+			// deletes that batch and stops once it has read its next.
+			go func() {
+				rc, err := purge()
+				if err != nil {
+					t.Error(err)
+				}
+				second <- rc
+			}()
+			<-paused
+			for i := range 10 {
+				late := record(100+i, base.Add(time.Duration(i)*500*time.Millisecond), fmt.Sprintf("late%d", i))
+				if _, err := s.Insert(ctx, late); err != nil {
+					t.Error(err)
+				}
+			}
+		case 3:
+			close(paused) // the second purge's second batch
+			<-release
+		}
+	})()
+	first, err := purge()
+	close(release)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := <-second
+	if got := first.Purged + other.Purged; got != 40 {
+		t.Errorf("the purges took %d and %d responses, %d in all; 40 were stored", first.Purged, other.Purged, got)
+	}
+	if left := storetest.ListAll(t, s); len(left) != 0 {
+		t.Errorf("%d responses outlived the purges", len(left))
+	}
+	storetest.CheckRecount(t, s)
+}

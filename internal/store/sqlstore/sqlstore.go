@@ -195,7 +195,8 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 			UNION ALL SELECT 3, sub, count(*), 0 FROM b WHERE sub <> '' GROUP BY sub`),
 		// Both bounds are row values, so that SQLite searches the index
 		// between them; the batch's last response is before the cutoff.
-		deleteRange: s.bind(`DELETE FROM responses WHERE anonymized = ? AND (received_at, id) > (?, ?) AND (received_at, id) <= (?, ?)`),
+		deleteRange: s.bind(`DELETE FROM responses WHERE anonymized = ? AND (received_at, id) > (?, ?) AND (received_at, id) <= (?, ?)
+			RETURNING id`),
 		selectRewrap: s.bind(`SELECT id, key_id, email, customer_id, comment FROM responses
 			WHERE id > ? AND key_id IS NOT NULL AND key_id <> ? ORDER BY id LIMIT ?`),
 		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ? AND key_id = ?`),
