@@ -336,7 +336,7 @@ func (s *Store) deleteBatch(ctx context.Context, anonymized int, cutoff time.Tim
 		if err != nil {
 			return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
 		}
-		if ids, err = s.scanGone(rows, d); err != nil {
+		if ids, _, err = s.scanGone(rows, d); err != nil {
 			return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
 		}
 		if !s.d.PurgeBesideIngest {
@@ -374,44 +374,47 @@ const stageCreate = `CREATE TEMP TABLE IF NOT EXISTS purge_batch (id TEXT PRIMAR
 	score INTEGER NOT NULL, key_id TEXT, subject_customer TEXT, subject_email TEXT, anonymized INTEGER NOT NULL) WITHOUT ROWID`
 
 // groupGone is the grouped query over the deleted rows of src: the IDs
-// (kind 0: joined by newlines, in (received_at, id) byte order, and their
-// number), then the responses lost by each score (kind 1), by each key
-// (kind 2) and by each respondent of a raw response (kind 3), as forget and
-// uncount count them.
+// (kind 0: joined by newlines, in (received_at, id) byte order, their
+// number and the last one's receive time), then the responses lost by each
+// score (kind 1), by each key (kind 2) and by each respondent of a raw
+// response (kind 3), as forget and uncount count them.
 func (s *Store) groupGone(src string) string {
-	return `SELECT 0, string_agg(id, ` + s.d.Newline + ` ORDER BY received_at, id ` + s.d.ByteOrder + `), count(*) FROM ` + src + `
-		UNION ALL SELECT 1, CAST(score AS TEXT), count(*) FROM ` + src + ` GROUP BY score
-		UNION ALL SELECT 2, key_id, count(*) FROM ` + src + ` WHERE key_id IS NOT NULL GROUP BY key_id
-		UNION ALL SELECT 3, sub, count(*) FROM (SELECT CASE WHEN subject_customer <> '' THEN subject_customer
+	return `SELECT 0, string_agg(id, ` + s.d.Newline + ` ORDER BY received_at, id ` + s.d.ByteOrder + `), count(*),
+			COALESCE(max(received_at), 0) FROM ` + src + `
+		UNION ALL SELECT 1, CAST(score AS TEXT), count(*), 0 FROM ` + src + ` GROUP BY score
+		UNION ALL SELECT 2, key_id, count(*), 0 FROM ` + src + ` WHERE key_id IS NOT NULL GROUP BY key_id
+		UNION ALL SELECT 3, sub, count(*), 0 FROM (SELECT CASE WHEN subject_customer <> '' THEN subject_customer
 			ELSE subject_email END AS sub FROM ` + src + ` WHERE anonymized = 0) AS subs WHERE sub <> '' GROUP BY sub`
 }
 
-// scanGone reads groupGone's rows into d and returns the IDs.
-func (s *Store) scanGone(rows *sql.Rows, d *deltas) ([]string, error) {
+// scanGone reads groupGone's rows into d and returns the IDs and the last
+// one's receive time.
+func (s *Store) scanGone(rows *sql.Rows, d *deltas) ([]string, int64, error) {
 	defer func() { _ = rows.Close() }()
 	var ids []string
+	var last int64
 	for rows.Next() {
 		var kind int
 		var name sql.NullString
-		var n int64
-		if err := rows.Scan(&kind, &name, &n); err != nil {
-			return nil, err
+		var n, at int64
+		if err := rows.Scan(&kind, &name, &n, &at); err != nil {
+			return nil, 0, err
 		}
 		switch kind {
 		case 0:
 			if n > 0 {
-				ids = strings.Split(name.String, "\n")
+				ids, last = strings.Split(name.String, "\n"), at
 			}
 			if int64(len(ids)) != n {
-				return nil, fmt.Errorf("%d IDs for %d responses", len(ids), n)
+				return nil, 0, fmt.Errorf("%d IDs for %d responses", len(ids), n)
 			}
 		default:
 			if err := countGone(kind, name.String, n, d); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 	}
-	return ids, rows.Err()
+	return ids, last, rows.Err()
 }
 
 // countGone takes from d what n deleted responses of one group of

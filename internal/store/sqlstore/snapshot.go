@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/surveyguard/surveyguard/internal/store"
@@ -110,31 +109,12 @@ func (s *Store) readSnapshotBatch(ctx context.Context, anonymized int, cutoff in
 	if err != nil {
 		return sb, fmt.Errorf("%s: reading old responses: %w", s.d.Name, err)
 	}
-	defer func() { _ = rows.Close() }()
-	for rows.Next() {
-		var kind int
-		var name sql.NullString
-		var n, last int64
-		if err := rows.Scan(&kind, &name, &n, &last); err != nil {
-			return sb, fmt.Errorf("%s: reading old responses: %w", s.d.Name, err)
-		}
-		if kind != 0 {
-			if err := countGone(kind, name.String, n, sb.d); err != nil {
-				return sb, err
-			}
-			continue
-		}
-		if n == 0 {
-			continue
-		}
-		sb.ids = strings.Split(name.String, "\n")
-		if int64(len(sb.ids)) != n {
-			return sb, fmt.Errorf("%s: %d IDs for %d responses", s.d.Name, len(sb.ids), n)
-		}
-		sb.last = purgeCursor{at: last, id: sb.ids[len(sb.ids)-1], ok: true}
-	}
-	if err := rows.Err(); err != nil {
+	ids, last, err := s.scanGone(rows, sb.d)
+	if err != nil {
 		return sb, fmt.Errorf("%s: reading old responses: %w", s.d.Name, err)
+	}
+	if len(ids) > 0 {
+		sb.ids, sb.last = ids, purgeCursor{at: last, id: ids[len(ids)-1], ok: true}
 	}
 	return sb, nil
 }

@@ -184,15 +184,11 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		stageOld: s.bind(`INSERT INTO temp.purge_batch (` + rowColumns + `) SELECT ` + rowColumns + ` FROM responses
 			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`),
 		groupStaged: s.groupGone("temp.purge_batch"),
-		// A snapshot batch (snapshot.go): read, grouped as groupGone
-		// groups, with the last receive time; then deleted by range.
-		snapshotOld: s.bind(`WITH b AS MATERIALIZED (SELECT id, received_at, score, key_id, CASE WHEN anonymized = 0 THEN
-			CASE WHEN subject_customer <> '' THEN subject_customer ELSE subject_email END END AS sub FROM responses
-			WHERE anonymized = ? AND received_at < ? AND (received_at, id) > (?, ?) ORDER BY received_at, id LIMIT ?)
-			SELECT 0, string_agg(id, ` + d.Newline + ` ORDER BY received_at, id ` + d.ByteOrder + `), count(*), COALESCE(max(received_at), 0) FROM b
-			UNION ALL SELECT 1, CAST(score AS TEXT), count(*), 0 FROM b GROUP BY score
-			UNION ALL SELECT 2, key_id, count(*), 0 FROM b WHERE key_id IS NOT NULL GROUP BY key_id
-			UNION ALL SELECT 3, sub, count(*), 0 FROM b WHERE sub <> '' GROUP BY sub`),
+		// A snapshot batch (snapshot.go): read and grouped as a staged
+		// batch is; then deleted by range.
+		snapshotOld: s.bind(`WITH b AS MATERIALIZED (SELECT `+rowColumns+` FROM responses
+			WHERE anonymized = ? AND received_at < ? AND (received_at, id) > (?, ?) ORDER BY received_at, id LIMIT ?) `) +
+			s.groupGone("b"),
 		// Both bounds are row values, so that SQLite searches the index
 		// between them; the batch's last response is before the cutoff.
 		deleteRange: s.bind(`DELETE FROM responses WHERE anonymized = ? AND (received_at, id) > (?, ?) AND (received_at, id) <= (?, ?)
