@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/surveyguard/surveyguard/internal/store"
@@ -23,10 +24,10 @@ import (
 // range DELETE on the (anonymized, received_at, id) index, applies the
 // counters the snapshot gave, and commits.
 //
-// The transaction checks that it deletes what the snapshot saw before it
-// commits: the DELETE returns the IDs it removed, which must be the
-// snapshot's, no more and no fewer (another purge may have deleted some,
-// and responses stored late may have taken their place in the range); and
+// The transaction checks that it deletes what the snapshot saw: the
+// range's IDs, read first from the index inside the transaction, must be
+// the snapshot's, no more and no fewer (another purge may have deleted
+// some, and responses stored late may have taken their place); and
 // no write that can change a stored response in place (a re-wrap) may have
 // run since the snapshot: every write through Store.write bumps
 // Store.writes once it has run. Otherwise the batch changes nothing and is
@@ -85,9 +86,11 @@ func (c purgeCursor) args() []any {
 // (received_at, ID) order, the last one's receive time, and what the
 // counters lose.
 type snapshotBatch struct {
-	ids  []string
-	last purgeCursor
-	d    *deltas
+	ids []string
+	// joined is ids joined by newlines, as checkRange reads them.
+	joined string
+	last   purgeCursor
+	d      *deltas
 	// writes is Store.writes when the snapshot was read.
 	writes int64
 }
@@ -115,6 +118,7 @@ func (s *Store) readSnapshotBatch(ctx context.Context, anonymized int, cutoff in
 	}
 	if len(ids) > 0 {
 		sb.ids, sb.last = ids, purgeCursor{at: last, id: ids[len(ids)-1], ok: true}
+		sb.joined = strings.Join(ids, "\n")
 	}
 	return sb, nil
 }
@@ -129,44 +133,25 @@ func (s *Store) deleteSnapshotBatch(ctx context.Context, anonymized int, cur pur
 			return errSnapshotStale
 		}
 		return s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
-			args := append([]any{anonymized}, cur.args()...)
-			rows, err := tx.QueryContext(ctx, s.q.deleteRange, append(args, sb.last.at, sb.last.id)...)
+			args := append(append([]any{anonymized}, cur.args()...), sb.last.at, sb.last.id)
+			var held string
+			if err := tx.QueryRowContext(ctx, s.q.checkRange, args...).Scan(&held); err != nil {
+				return fmt.Errorf("%s: reading old responses: %w", s.d.Name, err)
+			}
+			if held != sb.joined {
+				return errSnapshotStale
+			}
+			res, err := tx.ExecContext(ctx, s.q.deleteRange, args...)
 			if err != nil {
 				return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
 			}
-			same, err := sameIDs(rows, sb.ids)
-			if err != nil {
-				return fmt.Errorf("%s: deleting old responses: %w", s.d.Name, err)
-			}
-			if !same {
+			if n, err := res.RowsAffected(); err != nil || n != int64(len(sb.ids)) {
 				return errSnapshotStale
 			}
 			*d = *sb.d
 			return nil
 		})
 	})
-}
-
-// sameIDs reads the IDs a range DELETE returned and says whether they are
-// want's, no more and no fewer.
-func sameIDs(rows *sql.Rows, want []string) (bool, error) {
-	defer func() { _ = rows.Close() }()
-	wanted := make(map[string]bool, len(want))
-	for _, id := range want {
-		wanted[id] = true
-	}
-	n := 0
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return false, err
-		}
-		if !wanted[id] {
-			return false, rows.Close()
-		}
-		n++
-	}
-	return n == len(want), rows.Err()
 }
 
 // snapshotNext deletes the next batch of a Delete purge's pass and moves

@@ -136,7 +136,7 @@ type queries struct {
 	dupID, selectOld, deleteOld, stageOld, groupStaged,
 	selectRewrap, updateRewrap,
 	anonymizeOld, list, setMeta, claimMeta,
-	snapshotOld, deleteRange string
+	snapshotOld, deleteRange, checkRange string
 }
 
 // Options tune a Store.
@@ -191,8 +191,11 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 			s.groupGone("b"),
 		// Both bounds are row values, so that SQLite searches the index
 		// between them; the batch's last response is before the cutoff.
-		deleteRange: s.bind(`DELETE FROM responses WHERE anonymized = ? AND (received_at, id) > (?, ?) AND (received_at, id) <= (?, ?)
-			RETURNING id`),
+		deleteRange: s.bind(`DELETE FROM responses WHERE anonymized = ? AND (received_at, id) > (?, ?) AND (received_at, id) <= (?, ?)`),
+		// What the range holds, as the snapshot joined it: read from the
+		// index alone.
+		checkRange: s.bind(`SELECT COALESCE(string_agg(id, ` + d.Newline + ` ORDER BY received_at, id ` + d.ByteOrder + `), '')
+			FROM responses WHERE anonymized = ? AND (received_at, id) > (?, ?) AND (received_at, id) <= (?, ?)`),
 		selectRewrap: s.bind(`SELECT id, key_id, email, customer_id, comment FROM responses
 			WHERE id > ? AND key_id IS NOT NULL AND key_id <> ? ORDER BY id LIMIT ?`),
 		updateRewrap: s.bind(`UPDATE responses SET key_id = ?, email = ?, customer_id = ?, comment = ? WHERE id = ? AND key_id = ?`),
