@@ -93,7 +93,7 @@ type sqlTexts struct {
 	inserts  map[int]string
 	subjects map[int]string
 	counters map[int]string
-	uncount  string // uncountSubjectsSQL
+	uncount  [2]string // uncountSubjectsSQL
 }
 
 // maxPreparedCounters is the most counters a kept upsert of the counters
@@ -126,8 +126,11 @@ func (s *Store) prepareCounters(ctx context.Context) error {
 	if !s.d.PrepareGroupCommit {
 		return nil
 	}
-	if err := s.prepared.prepare(ctx, s.writer, s.uncountSubjectsSQL()); err != nil {
-		return err
+	update, remove := s.uncountSubjectsSQL(subjectChunk)
+	for _, q := range []string{update, remove} {
+		if err := s.prepared.prepare(ctx, s.writer, q); err != nil {
+			return err
+		}
 	}
 	for n := 1; n <= maxPreparedCounters; n++ {
 		if err := s.prepared.prepare(ctx, s.writer, s.countersText(n)); err != nil {

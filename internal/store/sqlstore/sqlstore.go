@@ -341,45 +341,20 @@ func (s *Store) countSubjects(ctx context.Context, tx *sql.Tx, subs []string, d 
 // uncountSubjects removes references in one statement; a respondent left
 // with none stops counting as a customer and their pseudonym is deleted.
 func (s *Store) uncountSubjects(ctx context.Context, tx *sql.Tx, subs []string, d *deltas) error {
-	var q string
-	var args []any
-	if s.d.SubjectArrays {
-		// subs is sorted: the lock takes the rows in that order, as
-		// inserts do, so that the UPDATE ... FROM cannot deadlock with them.
-		counts := make([]int64, len(subs))
-		for i, sub := range subs {
-			counts[i] = -d.subjects[sub]
-		}
-		if _, err := tx.ExecContext(ctx, s.bind(`SELECT 1 FROM subjects WHERE pseudonym = ANY(?) ORDER BY pseudonym FOR UPDATE`), subs); err != nil {
-			return fmt.Errorf("%s: locking respondents: %w", s.d.Name, err)
-		}
-		q = s.bind(`UPDATE subjects SET refs = subjects.refs - v.n FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS v (p, n)
-			WHERE subjects.pseudonym = v.p RETURNING subjects.pseudonym, subjects.refs`)
-		args = []any{subs, counts}
-	} else {
-		args = make([]any, 0, 2*subjectChunk)
-		for _, sub := range subs {
-			args = append(args, sub, -d.subjects[sub])
-		}
-		q = s.uncountSubjectsSQL()
-		if len(subs) < subjectChunk && s.d.PrepareGroupCommit {
-			// One text, kept prepared: the rest is padding, a
-			// pseudonym no respondent has (none is empty).
-			for range subjectChunk - len(subs) {
-				args = append(args, "", 0)
-			}
-		} else if len(subs) < subjectChunk {
-			q = s.uncountSubjectsText(len(subs))
-		}
-		if s.d.LockSubjects != "" {
-			// Lock in sorted order first, as inserts do, so that an UPDATE ... FROM
-			// cannot deadlock with them.
-			if _, err := tx.ExecContext(ctx, s.bind(fmt.Sprintf(s.d.LockSubjects, placeholders(len(subs)))), anys(subs)...); err != nil {
-				return fmt.Errorf("%s: locking respondents: %w", s.d.Name, err)
-			}
-		}
+	if !s.d.SubjectArrays {
+		return s.uncountSubjectValues(ctx, tx, subs, d)
 	}
-	rows, err := s.prepared.query(ctx, tx, q, args...)
+	// subs is sorted: the lock takes the rows in that order, as inserts do,
+	// so that the UPDATE ... FROM cannot deadlock with them.
+	counts := make([]int64, len(subs))
+	for i, sub := range subs {
+		counts[i] = -d.subjects[sub]
+	}
+	if _, err := tx.ExecContext(ctx, s.bind(`SELECT 1 FROM subjects WHERE pseudonym = ANY(?) ORDER BY pseudonym FOR UPDATE`), subs); err != nil {
+		return fmt.Errorf("%s: locking respondents: %w", s.d.Name, err)
+	}
+	rows, err := tx.QueryContext(ctx, s.bind(`UPDATE subjects SET refs = subjects.refs - v.n FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS v (p, n)
+		WHERE subjects.pseudonym = v.p RETURNING subjects.pseudonym, subjects.refs`), subs, counts)
 	if err != nil {
 		return fmt.Errorf("%s: uncounting respondents: %w", s.d.Name, err)
 	}
@@ -403,33 +378,77 @@ func (s *Store) uncountSubjects(ctx context.Context, tx *sql.Tx, subs []string, 
 	}
 	d.counters[counterCustomers] -= int64(len(gone))
 	// Keep no pseudonym of someone who has no response left.
-	q = s.bind(`DELETE FROM subjects WHERE refs <= 0 AND pseudonym IN (` + placeholders(len(gone)) + `)`)
-	args = anys(gone)
-	if s.d.SubjectArrays {
-		q, args = s.bind(`DELETE FROM subjects WHERE refs <= 0 AND pseudonym = ANY(?)`), []any{gone}
-	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+	if _, err := tx.ExecContext(ctx, s.bind(`DELETE FROM subjects WHERE refs <= 0 AND pseudonym = ANY(?)`), gone); err != nil {
 		return fmt.Errorf("%s: removing respondents: %w", s.d.Name, err)
 	}
 	return nil
 }
 
-// uncountSubjectsText is the UPDATE that takes references away from n
-// respondents, bound as (pseudonym, count) pairs.
-func (s *Store) uncountSubjectsText(n int) string {
-	return s.bind(`UPDATE subjects SET refs = subjects.refs - v.column2 FROM (VALUES ` +
-		strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ") +
-		`) AS v WHERE subjects.pseudonym = v.column1 RETURNING subjects.pseudonym, subjects.refs`)
+// uncountSubjectValues is uncountSubjects for a dialect without arrays
+// (SQLite): one UPDATE of (pseudonym, count) VALUES takes the references
+// away, then one DELETE removes the respondents left with none, who stop
+// counting as customers (as many as it deleted). No row comes back to Go.
+// Both statements are written for a whole chunk and kept prepared where
+// the dialect keeps statements; a shorter chunk is padded with a pseudonym
+// no respondent has (none is empty).
+func (s *Store) uncountSubjectValues(ctx context.Context, tx *sql.Tx, subs []string, d *deltas) error {
+	pairs := make([]any, 0, 2*subjectChunk)
+	names := make([]any, 0, subjectChunk)
+	for _, sub := range subs {
+		pairs = append(pairs, sub, -d.subjects[sub])
+		names = append(names, sub)
+	}
+	n := len(subs)
+	if n < subjectChunk && s.d.PrepareGroupCommit {
+		for range subjectChunk - n {
+			pairs = append(pairs, "", 0)
+			names = append(names, "")
+		}
+		n = subjectChunk
+	}
+	update, remove := s.uncountSubjectsSQL(n)
+	if s.d.LockSubjects != "" {
+		// Lock in sorted order first, as inserts do, so that an UPDATE ... FROM
+		// cannot deadlock with them.
+		if _, err := tx.ExecContext(ctx, s.bind(fmt.Sprintf(s.d.LockSubjects, placeholders(len(subs)))), anys(subs)...); err != nil {
+			return fmt.Errorf("%s: locking respondents: %w", s.d.Name, err)
+		}
+	}
+	if _, err := s.prepared.exec(ctx, tx, update, pairs...); err != nil {
+		return fmt.Errorf("%s: uncounting respondents: %w", s.d.Name, err)
+	}
+	res, err := s.prepared.exec(ctx, tx, remove, names...)
+	if err != nil {
+		return fmt.Errorf("%s: removing respondents: %w", s.d.Name, err)
+	}
+	gone, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: removing respondents: %w", s.d.Name, err)
+	}
+	d.counters[counterCustomers] -= gone
+	return nil
 }
 
-// uncountSubjectsSQL is uncountSubjectsText for a whole chunk, made once.
-func (s *Store) uncountSubjectsSQL() string {
+// uncountSubjectsText is uncountSubjectValues' UPDATE and DELETE for n
+// respondents.
+func (s *Store) uncountSubjectsText(n int) (update, remove string) {
+	return s.bind(`UPDATE subjects SET refs = subjects.refs - v.column2 FROM (VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ") +
+			`) AS v WHERE subjects.pseudonym = v.column1`),
+		s.bind(`DELETE FROM subjects WHERE refs <= 0 AND pseudonym IN (` + placeholders(n) + `)`)
+}
+
+// uncountSubjectsSQL is uncountSubjectsText, made once for a whole chunk.
+func (s *Store) uncountSubjectsSQL(n int) (update, remove string) {
+	if n != subjectChunk {
+		return s.uncountSubjectsText(n)
+	}
 	s.texts.mu.Lock()
 	defer s.texts.mu.Unlock()
-	if s.texts.uncount == "" {
-		s.texts.uncount = s.uncountSubjectsText(subjectChunk)
+	if s.texts.uncount[0] == "" {
+		s.texts.uncount[0], s.texts.uncount[1] = s.uncountSubjectsText(subjectChunk)
 	}
-	return s.texts.uncount
+	return s.texts.uncount[0], s.texts.uncount[1]
 }
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
