@@ -118,7 +118,6 @@ var Dialect = sqlstore.Dialect{
 	InsertResponses: "INSERT INTO",
 	DupID:           `SELECT id FROM idempotency WHERE k = $1`,
 	Partitioned:     true,
-	LockSubjects:    `SELECT 1 FROM subjects WHERE pseudonym IN (%s) ORDER BY pseudonym FOR UPDATE`,
 	NoSpace:         noSpace,
 	NoPartition:     noPartition,
 	Size:            size,

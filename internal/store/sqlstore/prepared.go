@@ -120,8 +120,9 @@ func (s *Store) countersText(n int) string {
 
 // prepareCounters prepares, once, the upserts of 1..maxPreparedCounters
 // counters, for a dialect that keeps statements prepared: every
-// transaction ends with one; and the UPDATE that takes references away from
-// a chunk of respondents, which every purge and erasure runs.
+// transaction ends with one; and the UPDATE and DELETE that take references
+// away from a chunk of respondents (uncountSubjectValues), which every
+// purge and erasure runs.
 func (s *Store) prepareCounters(ctx context.Context) error {
 	if !s.d.PrepareGroupCommit {
 		return nil

@@ -28,9 +28,6 @@ type Dialect struct {
 	Schema []string
 	// Placeholder returns the n-th (1-based) bind parameter: "?" or "$n".
 	Placeholder func(n int) string
-	// LockSubjects, when set, is a statement (with one %s for the
-	// placeholders) that locks the named subjects rows in sorted order.
-	LockSubjects string
 	// InsertResponses begins the multi-row INSERT of responses, and
 	// ConflictClause ends it: together they must skip a row whose
 	// idempotency key is already stored. SQLite's "INSERT OR IGNORE" lets it
@@ -390,7 +387,10 @@ func (s *Store) uncountSubjects(ctx context.Context, tx *sql.Tx, subs []string, 
 // counting as customers (as many as it deleted). No row comes back to Go.
 // Both statements are written for a whole chunk and kept prepared where
 // the dialect keeps statements; a shorter chunk is padded with a pseudonym
-// no respondent has (none is empty).
+// no respondent has: none is empty, since count, forget and groupGone
+// never count an empty one. No respondent is left at 0 references by an
+// earlier transaction (each removes those it takes to 0), so the DELETE
+// counts only this chunk's.
 func (s *Store) uncountSubjectValues(ctx context.Context, tx *sql.Tx, subs []string, d *deltas) error {
 	pairs := make([]any, 0, 2*subjectChunk)
 	names := make([]any, 0, subjectChunk)
@@ -407,13 +407,6 @@ func (s *Store) uncountSubjectValues(ctx context.Context, tx *sql.Tx, subs []str
 		n = subjectChunk
 	}
 	update, remove := s.uncountSubjectsSQL(n)
-	if s.d.LockSubjects != "" {
-		// Lock in sorted order first, as inserts do, so that an UPDATE ... FROM
-		// cannot deadlock with them.
-		if _, err := tx.ExecContext(ctx, s.bind(fmt.Sprintf(s.d.LockSubjects, placeholders(len(subs)))), anys(subs)...); err != nil {
-			return fmt.Errorf("%s: locking respondents: %w", s.d.Name, err)
-		}
-	}
 	if _, err := s.prepared.exec(ctx, tx, update, pairs...); err != nil {
 		return fmt.Errorf("%s: uncounting respondents: %w", s.d.Name, err)
 	}
