@@ -46,10 +46,7 @@ var unpartitioned = []string{
 // answers its response; a purge then takes whole days with the receipt a
 // row-by-row reference gives, and leaves exact counters.
 func TestMigrateUnpartitioned(t *testing.T) {
-	dsn, err := pg.CreateDatabase(fmt.Sprintf("migrate_%d", dbs.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := newDatabase(t, "migrate")
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +114,7 @@ func TestMigrateUnpartitioned(t *testing.T) {
 		}
 	}
 	storetest.CheckRecount(t, s)
-	if st := stats(t, s); st.DistinctCustomers != 40 || st.Counts.Total() != 300 {
+	if st := storetest.Stats(t, s); st.DistinctCustomers != 40 || st.Counts.Total() != 300 {
 		t.Errorf("after the migration: %d customers, %d responses; want 40 and 300", st.DistinctCustomers, st.Counts.Total())
 	}
 	var plain int
@@ -158,24 +155,12 @@ func TestMigrateUnpartitioned(t *testing.T) {
 	}
 }
 
-func stats(t *testing.T, s store.Store) store.Stats {
-	t.Helper()
-	st, err := s.Stats(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
 // TestReplicaInsertsIntoDroppedDay: a replica that knows a day's partition
 // exists goes on inserting into that day after another replica's purge has
 // dropped it (a late insert), and the response is stored: the partition is
 // made again.
 func TestReplicaInsertsIntoDroppedDay(t *testing.T) {
-	dsn, err := pg.CreateDatabase(fmt.Sprintf("dropped_day_%d", dbs.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := newDatabase(t, "dropped_day")
 	a, b := opener(dsn)(t), opener(dsn)(t)
 	defer func() { _ = a.Close() }()
 	defer func() { _ = b.Close() }()
@@ -204,10 +189,7 @@ func TestReplicaInsertsIntoDroppedDay(t *testing.T) {
 // fail here by a trigger), leaves the day, its idempotency keys and the
 // counters as they were; the next purge takes the day with the full receipt.
 func TestWholeDayPurgeIsAtomic(t *testing.T) {
-	dsn, err := pg.CreateDatabase(fmt.Sprintf("atomic_day_%d", dbs.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := newDatabase(t, "atomic_day")
 	s := opener(dsn)(t)
 	defer func() { _ = s.Close() }()
 	ctx := context.Background()
@@ -224,7 +206,7 @@ func TestWholeDayPurgeIsAtomic(t *testing.T) {
 	all := storetest.ListAll(t, s)
 	cutoff := day.Add(48 * time.Hour) // the whole of 2026-02-03, and the next day, empty
 	digest, n := storetest.ReferenceReceipt(all, cutoff)
-	before := stats(t, s)
+	before := storetest.Stats(t, s)
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +226,7 @@ func TestWholeDayPurgeIsAtomic(t *testing.T) {
 	if got := storetest.ListAll(t, s); len(got) != len(all) {
 		t.Errorf("%d responses after the failed purge, want all %d", len(got), len(all))
 	}
-	if after := stats(t, s); after.Counts != before.Counts || after.DistinctCustomers != before.DistinctCustomers {
+	if after := storetest.Stats(t, s); after.Counts != before.Counts || after.DistinctCustomers != before.DistinctCustomers {
 		t.Errorf("the failed purge changed the counters: %+v %d -> %+v %d", before.Counts, before.DistinctCustomers, after.Counts, after.DistinctCustomers)
 	}
 	retry := &store.Record{ID: store.NewID(time.Now()) + "r", ReceivedAt: time.Now(), Score: 1, IdempotencyKey: "atomic-3"}
@@ -264,10 +246,7 @@ func TestWholeDayPurgeIsAtomic(t *testing.T) {
 // TestTomorrowMadeAhead: the first group commit makes tomorrow's partition
 // (UTC) too, so the first one after midnight need not.
 func TestTomorrowMadeAhead(t *testing.T) {
-	dsn, err := pg.CreateDatabase(fmt.Sprintf("tomorrow_%d", dbs.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := newDatabase(t, "tomorrow")
 	s := opener(dsn)(t)
 	defer func() { _ = s.Close() }()
 	// The day after the one before the insert: made ahead, or, should

@@ -39,6 +39,17 @@ func TestMain(m *testing.M) {
 
 var dbs atomic.Int64
 
+// newDatabase creates a database of its own for a test, named from prefix,
+// and returns its DSN.
+func newDatabase(t *testing.T, prefix string) string {
+	t.Helper()
+	dsn, err := pg.CreateDatabase(fmt.Sprintf("%s_%d", prefix, dbs.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dsn
+}
+
 // opener opens the store of dsn, failing the test on an error.
 func opener(dsn string) func(*testing.T) store.Store {
 	return func(t *testing.T) store.Store {
@@ -52,10 +63,7 @@ func opener(dsn string) func(*testing.T) store.Store {
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) (store.Store, func(*testing.T) store.Store) {
-		dsn, err := pg.CreateDatabase(fmt.Sprintf("contract_%d", dbs.Add(1)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		dsn := newDatabase(t, "contract")
 		open := opener(dsn)
 		return open(t), open
 	})
@@ -110,10 +118,7 @@ func admin(t *testing.T, stmt string) {
 // one database: concurrent inserts of the same respondents and a purge from
 // another replica must leave counters that agree with a recount.
 func TestReplicasShareCounters(t *testing.T) {
-	dsn, err := pg.CreateDatabase(fmt.Sprintf("replicas_%d", dbs.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := newDatabase(t, "replicas")
 	ctx := context.Background()
 	var replicas []store.Store
 	for range 3 {
@@ -191,10 +196,7 @@ func TestReplicasShareCounters(t *testing.T) {
 // (an operator retrying while the first answer was lost) erase once; the
 // others answer that erasure's receipt, replayed.
 func TestReplicasEraseOnce(t *testing.T) {
-	dsn, err := pg.CreateDatabase(fmt.Sprintf("erase_once_%d", dbs.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := newDatabase(t, "erase_once")
 	ctx := context.Background()
 	var replicas []store.Store
 	for range 3 {

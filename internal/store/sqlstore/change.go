@@ -156,7 +156,7 @@ func (s *Store) insertAnonymous(ctx context.Context, tx *sql.Tx, rows []row) err
 			args = append(args, store.NewID(day), day.UnixMilli(), r.score, r.segments)
 		}
 		q := `INSERT INTO responses (id, received_at, score, segments, anonymized) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, 1), ", len(chunk)), ", ")
+			repeated("(?, ?, ?, ?, 1)", len(chunk))
 		if _, err := tx.ExecContext(ctx, s.bind(q), args...); err != nil {
 			return fmt.Errorf("%s: storing anonymized responses: %w", s.d.Name, err)
 		}

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"sync"
 )
 
@@ -87,13 +86,33 @@ func (p *preparedStmts) close() error {
 	return first
 }
 
-// sqlTexts keeps the statements of a group commit by row count, built once.
+// sqlTexts keeps the statements whose text depends on a row count (a group
+// commit's, the counters' upsert, the respondents' uncount), built once per
+// kind and count.
 type sqlTexts struct {
-	mu       sync.Mutex
-	inserts  map[int]string
-	subjects map[int]string
-	counters map[int]string
-	uncount  [2]string // uncountSubjectsSQL
+	mu sync.Mutex
+	m  map[textKey]string
+}
+
+type textKey struct {
+	kind string
+	n    int
+}
+
+// text is the statement of kind for n rows, made by build the first time.
+func (t *sqlTexts) text(kind string, n int, build func() string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := textKey{kind, n}
+	if q, ok := t.m[k]; ok {
+		return q
+	}
+	if t.m == nil {
+		t.m = map[textKey]string{}
+	}
+	q := build()
+	t.m[k] = q
+	return q
 }
 
 // maxPreparedCounters is the most counters a kept upsert of the counters
@@ -104,18 +123,10 @@ const maxPreparedCounters = 16
 
 // countersText is the upsert adding to n counters (countersSQL).
 func (s *Store) countersText(n int) string {
-	s.texts.mu.Lock()
-	defer s.texts.mu.Unlock()
-	if q, ok := s.texts.counters[n]; ok {
-		return q
-	}
-	text := s.bind(`INSERT INTO counters (name, n) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ") +
-		` ON CONFLICT (name) DO UPDATE SET n = counters.n + excluded.n`)
-	if s.texts.counters == nil {
-		s.texts.counters = map[int]string{}
-	}
-	s.texts.counters[n] = text
-	return text
+	return s.texts.text("counters", n, func() string {
+		return s.bind(`INSERT INTO counters (name, n) VALUES ` + repeated("(?, CAST(? AS BIGINT))", n) +
+			` ON CONFLICT (name) DO UPDATE SET n = counters.n + excluded.n`)
+	})
 }
 
 // prepareCounters prepares, once, the upserts of 1..maxPreparedCounters
@@ -143,43 +154,20 @@ func (s *Store) prepareCounters(ctx context.Context) error {
 
 // insertSQL is the multi-row INSERT of n responses.
 func (s *Store) insertSQL(n int) string {
-	s.texts.mu.Lock()
-	defer s.texts.mu.Unlock()
-	if q, ok := s.texts.inserts[n]; ok {
-		return q
-	}
-	var q strings.Builder
-	q.WriteString(s.d.InsertResponses + ` responses (id, idempotency_key, received_at, score, segments, key_id,
-		email, customer_id, comment, subject_customer, subject_email) VALUES `)
-	for i := range n {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-	}
-	q.WriteString(" " + s.d.ConflictClause + " RETURNING id")
-	text := s.bind(q.String())
-	if s.texts.inserts == nil {
-		s.texts.inserts = map[int]string{}
-	}
-	s.texts.inserts[n] = text
-	return text
+	return s.texts.text("insert", n, func() string {
+		return s.bind(s.d.InsertResponses + ` responses (id, idempotency_key, received_at, score, segments, key_id,
+			email, customer_id, comment, subject_customer, subject_email) VALUES ` +
+			repeated("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", n) +
+			" " + s.d.ConflictClause + " RETURNING id")
+	})
 }
 
 // countSubjectsSQL is the upsert adding references to n respondents.
 func (s *Store) countSubjectsSQL(n int) string {
-	s.texts.mu.Lock()
-	defer s.texts.mu.Unlock()
-	if q, ok := s.texts.subjects[n]; ok {
-		return q
-	}
-	text := s.bind(`INSERT INTO subjects (pseudonym, refs) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ") +
-		` ON CONFLICT (pseudonym) DO UPDATE SET refs = subjects.refs + excluded.refs RETURNING pseudonym, refs`)
-	if s.texts.subjects == nil {
-		s.texts.subjects = map[int]string{}
-	}
-	s.texts.subjects[n] = text
-	return text
+	return s.texts.text("subjects", n, func() string {
+		return s.bind(`INSERT INTO subjects (pseudonym, refs) VALUES ` + repeated("(?, ?)", n) +
+			` ON CONFLICT (pseudonym) DO UPDATE SET refs = subjects.refs + excluded.refs RETURNING pseudonym, refs`)
+	})
 }
 
 // prepareGroup prepares, before a group's transaction, the statements it

@@ -422,29 +422,27 @@ func (s *Store) uncountSubjectValues(ctx context.Context, tx *sql.Tx, subs []str
 	return nil
 }
 
-// uncountSubjectsText is uncountSubjectValues' UPDATE and DELETE for n
+// uncountSubjectsSQL is uncountSubjectValues' UPDATE and DELETE for n
 // respondents.
-func (s *Store) uncountSubjectsText(n int) (update, remove string) {
-	return s.bind(`UPDATE subjects SET refs = subjects.refs - v.column2 FROM (VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)), ", n), ", ") +
-			`) AS v WHERE subjects.pseudonym = v.column1`),
-		s.bind(`DELETE FROM subjects WHERE refs <= 0 AND pseudonym IN (` + placeholders(n) + `)`)
-}
-
-// uncountSubjectsSQL is uncountSubjectsText, made once for a whole chunk.
 func (s *Store) uncountSubjectsSQL(n int) (update, remove string) {
-	if n != subjectChunk {
-		return s.uncountSubjectsText(n)
-	}
-	s.texts.mu.Lock()
-	defer s.texts.mu.Unlock()
-	if s.texts.uncount[0] == "" {
-		s.texts.uncount[0], s.texts.uncount[1] = s.uncountSubjectsText(subjectChunk)
-	}
-	return s.texts.uncount[0], s.texts.uncount[1]
+	update = s.texts.text("uncount", n, func() string {
+		return s.bind(`UPDATE subjects SET refs = subjects.refs - v.column2 FROM (VALUES ` +
+			repeated("(?, CAST(? AS BIGINT))", n) +
+			`) AS v WHERE subjects.pseudonym = v.column1`)
+	})
+	remove = s.texts.text("unreference", n, func() string {
+		return s.bind(`DELETE FROM subjects WHERE refs <= 0 AND pseudonym IN (` + placeholders(n) + `)`)
+	})
+	return update, remove
 }
 
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+func placeholders(n int) string { return repeated("?", n) }
+
+// repeated is n copies of item, separated by commas: the rows of a
+// multi-row VALUES, or a list of placeholders.
+func repeated(item string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(item+", ", n), ", ")
+}
 
 func anys(ss []string) []any {
 	out := make([]any, len(ss))

@@ -164,6 +164,12 @@ func ReferenceReceipt(rs []*store.Record, cutoff time.Time) (string, int64) {
 	return referenceReceipt(rs, cutoff)
 }
 
+// Stats is the store's running figures, failing the test on an error.
+func Stats(t *testing.T, s store.Store) store.Stats {
+	t.Helper()
+	return stats(t, s)
+}
+
 // ListAll lists every stored response, in ID order.
 func ListAll(t *testing.T, s store.Store) []*store.Record {
 	t.Helper()
