@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,4 +267,75 @@ func TestTomorrowMadeAhead(t *testing.T) {
 	if err := db.QueryRow(`SELECT count(*) FROM pg_inherits WHERE inhrelid = to_regclass($1)`, tomorrow).Scan(&n); err != nil || n != 1 {
 		t.Errorf("tomorrow's partition %s: %d (%v), want it made", tomorrow, n, err)
 	}
+}
+
+// TestWholeDayPurgeHoldsNoDay: emptying a day holds nothing in proportion
+// to it. Its IDs go into the receipt's digest as they are read, never
+// joined into one value (PostgreSQL refuses a text value over 1 GB: a day
+// of about 28 million responses would never purge), and its respondents
+// lose their references inside the database. A day of 60,000 responses by
+// as many respondents grows the heap by less than 12 MiB while it is
+// purged; holding its IDs and respondents, as the store once did, took
+// 30 MiB.
+func TestWholeDayPurgeHoldsNoDay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stores 60,000 responses")
+	}
+	dsn := newDatabase(t, "no_day")
+	s := opener(dsn)(t)
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	day := time.Date(2026, 2, 7, 0, 0, 0, 0, time.UTC)
+	const n = 60000
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := next.Add(1); i <= n; i = next.Add(1) {
+				at := day.Add(time.Duration(i) * time.Second)
+				r := &store.Record{ID: fmt.Sprintf("%s%06d", store.NewID(at), i), ReceivedAt: at, Score: int(i % 11),
+					KeyID: "k1", CustomerID: []byte("ct"), IdempotencyKey: fmt.Sprintf("day-%d", i),
+					SubjectCustomerID: fmt.Sprintf("c%021d", i), SubjectEmail: fmt.Sprintf("e%021d", i)}
+				if _, err := s.Insert(ctx, r); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	peak := before.HeapAlloc
+	stop, sampled := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapAlloc)
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	rc, err := s.Purge(ctx, store.PurgeRequest{Cutoff: day.Add(48 * time.Hour), Action: store.ActionDelete})
+	close(stop)
+	<-sampled
+	if err != nil || rc.Purged != n {
+		t.Fatalf("purge = %d, %v; want %d", rc.Purged, err, n)
+	}
+	grew := peak - before.HeapAlloc
+	t.Logf("the heap grew by %.1f MiB", float64(grew)/(1<<20))
+	if grew > 12<<20 {
+		t.Errorf("the heap grew by %.1f MiB while a day of %d responses was purged, want under 12 MiB", float64(grew)/(1<<20), n)
+	}
+	storetest.CheckRecount(t, s)
 }

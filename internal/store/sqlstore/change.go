@@ -7,7 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"math"
+	"hash"
 	"sort"
 	"strconv"
 	"strings"
@@ -191,52 +191,23 @@ func (s *Store) Purge(ctx context.Context, req store.PurgeRequest) (store.PurgeR
 	if req.Action == store.ActionAnonymize {
 		passes = passes[:1]
 	}
-	// A partitioned store takes the days wholly before the cutoff first,
-	// a partition at a time; the passes then find only the cutoff's day.
-	// The anonymized responses' IDs of those days wait for the second pass.
-	var wholeAnon []string
-	if s.d.Partitioned && req.Action == store.ActionDelete && !req.DryRun {
-		var err error
-		if wholeAnon, err = s.wholeDays(ctx, store.CutoffMilli(req.Cutoff), digest, &receipt); err != nil {
-			return receipt, err
-		}
-	}
 	for _, anonymized := range passes {
-		var pass purgePass
-		if anonymized == 1 {
-			for _, ids := range wholeAnon {
-				_, _ = digest.Write([]byte(ids + "\n"))
-			}
+		var err error
+		switch {
+		case req.DryRun:
+			var n int64
+			n, err = s.hashOld(ctx, anonymized, req.Cutoff, digest)
+			s.tally(&receipt, req.Action, n)
+		case s.d.Partitioned && req.Action == store.ActionDelete:
+			// A partitioned store takes the days wholly before the
+			// cutoff a partition at a time; the batches then find only
+			// the cutoff's day.
+			err = s.wholeDays(ctx, anonymized, req.Cutoff, batch, digest, &receipt)
+		default:
+			err = s.batches(ctx, req.Action, anonymized, req.Cutoff, batch, digest, &receipt)
 		}
-		for {
-			var ids []string
-			var err error
-			switch {
-			case req.DryRun:
-				var list []row
-				list, err = s.listOld(ctx, s.reader, anonymized, req.Cutoff, -1)
-				ids = rowIDs(list)
-			case req.Action == store.ActionDelete && s.d.SnapshotPurge:
-				ids, err = s.snapshotNext(ctx, anonymized, req.Cutoff, &pass, batch)
-			case req.Action == store.ActionDelete:
-				ids, err = s.deleteBatch(ctx, anonymized, req.Cutoff, batch)
-			default:
-				var list []row
-				list, err = s.anonymizeNext(ctx, req.Cutoff, batch)
-				ids = rowIDs(list)
-			}
-			for _, id := range ids {
-				_, _ = digest.Write([]byte(id + "\n"))
-			}
-			// A failed call may still have deleted a batch (a snapshot
-			// batch before the sweep that failed): it is counted.
-			s.tally(&receipt, req.Action, int64(len(ids)))
-			if err != nil {
-				return receipt, err
-			}
-			if req.DryRun || len(ids) < batch {
-				break
-			}
+		if err != nil {
+			return receipt, err
 		}
 	}
 	receipt.Digest = hex.EncodeToString(digest.Sum(nil))
@@ -249,6 +220,36 @@ func (s *Store) Purge(ctx context.Context, req store.PurgeRequest) (store.PurgeR
 	return receipt, nil
 }
 
+// batches runs one pass of a purge (the raw responses, or the anonymized
+// ones) before cutoff in transactions of batch responses, adding each
+// batch's IDs to digest and its count to the receipt.
+func (s *Store) batches(ctx context.Context, action store.Action, anonymized int, cutoff time.Time, batch int, digest hash.Hash, receipt *store.PurgeReceipt) error {
+	var pass purgePass
+	for {
+		var ids []string
+		var err error
+		switch {
+		case action == store.ActionDelete && s.d.SnapshotPurge:
+			ids, err = s.snapshotNext(ctx, anonymized, cutoff, &pass, batch)
+		case action == store.ActionDelete:
+			ids, err = s.deleteBatch(ctx, anonymized, cutoff, batch)
+		default:
+			var list []row
+			list, err = s.anonymizeNext(ctx, cutoff, batch)
+			ids = rowIDs(list)
+		}
+		for _, id := range ids {
+			_, _ = digest.Write([]byte(id + "\n"))
+		}
+		// A failed call may still have deleted a batch (a snapshot
+		// batch before the sweep that failed): it is counted.
+		s.tally(receipt, action, int64(len(ids)))
+		if err != nil || len(ids) < batch {
+			return err
+		}
+	}
+}
+
 func (s *Store) tally(r *store.PurgeReceipt, a store.Action, n int64) {
 	if a == store.ActionAnonymize {
 		r.Anonymized += n
@@ -257,21 +258,38 @@ func (s *Store) tally(r *store.PurgeReceipt, a store.Action, n int64) {
 	}
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+// hashOld is a dry run's pass: the IDs of the responses before cutoff, in
+// (received_at, id) order, go into digest as they are read, so that no
+// list of them is held; it returns how many there were.
+func (s *Store) hashOld(ctx context.Context, anonymized int, cutoff time.Time, digest hash.Hash) (int64, error) {
+	rows, err := s.reader.QueryContext(ctx, s.q.idsOld, anonymized, store.CutoffMilli(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("%s: listing old responses: %w", s.d.Name, err)
+	}
+	n, err := hashIDs(rows, digest)
+	if err != nil {
+		return 0, fmt.Errorf("%s: listing old responses: %w", s.d.Name, err)
+	}
+	return n, nil
 }
 
-// listOld lists up to limit (all when negative) responses received before
-// cutoff, in (received_at, id) order.
-func (s *Store) listOld(ctx context.Context, q querier, anonymized int, cutoff time.Time, limit int) ([]row, error) {
-	if limit < 0 {
-		limit = math.MaxInt32
+// hashIDs writes rows' IDs (one column) into digest, each followed by a
+// line feed, and closes rows; it returns how many there were.
+var newline = []byte{'\n'}
+
+func hashIDs(rows *sql.Rows, digest hash.Hash) (int64, error) {
+	defer func() { _ = rows.Close() }()
+	var n int64
+	var id sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return n, err
+		}
+		_, _ = digest.Write(id)
+		_, _ = digest.Write(newline)
+		n++
 	}
-	rows, err := q.QueryContext(ctx, s.q.selectOld, anonymized, store.CutoffMilli(cutoff), limit)
-	if err != nil {
-		return nil, fmt.Errorf("%s: listing old responses: %w", s.d.Name, err)
-	}
-	return scanRows(rows, false)
+	return n, rows.Err()
 }
 
 // anonymizeNext anonymizes one transaction's worth of old raw responses and

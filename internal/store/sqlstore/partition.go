@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding"
 	"fmt"
 	"hash"
 	"sort"
@@ -17,14 +18,16 @@ import (
 // Partitions by day (Dialect.Partitioned, PostgreSQL).
 //
 // responses is partitioned by range of received_at, one partition per UTC
-// day, named "responses_d" and the day's number since 1970-01-01. A Delete
-// purge takes every day that ends at or before its cutoff whole: in one
-// transaction per day it locks the day's partition against writes, reads
-// the IDs for the receipt and what the counters lose (grouped by the
-// database, as a batch's are), frees the idempotency keys, empties the
-// partition with TRUNCATE and applies the counters, so the rows and their
-// counts leave together or not at all. Only the day the cutoff falls in is
-// deleted row by row. Ingest writes the current day's partition and never
+// day, named "responses_d" and the day's number since 1970-01-01. Each
+// pass of a Delete purge takes every day that ends at or before its cutoff
+// and holds only the pass's kind of response whole: in one transaction per
+// day it locks the day's partition against writes, reads the IDs into the
+// receipt's digest and what the counters lose (the database grouping and
+// uncounting, so that nothing in proportion to the day is held), frees the
+// idempotency keys, empties the partition with TRUNCATE and applies the
+// counters, so the rows and their counts leave together or not at all.
+// Only the day the cutoff falls in, and a day holding both kinds, are
+// deleted in batches. Ingest writes the current day's partition and never
 // waits for a purge's locks on an old one; the empty partition is dropped
 // afterwards in a short transaction of its own (dropDay), which needs the
 // parent's ACCESS EXCLUSIVE lock and gives up rather than keep ingest
@@ -222,54 +225,71 @@ func (s *Store) daysBefore(ctx context.Context, cutoff int64) ([]int64, error) {
 	return days, rows.Err()
 }
 
-// wholeDays is the first step of a Delete purge of a partitioned store:
-// every day wholly before cutoff is emptied in one transaction of its own
-// (emptyDay), oldest first. The raw responses' IDs go into digest at once,
-// in (received_at, ID) order, since the days are taken in order; the
-// anonymized ones' come back, joined, for the purge's second pass. Every
-// deleted response is added to the receipt.
-func (s *Store) wholeDays(ctx context.Context, cutoff int64, digest hash.Hash, receipt *store.PurgeReceipt) (anon []string, err error) {
-	days, err := s.daysBefore(ctx, cutoff)
+// wholeDays is a Delete purge's pass (the raw responses, or the anonymized
+// ones) on a partitioned store: the days wholly before cutoff are taken
+// oldest first, one transaction each (emptyDay), then the cutoff's day in
+// batches. A day that holds only this pass's responses is emptied whole;
+// one that holds both kinds (the day an anonymizing purge's cutoff fell
+// in, or a day written to after one) has this pass's responses deleted in
+// batches, so that the receipt's IDs keep their order: every raw one, day
+// by day, then every anonymized one. A day left empty is dropped.
+func (s *Store) wholeDays(ctx context.Context, anonymized int, cutoff time.Time, batch int, digest hash.Hash, receipt *store.PurgeReceipt) error {
+	days, err := s.daysBefore(ctx, store.CutoffMilli(cutoff))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, day := range days {
-		gone, err := s.emptyDay(ctx, day)
+		n, held, err := s.emptyDay(ctx, day, anonymized, digest)
+		receipt.Purged += n
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if gone.raw != "" {
-			_, _ = digest.Write([]byte(gone.raw + "\n"))
+		switch held {
+		case heldBoth:
+			end := time.UnixMilli((day + 1) * dayMilli)
+			if err := s.batches(ctx, store.ActionDelete, anonymized, end, batch, digest, receipt); err != nil {
+				return err
+			}
+		case heldNothing, heldThisPass:
+			s.dropDay(ctx, day)
 		}
-		if gone.anon != "" {
-			anon = append(anon, gone.anon)
-		}
-		receipt.Purged += gone.n
-		s.dropDay(ctx, day)
 	}
-	return anon, nil
+	return s.batches(ctx, store.ActionDelete, anonymized, cutoff, batch, digest, receipt)
 }
 
-// dayGone is what emptying a day took: the IDs of its raw and of its
-// anonymized responses, each joined by newlines in (received_at, ID)
-// order, and how many responses there were.
-type dayGone struct {
-	raw, anon string
-	n         int64
-	keys      int64 // how many of them held an idempotency key
-}
+// dayHeld is what emptyDay found in a day's partition.
+type dayHeld int
 
-// emptyDay empties day's partition in one transaction: SHARE ROW
+const (
+	heldNothing   dayHeld = iota
+	heldThisPass          // only the pass's kind of response: emptied
+	heldOtherPass         // only the other kind: left for the other pass
+	heldBoth              // both kinds: left for batches
+)
+
+// emptyDay empties day's partition of the pass's responses (raw when
+// anonymized is 0) when it holds no other, in one transaction: SHARE ROW
 // EXCLUSIVE on the partition keeps every writer (a late insert of that day,
-// another replica's purge or erasure) out while readers go on; the rows are
-// grouped as a batch's are (groupDay); their idempotency keys are freed;
-// TRUNCATE empties the partition (no per-row work, no trigger); and the
-// counters and respondents are updated before the one commit.
-func (s *Store) emptyDay(ctx context.Context, day int64) (dayGone, error) {
-	var gone dayGone
+// another replica's purge or erasure) out while readers go on; the IDs go
+// into digest as they are read, in (received_at, ID) order, never joined
+// or held; the database counts what each score and key loses, and takes
+// the respondents' references away itself (uncountDay); the idempotency
+// keys are freed; TRUNCATE empties the partition (no per-row work, no
+// trigger); the counters are updated before the one commit. Nothing here
+// holds memory in proportion to the day. A transaction that fails leaves
+// digest as it was.
+func (s *Store) emptyDay(ctx context.Context, day int64, anonymized int, digest hash.Hash) (n int64, held dayHeld, err error) {
 	table := dayTable(day)
-	err := s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
-		gone = dayGone{}
+	saved, err := digest.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return 0, 0, err
+	}
+	restore := func() {
+		_ = digest.(encoding.BinaryUnmarshaler).UnmarshalBinary(saved)
+		n = 0
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
+		restore()
 		// One core for the purge: parallel workers would take the other
 		// from ingest.
 		if _, err := tx.ExecContext(ctx, `SET LOCAL max_parallel_workers_per_gather = 0`); err != nil {
@@ -278,19 +298,40 @@ func (s *Store) emptyDay(ctx context.Context, day int64) (dayGone, error) {
 		if _, err := tx.ExecContext(ctx, `LOCK TABLE `+table+` IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("%s: locking the partition of day %d: %w", s.d.Name, day, err)
 		}
-		rows, err := tx.QueryContext(ctx, s.groupDay(table))
+		var mine, other bool
+		if err := tx.QueryRowContext(ctx, daySQL.kinds(table), anonymized, 1-anonymized).Scan(&mine, &other); err != nil {
+			return fmt.Errorf("%s: reading the partition of day %d: %w", s.d.Name, day, err)
+		}
+		switch {
+		case mine && other:
+			held = heldBoth
+		case other:
+			held = heldOtherPass
+		case !mine:
+			held = heldNothing
+		}
+		if !mine || other {
+			return nil
+		}
+		held = heldThisPass
+		rows, err := tx.QueryContext(ctx, daySQL.ids(table, s.d.ByteOrder))
+		if err == nil {
+			n, err = hashIDs(rows, digest)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: reading the IDs of day %d: %w", s.d.Name, day, err)
+		}
+		keys, err := s.groupDay(ctx, tx, table, d)
 		if err != nil {
 			return fmt.Errorf("%s: reading the partition of day %d: %w", s.d.Name, day, err)
 		}
-		if err := scanDay(rows, d, &gone); err != nil {
-			return fmt.Errorf("%s: reading the partition of day %d: %w", s.d.Name, day, err)
+		if anonymized == 0 {
+			if err := s.uncountDay(ctx, tx, table, d); err != nil {
+				return fmt.Errorf("%s: uncounting the respondents of day %d: %w", s.d.Name, day, err)
+			}
 		}
-		if gone.n == 0 {
-			return nil
-		}
-		if gone.keys > 0 {
-			free := `DELETE FROM idempotency USING ` + table + ` AS r WHERE idempotency.k = r.idempotency_key AND idempotency.id = r.id` //nolint:gosec // G202: table is dayTable's, a number
-			if _, err := tx.ExecContext(ctx, free); err != nil {
+		if keys > 0 {
+			if _, err := tx.ExecContext(ctx, daySQL.freeKeys(table)); err != nil {
 				return fmt.Errorf("%s: freeing the idempotency keys of day %d: %w", s.d.Name, day, err)
 			}
 		}
@@ -299,61 +340,54 @@ func (s *Store) emptyDay(ctx context.Context, day int64) (dayGone, error) {
 		}
 		return nil
 	})
-	return gone, err
-}
-
-// groupDay is groupGone over a whole partition, with the IDs of the raw
-// responses (kind 0) apart from the anonymized ones' (kind 4), and the
-// groups by score, key and respondent taken in one scan of the table
-// (grouping sets, told apart by GROUPING). Each row's fourth column counts
-// the idempotency keys among its responses: those of the score groups add
-// up to the partition's.
-func (s *Store) groupDay(table string) string {
-	ids := func(kind, anonymized int) string {
-		return fmt.Sprintf(`SELECT %d, string_agg(id, %s ORDER BY received_at, id %s), count(*), 0 FROM %s WHERE anonymized = %d`,
-			kind, s.d.Newline, s.d.ByteOrder, table, anonymized)
+	if err != nil {
+		restore()
 	}
-	return ids(0, 0) + ` UNION ALL ` + ids(4, 1) + `
-		UNION ALL SELECT kind, name, n, keys FROM (
-			SELECT CASE GROUPING(score, key_id, sub) WHEN 3 THEN 1 WHEN 5 THEN 2 ELSE 3 END AS kind,
-				COALESCE(CAST(score AS TEXT), key_id, sub) AS name, count(*) AS n, count(idempotency_key) AS keys
-			FROM (SELECT score, key_id, idempotency_key, CASE WHEN anonymized = 0 THEN CASE WHEN subject_customer <> ''
-				THEN subject_customer ELSE subject_email END END AS sub FROM ` + table + `) AS r
-			GROUP BY GROUPING SETS ((score), (key_id), (sub))) AS g
-		WHERE name <> ''`
+	return n, held, err
 }
 
-// scanDay reads groupDay's rows into d and gone.
-func scanDay(rows *sql.Rows, d *deltas, gone *dayGone) error {
+// groupDay adds to d what a partition's responses count under each score
+// and each key (one scan, grouping sets told apart by GROUPING), and
+// returns how many of them hold an idempotency key.
+func (s *Store) groupDay(ctx context.Context, tx *sql.Tx, table string, d *deltas) (keys int64, err error) {
+	rows, err := tx.QueryContext(ctx, daySQL.groups(table))
+	if err != nil {
+		return 0, err
+	}
 	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var kind int
-		var name sql.NullString
-		var n, keys int64
-		if err := rows.Scan(&kind, &name, &n, &keys); err != nil {
-			return err
+		var name string
+		var n, k int64
+		if err := rows.Scan(&kind, &name, &n, &k); err != nil {
+			return 0, err
 		}
 		if kind == 1 {
-			gone.keys += keys
+			keys += k // every response is in one score group
 		}
-		switch kind {
-		case 0, 4:
-			if got := int64(strings.Count(name.String, "\n") + 1); n > 0 && got != n {
-				return fmt.Errorf("%d IDs for %d responses", got, n)
-			}
-			if kind == 0 {
-				gone.raw = name.String
-			} else {
-				gone.anon = name.String
-			}
-			gone.n += n
-		default:
-			if err := countGone(kind, name.String, n, d); err != nil {
-				return err
-			}
+		if err := countGone(kind, name, n, d); err != nil {
+			return 0, err
 		}
 	}
-	return rows.Err()
+	return keys, rows.Err()
+}
+
+// uncountDay takes away the references a partition's raw responses hold on
+// their respondents, in the database: the respondents are locked first in
+// byte order, the order a group commit takes them in, so neither waits for
+// the other in a cycle; then one statement deletes those left with no
+// reference and lowers the others' (disjoint rows, one snapshot), and the
+// deleted are the customers lost. No respondent crosses to Go.
+func (s *Store) uncountDay(ctx context.Context, tx *sql.Tx, table string, d *deltas) error {
+	if _, err := tx.ExecContext(ctx, daySQL.lockSubjects(table, s.d.ByteOrder)); err != nil {
+		return err
+	}
+	var lost int64
+	if err := tx.QueryRowContext(ctx, daySQL.uncount(table)).Scan(&lost); err != nil {
+		return err
+	}
+	d.counters[counterCustomers] -= lost
+	return nil
 }
 
 // dropDay drops day's partition, emptied by emptyDay, in a transaction of
@@ -385,4 +419,53 @@ func (s *Store) dropDay(ctx context.Context, day int64) {
 	if tx.Commit() == nil {
 		s.days.set(day, false)
 	}
+}
+
+// daySQL builds the statements of emptyDay over a day's partition, table
+// (dayTable's quoted name: a number, never input).
+var daySQL = struct {
+	kinds, groups, freeKeys, uncount func(table string) string
+	ids, lockSubjects                func(table, byteOrder string) string
+}{
+	// Whether the day holds responses of the pass's kind ($1), and of the
+	// other ($2): each found by the (anonymized, received_at, id) index.
+	kinds: func(table string) string {
+		return `SELECT EXISTS (SELECT 1 FROM ` + table + ` WHERE anonymized = $1),
+			EXISTS (SELECT 1 FROM ` + table + ` WHERE anonymized = $2)`
+	},
+	// The receipt's order.
+	ids: func(table, byteOrder string) string {
+		return `SELECT id FROM ` + table + ` ORDER BY received_at, id ` + byteOrder
+	},
+	// Per score (kind 1) and per key (kind 2), with how many hold an
+	// idempotency key.
+	groups: func(table string) string {
+		return `SELECT kind, name, n, keys FROM (
+			SELECT CASE GROUPING(score, key_id) WHEN 1 THEN 1 ELSE 2 END AS kind,
+				COALESCE(CAST(score AS TEXT), key_id) AS name, count(*) AS n, count(idempotency_key) AS keys
+			FROM ` + table + ` GROUP BY GROUPING SETS ((score), (key_id))) AS g
+		WHERE name <> ''`
+	},
+	freeKeys: func(table string) string {
+		return `DELETE FROM idempotency USING ` + table + ` AS r WHERE idempotency.k = r.idempotency_key AND idempotency.id = r.id`
+	},
+	lockSubjects: func(table, byteOrder string) string {
+		return `SELECT 1 FROM subjects WHERE pseudonym IN (SELECT sub FROM (` + daySubjects(table) + `) AS g)
+			ORDER BY pseudonym ` + byteOrder + ` FOR UPDATE OF subjects`
+	},
+	// The two modifying statements touch disjoint rows and see one
+	// snapshot; the count of the deleted is the customers lost.
+	uncount: func(table string) string {
+		return `WITH g AS (` + daySubjects(table) + `),
+			gone AS (DELETE FROM subjects USING g WHERE subjects.pseudonym = g.sub AND subjects.refs <= g.n RETURNING 1),
+			kept AS (UPDATE subjects SET refs = subjects.refs - g.n FROM g WHERE subjects.pseudonym = g.sub AND subjects.refs > g.n RETURNING 1)
+			SELECT count(*) FROM gone`
+	},
+}
+
+// daySubjects is how many raw responses of a day each respondent holds,
+// as forget and uncount count them.
+func daySubjects(table string) string {
+	return `SELECT sub, count(*) AS n FROM (SELECT CASE WHEN subject_customer <> '' THEN subject_customer
+		ELSE subject_email END AS sub FROM ` + table + ` WHERE anonymized = 0) AS r WHERE sub <> '' GROUP BY sub`
 }

@@ -130,7 +130,7 @@ type Store struct {
 }
 
 type queries struct {
-	dupID, selectOld, deleteOld, stageOld, groupStaged,
+	dupID, idsOld, deleteOld, stageOld, groupStaged,
 	selectRewrap, updateRewrap,
 	anonymizeOld, list, setMeta, claimMeta,
 	snapshotOld, deleteRange, checkRange string
@@ -168,8 +168,9 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		// A partitioned table's unique constraints must hold the partition
 		// key: on PostgreSQL an idempotency key is found, and kept unique,
 		// in a table of its own.
-		selectOld: s.bind(`SELECT ` + rowColumns + ` FROM responses
-			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`),
+		// A dry run's IDs, in the receipt's order.
+		idsOld: s.bind(`SELECT id FROM responses
+			WHERE anonymized = ? AND received_at < ? ORDER BY received_at, id ` + d.ByteOrder),
 		// A Delete purge's batch: deleted and grouped in one statement
 		// (PostgreSQL), or copied aside first (stageBatch).
 		// The outer "received_at < ?" lets PostgreSQL leave out, when it
@@ -341,13 +342,15 @@ func (s *Store) uncountSubjects(ctx context.Context, tx *sql.Tx, subs []string, 
 	if !s.d.SubjectArrays {
 		return s.uncountSubjectValues(ctx, tx, subs, d)
 	}
-	// subs is sorted: the lock takes the rows in that order, as inserts do,
-	// so that the UPDATE ... FROM cannot deadlock with them.
+	// subs is sorted by bytes: the lock takes the rows in that order, as
+	// inserts do, so that the UPDATE ... FROM cannot deadlock with them.
+	// The order is the bytes', not the database's collation, which may
+	// sort base64url's cases and punctuation otherwise.
 	counts := make([]int64, len(subs))
 	for i, sub := range subs {
 		counts[i] = -d.subjects[sub]
 	}
-	if _, err := tx.ExecContext(ctx, s.bind(`SELECT 1 FROM subjects WHERE pseudonym = ANY(?) ORDER BY pseudonym FOR UPDATE`), subs); err != nil {
+	if _, err := tx.ExecContext(ctx, s.bind(`SELECT 1 FROM subjects WHERE pseudonym = ANY(?) ORDER BY pseudonym `+s.d.ByteOrder+` FOR UPDATE`), subs); err != nil {
 		return fmt.Errorf("%s: locking respondents: %w", s.d.Name, err)
 	}
 	rows, err := tx.QueryContext(ctx, s.bind(`UPDATE subjects SET refs = subjects.refs - v.n FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[])) AS v (p, n)

@@ -175,3 +175,105 @@ func ListAll(t *testing.T, s store.Store) []*store.Record {
 	t.Helper()
 	return listAll(t, s)
 }
+
+// testPurgeDaysOfEachKind: a Delete purge over whole days of every kind, in
+// an order an anonymizing policy and late writes can leave them: a day of
+// raw responses written late behind a day of anonymized ones, a day an
+// anonymizing cutoff fell in (both kinds), a day with nothing, a day of raw
+// responses, and the cutoff's day with both kinds on either side of the
+// cutoff. Respondents answer on several days, some by email alone, so some
+// keep references after the purge and some do not. The receipt is the
+// row-by-row one (every raw response before the cutoff in order, then every
+// anonymized one), the counters equal a recount, the purged responses'
+// idempotency keys are free again and the same cutoff twice is a no-op. A
+// partitioned store empties some of these days whole and deletes in
+// others; the receipt must not tell.
+func testPurgeDaysOfEachKind(t *testing.T, open Opener) {
+	s, _ := open(t)
+	defer closeStore(t, s)
+	ctx := context.Background()
+	day := func(n int) time.Time { return time.Date(2026, 3, 1+n, 0, 0, 0, 0, time.UTC) }
+	i := 0
+	at := func(d int, hours float64) *store.Record {
+		i++
+		subject := fmt.Sprintf("p%d", i%7) // seven people answer on many days
+		if i%5 == 0 {
+			subject = ""
+		}
+		r := rec(i, i%11, day(d).Add(time.Duration(hours*float64(time.Hour))), subject)
+		if i%6 == 0 && subject != "" {
+			r.SubjectCustomerID = "" // known by email alone
+		}
+		if i%3 == 0 {
+			r.IdempotencyKey = fmt.Sprintf("days-%d", i)
+		}
+		return r
+	}
+	// An anonymizing purge converts every raw response before its cutoff:
+	// the raw responses of days before it are stored after it ran.
+	var early []*store.Record
+	for h := range 12 {
+		early = append(early,
+			at(1, float64(h)*2),   // day 1: anonymized
+			at(2, float64(h)*0.5), // day 2: its morning anonymized
+			at(5, float64(h)*0.7), // day 5: its morning anonymized
+		)
+	}
+	insert(t, s, early...)
+	if _, err := s.Purge(ctx, store.PurgeRequest{Cutoff: day(5).Add(9 * time.Hour), Action: store.ActionAnonymize, BatchSize: 7}); err != nil {
+		t.Fatal(err)
+	}
+	var later []*store.Record
+	for h := range 12 {
+		later = append(later,
+			at(0, float64(h)*2+0.25), // day 0: raw only
+			at(2, 12+float64(h)*0.9), // day 2: raw in the afternoon
+			at(4, float64(h)*2),      // day 4: raw only
+			at(5, 9+float64(h)*1.25), // day 5, the cutoff's: raw
+		)
+	}
+	insert(t, s, later...)
+	// Day 3 held one response, erased since: nothing is left of it.
+	alone := rec(500, 9, day(3).Add(time.Hour), "alone")
+	insert(t, s, alone)
+	if rc, err := s.Erase(ctx, store.EraseRequest{Subjects: []string{alone.SubjectCustomerID}}); err != nil || rc.Erased != 1 {
+		t.Fatalf("erasing day 3's response = %+v, %v", rc, err)
+	}
+	cutoff := day(5).Add(15*time.Hour + 30*time.Minute)
+	all := listAll(t, s)
+	want, wantN := referenceReceipt(all, cutoff)
+	var keyed []*store.Record // purged responses that held an idempotency key
+	for _, r := range all {
+		if r.IdempotencyKey != "" && r.ReceivedAt.Before(cutoff) {
+			keyed = append(keyed, r)
+		}
+	}
+	if len(keyed) == 0 || wantN < 60 {
+		t.Fatalf("the test data purges %d responses, %d with idempotency keys", wantN, len(keyed))
+	}
+	dry, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete, DryRun: true})
+	if err != nil || dry.Purged != wantN || dry.Digest != want {
+		t.Fatalf("dry run = %d %s (%v), want %d %s", dry.Purged, dry.Digest, err, wantN, want)
+	}
+	rc, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete, BatchSize: 5})
+	if err != nil || rc.Purged != wantN || rc.Digest != want {
+		t.Fatalf("purge = %d %s (%v), want %d %s", rc.Purged, rc.Digest, err, wantN, want)
+	}
+	checkRecount(t, s)
+	for _, r := range listAll(t, s) {
+		if r.ReceivedAt.Before(cutoff) {
+			t.Errorf("response %s (received %s) outlived the purge", r.ID, r.ReceivedAt)
+		}
+	}
+	again, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete})
+	if err != nil || again.Purged != 0 || again.Digest != hex.EncodeToString(sha256.New().Sum(nil)) {
+		t.Errorf("the same cutoff again = %d %s (%v), want a no-op", again.Purged, again.Digest, err)
+	}
+	// A purged response's idempotency key is free: a retry stores anew.
+	retry := rec(999, 4, day(6), "")
+	retry.IdempotencyKey = keyed[0].IdempotencyKey
+	if res, err := s.Insert(ctx, retry); err != nil || res.Duplicate || res.ID != retry.ID {
+		t.Errorf("a retry under a purged response's key = %+v, %v; want it stored as %s", res, err, retry.ID)
+	}
+	checkRecount(t, s)
+}

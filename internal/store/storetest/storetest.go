@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 		{"PurgeInBatches", testPurgeInBatches},
 		{"PurgeDryRun", testPurgeDryRun},
 		{"PurgeReceiptExact", testPurgeReceiptExact},
+		{"PurgeDaysOfEachKind", testPurgeDaysOfEachKind},
 		{"Erase", testErase},
 		{"EraseReceipt", testEraseReceipt},
 		{"EraseReplay", testEraseReplay},
