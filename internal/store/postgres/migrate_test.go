@@ -269,6 +269,83 @@ func TestTomorrowMadeAhead(t *testing.T) {
 	}
 }
 
+// TestAbortedTransactionsRunAgain: PostgreSQL aborts one of two
+// transactions waiting for each other's locks (deadlock_detected), here
+// made to happen, once each, by a trigger on the counters. A whole-day
+// purge aborted at its end (its IDs already read into the receipt's
+// digest) runs again and gives the row-by-row receipt, not one with the
+// first attempt's IDs in it twice; a group commit aborted so stores its
+// response; a transaction aborted every time fails after a few attempts
+// and changes nothing.
+func TestAbortedTransactionsRunAgain(t *testing.T) {
+	dsn := newDatabase(t, "aborted")
+	s := opener(dsn)(t)
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	day := time.Date(2026, 2, 5, 0, 0, 0, 0, time.UTC)
+	for i := range 30 {
+		at := day.Add(time.Duration(i) * 40 * time.Minute)
+		r := &store.Record{ID: fmt.Sprintf("%s%03d", store.NewID(at), i), ReceivedAt: at, Score: i % 11,
+			KeyID: "k1", CustomerID: []byte("ct"), SubjectCustomerID: fmt.Sprintf("cust-%d", i%4)}
+		if _, err := s.Insert(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := storetest.ListAll(t, s)
+	cutoff := day.Add(36 * time.Hour) // 2026-02-05 whole, and the next day's morning
+	digest, n := storetest.ReferenceReceipt(all, cutoff)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	// abort makes the next times updates of the counters fail as a
+	// deadlock would.
+	abort := func(times int) {
+		t.Helper()
+		for _, q := range []string{
+			`DROP TRIGGER IF EXISTS abort_counters ON counters`,
+			`DROP SEQUENCE IF EXISTS abort_seq`,
+			`CREATE SEQUENCE abort_seq`,
+			fmt.Sprintf(`CREATE OR REPLACE FUNCTION abort_counters() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+				IF nextval('abort_seq') <= %d THEN RAISE EXCEPTION 'made to deadlock' USING ERRCODE = 'deadlock_detected'; END IF;
+				RETURN NEW; END $$`, times),
+			`CREATE TRIGGER abort_counters BEFORE UPDATE ON counters FOR EACH ROW EXECUTE FUNCTION abort_counters()`,
+		} {
+			if _, err := db.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	abort(1)
+	rc, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete})
+	if err != nil || rc.Purged != n || rc.Digest != digest {
+		t.Errorf("purge aborted once = %d %s (%v), want %d %s", rc.Purged, rc.Digest, err, n, digest)
+	}
+	storetest.CheckRecount(t, s)
+
+	abort(1)
+	now := time.Now()
+	r := &store.Record{ID: store.NewID(now) + "a", ReceivedAt: now, Score: 9, IdempotencyKey: "aborted-once", SubjectCustomerID: "cust-9"}
+	if res, err := s.Insert(ctx, r); err != nil || res.Duplicate || res.ID != r.ID {
+		t.Errorf("insert aborted once = %+v, %v; want it stored", res, err)
+	}
+	storetest.CheckRecount(t, s)
+
+	abort(1000)
+	before := storetest.Stats(t, s)
+	kept := storetest.ListAll(t, s)
+	if _, err := s.Purge(ctx, store.PurgeRequest{Cutoff: time.Now(), Action: store.ActionDelete}); err == nil {
+		t.Error("a purge aborted every time succeeded")
+	}
+	if got := storetest.ListAll(t, s); len(got) != len(kept) {
+		t.Errorf("%d responses after the failed purge, want %d", len(got), len(kept))
+	}
+	if after := storetest.Stats(t, s); after.Counts != before.Counts || after.DistinctCustomers != before.DistinctCustomers {
+		t.Errorf("the failed purge changed the counters: %+v -> %+v", before, after)
+	}
+}
+
 // TestWholeDayPurgeHoldsNoDay: emptying a day holds nothing in proportion
 // to it. Its IDs go into the receipt's digest as they are read, never
 // joined into one value (PostgreSQL refuses a text value over 1 GB: a day

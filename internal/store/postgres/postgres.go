@@ -120,6 +120,7 @@ var Dialect = sqlstore.Dialect{
 	Partitioned:     true,
 	NoSpace:         noSpace,
 	NoPartition:     noPartition,
+	Retry:           retry,
 	Size:            size,
 	RoundTrip:       roundTrip,
 }
@@ -147,6 +148,16 @@ func roundTrip(ctx context.Context, dc any, stmts []sqlstore.Statement) error {
 func noPartition(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "23514" && strings.Contains(e.Message, "no partition")
+}
+
+// retry says whether err is a transaction PostgreSQL aborted so that
+// another could go on: deadlock_detected (two transactions waiting for
+// each other's row locks, such as a purge and an erasure of one person's
+// old responses, or two replicas' group commits) or serialization_failure.
+// Either changed nothing; the store runs it again.
+func retry(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && (e.Code == "40P01" || e.Code == "40001")
 }
 
 // diskFull is the SQLSTATE of disk_full: the server could not extend a

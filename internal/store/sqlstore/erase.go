@@ -51,6 +51,7 @@ func (s *Store) Erase(ctx context.Context, req store.EraseRequest) (store.EraseR
 	}
 	var prior *store.EraseReceipt
 	err = s.write(ctx, func(tx *sql.Tx, d *deltas) error {
+		prior = nil
 		if req.RequestID != "" {
 			p, claimed, err := s.claimErasure(ctx, tx, key)
 			if err != nil || !claimed {

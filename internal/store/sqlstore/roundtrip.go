@@ -35,7 +35,8 @@ var errDuplicate = errors.New("a duplicate idempotency key")
 // are those of the ordinary path (flush): rows, then respondents and
 // counters in sorted order. If a row was not inserted (its idempotency key
 // is stored), the transaction is rolled back and the group written the
-// ordinary way, which looks the first response up; done is false then.
+// ordinary way, which looks the first response up; done is false then, as
+// it is when the database aborted the transaction for another's sake.
 func (s *Store) flushTwoTrips(ctx context.Context, batch []*store.Pending) (done bool, err error) {
 	d := newDeltas()
 	stmts := []Statement{{SQL: "BEGIN"}}
@@ -94,7 +95,10 @@ func (s *Store) flushTwoTrips(ctx context.Context, batch []*store.Pending) (done
 		}
 		return nil
 	})
-	if errors.Is(err, errDuplicate) {
+	if errors.Is(err, errDuplicate) || (s.d.Retry != nil && s.d.Retry(err)) {
+		// A duplicate, or a transaction the database aborted for
+		// another's sake (which changed nothing): the ordinary path
+		// writes the group, and runs it again should that recur.
 		return false, nil
 	}
 	if err != nil {

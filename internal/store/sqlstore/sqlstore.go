@@ -79,6 +79,10 @@ type Dialect struct {
 	// NoPartition says whether an error is an insert that found no
 	// partition for its row: another replica's purge dropped it.
 	NoPartition func(err error) bool
+	// Retry says whether an error is a transaction the database aborted
+	// so that another could go on (a deadlock, a serialization failure):
+	// it changed nothing, and inTx runs it again (txAttempts in all).
+	Retry func(err error) bool
 }
 
 // noSpace wraps err with store.ErrNoSpace when the dialect says the
@@ -478,10 +482,32 @@ func bucketCounter(score int) string {
 
 // inTx runs fn in one transaction with fresh counter deltas, applies the
 // deltas and commits. Every write goes through here, so this is where a
-// full disk becomes store.ErrNoSpace (once per transaction, only on error).
+// full disk becomes store.ErrNoSpace (once per transaction, only on error),
+// and where a transaction the database aborted for another's sake
+// (Dialect.Retry) runs again, after a short pause that grows: fn must set
+// everything it hands out afresh each time it runs.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error) error {
-	return s.d.noSpace(s.runTx(ctx, fn))
+	for attempt := 1; ; attempt++ {
+		err := s.runTx(ctx, fn)
+		if err == nil || attempt == txAttempts || s.d.Retry == nil || !s.d.Retry(err) {
+			return s.d.noSpace(err)
+		}
+		pause := time.NewTimer(time.Duration(attempt) * retryPause)
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+			return err
+		case <-pause.C:
+		}
+	}
 }
+
+// txAttempts is how many times inTx runs a transaction the database keeps
+// aborting (Dialect.Retry), and retryPause the pause after the first.
+const (
+	txAttempts = 4
+	retryPause = 5 * time.Millisecond
+)
 
 // runTx is inTx without the error classification.
 func (s *Store) runTx(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error) error {
