@@ -325,14 +325,16 @@ func (s *Store) emptyDay(ctx context.Context, day int64, anonymized int, digest 
 		if err != nil {
 			return fmt.Errorf("%s: reading the partition of day %d: %w", s.d.Name, day, err)
 		}
-		if anonymized == 0 {
-			if err := s.uncountDay(ctx, tx, table, d); err != nil {
-				return fmt.Errorf("%s: uncounting the respondents of day %d: %w", s.d.Name, day, err)
-			}
-		}
 		if keys > 0 {
 			if _, err := tx.ExecContext(ctx, daySQL.freeKeys(table)); err != nil {
 				return fmt.Errorf("%s: freeing the idempotency keys of day %d: %w", s.d.Name, day, err)
+			}
+		}
+		// The respondents last: a group commit storing a response of one
+		// of them waits for their locks until this transaction commits.
+		if anonymized == 0 {
+			if err := s.uncountDay(ctx, tx, table, d); err != nil {
+				return fmt.Errorf("%s: uncounting the respondents of day %d: %w", s.d.Name, day, err)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `TRUNCATE `+table); err != nil {
