@@ -2,7 +2,11 @@ package collector_test
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/surveyguard/surveyguard/internal/collector"
 	"github.com/surveyguard/surveyguard/internal/collector/collectortest"
 )
 
@@ -281,5 +286,87 @@ func TestSurveyPageForm(t *testing.T) {
 	}
 	if st := f.Stats(t); st["responses"] != 1.0 {
 		t.Fatalf("a double submit was counted twice: %v", st)
+	}
+}
+
+// TestLongCallsAnswer: a purge or an erasure that takes longer than the
+// server's write timeout still gets its answer (a purge of millions of
+// responses takes minutes). The test holds SQLite's write lock from
+// another connection while both calls wait for it, well past a 2 s write
+// timeout; the calls then finish and answer. (Holding the lock longer
+// could only make this pass wrongly, never fail wrongly.)
+func TestLongCallsAnswer(t *testing.T) {
+	const writeTimeout = 2 * time.Second
+	f := collectortest.StartWith(t, t.TempDir(), nil, collector.Options{WriteTimeout: writeTimeout})
+	for i := range 4 {
+		f.Post(t, fmt.Sprintf(`{"score":%d,%s,"customerID":"L-%d"}`, i+6, consentOK, i%2))
+	}
+	if st := f.Stats(t); st["responses"] != 4.0 {
+		t.Fatalf("stats: %v", st)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(f.DBDir, "responses.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	call := func(path, body string, out chan<- answer) {
+		req, err := http.NewRequest(http.MethodPost, f.Admin+path, strings.NewReader(body))
+		if err != nil {
+			out <- answer{err: err}
+			return
+		}
+		req.Header.Set("Authorization", "Bearer "+collectortest.Token)
+		req.Header.Set("Content-Type", "application/json")
+		client := &http.Client{Transport: f.Client.Transport} // no client timeout
+		resp, err := client.Do(req)
+		if err != nil {
+			out <- answer{err: err}
+			return
+		}
+		defer func() { _ = resp.Body.Close() }()
+		raw, err := io.ReadAll(resp.Body)
+		out <- answer{status: resp.StatusCode, body: string(raw), err: err}
+	}
+	erased, purged := make(chan answer, 1), make(chan answer, 1)
+	go call("/admin/v1/erase", `{"customerID":"L-1"}`, erased)
+	go call("/admin/v1/purge", `{"everything":true,"action":"Delete"}`, purged)
+	time.Sleep(2*writeTimeout + writeTimeout/4)
+	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	// Whichever runs first takes the responses they both name.
+	var gone int64
+	for _, a := range []struct {
+		name  string
+		got   answer
+		count string
+	}{{"erase", <-erased, "erased"}, {"purge", <-purged, "purged"}} {
+		var receipt map[string]any
+		if a.got.err != nil || a.got.status != http.StatusOK || json.Unmarshal([]byte(a.got.body), &receipt) != nil || receipt["digest"] == nil {
+			t.Errorf("%s held past the write timeout = %d %s (%v), want 200 and its receipt", a.name, a.got.status, a.got.body, a.got.err)
+			continue
+		}
+		n, _ := receipt[a.count].(float64)
+		gone += int64(n)
+	}
+	if gone != 4 {
+		t.Errorf("the erasure and the purge took %d responses between them, want all 4", gone)
+	}
+	if st := f.Stats(t); st["responses"] != 0.0 {
+		t.Errorf("after the erasure and the purge: %v", st)
 	}
 }

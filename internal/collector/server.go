@@ -66,6 +66,8 @@ type Server struct {
 	origins *http.CrossOriginProtection
 	// adminOnly is Options.AdminOnly: no public listener.
 	adminOnly bool
+	// writeTimeout is Options.WriteTimeout, defaulted.
+	writeTimeout time.Duration
 }
 
 // Options tune Run.
@@ -88,7 +90,16 @@ type Options struct {
 	Now func() time.Time
 	// BudgetInterval is how often the storage budget is measured; 1 s when zero.
 	BudgetInterval time.Duration
+	// WriteTimeout is how long after a request was read its answer may
+	// still be written (http.Server.WriteTimeout); 30 s when zero. A purge
+	// and an erasure, which may take longer, have LongCallTimeout instead.
+	WriteTimeout time.Duration
 }
+
+// LongCallTimeout is how long after a purge or an erasure was asked for
+// its answer may still be written: a purge of millions of responses takes
+// minutes. The call itself ends sooner if its caller hangs up.
+const LongCallTimeout = time.Hour
 
 // Main parses the collector's flags and runs it until ctx is done.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -247,7 +258,10 @@ func newServer(cfg *collectorapi.Config, st store.Store, sec *secrets, m *metric
 		clients:   newClientResolver(cfg.Limits.TrustedProxies),
 		limiter:   newRateLimiter(cfg.Limits.RequestsPerSecond, cfg.Limits.Burst, now),
 		origins:   http.NewCrossOriginProtection(),
-		adminOnly: o.AdminOnly,
+		adminOnly: o.AdminOnly, writeTimeout: o.WriteTimeout,
+	}
+	if s.writeTimeout <= 0 {
+		s.writeTimeout = 30 * time.Second
 	}
 	dir := ""
 	if cfg.Store.Driver != "postgres" {
@@ -269,9 +283,20 @@ func (s *Server) httpServer(h http.Handler) *http.Server {
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      s.writeTimeout,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+// long lets h write its answer up to LongCallTimeout after the request,
+// instead of the server's write timeout.
+func (s *Server) long(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(LongCallTimeout)); err != nil {
+			s.log.Error(err, "cannot extend the write deadline of a long call", "path", r.URL.Path)
+		}
+		h(w, r)
 	}
 }
 
@@ -291,8 +316,8 @@ func (s *Server) PublicHandler() http.Handler {
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /admin/v1/stats", s.metrics.count("stats", s.audit("stats", s.authorized(http.HandlerFunc(s.handleStats)))))
-	mux.Handle("POST /admin/v1/purge", s.metrics.count("purge", s.audit("purge", s.authorized(s.withRoom(s.handlePurge)))))
-	mux.Handle("POST /admin/v1/erase", s.metrics.count("erase", s.audit("erase", s.authorized(s.withRoom(s.handleErase)))))
+	mux.Handle("POST /admin/v1/purge", s.metrics.count("purge", s.audit("purge", s.authorized(s.withRoom(s.long(s.handlePurge))))))
+	mux.Handle("POST /admin/v1/erase", s.metrics.count("erase", s.audit("erase", s.authorized(s.withRoom(s.long(s.handleErase))))))
 	mux.Handle("GET /metrics", s.metrics.count("metrics", s.authorized(s.metrics.handler())))
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
