@@ -64,12 +64,29 @@ type Client struct {
 	// verified against the Service's DNS name.
 	dial    map[string]string
 	timeout time.Duration
+	// long bounds a purge or an erasure (WithLongCallTimeout).
+	long time.Duration
 
 	mu         sync.Mutex
 	transports map[string]*http.Transport // by campaign + CA
 }
 
-// New returns a client. dial may be nil.
+// LongCallTimeout is how long a client waits, by default, for the answer
+// to a purge or an erasure: on a large SQLite store an erasure reads every
+// response (about a second per million), and a purge takes minutes. A call
+// given up on is cancelled at the collector too, and would fail the same
+// way every time it is retried.
+const LongCallTimeout = 5 * time.Minute
+
+// WithLongCallTimeout sets how long a purge or an erasure may take
+// (LongCallTimeout by default); never less than the client's timeout.
+func WithLongCallTimeout(d time.Duration) Option {
+	return func(c *Client) { c.long = d }
+}
+
+// New returns a client whose calls time out after timeout (10 s when
+// zero), but a purge's or an erasure's after the longer of timeout and
+// the long-call timeout (WithLongCallTimeout). dial may be nil.
 func New(dial map[string]string, timeout time.Duration, opts ...Option) *Client {
 	if dial == nil {
 		dial = map[string]string{}
@@ -77,10 +94,11 @@ func New(dial map[string]string, timeout time.Duration, opts ...Option) *Client 
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	c := &Client{caller: CallerOperator, dial: dial, timeout: timeout, transports: map[string]*http.Transport{}}
+	c := &Client{caller: CallerOperator, dial: dial, timeout: timeout, long: LongCallTimeout, transports: map[string]*http.Transport{}}
 	for _, o := range opts {
 		o(c)
 	}
+	c.long = max(c.long, c.timeout)
 	return c
 }
 
@@ -158,7 +176,9 @@ func (c *Client) Forget(campaign string) {
 	}
 }
 
-func (c *Client) do(ctx context.Context, t Target, method, path string, in, out any) error {
+// do calls the collector and decodes its answer into out, giving up after
+// timeout.
+func (c *Client) do(ctx context.Context, timeout time.Duration, t Target, method, path string, in, out any) error {
 	tr, err := c.transport(t)
 	if err != nil {
 		return err
@@ -175,7 +195,7 @@ func (c *Client) do(ctx context.Context, t Target, method, path string, in, out 
 		}
 		body = bytes.NewReader(data)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
@@ -214,7 +234,7 @@ func (c *Client) do(ctx context.Context, t Target, method, path string, in, out 
 // Stats reads the collector's figures.
 func (c *Client) Stats(ctx context.Context, t Target) (*collectorapi.Stats, error) {
 	st := &collectorapi.Stats{}
-	return st, c.do(ctx, t, http.MethodGet, "/admin/v1/stats", nil, st)
+	return st, c.do(ctx, c.timeout, t, http.MethodGet, "/admin/v1/stats", nil, st)
 }
 
 // Purge asks the collector to purge and returns its receipt. The request
@@ -224,7 +244,7 @@ func (c *Client) Purge(ctx context.Context, t Target, req collectorapi.PurgeRequ
 		return nil, invalidRequest("a purge request must name its action (Delete or Anonymize)")
 	}
 	r := &collectorapi.PurgeReceipt{}
-	return r, c.do(ctx, t, http.MethodPost, "/admin/v1/purge", req, r)
+	return r, c.do(ctx, c.long, t, http.MethodPost, "/admin/v1/purge", req, r)
 }
 
 // Erase asks the collector to erase every response of one person and
@@ -237,7 +257,7 @@ func (c *Client) Erase(ctx context.Context, t Target, req collectorapi.EraseRequ
 		return nil, invalidRequest("an erase request must name exactly one of customerID and email")
 	}
 	r := &collectorapi.EraseReceipt{}
-	if err := c.do(ctx, t, http.MethodPost, "/admin/v1/erase", req, r); err != nil {
+	if err := c.do(ctx, c.long, t, http.MethodPost, "/admin/v1/erase", req, r); err != nil {
 		var se *StatusError
 		if errors.As(err, &se) {
 			se.Message = mask(se.Message, req.CustomerID, req.Email)

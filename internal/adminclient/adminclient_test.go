@@ -226,7 +226,8 @@ func TestTransportErrorsAreNotPermanent(t *testing.T) {
 	_ = l.Close()
 	for name, target := range map[string]adminclient.Target{"timeout": slow, "refused": gone} {
 		t.Run(name, func(t *testing.T) {
-			_, err := adminclient.New(nil, 200*time.Millisecond).Erase(context.Background(), target,
+			c := adminclient.New(nil, 200*time.Millisecond, adminclient.WithLongCallTimeout(200*time.Millisecond))
+			_, err := c.Erase(context.Background(), target,
 				collectorapi.EraseRequest{CustomerID: identifier, RequestID: "uid-1"})
 			if err == nil || adminclient.Permanent(err) {
 				t.Fatalf("err = %v, Permanent %v; want a retryable error", err, adminclient.Permanent(err))
@@ -238,5 +239,42 @@ func TestTransportErrorsAreNotPermanent(t *testing.T) {
 	}
 	if adminclient.Permanent(nil) || adminclient.Permanent(errors.New("x")) || adminclient.Permanent(context.DeadlineExceeded) {
 		t.Error("Permanent is true for an error that is no refusal")
+	}
+}
+
+// TestPurgeAndEraseMayTakeLonger: a stats call is given up after the
+// client's timeout; a purge and an erasure that take longer than that (an
+// erasure reads every response of a large SQLite store) are waited for, up
+// to the long-call timeout.
+func TestPurgeAndEraseMayTakeLonger(t *testing.T) {
+	const short = 100 * time.Millisecond
+	target, _ := recording(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/admin/v1/stats":
+			<-r.Context().Done() // never answers: the client gives up
+			return
+		case "/admin/v1/purge":
+			time.Sleep(3 * short)
+			_ = json.NewEncoder(w).Encode(store.PurgeReceipt{Action: store.ActionDelete, Purged: 7, Digest: "d"})
+		case "/admin/v1/erase":
+			time.Sleep(3 * short)
+			_ = json.NewEncoder(w).Encode(collectorapi.EraseReceipt{Erased: 2, Digest: "e"})
+		}
+	})
+	c := adminclient.New(nil, short, adminclient.WithLongCallTimeout(time.Minute))
+	ctx := context.Background()
+	if _, err := c.Stats(ctx, target); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("stats past the timeout = %v, want a deadline error", err)
+	}
+	if rc, err := c.Purge(ctx, target, collectorapi.PurgeRequest{Everything: true, Action: "Delete"}); err != nil || rc.Purged != 7 {
+		t.Errorf("a purge longer than the timeout = %+v, %v; want its receipt", rc, err)
+	}
+	if rc, err := c.Erase(ctx, target, collectorapi.EraseRequest{Email: identifier}); err != nil || rc.Erased != 2 {
+		t.Errorf("an erasure longer than the timeout = %+v, %v; want its receipt", rc, err)
+	}
+	// A long-call timeout shorter than the client's is the client's.
+	c = adminclient.New(nil, time.Minute, adminclient.WithLongCallTimeout(short))
+	if rc, err := c.Erase(ctx, target, collectorapi.EraseRequest{Email: identifier}); err != nil || rc.Erased != 2 {
+		t.Errorf("an erasure under the client's timeout = %+v, %v; want its receipt", rc, err)
 	}
 }
