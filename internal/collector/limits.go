@@ -92,6 +92,12 @@ func (c *clientResolver) request(r *http.Request) string {
 // clients are forgotten first, and if all are busy new clients share one bucket.
 const maxTrackedClients = 100_000
 
+// sweepEvery is how often, at most, a full rate limiter looks for clients
+// to forget. A sweep visits every client under the lock (milliseconds at
+// maxTrackedClients): were each new client to start one, a flood from many
+// addresses would make every request, anyone's, wait for sweeps.
+const sweepEvery = time.Second
+
 // rateLimiter holds a token bucket per client.
 type rateLimiter struct {
 	limit rate.Limit
@@ -101,6 +107,9 @@ type rateLimiter struct {
 	mu       sync.Mutex
 	clients  map[string]*rate.Limiter
 	overflow *rate.Limiter
+	// swept is when the last sweep ran, and sweeps how many have.
+	swept  time.Time
+	sweeps int
 }
 
 func newRateLimiter(perSecond, burst int, now func() time.Time) *rateLimiter {
@@ -115,7 +124,7 @@ func (l *rateLimiter) allow(client string) (bool, time.Duration) {
 	l.mu.Lock()
 	lim, ok := l.clients[client]
 	if !ok {
-		if len(l.clients) >= maxTrackedClients {
+		if len(l.clients) >= maxTrackedClients && (now.Sub(l.swept) >= sweepEvery || now.Before(l.swept)) {
 			l.sweep(now)
 		}
 		if len(l.clients) < maxTrackedClients {
@@ -135,6 +144,8 @@ func (l *rateLimiter) allow(client string) (bool, time.Duration) {
 
 // sweep forgets clients whose bucket has refilled: they are as new.
 func (l *rateLimiter) sweep(now time.Time) {
+	l.swept = now
+	l.sweeps++
 	for k, lim := range l.clients {
 		if lim.TokensAt(now) >= float64(l.burst) {
 			delete(l.clients, k)
