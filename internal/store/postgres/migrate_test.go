@@ -416,3 +416,85 @@ func TestWholeDayPurgeHoldsNoDay(t *testing.T) {
 	}
 	storetest.CheckRecount(t, s)
 }
+
+// TestWholeDayPurgeWaitsWithoutTheRespondents: a whole day's purge that
+// must wait for a reader of the day (here a transaction that read every
+// partition and stays open) holds none of the day's respondents while it
+// waits: ingest storing a response by one of them goes on.
+func TestWholeDayPurgeWaitsWithoutTheRespondents(t *testing.T) {
+	dsn := newDatabase(t, "wait_day")
+	s := opener(dsn)(t)
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	day := time.Date(2026, 2, 9, 0, 0, 0, 0, time.UTC)
+	for i := range 20 {
+		at := day.Add(time.Duration(i) * time.Hour)
+		r := &store.Record{ID: fmt.Sprintf("%s%03d", store.NewID(at), i), ReceivedAt: at, Score: i % 11,
+			KeyID: "k1", CustomerID: []byte("ct"), SubjectCustomerID: fmt.Sprintf("cust-%d", i%4)}
+		if _, err := s.Insert(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Today's partition exists before the reader starts: creating one
+	// waits for every reader of responses.
+	now := time.Now()
+	if _, err := s.Insert(ctx, &store.Record{ID: store.NewID(now) + "t", ReceivedAt: now, Score: 9}); err != nil {
+		t.Fatal(err)
+	}
+	all := storetest.ListAll(t, s)
+	cutoff := day.Add(48 * time.Hour)
+	digest, n := storetest.ReferenceReceipt(all, cutoff)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	reader, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = reader.Rollback() }()
+	var rows int
+	if err := reader.QueryRowContext(ctx, `SELECT count(*) FROM responses`).Scan(&rows); err != nil || rows != 21 {
+		t.Fatalf("the reader counted %d (%v)", rows, err)
+	}
+	type result struct {
+		rc  store.PurgeReceipt
+		err error
+	}
+	purged := make(chan result, 1)
+	go func() {
+		rc, err := s.Purge(ctx, store.PurgeRequest{Cutoff: cutoff, Action: store.ActionDelete})
+		purged <- result{rc, err}
+	}()
+	// Wait until the purge waits for the reader.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var waiting bool
+		if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the purge never waited for the reader")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	now = time.Now()
+	again := &store.Record{ID: store.NewID(now) + "w", ReceivedAt: now, Score: 10, SubjectCustomerID: "cust-1"}
+	insertCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := s.Insert(insertCtx, again); err != nil {
+		t.Errorf("a respondent of the day being purged could not answer again while the purge waited: %v", err)
+	}
+	if err := reader.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	res := <-purged
+	if res.err != nil || res.rc.Purged != n || res.rc.Digest != digest {
+		t.Errorf("purge = %d %s (%v), want %d %s", res.rc.Purged, res.rc.Digest, res.err, n, digest)
+	}
+	storetest.CheckRecount(t, s)
+}

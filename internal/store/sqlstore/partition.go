@@ -272,10 +272,12 @@ const (
 // EXCLUSIVE on the partition keeps every writer (a late insert of that day,
 // another replica's purge or erasure) out while readers go on; the IDs go
 // into digest as they are read, in (received_at, ID) order, never joined
-// or held; the database counts what each score and key loses, and takes
-// the respondents' references away itself (uncountDay); the idempotency
-// keys are freed; TRUNCATE empties the partition (no per-row work, no
-// trigger); the counters are updated before the one commit. Nothing here
+// or held; the database counts what each score and key loses; the
+// idempotency keys are freed; the lock is raised to ACCESS EXCLUSIVE, for
+// TRUNCATE, before any respondent is locked; the database takes the
+// respondents' references away itself (uncountDay); TRUNCATE empties the
+// partition (no per-row work, no trigger); the counters are updated before
+// the one commit. Nothing here
 // holds memory in proportion to the day. A transaction that fails leaves
 // digest as it was.
 func (s *Store) emptyDay(ctx context.Context, day int64, anonymized int, digest hash.Hash) (n int64, held dayHeld, err error) {
@@ -331,7 +333,14 @@ func (s *Store) emptyDay(ctx context.Context, day int64, anonymized int, digest 
 			}
 		}
 		// The respondents last: a group commit storing a response of one
-		// of them waits for their locks until this transaction commits.
+		// of them waits for their locks until this transaction commits. So
+		// the partition's lock is raised to what TRUNCATE needs first,
+		// while no respondent is locked: waiting for readers of the day to
+		// finish (a dump, a query on every partition) keeps only them
+		// waiting, never ingest.
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE `+table+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("%s: locking the partition of day %d: %w", s.d.Name, day, err)
+		}
 		if anonymized == 0 {
 			if err := s.uncountDay(ctx, tx, table, d); err != nil {
 				return fmt.Errorf("%s: uncounting the respondents of day %d: %w", s.d.Name, day, err)
