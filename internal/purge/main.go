@@ -127,7 +127,10 @@ func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 	if o.Action == "" {
 		o.Action = store.ActionDelete
 	}
-	receipt, err := adminclient.New(dial, o.Timeout, adminclient.WithCaller(Caller(o.Job))).Purge(ctx, adminclient.Target{
+	// --timeout bounds the purge call itself, shorter or longer than the
+	// admin client's own wait for purges.
+	client := adminclient.New(dial, o.Timeout, adminclient.WithCaller(Caller(o.Job)), adminclient.WithLongCallTimeout(o.Timeout))
+	receipt, err := client.Purge(ctx, adminclient.Target{
 		Campaign: o.AdminURL, URL: o.AdminURL, CA: ca, Token: strings.TrimSpace(string(token)),
 	}, collectorapi.PurgeRequest{Cutoff: cutoff, Action: o.Action, DryRun: o.DryRun, Job: o.Job})
 	if err != nil {

@@ -3,8 +3,11 @@ package purge_test
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,5 +177,38 @@ func TestPurgeRunFailures(t *testing.T) {
 				t.Errorf("a failed run printed a receipt: %s", out.String())
 			}
 		})
+	}
+}
+
+// TestPurgeTimeout: --timeout bounds the purge call, however short: a
+// collector that never answers fails the run once it has passed (the
+// admin client's own, longer wait for purges does not stretch it).
+func TestPurgeTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select { // never answers
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	dir := t.TempDir()
+	caFile, tokenFile := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "token")
+	collectortest.WriteFile(t, caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	collectortest.WriteFile(t, tokenFile, []byte("test-token-test-token\n"))
+	done := make(chan error, 1)
+	go func() {
+		var out, errOut strings.Builder
+		done <- purge.Main(context.Background(), []string{"--admin-url", srv.URL, "--token-file", tokenFile,
+			"--ca-file", caFile, "--max-age", "2h", "--timeout", "300ms"}, &out, &errOut)
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a purge past --timeout = %v, want a deadline error", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the purge was still waiting a minute after its --timeout of 300ms")
 	}
 }
