@@ -74,8 +74,12 @@ const policyRefIndex = "spec.retentionPolicyRef.name"
 // (cert-manager issuing its certificate) looks again.
 const waitPoll = 10 * time.Second
 
-// shredTimeout bounds the purge a deletion asks of the collector.
-const shredTimeout = 30 * time.Second
+// shredTimeout bounds the purge a deletion asks of the collector: the
+// admin client's wait for any purge, for a purge of tens of millions of
+// responses takes minutes, and one cut short leaves the rest in the store
+// (unreadable once the keys are gone, but there). An unreachable or
+// unavailable collector still fails at once.
+const shredTimeout = adminclient.LongCallTimeout
 
 // Reconcile brings one campaign's children to the shape its spec asks for and
 // publishes what its collector reports.
