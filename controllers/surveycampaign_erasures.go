@@ -24,8 +24,12 @@ const adminOnlyFlag = "--admin-only"
 // public listener off), so that a breach's containment never blocks a
 // person's erasure, and goes back to zero once the requests are done.
 func readErasures(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
+	// Read, never changed: the cache's objects are used without a copy.
+	// Requests are kept after they complete and each may hold a result per
+	// campaign of the namespace, so copying them all on every pass of
+	// every campaign would cost more than the pass.
 	list := &privacyv1alpha1.ErasureRequestList{}
-	if err := r.List(ctx, list, client.InNamespace(p.c.Namespace)); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(p.c.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing ErasureRequests: %w", err)
 	}
 	p.obs.erasures = nil
