@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	driver "modernc.org/sqlite" // registers the "sqlite" driver; its Error type
@@ -114,6 +115,28 @@ func files(path string) []string { return []string{path, path + "-wal", path + "
 var pragmas = []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)",
 	"cache_size(-65536)", "temp_store(MEMORY)", "journal_size_limit(4194304)"}
 
+// readerCache is a reader connection's page cache, in KiB (negative, as
+// cache_size takes it). Erasures and re-wraps scan the whole table on a
+// reader: each scanning connection fills its cache, and with the writer's
+// 64 MiB cache for each of 4 readers two concurrent erasures of a store of
+// a million responses took the process to 396 MB, past the collector's
+// default memory limit of 256 MiB. The operating system's page cache still
+// holds the file for them.
+const readerCache = "cache_size(-8192)"
+
+// readerParams are the reader connections' pragmas: the writer's, with a
+// smaller page cache.
+func readerParams() url.Values {
+	params := url.Values{}
+	for _, p := range pragmas {
+		if strings.HasPrefix(p, "cache_size(") {
+			p = readerCache
+		}
+		params.Add("_pragma", p)
+	}
+	return params
+}
+
 // Open opens (creating if needed) the database file at path.
 func Open(ctx context.Context, path string, o sqlstore.Options) (*sqlstore.Store, error) {
 	return open(ctx, path, o, nil)
@@ -148,7 +171,7 @@ func open(ctx context.Context, path string, o sqlstore.Options, beforeSync func(
 		_ = writer.Close()
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
 	}
-	reader, err := sql.Open("sqlite", base+"?"+params.Encode()+"&mode=ro")
+	reader, err := sql.Open("sqlite", base+"?"+readerParams().Encode()+"&mode=ro")
 	if err != nil {
 		_ = writer.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
