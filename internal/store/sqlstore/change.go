@@ -273,10 +273,10 @@ func (s *Store) hashOld(ctx context.Context, anonymized int, cutoff time.Time, d
 	return n, nil
 }
 
-// hashIDs writes rows' IDs (one column) into digest, each followed by a
-// line feed, and closes rows; it returns how many there were.
 var newline = []byte{'\n'}
 
+// hashIDs writes rows' IDs (one column) into digest, each followed by a
+// line feed, and closes rows; it returns how many there were.
 func hashIDs(rows *sql.Rows, digest hash.Hash) (int64, error) {
 	defer func() { _ = rows.Close() }()
 	var n int64
@@ -365,7 +365,10 @@ func (s *Store) deleteBatch(ctx context.Context, anonymized int, cutoff time.Tim
 		}
 		return nil
 	})
-	return ids, err
+	if err != nil {
+		return nil, err // the transaction rolled back: nothing was deleted
+	}
+	return ids, nil
 }
 
 // stageBatch is deleteBatch for a database without data-modifying WITH

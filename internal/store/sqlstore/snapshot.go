@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"time"
@@ -148,7 +149,10 @@ func (s *Store) deleteSnapshotBatch(ctx context.Context, anonymized int, cur pur
 			if n, err := res.RowsAffected(); err != nil || n != int64(len(sb.ids)) {
 				return errSnapshotStale
 			}
-			*d = *sb.d
+			// A copy: apply changes d, and the snapshot's counts must be
+			// the same should the transaction run again.
+			maps.Copy(d.counters, sb.d.counters)
+			maps.Copy(d.subjects, sb.d.subjects)
 			return nil
 		})
 	})
