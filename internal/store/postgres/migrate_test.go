@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/surveyguard/surveyguard/internal/store"
+	"github.com/surveyguard/surveyguard/internal/store/postgres"
+	"github.com/surveyguard/surveyguard/internal/store/sqlstore"
 	"github.com/surveyguard/surveyguard/internal/store/storetest"
 )
 
@@ -495,6 +497,56 @@ func TestWholeDayPurgeWaitsWithoutTheRespondents(t *testing.T) {
 	res := <-purged
 	if res.err != nil || res.rc.Purged != n || res.rc.Digest != digest {
 		t.Errorf("purge = %d %s (%v), want %d %s", res.rc.Purged, res.rc.Digest, res.err, n, digest)
+	}
+	storetest.CheckRecount(t, s)
+}
+
+// TestGroupCommitGivesUp: a group commit that cannot finish (here the
+// counters it must update are locked by a transaction that never ends)
+// fails after Options.FlushTimeout, its response answered with an error
+// and not stored, instead of holding every later response behind it; once
+// the lock is gone, ingest goes on.
+func TestGroupCommitGivesUp(t *testing.T) {
+	dsn := newDatabase(t, "gives_up")
+	s, err := postgres.Open(context.Background(), dsn, sqlstore.Options{FlushTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	ctx := context.Background()
+	now := time.Now()
+	first := &store.Record{ID: store.NewID(now) + "a", ReceivedAt: now, Score: 10}
+	if _, err := s.Insert(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	holder, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = holder.Rollback() }()
+	if _, err := holder.ExecContext(ctx, `SELECT * FROM counters FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	callerCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	stuck := &store.Record{ID: store.NewID(time.Now()) + "b", ReceivedAt: time.Now(), Score: 10}
+	if _, err := s.Insert(callerCtx, stuck); err == nil || callerCtx.Err() != nil {
+		t.Errorf("a group commit waiting on a lock held for ever = %v (the caller's context: %v); want it to give up on its own", err, callerCtx.Err())
+	}
+	if err := holder.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	later := &store.Record{ID: store.NewID(time.Now()) + "c", ReceivedAt: time.Now(), Score: 9}
+	if _, err := s.Insert(ctx, later); err != nil {
+		t.Errorf("an insert after the lock was released: %v", err)
+	}
+	if got := storetest.ListAll(t, s); len(got) != 2 {
+		t.Errorf("%d responses stored, want 2: the group that gave up stored nothing", len(got))
 	}
 	storetest.CheckRecount(t, s)
 }

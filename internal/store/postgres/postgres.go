@@ -121,6 +121,7 @@ var Dialect = sqlstore.Dialect{
 	NoSpace:         noSpace,
 	NoPartition:     noPartition,
 	Retry:           retry,
+	LockTimeout:     func(ms int64) string { return fmt.Sprintf("SET LOCAL lock_timeout = %d", ms) },
 	Size:            size,
 	RoundTrip:       roundTrip,
 }

@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/surveyguard/surveyguard/internal/store"
 )
@@ -40,6 +42,9 @@ var errDuplicate = errors.New("a duplicate idempotency key")
 func (s *Store) flushTwoTrips(ctx context.Context, batch []*store.Pending) (done bool, err error) {
 	d := newDeltas()
 	stmts := []Statement{{SQL: "BEGIN"}}
+	if q := s.lockTimeout(); q != "" {
+		stmts = append(stmts, Statement{SQL: q})
+	}
 	inserted := make(map[string]bool, len(batch))
 	scanIDs := func(rows Rows) error {
 		for rows.Next() {
@@ -136,10 +141,20 @@ func (s *Store) scanCustomers(rows Rows, d *deltas) error {
 	return rows.Err()
 }
 
-// rollback ends the transaction on dc after err and returns err. Should
-// the rollback fail too, the pool does not reuse the connection: pgx's
-// database/sql driver discards one left in a transaction.
+// rollback ends the transaction on dc after err and returns err. It has a
+// context of its own: err may be ctx's end (the group commit's deadline),
+// and a ROLLBACK never sent would leave the connection in the transaction
+// for the next group to commit along with its own. Should the rollback
+// fail, the error also says driver.ErrBadConn, so that the pool closes the
+// connection instead of reusing it.
 func (s *Store) rollback(ctx context.Context, dc any, err error) error {
-	_ = s.d.RoundTrip(ctx, dc, []Statement{{SQL: "ROLLBACK"}})
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	if rerr := s.d.RoundTrip(ctx, dc, []Statement{{SQL: "ROLLBACK"}}); rerr != nil {
+		return errors.Join(err, fmt.Errorf("rollback: %w", rerr), driver.ErrBadConn)
+	}
 	return err
 }
+
+// rollbackTimeout bounds a ROLLBACK after a failed group commit.
+const rollbackTimeout = 5 * time.Second

@@ -79,6 +79,13 @@ type Dialect struct {
 	// NoPartition says whether an error is an insert that found no
 	// partition for its row: another replica's purge dropped it.
 	NoPartition func(err error) bool
+	// LockTimeout, when set, is the statement that makes the current
+	// transaction give up waiting for a lock after ms milliseconds: a
+	// group commit waiting on a lock then fails in the database, which
+	// rolls it back, before its own deadline (Options.FlushTimeout) passes
+	// on the client, where the outcome of a COMMIT already sent would be
+	// unknown.
+	LockTimeout func(ms int64) string
 	// Retry says whether an error is a transaction the database aborted
 	// so that another could go on (a deadlock, a serialization failure):
 	// it changed nothing, and inTx runs it again (txAttempts in all).
@@ -128,6 +135,8 @@ type Store struct {
 	prepared preparedStmts
 	// days are the partitions known to exist (Dialect.Partitioned).
 	days partitionDays
+	// flushTimeout is Options.FlushTimeout.
+	flushTimeout time.Duration
 	// writes counts the transactions run through write, each counted once
 	// it has ended: a snapshot batch checks it (snapshot.go).
 	writes atomic.Int64
@@ -152,6 +161,12 @@ type Options struct {
 	// write is answered before a Sync that started after its commit has
 	// returned (see store.BatcherOptions). The SQLite backend sets it.
 	Sync func() error
+	// FlushTimeout bounds one group commit; 30 s when zero. A group that
+	// waits longer (a connection the network dropped without a word, a
+	// lock held for ever) fails, its responses are answered with an
+	// error, its connection is dropped, and the next group goes on,
+	// instead of every later response waiting behind it.
+	FlushTimeout time.Duration
 }
 
 // New creates the schema and starts the group-commit writer. reader may be
@@ -166,7 +181,10 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 512
 	}
-	s := &Store{d: d, writer: writer, reader: reader}
+	if o.FlushTimeout <= 0 {
+		o.FlushTimeout = 30 * time.Second
+	}
+	s := &Store{d: d, writer: writer, reader: reader, flushTimeout: o.FlushTimeout}
 	s.q = queries{
 		dupID: s.bind(`SELECT id FROM responses WHERE idempotency_key = ?`),
 		// A partitioned table's unique constraints must hold the partition
@@ -538,11 +556,21 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error)
 	})
 }
 
+// lockTimeout is the statement that bounds a group commit's lock waits to
+// nine tenths of its deadline, or "" when the dialect has none.
+func (s *Store) lockTimeout() string {
+	if s.d.LockTimeout == nil {
+		return ""
+	}
+	return s.d.LockTimeout(max(1, (s.flushTimeout * 9 / 10).Milliseconds()))
+}
+
 // flush writes one group commit: in two round trips where the dialect can
 // send several statements at once (flushTwoTrips), else statement by
 // statement.
 func (s *Store) flush(batch []*store.Pending) error {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), s.flushTimeout)
+	defer cancel()
 	subjects := map[string]bool{}
 	for _, p := range batch {
 		if sub := p.Record.Subject(); sub != "" {
@@ -560,6 +588,11 @@ func (s *Store) flush(batch []*store.Pending) error {
 			}
 		}
 		return s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
+			if q := s.lockTimeout(); q != "" {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return fmt.Errorf("%s: %w", s.d.Name, err)
+				}
+			}
 			for start := 0; start < len(batch); start += insertChunk {
 				if err := s.insertChunk(ctx, tx, batch[start:min(start+insertChunk, len(batch))], d); err != nil {
 					return err
