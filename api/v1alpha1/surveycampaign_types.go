@@ -396,7 +396,8 @@ type CollectorLimits struct {
 	Burst int32 `json:"burst,omitempty"`
 
 	// maxConnections caps the public listener's open connections, 1..1000000;
-	// further connections wait to be accepted. Defaults to 1024.
+	// when all are open, a new one takes an idle one's place, and waits to
+	// be accepted only while none is idle. Defaults to 1024.
 	// +optional
 	// +default=1024
 	// +kubebuilder:validation:Minimum=1

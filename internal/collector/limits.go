@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"container/list"
 	"math"
 	"net"
 	"net/http"
@@ -185,81 +186,252 @@ func (s *Server) limit(h http.Handler) http.Handler {
 	})
 }
 
-// connLimiter is a listener that holds at most max connections open (Accept
-// waits for one to close) and at most perClient from one client (more are
-// closed at once). Trusted proxies carry many clients and are exempt from
-// the per-client cap.
+// connLimiter is a listener that holds at most max connections open and at
+// most perClient from one client (more are closed at once). Trusted proxies
+// carry many clients and are exempt from the per-client cap.
+//
+// A keep-alive connection waiting for its next request must not keep a
+// respondent out: when all max are open, a new connection takes the place
+// of an idle one (http.Server.ConnState tells which are idle), taken from
+// the client holding the most connections, its longest idle first. Only
+// when none is idle — every connection is reading a request, being answered
+// or still in its TLS handshake, all bounded by the server's timeouts —
+// does the new connection wait, until one closes or turns idle.
 type connLimiter struct {
 	net.Listener
-	slots     chan struct{}
+	max       int
 	perClient int
 	clients   *clientResolver
-	onRefuse  func()
+	hooks     connHooks
 
 	mu   sync.Mutex
-	open map[string]int
+	room *sync.Cond // signalled when a connection closes or turns idle
+	// n counts the open connections, idle those of them that are idle,
+	// open those of each client the per-client cap applies to.
+	n, idle int
+	open    map[string]int
+	// groups holds the open connections by client, trusted proxies
+	// included, for the choice of an idle one to close.
+	groups map[string]*connGroup
+	// seq orders the moments connections turned idle.
+	seq    uint64
+	closed bool
 }
 
-func newConnLimiter(l net.Listener, maxConns, perClient int, clients *clientResolver, onRefuse func()) *connLimiter {
-	return &connLimiter{Listener: l, slots: make(chan struct{}, maxConns), perClient: perClient,
-		clients: clients, onRefuse: onRefuse, open: map[string]int{}}
+// connGroup is one client's open connections.
+type connGroup struct {
+	n    int
+	idle list.List // of *limitedConn, longest idle first
+}
+
+// connHooks tell the metrics what a connLimiter does; nil ones are skipped.
+type connHooks struct {
+	refused func()               // a connection closed at once: its client held perClient
+	evicted func()               // an idle connection closed to make room
+	counted func(open, idle int) // the counts changed (called under the limiter's lock)
+}
+
+func newConnLimiter(l net.Listener, maxConns, perClient int, clients *clientResolver, hooks connHooks) *connLimiter {
+	cl := &connLimiter{Listener: l, max: maxConns, perClient: perClient, clients: clients, hooks: hooks,
+		open: map[string]int{}, groups: map[string]*connGroup{}}
+	cl.room = sync.NewCond(&cl.mu)
+	return cl
+}
+
+// counted reports the counts; l.mu is held.
+func (l *connLimiter) counted() {
+	if l.hooks.counted != nil {
+		l.hooks.counted(l.n, l.idle)
+	}
 }
 
 // Accept implements net.Listener.
 func (l *connLimiter) Accept() (net.Conn, error) {
 	for {
-		l.slots <- struct{}{}
 		c, err := l.Listener.Accept()
 		if err != nil {
-			<-l.slots
 			return nil, err
 		}
-		key, counted := "", false
-		if a, ok := addrOf(c.RemoteAddr().String()); ok && !l.clients.isTrusted(a) {
-			key, counted = clientKey(a), true
+		lc := &limitedConn{Conn: c, limiter: l}
+		if a, ok := addrOf(c.RemoteAddr().String()); ok {
+			lc.group = clientKey(a)
+			if !l.clients.isTrusted(a) {
+				lc.key, lc.counted = lc.group, true
+			}
 		}
-		if counted && !l.take(key) {
-			<-l.slots
+		evicted, refused, err := l.admit(lc)
+		for _, v := range evicted {
+			_ = v.Conn.Close() // already uncounted; the server sees its read fail
+			if l.hooks.evicted != nil {
+				l.hooks.evicted()
+			}
+		}
+		switch {
+		case err != nil:
 			_ = c.Close()
-			l.onRefuse()
+			return nil, err
+		case refused:
+			_ = c.Close()
+			if l.hooks.refused != nil {
+				l.hooks.refused()
+			}
 			continue
 		}
-		return &limitedConn{Conn: c, release: func() {
-			if counted {
-				l.give(key)
-			}
-			<-l.slots
-		}}, nil
+		return lc, nil
 	}
 }
 
-func (l *connLimiter) take(key string) bool {
+// admit counts c in, unless its client holds perClient connections
+// already (refused), once there is room: it returns the idle connections
+// it took out of the count to make room, for the caller to close. It waits
+// while every connection is busy, holding c accepted but not served, as
+// the kernel's backlog would.
+func (l *connLimiter) admit(c *limitedConn) (evicted []*limitedConn, refused bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.open[key] >= l.perClient {
-		return false
+	for {
+		if c.counted && l.open[c.key] >= l.perClient {
+			return evicted, true, nil
+		}
+		if l.closed {
+			return evicted, false, net.ErrClosed
+		}
+		if l.n < l.max {
+			break
+		}
+		if v := l.idlest(); v != nil {
+			l.drop(v)
+			evicted = append(evicted, v)
+			continue
+		}
+		l.room.Wait()
 	}
-	l.open[key]++
-	return true
+	l.n++
+	if c.counted {
+		l.open[c.key]++
+	}
+	g := l.groups[c.group]
+	if g == nil {
+		g = &connGroup{}
+		l.groups[c.group] = g
+	}
+	g.n++
+	l.counted()
+	return evicted, false, nil
 }
 
-func (l *connLimiter) give(key string) {
+// idlest is the idle connection to close first: of the client holding the
+// most connections, the one idle longest; nil when none is idle.
+func (l *connLimiter) idlest() *limitedConn {
+	var best *limitedConn
+	bestN := 0
+	for _, g := range l.groups {
+		f := g.idle.Front()
+		if f == nil {
+			continue
+		}
+		c := f.Value.(*limitedConn)
+		if best == nil || g.n > bestN || g.n == bestN && c.idleSeq < best.idleSeq {
+			best, bestN = c, g.n
+		}
+	}
+	return best
+}
+
+// drop takes c out of the count, once.
+func (l *connLimiter) drop(c *limitedConn) {
+	if c.gone {
+		return
+	}
+	c.gone = true
+	l.n--
+	if c.counted {
+		if l.open[c.key]--; l.open[c.key] <= 0 {
+			delete(l.open, c.key)
+		}
+	}
+	g := l.groups[c.group]
+	if c.idle != nil {
+		g.idle.Remove(c.idle)
+		c.idle = nil
+		l.idle--
+	}
+	if g.n--; g.n <= 0 {
+		delete(l.groups, c.group)
+	}
+	l.counted()
+	l.room.Broadcast()
+}
+
+// release takes c out of the count when it closes.
+func (l *connLimiter) release(c *limitedConn) {
+	l.mu.Lock()
+	l.drop(c)
+	l.mu.Unlock()
+}
+
+// connState is the public http.Server's ConnState hook: it tells which
+// connections are idle.
+func (l *connLimiter) connState(nc net.Conn, st http.ConnState) {
+	for {
+		if _, ok := nc.(*limitedConn); ok {
+			break
+		}
+		u, ok := nc.(interface{ NetConn() net.Conn }) // *tls.Conn
+		if !ok {
+			return
+		}
+		nc = u.NetConn()
+	}
+	c := nc.(*limitedConn)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.open[key]--; l.open[key] <= 0 {
-		delete(l.open, key)
+	if c.gone {
+		return // closed, or taken out to make room
+	}
+	g := l.groups[c.group]
+	switch {
+	case st == http.StateIdle && c.idle == nil:
+		l.seq++
+		c.idleSeq = l.seq
+		c.idle = g.idle.PushBack(c)
+		l.idle++
+		l.counted()
+		l.room.Broadcast()
+	case st != http.StateIdle && c.idle != nil:
+		g.idle.Remove(c.idle)
+		c.idle = nil
+		l.idle--
+		l.counted()
 	}
 }
 
-// limitedConn gives its slot back once, when closed.
+// Close implements net.Listener: an Accept waiting for room returns.
+func (l *connLimiter) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.room.Broadcast()
+	l.mu.Unlock()
+	return l.Listener.Close()
+}
+
+// limitedConn is a connection counted by its limiter until it closes.
 type limitedConn struct {
 	net.Conn
-	once    sync.Once
-	release func()
+	limiter *connLimiter
+	// group is the client the connection counts against; key the same
+	// when counted, that is when the client is not a trusted proxy.
+	group, key string
+	counted    bool
+
+	// Guarded by limiter.mu.
+	idle    *list.Element // in its group's idle list while idle
+	idleSeq uint64
+	gone    bool // no longer counted
 }
 
 func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.release)
+	c.limiter.release(c)
 	return err
 }

@@ -28,6 +28,11 @@ type metrics struct {
 	hmacRejected prometheus.Gauge
 	storage      *prometheus.GaugeVec
 	storageFull  prometheus.Gauge
+	// The listeners': net/http's own errors, idle public connections
+	// closed to make room, and the public connections by state.
+	httpErrors  *prometheus.CounterVec
+	connEvicted prometheus.Counter
+	connections *prometheus.GaugeVec
 
 	// all is every collector registered in reg.
 	all []prometheus.Collector
@@ -84,8 +89,21 @@ func newMetrics(campaign string) *metrics {
 		Name: "surveyguard_collector_storage_full", ConstLabels: labels,
 		Help: "1 while ingest answers 503 because the storage budget is reached.",
 	})
+	m.httpErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "surveyguard_collector_http_errors_total", ConstLabels: labels,
+		Help: "net/http's own error lines (TLS handshake errors, broken clients) by listener, logged or past the log budget.",
+	}, []string{"listener"})
+	m.connEvicted = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "surveyguard_collector_idle_connections_closed_total", ConstLabels: labels,
+		Help: "Idle public keep-alive connections closed to make room for a new one, limits.maxConnections being open.",
+	})
+	m.connections = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "surveyguard_collector_public_connections", ConstLabels: labels,
+		Help: "The public listener's connections: open (counted against limits.maxConnections) and, of those, idle (waiting for a request).",
+	}, []string{"state"})
 	m.all = []prometheus.Collector{m.requests, m.commit, m.batch, m.responses,
 		m.adminCalls, m.rateLimited, m.connRefused, m.reloadErrors, m.keysMissing, m.hmacRejected, m.storage, m.storageFull,
+		m.httpErrors, m.connEvicted, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	m.reg.MustRegister(m.all...)
 	return m

@@ -14,8 +14,10 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +25,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/surveyguard/surveyguard/internal/cli"
 	"github.com/surveyguard/surveyguard/internal/collectorapi"
@@ -176,10 +180,10 @@ func Run(ctx context.Context, cfg *collectorapi.Config, o Options) error {
 
 	// The admin listener, and the public one unless admin-only: then
 	// nothing listens on its address at all.
-	servers := []*http.Server{s.httpServer(s.AdminHandler())}
+	servers := []*http.Server{s.httpServer("admin", s.AdminHandler())}
 	addrs := []string{cfg.Listen.Admin}
 	if !o.AdminOnly {
-		servers = append(servers, s.httpServer(s.PublicHandler()))
+		servers = append(servers, s.httpServer("public", s.PublicHandler()))
 		addrs = append(addrs, cfg.Listen.Public)
 	}
 	listeners := make([]net.Listener, len(servers))
@@ -200,7 +204,13 @@ func Run(ctx context.Context, cfg *collectorapi.Config, o Options) error {
 		s.log.Info("admin-only: public listener off", "campaign", cfg.Campaign, "public", cfg.Listen.Public)
 	} else {
 		lim := cfg.Limits
-		listeners[1] = newConnLimiter(listeners[1], lim.MaxConnections, lim.MaxConnectionsPerClient, s.clients, m.connRefused.Inc)
+		open, idle := m.connections.WithLabelValues("open"), m.connections.WithLabelValues("idle")
+		cl := newConnLimiter(listeners[1], lim.MaxConnections, lim.MaxConnectionsPerClient, s.clients, connHooks{
+			refused: m.connRefused.Inc, evicted: m.connEvicted.Inc,
+			counted: func(o, i int) { open.Set(float64(o)); idle.Set(float64(i)) },
+		})
+		servers[1].ConnState = cl.connState
+		listeners[1] = cl
 		publicAddr = listeners[1].Addr()
 		serving = append(serving, "public", publicAddr.String())
 	}
@@ -275,16 +285,32 @@ func newServer(cfg *collectorapi.Config, st store.Store, sec *secrets, m *metric
 	return s
 }
 
-func (s *Server) httpServer(h http.Handler) *http.Server {
+// Idle timeouts: how long a keep-alive connection may wait for its next
+// request. A respondent's browser sends its requests within seconds (the
+// page, then the answer), so the public listener lets idle connections go
+// sooner; the operator's client keeps its connection to the admin listener.
+const (
+	publicIdleTimeout = 30 * time.Second
+	adminIdleTimeout  = 90 * time.Second
+)
+
+// httpServer returns the server of the listener named listener ("public"
+// or "admin").
+func (s *Server) httpServer(listener string, h http.Handler) *http.Server {
+	idle := adminIdleTimeout
+	if listener == "public" {
+		idle = publicIdleTimeout
+	}
 	return &http.Server{
 		// net/http's own complaints (TLS handshakes, broken clients) go
-		// through the structured logger, like every other line.
-		ErrorLog:          log.New(logWriter{s.log}, "", 0),
+		// through the structured logger, like every other line, within a
+		// budget and without the client's address.
+		ErrorLog:          log.New(newLogWriter(s.log, listener, s.metrics.httpErrors.WithLabelValues(listener), time.Now), "", 0),
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      s.writeTimeout,
-		IdleTimeout:       90 * time.Second,
+		IdleTimeout:       idle,
 		MaxHeaderBytes:    16 << 10,
 	}
 }
@@ -404,12 +430,90 @@ func (s *Server) withRoom(h http.HandlerFunc) http.Handler {
 	})
 }
 
-// logWriter sends net/http's log lines to the structured logger.
-type logWriter struct{ log logr.Logger }
+// The budget of "http server" log lines, per listener: a burst of
+// logBurst, then one every logEvery. One client sending garbage in a loop
+// makes net/http complain thousands of times a second.
+const (
+	logBurst = 5
+	logEvery = time.Second
+)
 
-func (l logWriter) Write(p []byte) (int, error) {
-	l.log.Info("http server", "error", strings.TrimSpace(string(p)))
+// logWriter sends net/http's log lines to the structured logger, within
+// its budget: the lines past it are counted, and the next line written
+// says how many were left out ("suppressed"). Every line is counted in
+// surveyguard_collector_http_errors_total. Addresses are masked: a
+// respondent's is personal data.
+type logWriter struct {
+	log      logr.Logger
+	listener string
+	count    prometheus.Counter
+	now      func() time.Time
+
+	mu         sync.Mutex
+	budget     *rate.Limiter
+	suppressed int
+}
+
+func newLogWriter(l logr.Logger, listener string, count prometheus.Counter, now func() time.Time) *logWriter {
+	return &logWriter{log: l, listener: listener, count: count, now: now,
+		budget: rate.NewLimiter(rate.Every(logEvery), logBurst)}
+}
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.count.Inc()
+	l.mu.Lock()
+	if !l.budget.AllowN(l.now(), 1) {
+		l.suppressed++
+		l.mu.Unlock()
+		return len(p), nil
+	}
+	suppressed := l.suppressed
+	l.suppressed = 0
+	l.mu.Unlock()
+	kv := []any{"listener", l.listener, "error", maskAddrs(strings.TrimSpace(string(p)))}
+	if suppressed > 0 {
+		kv = append(kv, "suppressed", suppressed)
+	}
+	l.log.Info("http server", kv...)
 	return len(p), nil
+}
+
+// maskedAddr replaces an address, with its port, in net/http's lines.
+const maskedAddr = "[address]"
+
+var (
+	ipv4RE = regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b`)
+	// An IPv6 address in brackets (with a port or a zone, as
+	// net.Addr.String writes it), or bare.
+	ipv6BracketRE = regexp.MustCompile(`\[[0-9A-Fa-f:.]+(?:%[0-9A-Za-z._-]+)?\](?::\d{1,5})?`)
+	ipv6BareRE    = regexp.MustCompile(`[0-9A-Fa-f]*(?::+[0-9A-Fa-f]+)+(?:\.\d{1,3}){0,3}`)
+)
+
+// maskAddrs replaces the IP addresses in s, and their ports, by maskedAddr.
+func maskAddrs(s string) string {
+	s = ipv6BracketRE.ReplaceAllStringFunc(s, func(m string) string {
+		host := m[1:strings.LastIndexByte(m, ']')]
+		if i := strings.IndexByte(host, '%'); i >= 0 {
+			host = host[:i]
+		}
+		if _, err := netip.ParseAddr(host); err != nil {
+			return m
+		}
+		return maskedAddr
+	})
+	s = ipv4RE.ReplaceAllStringFunc(s, func(m string) string {
+		host, _, _ := strings.Cut(m, ":")
+		if _, err := netip.ParseAddr(host); err != nil {
+			return m
+		}
+		return maskedAddr
+	})
+	return ipv6BareRE.ReplaceAllStringFunc(s, func(m string) string {
+		if a, err := netip.ParseAddr(m); err != nil || !a.Is6() {
+			return m
+		}
+		return maskedAddr
+	})
 }
 
 // rewrapBatch bounds one re-wrap transaction, so ingest keeps flowing.

@@ -99,8 +99,9 @@ type LimitsConfig struct {
 	RequestsPerSecond int `json:"requestsPerSecond,omitempty"`
 	// Burst is how many requests a client may make at once before the rate applies.
 	Burst int `json:"burst,omitempty"`
-	// MaxConnections caps the public listener's open connections; further
-	// connections wait to be accepted.
+	// MaxConnections caps the public listener's open connections; when all
+	// are open, a new one takes an idle one's place, and waits to be
+	// accepted only while none is idle.
 	MaxConnections int `json:"maxConnections,omitempty"`
 	// MaxConnectionsPerClient caps one client's open connections; further
 	// ones are closed at once.
