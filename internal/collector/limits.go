@@ -121,8 +121,10 @@ func newRateLimiter(perSecond, burst int, now func() time.Time) *rateLimiter {
 // allow takes a token of client's bucket; when there is none it returns
 // false and how long until there is.
 func (l *rateLimiter) allow(client string) (bool, time.Duration) {
-	now := l.now()
 	l.mu.Lock()
+	// Read under the lock, so that no request compares a time older than
+	// the last sweep's with it; a clock set back sweeps again at once.
+	now := l.now()
 	lim, ok := l.clients[client]
 	if !ok {
 		if len(l.clients) >= maxTrackedClients && (now.Sub(l.swept) >= sweepEvery || now.Before(l.swept)) {
