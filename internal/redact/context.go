@@ -82,7 +82,7 @@ func matchDOB(sc *scanner, i int) (int, int, bool) {
 	// Day [of] Month [year]
 	if sc.day(i) && i+1 < len(sc.words) && sepDate(sc.gap(i)) {
 		m := i + 1
-		if sc.is(m, "of") && sc.gap(m) == " " {
+		if sc.is(m, "of") && m+1 < len(sc.words) && sc.gap(m) == " " {
 			m++
 		}
 		if sc.month(m) {

@@ -5,7 +5,9 @@
 // A comment is first normalized (NFKC, every script's digits to ASCII,
 // Unicode spaces to ' ', zero-width characters to ' ' between digits and
 // to nothing elsewhere), then cut into words; the recognizers match on the normalized words and the matches are
-// replaced in the original text. Identifiers with a checksum are checked;
+// replaced in the original text. Normalization is linear and bounded: what
+// would grow the comment by more than 16 KiB is not read but redacted
+// (KindUnscanned). Identifiers with a checksum are checked;
 // the ones without are taken only in their exact shape or after a context
 // word. docs/collector.md lists every kind with its rules.
 package redact
@@ -37,6 +39,16 @@ const (
 	KindName     = "name"
 	KindCrypto   = "crypto"
 )
+
+// KindUnscanned is not personal data but the part of a comment that was
+// not looked at, and so is not kept: when the characters whose normalized
+// form is longer than they are (ﷺ, 3 bytes, is 33) would add more than
+// 16 KiB to it, the comment is read up to the first one that does not fit,
+// and from there to its end replaced by "[unscanned]". It is not in Kinds.
+// Everyday text does not come near the bound: of 4,000 characters (the
+// collector's limit), more than 540 would have to be ﷺ, or more than 1,000
+// squared words such as ㌖ (キロメートル).
+const KindUnscanned = "unscanned"
 
 // Kinds lists every kind, in the order the recognizers run: an earlier kind
 // takes its text before a later one can (an email before the UPI ID inside
@@ -115,6 +127,12 @@ func find(text string) (normalized, []match) {
 	}
 	sc := newScanner(t.n)
 	defer sc.release()
+	if t.unscanned {
+		// Taken first, so that nothing else overlaps it, and not looked
+		// for again elsewhere.
+		sc.add(KindUnscanned, len(t.n)-len(unscannedMarker), len(t.n))
+		sc.repeated = len(sc.found)
+	}
 	if strings.IndexByte(sc.n, '@') >= 0 {
 		sc.addresses()
 	}
