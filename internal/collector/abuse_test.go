@@ -716,6 +716,20 @@ func TestAdminAuditTrail(t *testing.T) {
 	}
 }
 
+// sendGarbage connects to addr, sends bytes that are neither TLS nor HTTP
+// and waits for the server to close the connection.
+func sendGarbage(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.WriteString(c, "hello there, this is not TLS\r\n\r\n")
+	_, _ = io.ReadAll(c)
+	_ = c.Close()
+}
+
 // TestHTTPServerErrorsAreStructured checks that net/http's own complaints
 // reach the structured log as JSON lines, naming their listener but not
 // the client's address.
@@ -737,14 +751,7 @@ func TestHTTPServerErrorsAreStructured(t *testing.T) {
 			t.Errorf("plain HTTP to %s: %q; want a 400 saying this is an HTTPS server", addr, answer)
 		}
 		// Bytes that are neither TLS nor HTTP: a TLS handshake error, logged.
-		c, err = net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		_, _ = io.WriteString(c, "hello there, this is not TLS\r\n\r\n")
-		_, _ = io.ReadAll(c)
-		_ = c.Close()
+		sendGarbage(t, addr)
 		listener := "admin"
 		if base == f.Public {
 			listener = "public"

@@ -2,8 +2,6 @@ package collector_test
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -21,16 +19,7 @@ func TestGarbageFloodLogsWithinBudget(t *testing.T) {
 	o, logs := captureLog(collector.Options{})
 	f := collectortest.StartWith(t, t.TempDir(), nil, o)
 	addr := strings.TrimPrefix(f.Public, "https://")
-	garbage := func() {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-		_, _ = io.WriteString(c, "hello there, this is not TLS\r\n\r\n")
-		_, _ = io.ReadAll(c)
-		_ = c.Close()
-	}
+	garbage := func() { sendGarbage(t, addr) }
 	public := func() []map[string]any {
 		var out []map[string]any
 		for _, m := range logs.withMsg(t, "http server") {

@@ -189,6 +189,24 @@ func TestReplicaInsertsIntoDroppedDay(t *testing.T) {
 	storetest.CheckRecount(t, a)
 }
 
+// insertDay stores n responses from the start of day, step apart, by the
+// respondents cust-0 to cust-<customers-1> in turn, each with the
+// idempotency key keyPrefix and its number when keyPrefix is not empty.
+func insertDay(t *testing.T, s store.Store, day time.Time, n int, step time.Duration, customers int, keyPrefix string) {
+	t.Helper()
+	for i := range n {
+		at := day.Add(time.Duration(i) * step)
+		r := &store.Record{ID: fmt.Sprintf("%s%03d", store.NewID(at), i), ReceivedAt: at, Score: i % 11,
+			KeyID: "k1", CustomerID: []byte("ct"), SubjectCustomerID: fmt.Sprintf("cust-%d", i%customers)}
+		if keyPrefix != "" {
+			r.IdempotencyKey = fmt.Sprintf("%s%d", keyPrefix, i)
+		}
+		if _, err := s.Insert(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestWholeDayPurgeIsAtomic: a purge whose day transaction fails after the
 // partition was emptied, at the very end (the counters' update, made to
 // fail here by a trigger), leaves the day, its idempotency keys and the
@@ -199,15 +217,7 @@ func TestWholeDayPurgeIsAtomic(t *testing.T) {
 	defer func() { _ = s.Close() }()
 	ctx := context.Background()
 	day := time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC)
-	for i := range 50 {
-		at := day.Add(time.Duration(i) * 20 * time.Minute)
-		r := &store.Record{ID: fmt.Sprintf("%s%03d", store.NewID(at), i), ReceivedAt: at, Score: i % 11,
-			IdempotencyKey: fmt.Sprintf("atomic-%d", i), KeyID: "k1", CustomerID: []byte("ct"),
-			SubjectCustomerID: fmt.Sprintf("cust-%d", i%7)}
-		if _, err := s.Insert(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	insertDay(t, s, day, 50, 20*time.Minute, 7, "atomic-")
 	all := storetest.ListAll(t, s)
 	cutoff := day.Add(48 * time.Hour) // the whole of 2026-02-03, and the next day, empty
 	digest, n := storetest.ReferenceReceipt(all, cutoff)
@@ -285,14 +295,7 @@ func TestAbortedTransactionsRunAgain(t *testing.T) {
 	defer func() { _ = s.Close() }()
 	ctx := context.Background()
 	day := time.Date(2026, 2, 5, 0, 0, 0, 0, time.UTC)
-	for i := range 30 {
-		at := day.Add(time.Duration(i) * 40 * time.Minute)
-		r := &store.Record{ID: fmt.Sprintf("%s%03d", store.NewID(at), i), ReceivedAt: at, Score: i % 11,
-			KeyID: "k1", CustomerID: []byte("ct"), SubjectCustomerID: fmt.Sprintf("cust-%d", i%4)}
-		if _, err := s.Insert(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	insertDay(t, s, day, 30, 40*time.Minute, 4, "")
 	all := storetest.ListAll(t, s)
 	cutoff := day.Add(36 * time.Hour) // 2026-02-05 whole, and the next day's morning
 	digest, n := storetest.ReferenceReceipt(all, cutoff)
@@ -429,14 +432,7 @@ func TestWholeDayPurgeWaitsWithoutTheRespondents(t *testing.T) {
 	defer func() { _ = s.Close() }()
 	ctx := context.Background()
 	day := time.Date(2026, 2, 9, 0, 0, 0, 0, time.UTC)
-	for i := range 20 {
-		at := day.Add(time.Duration(i) * time.Hour)
-		r := &store.Record{ID: fmt.Sprintf("%s%03d", store.NewID(at), i), ReceivedAt: at, Score: i % 11,
-			KeyID: "k1", CustomerID: []byte("ct"), SubjectCustomerID: fmt.Sprintf("cust-%d", i%4)}
-		if _, err := s.Insert(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	insertDay(t, s, day, 20, time.Hour, 4, "")
 	// Today's partition exists before the reader starts: creating one
 	// waits for every reader of responses.
 	now := time.Now()
