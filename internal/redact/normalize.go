@@ -1,11 +1,9 @@
 package redact
 
 import (
-	"maps"
 	"math"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -174,12 +172,11 @@ func normalize(s string) normalized {
 	return t
 }
 
-// recomposedForms holds the NFKC forms computed by recomposed: a map
-// replaced, never changed, when one is added.
-var (
-	recomposedForms atomic.Pointer[map[rune]string]
-	recomposedMu    sync.Mutex
-)
+// recomposedForms holds the NFKC forms computed by recomposed.
+var recomposedForms struct {
+	sync.RWMutex
+	m map[rune]string
+}
 
 // recomposed is the NFKC form of c, the character r, computed in full: for
 // the few characters whose decomposition is not in NFKC (about 260:
@@ -187,27 +184,20 @@ var (
 // normalization's slow path, several hundred nanoseconds each. Each is
 // computed once per process and then looked up.
 func recomposed(r rune, c string) string {
-	if m := recomposedForms.Load(); m != nil {
-		if f, ok := (*m)[r]; ok {
-			return f
-		}
+	recomposedForms.RLock()
+	f, ok := recomposedForms.m[r]
+	recomposedForms.RUnlock()
+	if ok {
+		return f
 	}
-	f := norm.NFKC.String(c)
-	recomposedMu.Lock()
-	defer recomposedMu.Unlock()
-	old := recomposedForms.Load()
-	m := make(map[rune]string, 1+len(ptrMap(old)))
-	maps.Copy(m, ptrMap(old))
-	m[r] = f
-	recomposedForms.Store(&m)
+	f = norm.NFKC.String(c)
+	recomposedForms.Lock()
+	defer recomposedForms.Unlock()
+	if recomposedForms.m == nil {
+		recomposedForms.m = map[rune]string{}
+	}
+	recomposedForms.m[r] = f
 	return f
-}
-
-func ptrMap(m *map[rune]string) map[rune]string {
-	if m == nil {
-		return nil
-	}
-	return *m
 }
 
 func zeroWidth(r rune) bool {

@@ -301,7 +301,7 @@ func (s *Store) emptyDay(ctx context.Context, day int64, anonymized int, digest 
 			return fmt.Errorf("%s: locking the partition of day %d: %w", s.d.Name, day, err)
 		}
 		var mine, other bool
-		if err := tx.QueryRowContext(ctx, daySQL.kinds(table), anonymized, 1-anonymized).Scan(&mine, &other); err != nil {
+		if err := tx.QueryRowContext(ctx, dayKindsSQL(table), anonymized, 1-anonymized).Scan(&mine, &other); err != nil {
 			return fmt.Errorf("%s: reading the partition of day %d: %w", s.d.Name, day, err)
 		}
 		switch {
@@ -316,7 +316,7 @@ func (s *Store) emptyDay(ctx context.Context, day int64, anonymized int, digest 
 			return nil
 		}
 		held = heldThisPass
-		rows, err := tx.QueryContext(ctx, daySQL.ids(table, s.d.ByteOrder))
+		rows, err := tx.QueryContext(ctx, dayIDsSQL(table, s.d.ByteOrder))
 		if err == nil {
 			n, err = hashIDs(rows, digest)
 		}
@@ -328,7 +328,7 @@ func (s *Store) emptyDay(ctx context.Context, day int64, anonymized int, digest 
 			return fmt.Errorf("%s: reading the partition of day %d: %w", s.d.Name, day, err)
 		}
 		if keys > 0 {
-			if _, err := tx.ExecContext(ctx, daySQL.freeKeys(table)); err != nil {
+			if _, err := tx.ExecContext(ctx, dayFreeKeysSQL(table)); err != nil {
 				return fmt.Errorf("%s: freeing the idempotency keys of day %d: %w", s.d.Name, day, err)
 			}
 		}
@@ -361,7 +361,7 @@ func (s *Store) emptyDay(ctx context.Context, day int64, anonymized int, digest 
 // and each key (one scan, grouping sets told apart by GROUPING), and
 // returns how many of them hold an idempotency key.
 func (s *Store) groupDay(ctx context.Context, tx *sql.Tx, table string, d *deltas) (keys int64, err error) {
-	rows, err := tx.QueryContext(ctx, daySQL.groups(table))
+	rows, err := tx.QueryContext(ctx, dayGroupsSQL(table))
 	if err != nil {
 		return 0, err
 	}
@@ -390,11 +390,11 @@ func (s *Store) groupDay(ctx context.Context, tx *sql.Tx, table string, d *delta
 // reference and lowers the others' (disjoint rows, one snapshot), and the
 // deleted are the customers lost. No respondent crosses to Go.
 func (s *Store) uncountDay(ctx context.Context, tx *sql.Tx, table string, d *deltas) error {
-	if _, err := tx.ExecContext(ctx, daySQL.lockSubjects(table, s.d.ByteOrder)); err != nil {
+	if _, err := tx.ExecContext(ctx, dayLockSubjectsSQL(table, s.d.ByteOrder)); err != nil {
 		return err
 	}
 	var lost int64
-	if err := tx.QueryRowContext(ctx, daySQL.uncount(table)).Scan(&lost); err != nil {
+	if err := tx.QueryRowContext(ctx, dayUncountSQL(table)).Scan(&lost); err != nil {
 		return err
 	}
 	d.counters[counterCustomers] -= lost
@@ -432,46 +432,48 @@ func (s *Store) dropDay(ctx context.Context, day int64) {
 	}
 }
 
-// daySQL builds the statements of emptyDay over a day's partition, table
-// (dayTable's quoted name: a number, never input).
-var daySQL = struct {
-	kinds, groups, freeKeys, uncount func(table string) string
-	ids, lockSubjects                func(table, byteOrder string) string
-}{
-	// Whether the day holds responses of the pass's kind ($1), and of the
-	// other ($2): each found by the (anonymized, received_at, id) index.
-	kinds: func(table string) string {
-		return `SELECT EXISTS (SELECT 1 FROM ` + table + ` WHERE anonymized = $1),
-			EXISTS (SELECT 1 FROM ` + table + ` WHERE anonymized = $2)`
-	},
-	// The receipt's order.
-	ids: func(table, byteOrder string) string {
-		return `SELECT id FROM ` + table + ` ORDER BY received_at, id ` + byteOrder
-	},
-	// Per score (kind 1) and per key (kind 2), with how many hold an
-	// idempotency key.
-	groups: func(table string) string {
-		return `SELECT kind, name, n, keys FROM (
-			SELECT CASE GROUPING(score, key_id) WHEN 1 THEN 1 ELSE 2 END AS kind,
-				COALESCE(CAST(score AS TEXT), key_id) AS name, count(*) AS n, count(idempotency_key) AS keys
-			FROM ` + table + ` GROUP BY GROUPING SETS ((score), (key_id))) AS g
-		WHERE name <> ''`
-	},
-	freeKeys: func(table string) string {
-		return `DELETE FROM idempotency USING ` + table + ` AS r WHERE idempotency.k = r.idempotency_key AND idempotency.id = r.id`
-	},
-	lockSubjects: func(table, byteOrder string) string {
-		return `SELECT 1 FROM subjects WHERE pseudonym IN (SELECT sub FROM (` + daySubjects(table) + `) AS g)
-			ORDER BY pseudonym ` + byteOrder + ` FOR UPDATE OF subjects`
-	},
-	// The two modifying statements touch disjoint rows and see one
-	// snapshot; the count of the deleted is the customers lost.
-	uncount: func(table string) string {
-		return `WITH g AS (` + daySubjects(table) + `),
-			gone AS (DELETE FROM subjects USING g WHERE subjects.pseudonym = g.sub AND subjects.refs <= g.n RETURNING 1),
-			kept AS (UPDATE subjects SET refs = subjects.refs - g.n FROM g WHERE subjects.pseudonym = g.sub AND subjects.refs > g.n RETURNING 1)
-			SELECT count(*) FROM gone`
-	},
+// The statements of emptyDay over a day's partition, table (dayTable's
+// quoted name: a number, never input).
+
+// dayKindsSQL: whether the day holds responses of the pass's kind ($1),
+// and of the other ($2), each found by the (anonymized, received_at, id)
+// index.
+func dayKindsSQL(table string) string {
+	return `SELECT EXISTS (SELECT 1 FROM ` + table + ` WHERE anonymized = $1),
+		EXISTS (SELECT 1 FROM ` + table + ` WHERE anonymized = $2)`
+}
+
+// dayIDsSQL: the day's IDs in the receipt's order.
+func dayIDsSQL(table, byteOrder string) string {
+	return `SELECT id FROM ` + table + ` ORDER BY received_at, id ` + byteOrder
+}
+
+// dayGroupsSQL: per score (kind 1) and per key (kind 2), with how many
+// hold an idempotency key.
+func dayGroupsSQL(table string) string {
+	return `SELECT kind, name, n, keys FROM (
+		SELECT CASE GROUPING(score, key_id) WHEN 1 THEN 1 ELSE 2 END AS kind,
+			COALESCE(CAST(score AS TEXT), key_id) AS name, count(*) AS n, count(idempotency_key) AS keys
+		FROM ` + table + ` GROUP BY GROUPING SETS ((score), (key_id))) AS g
+	WHERE name <> ''`
+}
+
+func dayFreeKeysSQL(table string) string {
+	return `DELETE FROM idempotency USING ` + table + ` AS r WHERE idempotency.k = r.idempotency_key AND idempotency.id = r.id`
+}
+
+func dayLockSubjectsSQL(table, byteOrder string) string {
+	return `SELECT 1 FROM subjects WHERE pseudonym IN (SELECT sub FROM (` + daySubjects(table) + `) AS g)
+		ORDER BY pseudonym ` + byteOrder + ` FOR UPDATE OF subjects`
+}
+
+// dayUncountSQL: the two modifying statements touch disjoint rows and see
+// one snapshot; the count of the deleted is the customers lost.
+func dayUncountSQL(table string) string {
+	return `WITH g AS (` + daySubjects(table) + `),
+		gone AS (DELETE FROM subjects USING g WHERE subjects.pseudonym = g.sub AND subjects.refs <= g.n RETURNING 1),
+		kept AS (UPDATE subjects SET refs = subjects.refs - g.n FROM g WHERE subjects.pseudonym = g.sub AND subjects.refs > g.n RETURNING 1)
+		SELECT count(*) FROM gone`
 }
 
 // daySubjects is how many raw responses of a day each respondent holds,

@@ -42,7 +42,7 @@ var errDuplicate = errors.New("a duplicate idempotency key")
 func (s *Store) flushTwoTrips(ctx context.Context, batch []*store.Pending) (done bool, err error) {
 	d := newDeltas()
 	stmts := []Statement{{SQL: "BEGIN"}}
-	if q := s.lockTimeout(); q != "" {
+	if q := s.lockTimeout; q != "" {
 		stmts = append(stmts, Statement{SQL: q})
 	}
 	inserted := make(map[string]bool, len(batch))

@@ -135,8 +135,11 @@ type Store struct {
 	prepared preparedStmts
 	// days are the partitions known to exist (Dialect.Partitioned).
 	days partitionDays
-	// flushTimeout is Options.FlushTimeout.
+	// flushTimeout is Options.FlushTimeout, and lockTimeout the statement
+	// that bounds a group commit's lock waits to nine tenths of it ("" when
+	// the dialect has none).
 	flushTimeout time.Duration
+	lockTimeout  string
 	// writes counts the transactions run through write, each counted once
 	// it has ended: a snapshot batch checks it (snapshot.go).
 	writes atomic.Int64
@@ -185,6 +188,9 @@ func New(ctx context.Context, d Dialect, writer, reader *sql.DB, o Options) (*St
 		o.FlushTimeout = 30 * time.Second
 	}
 	s := &Store{d: d, writer: writer, reader: reader, flushTimeout: o.FlushTimeout}
+	if d.LockTimeout != nil {
+		s.lockTimeout = d.LockTimeout(max(1, (o.FlushTimeout * 9 / 10).Milliseconds()))
+	}
 	s.q = queries{
 		dupID: s.bind(`SELECT id FROM responses WHERE idempotency_key = ?`),
 		// A partitioned table's unique constraints must hold the partition
@@ -556,15 +562,6 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, d *deltas) error)
 	})
 }
 
-// lockTimeout is the statement that bounds a group commit's lock waits to
-// nine tenths of its deadline, or "" when the dialect has none.
-func (s *Store) lockTimeout() string {
-	if s.d.LockTimeout == nil {
-		return ""
-	}
-	return s.d.LockTimeout(max(1, (s.flushTimeout * 9 / 10).Milliseconds()))
-}
-
 // flush writes one group commit: in two round trips where the dialect can
 // send several statements at once (flushTwoTrips), else statement by
 // statement.
@@ -588,7 +585,7 @@ func (s *Store) flush(batch []*store.Pending) error {
 			}
 		}
 		return s.inTx(ctx, func(tx *sql.Tx, d *deltas) error {
-			if q := s.lockTimeout(); q != "" {
+			if q := s.lockTimeout; q != "" {
 				if _, err := tx.ExecContext(ctx, q); err != nil {
 					return fmt.Errorf("%s: %w", s.d.Name, err)
 				}
