@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -105,12 +107,14 @@ func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
-	before := er.DeepCopy()
+	hadResults := len(er.Status.Results) > 0
+	pub := &erasurePublisher{r: r, er: er, before: er.DeepCopy()}
 	var problem *erasureProblem
 	var retryIn time.Duration
+	var passErr error
 
 	switch {
-	case len(er.Status.Results) == 0 && er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted:
+	case !hadResults && er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted:
 		// First sight: fix the campaigns, and store them before erasing,
 		// so that campaigns created later are never added.
 		if er.Spec.Subject.SecretRef == nil {
@@ -124,33 +128,22 @@ func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		}
 		problem, er.Status.Results = p, results
 	case er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted:
-		var err error
-		retryIn, problem, err = r.erase(ctx, er, now)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
+		retryIn, problem, passErr = r.erase(ctx, pub, now)
+		now = r.Clock.Now() // the collectors may have taken minutes
 	}
 
-	var holidays regulations.Holidays
-	var holidaysErr error
-	if countsBusinessDays(er) { // the calendar is read past the cache: only when it counts
-		holidays, holidaysErr = holidaysFrom(ctx, r.APIReader, r.HolidayCalendar)
-	}
-	wake := setErasureStatus(er, problem, now, holidays, holidaysErr)
-	er.Status.ObservedGeneration = er.Generation
-	r.Metrics.observe(er)
-	r.statusEvents(er, before)
-	if !equality.Semantic.DeepEqual(before.Status, er.Status) {
-		if err := r.Status().Patch(ctx, er, client.MergeFrom(before)); err != nil {
-			if apierrors.IsNotFound(err) {
-				return ctrl.Result{}, nil
-			}
-			return ctrl.Result{}, fmt.Errorf("patching status: %w", err)
-		}
+	wake, err := pub.publish(ctx, problem, now)
+	switch {
+	case err != nil:
+		return ctrl.Result{}, err
+	case pub.gone:
+		return ctrl.Result{}, nil
+	case passErr != nil:
+		return ctrl.Result{}, passErr
 	}
 	var next []time.Duration
 	switch {
-	case len(before.Status.Results) == 0 && len(er.Status.Results) > 0:
+	case !hadResults && len(er.Status.Results) > 0:
 		next = append(next, time.Millisecond) // the campaigns are stored: erase now
 	case problem != nil && problem.recheck:
 		next = append(next, subjectRecheck)
@@ -165,6 +158,45 @@ func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{RequeueAfter: max(slices.Min(next), time.Millisecond)}, nil
+}
+
+// erasurePublisher writes one request's status: computed from its results,
+// with events for what changed, and patched when it differs from what was
+// last written. A pass publishes at its end, and while collectors are still
+// being asked, what the others answered.
+type erasurePublisher struct {
+	r          *ErasureRequestReconciler
+	er, before *privacyv1alpha1.ErasureRequest
+	// The holiday calendar, read at the first publish that counts business days.
+	holidays           regulations.Holidays
+	holidaysErr        error
+	holidaysRead, gone bool
+}
+
+// publish computes the status at now and patches it. It returns the next
+// instant a deadline's state changes with time alone. gone is set when the
+// request no longer exists.
+func (p *erasurePublisher) publish(ctx context.Context, problem *erasureProblem, now time.Time) (*time.Time, error) {
+	er := p.er
+	if !p.holidaysRead && countsBusinessDays(er) { // the calendar is read past the cache: only when it counts
+		p.holidays, p.holidaysErr = holidaysFrom(ctx, p.r.APIReader, p.r.HolidayCalendar)
+		p.holidaysRead = true
+	}
+	wake := setErasureStatus(er, problem, now, p.holidays, p.holidaysErr)
+	er.Status.ObservedGeneration = er.Generation
+	p.r.Metrics.observe(er)
+	p.r.statusEvents(er, p.before)
+	if !equality.Semantic.DeepEqual(p.before.Status, er.Status) {
+		if err := p.r.Status().Patch(ctx, er, client.MergeFrom(p.before)); err != nil {
+			if apierrors.IsNotFound(err) {
+				p.gone = true
+				return nil, nil
+			}
+			return nil, fmt.Errorf("patching status: %w", err)
+		}
+	}
+	p.before = er.DeepCopy()
+	return wake, nil
 }
 
 // erasureProblem is what keeps a request from going on until a person acts:
@@ -203,13 +235,40 @@ func (r *ErasureRequestReconciler) selectCampaigns(ctx context.Context, er *priv
 // maxErasureCampaigns is status.results' limit.
 const maxErasureCampaigns = 1000
 
-// erase asks every campaign not yet done whose retry is due. It returns
-// when the next retry is due (0: none), or the problem that keeps it from
-// asking at all.
-func (r *ErasureRequestReconciler) erase(ctx context.Context, er *privacyv1alpha1.ErasureRequest, now time.Time) (time.Duration, *erasureProblem, error) {
-	var todo []int
+// Erasure calls in flight, per request and across requests.
+const (
+	// erasureParallelism is how many of a request's campaigns are asked at
+	// once: one collector that accepts a connection and never answers
+	// holds its own call for the long-call timeout, not the others'.
+	erasureParallelism = 8
+	// erasureProgressEvery is how long, at most, an answer waits to be
+	// published while other collectors of the pass are still being asked
+	// (and how often, at most, such a pass patches the status).
+	erasureProgressEvery = 2 * time.Second
+	// erasureWorkers is how many requests are carried out at once.
+	erasureWorkers = 4
+)
+
+// erasureAnswer is what asking one campaign's collector came to.
+type erasureAnswer struct {
+	campaign string
+	// deleted: the campaign is gone or being deleted; nothing was asked.
+	deleted bool
+	receipt *collectorapi.EraseReceipt
+	// err is the call's failure; readErr a failure to read the campaign,
+	// which is not an attempt.
+	err, readErr error
+}
+
+// erase asks every campaign not yet done whose retry is due, up to
+// erasureParallelism at once, and records each answer in the request as it
+// comes. It returns when the next retry is due (0: none), the problem that
+// keeps it from asking at all, or the first campaign it could not read.
+func (r *ErasureRequestReconciler) erase(ctx context.Context, pub *erasurePublisher, now time.Time) (time.Duration, *erasureProblem, error) {
+	er := pub.er
+	var todo []string
 	var retryIn time.Duration
-	for i, res := range er.Status.Results {
+	for _, res := range er.Status.Results {
 		if res.State != privacyv1alpha1.ErasureCampaignPending && res.State != privacyv1alpha1.ErasureCampaignRetrying {
 			continue
 		}
@@ -217,7 +276,7 @@ func (r *ErasureRequestReconciler) erase(ctx context.Context, er *privacyv1alpha
 			retryIn = minPositive(retryIn, wait)
 			continue
 		}
-		todo = append(todo, i)
+		todo = append(todo, res.Campaign)
 	}
 	if len(todo) == 0 {
 		return retryIn, nil, nil
@@ -227,43 +286,90 @@ func (r *ErasureRequestReconciler) erase(ctx context.Context, er *privacyv1alpha
 		return 0, problem, err
 	}
 	subject.RequestID = string(er.UID)
-	for _, i := range todo {
-		res := &er.Status.Results[i]
-		wait, err := r.eraseFrom(ctx, er, res, subject, now)
-		if err != nil {
-			return 0, nil, err
-		}
-		retryIn = minPositive(retryIn, wait)
+
+	// The askers see only names and the subject: er is written by this
+	// goroutine alone (the answers, the status patches).
+	queue := make(chan string, len(todo))
+	for _, name := range todo {
+		queue <- name
 	}
-	return retryIn, nil, nil
+	close(queue)
+	answers := make(chan erasureAnswer, len(todo))
+	for range min(erasureParallelism, len(todo)) {
+		go func() {
+			for name := range queue {
+				answers <- r.ask(ctx, er.Namespace, name, subject)
+			}
+		}()
+	}
+	var readErr error
+	var progress <-chan time.Time // armed while answers wait to be published
+	for left := len(todo); left > 0; {
+		var a erasureAnswer
+		select {
+		case a = <-answers:
+			left--
+		case <-progress:
+			progress = nil
+			if _, err := pub.publish(ctx, nil, r.Clock.Now()); err != nil {
+				log.FromContext(ctx).Error(err, "publishing the receipts in so far")
+			}
+			continue
+		}
+		i := slices.IndexFunc(er.Status.Results, func(res privacyv1alpha1.ErasureResult) bool { return res.Campaign == a.campaign })
+		switch {
+		case a.readErr != nil:
+			readErr = cmp.Or(readErr, a.readErr)
+			continue
+		case i < 0:
+			continue
+		}
+		retryIn = minPositive(retryIn, r.record(ctx, er, &er.Status.Results[i], a, now))
+		if progress == nil && left > 0 && !pub.gone {
+			progress = time.After(erasureProgressEvery)
+		}
+	}
+	return retryIn, nil, readErr
 }
 
-// eraseFrom asks one campaign's collector and records the answer in res. It
-// returns when to retry (0: no retry).
-func (r *ErasureRequestReconciler) eraseFrom(ctx context.Context, er *privacyv1alpha1.ErasureRequest, res *privacyv1alpha1.ErasureResult,
-	subject collectorapi.EraseRequest, now time.Time,
-) (time.Duration, error) {
+// ask asks one campaign's collector to erase the subject.
+func (r *ErasureRequestReconciler) ask(ctx context.Context, namespace, campaign string, subject collectorapi.EraseRequest) erasureAnswer {
+	a := erasureAnswer{campaign: campaign}
 	c := &privacyv1alpha1.SurveyCampaign{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: er.Namespace, Name: res.Campaign}, c)
+	err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: campaign}, c)
 	switch {
 	case apierrors.IsNotFound(err) || (err == nil && !c.DeletionTimestamp.IsZero()):
+		a.deleted = true
+		return a
+	case err != nil:
+		a.readErr = fmt.Errorf("reading SurveyCampaign %s: %w", campaign, err)
+		return a
+	}
+	t, err := collectorTarget(ctx, r.Client, c)
+	if err == nil {
+		a.receipt, err = r.Collectors.Erase(ctx, t, subject)
+	}
+	a.err = err
+	return a
+}
+
+// record writes one campaign's answer, asked at now, into res. It returns
+// when to retry (0: no retry).
+func (r *ErasureRequestReconciler) record(ctx context.Context, er *privacyv1alpha1.ErasureRequest, res *privacyv1alpha1.ErasureResult,
+	a erasureAnswer, now time.Time,
+) time.Duration {
+	if a.deleted {
 		// Deleting a campaign purges every response it holds and destroys its keys.
 		res.State, res.Message, res.LastAttemptAt = privacyv1alpha1.ErasureCampaignDeleted,
 			"the campaign was deleted before it was asked; its deletion purges every response and destroys its keys", nil
-		return 0, nil
-	case err != nil:
-		return 0, fmt.Errorf("reading SurveyCampaign %s: %w", res.Campaign, err)
+		return 0
 	}
 	res.Attempts = ptr.To(ptr.Deref(res.Attempts, 0) + 1)
 	res.LastAttemptAt = &metav1.Time{Time: now.UTC().Truncate(time.Second)}
-	t, err := collectorTarget(ctx, r.Client, c)
-	var receipt *collectorapi.EraseReceipt
-	if err == nil {
-		receipt, err = r.Collectors.Erase(ctx, t, subject)
+	if a.err != nil {
+		return r.failed(er, res, a.err)
 	}
-	if err != nil {
-		return r.failed(er, res, err), nil
-	}
+	receipt := a.receipt
 	res.State, res.Message, res.LastAttemptAt = privacyv1alpha1.ErasureCampaignErased, "", nil
 	res.Erased = ptr.To(receipt.Erased)
 	res.At = &metav1.Time{Time: receipt.FinishedAt.UTC().Truncate(time.Second)}
@@ -271,7 +377,7 @@ func (r *ErasureRequestReconciler) eraseFrom(ctx context.Context, er *privacyv1a
 	r.event(er, corev1.EventTypeNormal, ReasonErased, "Erase", "campaign %s erased %d responses (receipt digest %s)",
 		res.Campaign, receipt.Erased, shortDigest(receipt.Digest))
 	log.FromContext(ctx).Info("erased", "campaign", res.Campaign, "erased", receipt.Erased, "digest", receipt.Digest, "replayed", receipt.Replayed)
-	return 0, nil
+	return 0
 }
 
 // failed records a failed attempt: a refusal is final, anything else is
@@ -456,6 +562,7 @@ func (r *ErasureRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&privacyv1alpha1.ErasureRequest{}).
 		Watches(&privacyv1alpha1.SurveyCampaign{}, handler.EnqueueRequestsFromMapFunc(r.requestsOfCampaign)).
 		Named("erasurerequest").
+		WithOptions(controller.Options{MaxConcurrentReconciles: erasureWorkers}).
 		Complete(r)
 }
 

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -444,5 +446,122 @@ func TestUnreachableCollectorIsRetriedThenErased(t *testing.T) {
 	}
 	if responsesIn(t, f) != 1 {
 		t.Error("another respondent's answer was erased")
+	}
+}
+
+// blackHole accepts TCP connections and never answers on them: a collector
+// whose process is stuck, or a network path that drops everything after the
+// handshake. Closing it closes every connection it accepted.
+type blackHole struct {
+	ln       net.Listener
+	mu       sync.Mutex
+	conns    []net.Conn
+	accepted int
+}
+
+func newBlackHole(t *testing.T) *blackHole {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackHole{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b.mu.Lock()
+			b.conns = append(b.conns, c)
+			b.accepted++
+			b.mu.Unlock()
+		}
+	}()
+	t.Cleanup(b.close)
+	return b
+}
+
+func (b *blackHole) acceptedConns() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.accepted
+}
+
+func (b *blackHole) close() {
+	_ = b.ln.Close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range b.conns {
+		_ = c.Close()
+	}
+	b.conns = nil
+}
+
+// TestHungCollectorHoldsOnlyItsOwnCampaign: a collector that accepts the
+// connection and never answers keeps its own campaign Pending for as long
+// as the call may take, but the other campaigns of the same request are
+// asked at the same time and their receipts are published meanwhile, and
+// another request is carried out to the end.
+func TestHungCollectorHoldsOnlyItsOwnCampaign(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), namedCampaign(ns, "a-hung", map[string]string{"team": "shop"}),
+		namedCampaign(ns, "b-ok", map[string]string{"team": "shop", "only": "b"}))
+	hole := newBlackHole(t)
+	collectors.Dial(ns+"/a-hung", hole.ln.Addr().String())
+	eventually(t, "the Secrets of a-hung", func() error {
+		return testenv.MountCampaignSecrets(context.Background(), k8s, ns, "a-hung", t.TempDir())
+	})
+	f := startCollectorOf(t, ns, "b-ok", "", nil)
+	const subject = "C-hung-test"
+	post(t, f, 9, subject)
+	post(t, f, 7, "C-stays")
+
+	request := func(name string, sel map[string]string) *privacyv1alpha1.ErasureRequest {
+		return &privacyv1alpha1.ErasureRequest{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Spec: privacyv1alpha1.ErasureRequestSpec{
+				Subject:          privacyv1alpha1.ErasureSubject{CustomerID: subject},
+				CampaignSelector: &metav1.LabelSelector{MatchLabels: sel},
+			},
+		}
+	}
+	create(t, request("both", map[string]string{"team": "shop"}))
+	er := erasureStatus(t, ns, "both", func(er *privacyv1alpha1.ErasureRequest) error {
+		if r := resultOf(er, "b-ok"); r.State != privacyv1alpha1.ErasureCampaignErased {
+			return fmt.Errorf("b-ok %+v, want Erased while a-hung's call is in flight", r)
+		}
+		return nil
+	})
+	if hole.acceptedConns() == 0 {
+		t.Fatal("a-hung's collector was never called")
+	}
+	if r := resultOf(er, "a-hung"); r.State != privacyv1alpha1.ErasureCampaignPending || er.Status.Phase != privacyv1alpha1.ErasurePhaseInProgress {
+		t.Errorf("phase %s, a-hung %+v: want InProgress with a-hung Pending, its call unanswered", er.Status.Phase, r)
+	}
+	if r := resultOf(er, "b-ok"); ptr.Deref(r.Erased, -1) != 1 || ptr.Deref(er.Status.Erased, -1) != 1 {
+		t.Errorf("b-ok %+v, status.erased %v: want 1 erased", r, er.Status.Erased)
+	}
+
+	// Another request is not queued behind the one waiting on a-hung.
+	create(t, request("only-b", map[string]string{"only": "b"}))
+	erasureStatus(t, ns, "only-b", completed)
+	if r := resultOf(erasureStatus(t, ns, "both", func(*privacyv1alpha1.ErasureRequest) error { return nil }), "a-hung"); r.State != privacyv1alpha1.ErasureCampaignPending {
+		t.Fatalf("a-hung %+v, want still Pending: the test's premise, a call in flight, no longer holds", r)
+	}
+
+	// The connection drops: the call fails and is retried.
+	hole.close()
+	er = erasureStatus(t, ns, "both", func(er *privacyv1alpha1.ErasureRequest) error {
+		if r := resultOf(er, "a-hung"); r.State != privacyv1alpha1.ErasureCampaignRetrying {
+			return fmt.Errorf("a-hung %+v, want Retrying once its connection dropped", r)
+		}
+		return nil
+	})
+	if r := resultOf(er, "b-ok"); r.State != privacyv1alpha1.ErasureCampaignErased || ptr.Deref(r.Erased, -1) != 1 {
+		t.Errorf("b-ok %+v after the final status, want its receipt kept", r)
+	}
+	if responsesIn(t, f) != 1 {
+		t.Error("b-ok holds the subject's answer, or lost another's")
 	}
 }
