@@ -31,6 +31,7 @@ import (
 	"github.com/surveyguard/surveyguard/internal/cli"
 	"github.com/surveyguard/surveyguard/internal/collectorapi"
 	"github.com/surveyguard/surveyguard/internal/crypto"
+	"github.com/surveyguard/surveyguard/internal/memlimit"
 	"github.com/surveyguard/surveyguard/internal/store"
 	"github.com/surveyguard/surveyguard/internal/store/postgres"
 	"github.com/surveyguard/surveyguard/internal/store/sqlite"
@@ -124,7 +125,23 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := funcr.NewJSON(func(obj string) { _, _ = fmt.Fprintln(stderr, obj) }, funcr.Options{})
+	capHeap(log, memlimit.CgroupRoot, cfg)
 	return Run(ctx, cfg, Options{Insecure: *insecure, ReloadInterval: *reload, AdminOnly: *adminOnly, Log: log})
+}
+
+// capHeap keeps the Go heap under the container's memory limit less what
+// the process holds besides it: the binary, and a SQLite store's page
+// caches (memlimit.Set; GOMEMLIMIT, when set, wins).
+func capHeap(log logr.Logger, cgroupRoot string, cfg *collectorapi.Config) {
+	var outside int64
+	if cfg.Store.Driver != "postgres" {
+		outside = sqlite.PageCacheBytes
+	}
+	if limit, source, err := memlimit.Set(cgroupRoot, outside); err != nil {
+		log.Error(err, "reading the container's memory limit; the Go heap is not capped")
+	} else if limit > 0 {
+		log.Info("Go heap capped", "bytes", limit, "from", source)
+	}
 }
 
 // OpenStore opens the backend the configuration names.

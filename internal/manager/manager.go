@@ -35,6 +35,7 @@ import (
 	"github.com/surveyguard/surveyguard/controllers"
 	"github.com/surveyguard/surveyguard/internal/adminclient"
 	"github.com/surveyguard/surveyguard/internal/cli"
+	"github.com/surveyguard/surveyguard/internal/memlimit"
 )
 
 // Options are the manager's command-line settings.
@@ -248,7 +249,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
-	if limit, source, err := setMemoryLimit(cgroupRoot); err != nil {
+	if limit, source, err := memlimit.Set(memlimit.CgroupRoot, 0); err != nil {
 		ctrl.Log.Error(err, "reading the container's memory limit; the Go heap is not capped")
 	} else if limit > 0 {
 		ctrl.Log.Info("Go heap capped", "bytes", limit, "from", source)

@@ -113,16 +113,26 @@ func files(path string) []string { return []string{path, path + "-wal", path + "
 // checkpoint still fsyncs the WAL before it copies frames into the
 // database, and the database before the WAL may be reset.
 var pragmas = []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)",
-	"cache_size(-65536)", "temp_store(MEMORY)", "journal_size_limit(4194304)"}
+	fmt.Sprintf("cache_size(-%d)", writerCacheKiB), "temp_store(MEMORY)", "journal_size_limit(4194304)"}
 
-// readerCache is a reader connection's page cache, in KiB (negative, as
-// cache_size takes it). Erasures and re-wraps scan the whole table on a
-// reader: each scanning connection fills its cache, and with the writer's
-// 64 MiB cache for each of 4 readers two concurrent erasures of a store of
-// a million responses took the process to 396 MB, past the collector's
-// default memory limit of 256 MiB. The operating system's page cache still
-// holds the file for them.
-const readerCache = "cache_size(-8192)"
+// Page caches, in KiB. A reader's is smaller than the writer's: erasures
+// and re-wraps scan the whole table on a reader, each scanning connection
+// fills its cache, and with the writer's 64 MiB for each of the 4 readers
+// two concurrent erasures of a store of a million responses took the
+// process to 396 MB, past the collector's default memory limit of 256 MiB.
+// The operating system's page cache still holds the file for them.
+const (
+	writerCacheKiB = 64 << 10
+	readerCacheKiB = 8 << 10
+	readers        = 4
+)
+
+// PageCacheBytes is the most the store's page caches hold, outside the Go
+// heap: the collector leaves it out of the heap's share of its memory limit.
+const PageCacheBytes = (writerCacheKiB + readers*readerCacheKiB) << 10
+
+// readerCache is a reader connection's cache_size pragma.
+var readerCache = fmt.Sprintf("cache_size(-%d)", readerCacheKiB)
 
 // readerParams are the reader connections' pragmas: the writer's, with a
 // smaller page cache.
@@ -176,7 +186,7 @@ func open(ctx context.Context, path string, o sqlstore.Options, beforeSync func(
 		_ = writer.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	reader.SetMaxOpenConns(4)
+	reader.SetMaxOpenConns(readers)
 	w := &walSyncer{path: path + "-wal", dir: filepath.Dir(path)}
 	o.Sync = func() error {
 		if beforeSync != nil {

@@ -1,4 +1,8 @@
-package manager
+// Package memlimit keeps a process's Go heap under its container's memory
+// limit (GOMEMLIMIT derived from the cgroup), so that the garbage collector
+// works harder before the kernel kills the process, instead of letting the
+// garbage of a burst grow to twice the live heap.
+package memlimit
 
 import (
 	"errors"
@@ -12,22 +16,24 @@ import (
 )
 
 // What the Go heap is kept under, from the container's memory limit: the
-// limit less nonHeapReserve, the binary's code and tables (about 50 MiB
-// resident, file pages the kernel counts against the container), but never
-// more than memoryLimitShare of the limit (the runtime's own memory and
-// stacks) nor less than half of it.
+// limit less binaryReserve, the binary's code and tables (about 50 MiB
+// resident, file pages the kernel counts against the container), and less
+// what the process holds outside the Go heap (a SQLite page cache), but
+// never more than memoryLimitShare of the limit (the runtime's own memory
+// and stacks) nor less than half of it.
 const (
-	nonHeapReserve   = 48 << 20
+	binaryReserve    = 48 << 20
 	memoryLimitShare = 0.9
 )
 
-// heapLimit is the Go heap limit for a container memory limit of n bytes.
-func heapLimit(n int64) int64 {
-	return min(int64(float64(n)*memoryLimitShare), max(n/2, n-nonHeapReserve))
+// HeapLimit is the Go heap limit for a container memory limit of n bytes,
+// of which outside bytes are held outside the Go heap.
+func HeapLimit(n, outside int64) int64 {
+	return min(int64(float64(n)*memoryLimitShare), max(n/2, n-binaryReserve-outside))
 }
 
-// cgroupRoot is where the container's cgroup is mounted.
-const cgroupRoot = "/sys/fs/cgroup"
+// CgroupRoot is where the container's cgroup is mounted.
+const CgroupRoot = "/sys/fs/cgroup"
 
 // containerMemoryLimit reads the memory limit of the cgroup the process runs
 // in: cgroup v2's memory.max, else v1's memory.limit_in_bytes. ok is false
@@ -58,12 +64,11 @@ func containerMemoryLimit(root string) (limit int64, ok bool, err error) {
 	return 0, false, nil
 }
 
-// setMemoryLimit keeps the Go heap under heapLimit of the container's
-// memory limit (80 MiB of 128 MiB, 208 MiB of 256 MiB), so that the garbage collector works harder before the kernel kills
-// the manager, instead of letting garbage from a burst of reconciles grow to
-// twice the live heap. GOMEMLIMIT, when set, wins. It returns the limit set
-// and where it came from, for the log.
-func setMemoryLimit(root string) (limit int64, source string, err error) {
+// Set keeps the Go heap under HeapLimit of the memory limit of the cgroup
+// mounted at root (80 MiB of 128 MiB, 208 MiB of 256 MiB when outside is
+// 0). GOMEMLIMIT, when set, wins. It returns the limit set (0: none) and
+// where it came from, for the log.
+func Set(root string, outside int64) (limit int64, source string, err error) {
 	if v := os.Getenv("GOMEMLIMIT"); v != "" {
 		return debug.SetMemoryLimit(-1), "GOMEMLIMIT", nil
 	}
@@ -71,7 +76,7 @@ func setMemoryLimit(root string) (limit int64, source string, err error) {
 	if err != nil || !ok {
 		return 0, "", err
 	}
-	limit = heapLimit(n)
+	limit = HeapLimit(n, outside)
 	debug.SetMemoryLimit(limit)
 	return limit, "the container's memory limit", nil
 }

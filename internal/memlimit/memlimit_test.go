@@ -1,4 +1,4 @@
-package manager
+package memlimit
 
 import (
 	"os"
@@ -53,12 +53,12 @@ func TestSetMemoryLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("GOMEMLIMIT", "")
-	limit, source, err := setMemoryLimit(root)
+	limit, source, err := Set(root, 0)
 	if err != nil || limit != 80<<20 || source == "" || debug.SetMemoryLimit(-1) != limit {
 		t.Errorf("limit %d from %q (%v); runtime %d", limit, source, err, debug.SetMemoryLimit(-1))
 	}
 	t.Setenv("GOMEMLIMIT", "50MiB")
-	if _, source, _ := setMemoryLimit(root); source != "GOMEMLIMIT" {
+	if _, source, _ := Set(root, 0); source != "GOMEMLIMIT" {
 		t.Errorf("GOMEMLIMIT set, source %q", source)
 	}
 }
@@ -70,8 +70,31 @@ func TestHeapLimitLeavesRoomForTheBinary(t *testing.T) {
 		{256 << 20, 208 << 20}, // the chart's default
 		{1 << 30, 966367641},   // 90% (of 1 GiB) once the reserve is the smaller part
 	} {
-		if got := heapLimit(tc.limit); got != tc.want {
-			t.Errorf("heapLimit(%d MiB) = %d MiB, want %d MiB", tc.limit>>20, got>>20, tc.want>>20)
+		if got := HeapLimit(tc.limit, 0); got != tc.want {
+			t.Errorf("HeapLimit(%d MiB, 0) = %d MiB, want %d MiB", tc.limit>>20, got>>20, tc.want>>20)
 		}
+	}
+}
+
+// TestHeapLimitLeavesRoomOutsideTheHeap: memory held outside the Go heap
+// (a SQLite store's 96 MiB of page caches) comes off the heap's share.
+func TestHeapLimitLeavesRoomOutsideTheHeap(t *testing.T) {
+	for _, tc := range []struct{ limit, want int64 }{
+		{256 << 20, 128 << 20}, // 256 - 48 - 96 = 112: never under half
+		{512 << 20, 368 << 20}, // 512 - 48 - 96
+		{4 << 30, 3865470566},  // 90%
+	} {
+		if got := HeapLimit(tc.limit, 96<<20); got != tc.want {
+			t.Errorf("HeapLimit(%d MiB, 96 MiB) = %d MiB, want %d MiB", tc.limit>>20, got>>20, tc.want>>20)
+		}
+	}
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "memory.max"), []byte("536870912"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	t.Setenv("GOMEMLIMIT", "")
+	if limit, _, err := Set(root, 96<<20); err != nil || limit != 368<<20 || debug.SetMemoryLimit(-1) != limit {
+		t.Errorf("Set(512 MiB, 96 MiB outside) = %d (%v), runtime %d; want 368 MiB", limit, err, debug.SetMemoryLimit(-1))
 	}
 }
