@@ -259,9 +259,58 @@ func TestStrictJSON(t *testing.T) {
 // itself must be a string.
 func TestWrongTypeInSegmentsNamesTheSegment(t *testing.T) {
 	f := collectortest.Start(t, nil)
-	a := f.Post(t, `{"score":9,`+consentOK+`,"segments":{"plan":5}}`)
-	if a.Status != 422 || a.Body["field"] != "segments.plan" || a.Body["error"] != "segments.plan must be a JSON string" {
-		t.Fatalf("segments {\"plan\":5}: %d %s; want 422 naming segments.plan: \"segments.plan must be a JSON string\"", a.Status, a.Raw)
+	for _, value := range []string{`5`, `true`, `["pro"]`, `{"b":1}`} {
+		a := f.Post(t, `{"score":9,`+consentOK+`,"segments":{"plan":`+value+`}}`)
+		if a.Status != 422 || a.Body["field"] != "segments.plan" || a.Body["error"] != "segments.plan must be a JSON string" {
+			t.Errorf("segments {\"plan\":%s}: %d %s; want 422 naming segments.plan: \"segments.plan must be a JSON string\"", value, a.Status, a.Raw)
+		}
+	}
+	for _, tc := range []struct{ body, field, message string }{
+		{`{"score":9,` + consentOK + `,"comment":["a"]}`, "comment", "comment must be a JSON string"},
+		{`{"score":9,"consent":[true]}`, "consent", "consent must be a JSON object"},
+		{`{"score":9,` + consentOK + `,"segments":["plan"]}`, "segments", "segments must be a JSON object"},
+	} {
+		if a := f.Post(t, tc.body); a.Status != 422 || a.Body["field"] != tc.field || a.Body["error"] != tc.message {
+			t.Errorf("%s: %d %s; want 422 %q", tc.body, a.Status, a.Raw, tc.message)
+		}
+	}
+}
+
+// TestInvalidUTF8IsRefused: a text field must be valid UTF-8 as sent. A
+// stray byte, or an escaped surrogate that is not half of a pair, is 422
+// naming the field: decoded, both would become U+FFFD, and two different
+// customer IDs one pseudonym. A pair, and U+FFFD itself, are accepted.
+func TestInvalidUTF8IsRefused(t *testing.T) {
+	f := collectortest.Start(t, withLimits("{requestsPerSecond: 1000, burst: 1000}"))
+	for _, tc := range []struct{ name, extra, field string }{
+		{"byte 0xff in customerID", "\"customerID\":\"U-\xffX\"", "customerID"},
+		{"byte 0xfe in comment", "\"comment\":\"a\xfe\"", "comment"},
+		{"truncated sequence in email", "\"email\":\"a\xe2\x82@example.com\"", "email"},
+		{"lone high surrogate", `"customerID":"U-\ud800X"`, "customerID"},
+		{"lone low surrogate", `"comment":"\uDC00"`, "comment"},
+		{"high surrogate then a non-surrogate", `"comment":"\ud83d\u0041"`, "comment"},
+		{"high surrogate at the end", `"comment":"x\ud83d"`, "comment"},
+		{"invalid byte in a segment", "\"segments\":{\"plan\":\"pro\xff\"}", "segments.plan"},
+		{"invalid byte in the notice version", "\"consent\":{\"given\":true,\"noticeVersion\":\"2026-01\xff\"}", "consent.noticeVersion"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := `{"score":9,` + tc.extra + `}`
+			if !strings.Contains(tc.extra, "consent") {
+				body = `{"score":9,` + consentOK + `,` + tc.extra + `}`
+			}
+			a := f.Post(t, body)
+			if a.Status != 422 || a.Body["field"] != tc.field || a.Body["error"] != tc.field+" is not valid UTF-8" {
+				t.Errorf("%q: %d %s; want 422 %q naming %s", body, a.Status, a.Raw, tc.field+" is not valid UTF-8", tc.field)
+			}
+		})
+	}
+	if n := responsesStored(t, f); n != 0 {
+		t.Fatalf("%v responses stored, want none", n)
+	}
+	for _, extra := range []string{`"comment":"a pair \ud83d\ude00 and \\ud800 escaped"`, `"comment":"\ufffd as sent, and é"`} {
+		if a := f.Post(t, `{"score":9,`+consentOK+`,`+extra+`}`); a.Status != http.StatusCreated {
+			t.Errorf("%s: %d %s, want 201", extra, a.Status, a.Raw)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // The collector's JSON is strict, because a lenient parser lets two
@@ -23,6 +24,9 @@ import (
 //   - the Content-Type is application/json (parameters such as charset allowed);
 //   - every object key is exactly one of the fields the target declares, once;
 //   - a value of the wrong type is named by its field and its JSON type;
+//   - every string is valid UTF-8 as sent: encoding/json would turn a
+//     stray byte, or an escaped lone surrogate ("\ud800"), into U+FFFD, and
+//     two different customer IDs into one pseudonym;
 //   - the body is one JSON value.
 
 // requireJSON refuses a request whose Content-Type is not application/json.
@@ -58,7 +62,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 // Anything else, every refusal included, goes through decodeStrictSlow,
 // which words the error; v is zeroed before it does.
 func decodeStrict(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err == nil {
+	if err := json.Unmarshal(body, v); err == nil && validText(body) {
 		if i, ok := strictKeys(body, 0, reflect.TypeOf(v)); ok && skipSpace(body, i) == len(body) {
 			return nil
 		}
@@ -74,7 +78,7 @@ func decodeStrict(body []byte, v any) error {
 func decodeStrictSlow(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := checkKeys(dec, reflect.TypeOf(v), ""); err != nil {
+	if err := checkKeys(dec, body, reflect.TypeOf(v), ""); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -97,29 +101,42 @@ func malformed(err error) error {
 	return &apiError{Status: http.StatusBadRequest, Message: "malformed JSON: " + err.Error()}
 }
 
-// checkKeys walks the next JSON value in dec beside the Go type t, refusing
-// keys t does not declare (compared exactly, not case-insensitively as
-// encoding/json does) and keys given twice. path names the value in errors.
-func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
+// checkKeys walks the next JSON value in dec, which reads body, beside the
+// Go type t, refusing keys t does not declare (compared exactly, not
+// case-insensitively as encoding/json does), keys given twice, strings that
+// are not valid UTF-8, and an array or object where t is neither. path
+// names the value in errors.
+func checkKeys(dec *json.Decoder, body []byte, t reflect.Type, path string) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t == rawMessageType {
+		t = nil
+	}
+	start := dec.InputOffset()
 	tok, err := dec.Token()
 	if err != nil {
 		return malformed(err)
 	}
 	delim, ok := tok.(json.Delim)
 	if !ok {
+		if _, isString := tok.(string); isString && !validText(body[start:dec.InputOffset()]) && path != "" {
+			return unprocessable(truncate(path, 80), "%s is not valid UTF-8", truncate(path, 80))
+		}
 		return checkScalar(tok, t, path)
 	}
 	switch delim {
 	case '[':
 		var elem reflect.Type
-		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		switch {
+		case t == nil || t.Kind() == reflect.Interface:
+		case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
 			elem = t.Elem()
+		default:
+			return typeError(path, t)
 		}
 		for dec.More() {
-			if err := checkKeys(dec, elem, path+"[]"); err != nil {
+			if err := checkKeys(dec, body, elem, path+"[]"); err != nil {
 				return err
 			}
 		}
@@ -127,11 +144,13 @@ func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 		var fields map[string]reflect.Type
 		var elem reflect.Type
 		switch {
-		case t == nil || t == rawMessageType:
-		case t.Kind() == reflect.Struct:
+		case t == nil || t.Kind() == reflect.Interface:
+		case t.Kind() == reflect.Struct && t != timeType:
 			fields = jsonFields(t)
 		case t.Kind() == reflect.Map:
 			elem = t.Elem()
+		default:
+			return typeError(path, t)
 		}
 		seen := map[string]bool{}
 		for dec.More() {
@@ -153,7 +172,7 @@ func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 				}
 				next = ft
 			}
-			if err := checkKeys(dec, next, field); err != nil {
+			if err := checkKeys(dec, body, next, field); err != nil {
 				return err
 			}
 		}
@@ -162,6 +181,61 @@ func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 		return malformed(err)
 	}
 	return nil
+}
+
+// validText says whether raw JSON holds only valid UTF-8, as sent: no
+// invalid byte, and no \u escape of a surrogate that is not one of a pair.
+func validText(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	for i := bytes.IndexByte(raw, '\\'); i >= 0 && i+1 < len(raw); {
+		switch {
+		case raw[i+1] != 'u':
+			i += 2 // \" \\ \n ...: never the start of another escape
+		case i+6 > len(raw):
+			return true // not JSON: the decoder refuses it
+		default:
+			switch r := hex4(raw[i+2 : i+6]); {
+			case r >= 0xd800 && r < 0xdc00: // a high surrogate: a low one must follow
+				if i+12 > len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' {
+					return false
+				}
+				if lo := hex4(raw[i+8 : i+12]); lo < 0xdc00 || lo > 0xdfff {
+					return false
+				}
+				i += 12
+			case r >= 0xdc00 && r <= 0xdfff: // a low surrogate alone
+				return false
+			default:
+				i += 6
+			}
+		}
+		next := bytes.IndexByte(raw[min(i, len(raw)):], '\\')
+		if next < 0 {
+			return true
+		}
+		i += next
+	}
+	return true
+}
+
+// hex4 is the value of four hexadecimal digits, -1 when they are not.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return -1
+		}
+	}
+	return r
 }
 
 var (

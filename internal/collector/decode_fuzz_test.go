@@ -37,6 +37,9 @@ adminTokenFile: /secrets/admin/token
 			}
 			return
 		}
+		if !validText(body) {
+			t.Fatalf("accepted a body that is not valid UTF-8 as sent: %q", body)
+		}
 		if sub.score < 0 || sub.score > 10 || sub.email != nil || len(sub.idempotencyKey) > maxIdempotencyKey {
 			t.Fatalf("accepted an invalid response: %+v", sub)
 		}
@@ -74,6 +77,8 @@ var decodeCorpus = []string{
 	` {"score" : 3 , "segments" : { } } `,
 	`{"score":9,"score":8}`, `{"Score":9}`, `{"sc\u006fre":9}`, `{"score":"9"}`, `{"score":{"a":1,"a":2}}`,
 	`{"score":[1,{"b":true,"b":false}]}`, `{"score":9,"segments":{"plan":"pro","plan":"free"}}`,
+	"{\"score\":9,\"customerID\":\"U-\xffX\"}", `{"score":9,"comment":"\ud800"}`, `{"score":9,"comment":"\ud83d\ude00\\ud800"}`,
+	`{"score":9,"segments":{"plan":["pro"]}}`, `{"score":9,"consent":{"given":true,"noticeVersion":{"a":1}}}`,
 	"{\"segments\":{\"\xff\":\"a\",\"\xfe\":\"b\"}}", `{"segments":{"plan":1}}`, `{"segments":[]}`, `{"segments":"x"}`,
 	`{"consent":{"given":"yes"}}`, `{"consent":{"Given":true}}`, `{"consent":true}`, `{"consent":null,"email":null}`,
 	`{"comment":7}`, `{"comment":"a"} {}`, `{"comment":"a"`, `[1,2]`, `"x"`, `null`, `7`, ``, `{}`, `{"extra":1}`,
