@@ -163,30 +163,64 @@ func TestMissingDataKeyFailsReadinessUntilRestored(t *testing.T) {
 }
 
 // TestActiveKeyFileRemovedKeepsThePreviousKeyring removes the active key's
-// file: the key directory no longer loads, so the collector keeps its keys,
-// serves, stays ready and counts the failed reloads.
+// file: the key directory no longer loads, so the collector keeps its keys
+// and serves, counts the failed reloads, and reports the key missing
+// (stats, metric, /readyz) until the file is back. With the whole
+// directory emptied, the same.
 func TestActiveKeyFileRemovedKeepsThePreviousKeyring(t *testing.T) {
 	f := collectortest.Start(t, nil)
 	if a := f.Post(t, `{"score":9,`+consentOK+`,"comment":"before"}`); a.Status != 201 {
 		t.Fatal(a.Raw)
 	}
-	if err := os.Remove(filepath.Join(f.KeysDir, "key-k1")); err != nil {
+	keyFile := filepath.Join(f.KeysDir, "key-k1")
+	saved, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(keyFile); err != nil {
 		t.Fatal(err)
 	}
 	keys := map[string]string{"secret": "keys"}
-	eventually(t, 10*time.Second, "reload errors for the keys", func() (bool, string) {
+	eventually(t, 10*time.Second, "reload errors for the keys, k1 reported missing", func() (bool, string) {
 		v, _ := metric(t, f, "surveyguard_collector_secret_reload_errors_total", keys)
-		return v >= 2, fmt.Sprint(v)
+		st := f.Stats(t)
+		return v >= 1 && slices.Equal(missingKeyIDs(st), []string{"k1"}), fmt.Sprint(v, st)
 	})
 	if a := f.Post(t, `{"score":9,`+consentOK+`,"comment":"after"}`); a.Status != 201 {
 		t.Fatalf("ingest after the active key's file went: %d %s", a.Status, a.Raw)
 	}
-	st := f.Stats(t)
-	if st["activeKeyID"] != "k1" || st["responses"] != 2.0 || len(missingKeyIDs(st)) != 0 {
+	if st := f.Stats(t); st["activeKeyID"] != "k1" || st["responses"] != 2.0 {
 		t.Fatalf("stats: %v", st)
 	}
-	if a := readyz(t, f); a.Status != 200 {
-		t.Fatalf("/readyz: %d %s", a.Status, a.Raw)
+	if a := readyz(t, f); a.Status != http.StatusServiceUnavailable || !strings.Contains(a.Raw, "data keys missing: k1") {
+		t.Fatalf("/readyz: %d %s, want 503 naming k1", a.Status, a.Raw)
+	}
+	if v, ok := metric(t, f, "surveyguard_collector_keys_missing", nil); !ok || v != 1 {
+		t.Errorf("surveyguard_collector_keys_missing = %v (present %v), want 1", v, ok)
+	}
+
+	collectortest.WriteFile(t, keyFile, saved)
+	eventually(t, 10*time.Second, "k1 restored: ready again", func() (bool, string) {
+		a := readyz(t, f)
+		return a.Status == 200 && len(missingKeyIDs(f.Stats(t))) == 0, a.Raw
+	})
+
+	// The whole directory emptied: every key stored answers need is missing.
+	entries, err := os.ReadDir(f.KeysDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(f.KeysDir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, "k1 missing with the directory empty", func() (bool, string) {
+		st := f.Stats(t)
+		return slices.Equal(missingKeyIDs(st), []string{"k1"}) && readyz(t, f).Status == http.StatusServiceUnavailable, fmt.Sprint(st)
+	})
+	if a := f.Post(t, `{"score":9,`+consentOK+`,"comment":"still sealed by k1 in memory"}`); a.Status != 201 {
+		t.Fatalf("ingest with the directory empty: %d %s", a.Status, a.Raw)
 	}
 }
 

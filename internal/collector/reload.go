@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,7 +120,7 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 	if changed {
 		kr, sig, err := loadKeyFiles(sec.keysDir)
 		if err != nil {
-			return err
+			return errors.Join(err, s.reportGoneKeys(ctx))
 		}
 		sec.files, sec.keysSig = kr, sig
 	}
@@ -165,20 +166,71 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 		s.log.Error(errHMACChanged, "refusing the new hmac key: stored responses carry pseudonyms or idempotency-key hashes made with the previous one; restore the previous hmac file",
 			"responses", st.Counts.Total(), "customers", st.DistinctCustomers, "previousKeyInUse", !unusable)
 	}
-	if len(missing) > 0 && !slices.Equal(missing, *sec.missing.Load()) {
-		s.log.Error(errKeyMissing, "data keys are missing while stored responses are sealed by them; kept in memory where loaded, restore the files",
-			"keyIDs", missing)
-	}
 	sec.hmacRejected.Store(rejected)
 	sec.hmacUnusable.Store(unusable)
-	sec.missing.Store(&missing)
+	s.setMissingKeys(missing)
 	sec.settled.Store(len(missing) == 0 && !rejected)
-	s.metrics.setKeyState(len(missing), rejected)
 	if prev.ActiveKeyID() != kr.ActiveKeyID() {
 		s.log.Info("keys reloaded", "activeKeyID", kr.ActiveKeyID())
 	}
 	sec.keys.Store(kr)
 	return nil
+}
+
+// reportGoneKeys is for key files that no longer make a keyring (the
+// active key's file gone, the directory emptied): every key stays in
+// memory, and those whose files are gone while stored responses are sealed
+// by them, or the active key, which seals every new one, are reported
+// missing.
+func (s *Server) reportGoneKeys(ctx context.Context) error {
+	present, err := keyFileIDs(s.secrets.keysDir)
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	st, err := s.store.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("keys: reading which keys stored responses need: %w", err)
+	}
+	var missing []string
+	if active := s.secrets.keys.Load().ActiveKeyID(); !present[active] && st.KeyIDs[active] == 0 {
+		missing = append(missing, active)
+	}
+	for id, n := range st.KeyIDs {
+		if n > 0 && !present[id] {
+			missing = append(missing, id)
+		}
+	}
+	sort.Strings(missing)
+	s.setMissingKeys(missing)
+	s.secrets.settled.Store(false)
+	return nil
+}
+
+// setMissingKeys reports the data keys needed whose files are gone: the
+// log (when they change), the stats, the metric and /readyz.
+func (s *Server) setMissingKeys(missing []string) {
+	sec := s.secrets
+	if len(missing) > 0 && !slices.Equal(missing, *sec.missing.Load()) {
+		s.log.Error(errKeyMissing, "data keys are missing while stored responses are sealed by them; kept in memory where loaded, restore the files",
+			"keyIDs", missing)
+	}
+	sec.missing.Store(&missing)
+	s.metrics.setKeyState(len(missing), sec.hmacRejected.Load())
+}
+
+// keyFileIDs lists the IDs of the data key files in dir (none when dir is gone).
+func keyFileIDs(dir string) (map[string]bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	ids := map[string]bool{}
+	for _, e := range entries {
+		if id, ok := strings.CutPrefix(e.Name(), crypto.KeyFilePrefix); ok && !e.IsDir() {
+			ids[id] = true
+		}
+	}
+	return ids, nil
 }
 
 var (
