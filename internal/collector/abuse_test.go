@@ -720,6 +720,9 @@ func TestAdminAuditTrail(t *testing.T) {
 	if a := f.Do(t, http.MethodGet, f.Admin+"/admin/v1/stats", nil, auth("job/Not A Name")); a.Status != 200 {
 		t.Fatal(a.Raw)
 	}
+	if a := f.Do(t, http.MethodGet, f.Admin+"/admin/v1/purge", nil, map[string]string{collectorapi.CallerHeader: "operator"}); a.Status != 401 {
+		t.Fatalf("GET /admin/v1/purge without a token: %d %s", a.Status, a.Raw)
+	}
 
 	calls := logs.withMsg(t, "admin call")
 	want := []map[string]any{
@@ -728,6 +731,7 @@ func TestAdminAuditTrail(t *testing.T) {
 		{"action": "purge", "caller": "job/checkout-nps-retention-1", "outcome": "ok", "status": 200.0, "purged": 1.0, "purgeAction": "Delete"},
 		{"action": "stats", "caller": "operator", "outcome": "refused", "status": 401.0},
 		{"action": "stats", "caller": "unknown", "outcome": "ok", "status": 200.0},
+		{"action": "other", "caller": "operator", "outcome": "refused", "status": 401.0},
 	}
 	if len(calls) != len(want) {
 		t.Fatalf("%d admin call lines, want %d:\n%s", len(calls), len(want), strings.Join(logs.lines(), "\n"))

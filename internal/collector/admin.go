@@ -2,6 +2,7 @@ package collector
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -17,9 +18,10 @@ import (
 // authorized checks the bearer token in constant time; a bad token is a 401.
 func (s *Server) authorized(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// The scheme is case-insensitive (RFC 9110 section 11.1).
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		want := *s.secrets.token.Load()
-		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="surveyguard-admin"`)
 			writeError(w, &apiError{Status: http.StatusUnauthorized, Message: "a valid bearer token is required"})
 			return
@@ -44,7 +46,7 @@ func (s *Server) stats(r *http.Request) (*collectorapi.Stats, error) {
 		LastPurge:         st.LastPurge,
 	}
 	out.RewrapPending = pendingRewrap(st, kr.ActiveKeyID())
-	out.MissingKeyIDs = *s.secrets.missing.Load()
+	out.MissingKeyIDs = append([]string{}, *s.secrets.missing.Load()...)
 	out.HMACKeyRejected = s.secrets.hmacRejected.Load()
 	out.Storage = s.budget.snapshot()
 	out.AdminOnly = s.adminOnly
@@ -98,8 +100,28 @@ func checkPurge(req *collectorapi.PurgeRequest, now time.Time) error {
 	return nil
 }
 
-// jobRE is a Kubernetes object name, or empty.
-var jobRE = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$`)
+// jobRE is a Kubernetes object name (a DNS subdomain: labels of lower-case
+// letters, digits and '-', starting and ending with a letter or digit,
+// joined by dots), or empty.
+var jobRE = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$`)
+
+// adminRoutes are the admin API's endpoints and the method each takes.
+var adminRoutes = map[string]string{
+	"/admin/v1/stats": http.MethodGet,
+	"/admin/v1/purge": http.MethodPost,
+	"/admin/v1/erase": http.MethodPost,
+}
+
+// handleNoRoute answers an authorized /admin/ request no endpoint takes:
+// 405 naming the method when the path is an endpoint's, 404 otherwise.
+func handleNoRoute(w http.ResponseWriter, r *http.Request) {
+	if method, ok := adminRoutes[r.URL.Path]; ok {
+		w.Header().Set("Allow", method)
+		writeError(w, &apiError{Status: http.StatusMethodNotAllowed, Message: fmt.Sprintf("%s takes %s only", r.URL.Path, method)})
+		return
+	}
+	writeError(w, &apiError{Status: http.StatusNotFound, Message: "no such admin endpoint; there are GET /admin/v1/stats, POST /admin/v1/purge and POST /admin/v1/erase"})
+}
 
 func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 	var req collectorapi.PurgeRequest

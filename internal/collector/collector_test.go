@@ -144,6 +144,59 @@ func TestAdminNeedsTheToken(t *testing.T) {
 	if !strings.Contains(m.Raw, "surveyguard_collector_requests_total") || !strings.Contains(m.Raw, "surveyguard_collector_commit_seconds") {
 		t.Errorf("metrics lack the collector's series:\n%.500s", m.Raw)
 	}
+	if a := f.Do(t, http.MethodGet, f.Admin+"/admin/v1/stats", nil, map[string]string{"Authorization": "bearer " + collectortest.Token}); a.Status != http.StatusOK {
+		t.Errorf("the scheme in lower case: %d %s; want 200 (schemes are case-insensitive)", a.Status, a.Raw)
+	}
+}
+
+// TestStatsOfAFreshStore: what the stats hold before anything happened:
+// the lists and flags the docs name are there, empty or false; what has no
+// value yet (lastPurge, oldestRecordTime, a budget not set) is absent.
+func TestStatsOfAFreshStore(t *testing.T) {
+	f := collectortest.Start(t, nil)
+	st := f.Stats(t)
+	if ids, ok := st["missingKeyIDs"].([]any); !ok || len(ids) != 0 {
+		t.Errorf("missingKeyIDs = %#v, want []", st["missingKeyIDs"])
+	}
+	if v, ok := st["hmacKeyRejected"].(bool); !ok || v {
+		t.Errorf("hmacKeyRejected = %#v, want false", st["hmacKeyRejected"])
+	}
+	for _, absent := range []string{"lastPurge", "oldestRecordTime", "adminOnly"} {
+		if v, ok := st[absent]; ok {
+			t.Errorf("%s = %#v on a fresh store, want it absent", absent, v)
+		}
+	}
+	storage, _ := st["storage"].(map[string]any)
+	if _, ok := storage["maxBytes"]; ok || storage["full"] != false || storage["reason"] != nil {
+		t.Errorf("storage = %v, want no maxBytes (none set), full false, no reason", storage)
+	}
+}
+
+// TestAdminUnknownRoutesNeedTheTokenToo: any /admin/ request without the
+// token is 401, whatever its path or method; with it, an endpoint asked
+// with the wrong method is 405 naming the right one, and no endpoint 404.
+func TestAdminUnknownRoutesNeedTheTokenToo(t *testing.T) {
+	f := collectortest.Start(t, nil)
+	auth := map[string]string{"Authorization": "Bearer " + collectortest.Token}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{http.MethodGet, "/admin/v1/purge", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodPost, "/admin/v1/stats", http.StatusMethodNotAllowed, "GET"},
+		{http.MethodDelete, "/admin/v1/erase", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodGet, "/admin/v1/nothing", http.StatusNotFound, ""},
+		{http.MethodGet, "/admin/", http.StatusNotFound, ""},
+	} {
+		if a := f.Do(t, tc.method, f.Admin+tc.path, nil, nil); a.Status != http.StatusUnauthorized || a.Body["error"] == nil {
+			t.Errorf("%s %s without the token: %d %s; want 401", tc.method, tc.path, a.Status, a.Raw)
+		}
+		a := f.Do(t, tc.method, f.Admin+tc.path, nil, auth)
+		if a.Status != tc.status || a.Body["error"] == nil || a.Header.Get("Allow") != tc.allow {
+			t.Errorf("%s %s with the token: %d Allow %q %s; want %d Allow %q", tc.method, tc.path, a.Status, a.Header.Get("Allow"), a.Raw, tc.status, tc.allow)
+		}
+	}
 }
 
 func TestPurgeAndErase(t *testing.T) {
@@ -170,6 +223,14 @@ func TestPurgeAndErase(t *testing.T) {
 	future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"`+future+`","action":"Delete"}`); a.Status != 422 || a.Body["field"] != "cutoff" {
 		t.Errorf("a cutoff in the future: %d %s; want 422", a.Status, a.Raw)
+	}
+	for _, job := range []string{"a..b", "a.-b", "-a", "a.", "A"} {
+		if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"everything":true,"action":"Delete","dryRun":true,"job":"`+job+`"}`); a.Status != 422 || a.Body["field"] != "job" {
+			t.Errorf("job %q, not a Kubernetes object name: %d %s; want 422 naming job", job, a.Status, a.Raw)
+		}
+	}
+	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"everything":true,"action":"Delete","dryRun":true,"job":"retention.checkout-nps-29391"}`); a.Status != 200 {
+		t.Errorf("a job named as a DNS subdomain: %d %s; want 200", a.Status, a.Raw)
 	}
 	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"2026-01-01T00:00:00Z","action":"Shred"}`); a.Status != 422 {
 		t.Errorf("an unknown action: %d %s; want 422", a.Status, a.Raw)

@@ -271,7 +271,7 @@ func TestChangedHMACKeyIsRefusedWhileCustomersAreStored(t *testing.T) {
 	collectortest.WriteFile(t, hmacFile, old)
 	eventually(t, 10*time.Second, "the previous hmac restored", func() (bool, string) {
 		st := f.Stats(t)
-		return st["hmacKeyRejected"] == nil, fmt.Sprint(st)
+		return st["hmacKeyRejected"] == false, fmt.Sprint(st)
 	})
 	if v, ok := metric(t, f, "surveyguard_collector_hmac_key_rejected", nil); !ok || v != 0 {
 		t.Errorf("surveyguard_collector_hmac_key_rejected = %v (present %v), want 0", v, ok)
@@ -293,7 +293,7 @@ func TestChangedHMACKeyIsTakenOnAnEmptyStore(t *testing.T) {
 		st := f.Stats(t)
 		return st["activeKeyID"] == "k2", fmt.Sprint(st)
 	})
-	if st := f.Stats(t); st["hmacKeyRejected"] != nil {
+	if st := f.Stats(t); st["hmacKeyRejected"] != false {
 		t.Fatalf("a new hmac key on an empty store was refused: %v", st)
 	}
 	if a := f.Post(t, `{"score":9,`+consentOK+`,"customerID":"C-1"}`); a.Status != 201 {

@@ -361,6 +361,9 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.Handle("GET /admin/v1/stats", s.metrics.count("stats", s.audit("stats", s.authorized(http.HandlerFunc(s.handleStats)))))
 	mux.Handle("POST /admin/v1/purge", s.metrics.count("purge", s.audit("purge", s.authorized(s.withRoom(s.long(s.handlePurge))))))
 	mux.Handle("POST /admin/v1/erase", s.metrics.count("erase", s.audit("erase", s.authorized(s.withRoom(s.long(s.handleErase))))))
+	// Any other /admin/ request is authorized and audited before it is
+	// told the endpoint or method does not exist: 401 first, to anyone.
+	mux.Handle("/admin/", s.metrics.count("other", s.audit("other", s.authorized(http.HandlerFunc(handleNoRoute)))))
 	mux.Handle("GET /metrics", s.metrics.count("metrics", s.authorized(s.metrics.handler())))
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)

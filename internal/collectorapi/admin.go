@@ -29,12 +29,12 @@ type Stats struct {
 	LastPurge         *PurgeReceipt    `json:"lastPurge,omitempty"`
 	// MissingKeyIDs are data keys whose files are gone while stored
 	// responses are still sealed by them: kept in memory until the files
-	// come back, and /readyz fails meanwhile.
-	MissingKeyIDs []string `json:"missingKeyIDs,omitempty"`
+	// come back, and /readyz fails meanwhile. Empty, never absent, when none.
+	MissingKeyIDs []string `json:"missingKeyIDs"`
 	// HMACKeyRejected is true when the hmac file changed while stored
 	// responses carry pseudonyms made with the previous key: the previous
 	// key stays in use (erasure and customer counts depend on it).
-	HMACKeyRejected bool `json:"hmacKeyRejected,omitempty"`
+	HMACKeyRejected bool `json:"hmacKeyRejected"`
 	// Storage is the storage budget and whether ingest is stopped by it.
 	Storage StorageStats `json:"storage"`
 	// AdminOnly is true when the collector runs with --admin-only: its

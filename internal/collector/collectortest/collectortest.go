@@ -197,6 +197,7 @@ func StartWith(t testing.TB, dir string, edit func(string) string, o collector.O
 // Answer is an HTTP answer: status, decoded JSON body and raw body.
 type Answer struct {
 	Status int
+	Header http.Header
 	Body   map[string]any
 	Raw    string
 }
@@ -217,7 +218,7 @@ func (f *Fixture) Do(t testing.TB, method, u string, body []byte, hdr map[string
 	}
 	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
-	a := Answer{Status: resp.StatusCode, Raw: string(raw)}
+	a := Answer{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	_ = json.Unmarshal(raw, &a.Body)
 	return a
 }
