@@ -57,6 +57,7 @@ func fillToBudget(t *testing.T) (*collectortest.Fixture, int, *http.Response, st
 	for stored := 0; stored <= 5000; {
 		req, _ := http.NewRequest(http.MethodPost, f.Public+"/v1/responses", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("fill-%d", stored))
 		resp, err := f.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -96,6 +97,16 @@ func TestStoreSizeBudgetStopsIngest(t *testing.T) {
 	})
 	if a := f.Post(t, `{"score":9,`+consentOK+`}`); a.Status != 503 {
 		t.Errorf("a small answer while full: %d %s; want 503", a.Status, a.Raw)
+	}
+	// A retry of an answer stored before the budget was reached still gets
+	// the first answer; a new key does not get in.
+	first := f.Post(t, `{"score":9,`+consentOK+`}`, "Idempotency-Key", "fill-0")
+	second := f.Post(t, `{"score":9,`+consentOK+`}`, "Idempotency-Key", "fill-1")
+	if first.Status != 201 || first.Body["duplicate"] != true || second.Status != 201 || first.Body["id"] == second.Body["id"] {
+		t.Errorf("retries while full: %d %s and %d %s; want 201 duplicates of two different answers", first.Status, first.Raw, second.Status, second.Raw)
+	}
+	if a := f.Post(t, `{"score":9,`+consentOK+`}`, "Idempotency-Key", "never-stored"); a.Status != 503 {
+		t.Errorf("a new key while full: %d %s; want 503", a.Status, a.Raw)
 	}
 	if n := responsesStored(t, f); n != float64(stored) {
 		t.Errorf("responses = %v, want the %d acknowledged", n, stored)

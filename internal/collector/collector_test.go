@@ -89,7 +89,8 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 		{"comment too long", `{"score":7,` + consentOK + `,"comment":"` + strings.Repeat("y", 4001) + `"}`, nil, 422, "comment"},
 		{"body over 16 KiB", `{"score":7,` + consentOK + `,"comment":"` + strings.Repeat("z", 17<<10) + `"}`, nil, 413, ""},
 		{"not JSON", `score=7`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, ""},
-		{"idempotency key too long", `{"score":7,` + consentOK + `}`, []string{"Idempotency-Key", strings.Repeat("k", 201)}, 400, "Idempotency-Key"},
+		{"idempotency key too long", `{"score":7,` + consentOK + `}`, []string{"Idempotency-Key", strings.Repeat("k", 201)}, 422, "Idempotency-Key"},
+		{"idempotency key with a space", `{"score":7,` + consentOK + `}`, []string{"Idempotency-Key", "a b"}, 422, "Idempotency-Key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

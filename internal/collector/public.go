@@ -128,6 +128,11 @@ func parseScore(raw json.RawMessage) (int, error) {
 func (s *Server) check(score int, consent *consentBody, comment, email, customerID *string,
 	segments map[string]string, idempotencyKey string) (*submission, error) {
 	c := s.cfg
+	if consent != nil {
+		if r, bad := controlCharacter(consent.NoticeVersion, false); bad {
+			return nil, unprocessable("consent.noticeVersion", "consent.noticeVersion holds the control character %U, which is not accepted", r)
+		}
+	}
 	if c.Consent.Required {
 		switch {
 		case consent == nil || !consent.Given:
@@ -186,8 +191,7 @@ func (s *Server) check(score int, consent *consentBody, comment, email, customer
 		}
 	}
 	if len(idempotencyKey) > maxIdempotencyKey || strings.ContainsFunc(idempotencyKey, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
-		return nil, &apiError{Status: http.StatusBadRequest, Field: "Idempotency-Key",
-			Message: fmt.Sprintf("the Idempotency-Key header must be at most %d visible ASCII characters", maxIdempotencyKey)}
+		return nil, unprocessable("Idempotency-Key", "the Idempotency-Key header must be at most %d visible ASCII characters", maxIdempotencyKey)
 	}
 	return &submission{score: score, comment: comment, email: email, customerID: customerID,
 		segments: segments, idempotencyKey: idempotencyKey}, nil
@@ -260,6 +264,13 @@ const storageRetryAfter = 60 * time.Second
 // save seals and stores a submission and returns its ID once durable.
 func (s *Server) save(r *http.Request, sub *submission) (store.InsertResult, error) {
 	if full, reason := s.budget.refusing(); full {
+		// A retry of an answer already stored still gets the first answer.
+		if sub.idempotencyKey != "" && !s.secrets.hmacUnusable.Load() {
+			key := s.secrets.keys.Load().Pseudonym(crypto.KindIdempotencyKey, sub.idempotencyKey)
+			if id, err := s.store.FindKey(r.Context(), key); err == nil {
+				return store.InsertResult{ID: id, Duplicate: true}, nil
+			}
+		}
 		return store.InsertResult{}, errStorageFull(reason)
 	}
 	if s.secrets.hmacUnusable.Load() && (sub.email != nil || sub.customerID != nil || sub.idempotencyKey != "") {

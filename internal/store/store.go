@@ -142,6 +142,9 @@ type Store interface {
 	Insert(ctx context.Context, r *Record) (InsertResult, error)
 	// Get returns one stored response, or ErrNotFound.
 	Get(ctx context.Context, id string) (*Record, error)
+	// FindKey returns the ID of the stored response that carries the
+	// idempotency key (its keyed hash), or ErrNotFound.
+	FindKey(ctx context.Context, idempotencyKey string) (string, error)
 	// List returns up to limit (which must be positive) stored responses
 	// whose IDs sort after after ("" for the first), in ID order, with the
 	// fields Get returns: the way to walk every response, including the

@@ -103,6 +103,20 @@ func (s *Store) Get(ctx context.Context, id string) (*store.Record, error) {
 	return r, nil
 }
 
+// FindKey implements store.Store, on a reader: the same lookup a
+// duplicate's insert makes.
+func (s *Store) FindKey(ctx context.Context, idempotencyKey string) (string, error) {
+	var id string
+	err := s.reader.QueryRowContext(ctx, s.q.dupID, idempotencyKey).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", store.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: looking up an idempotency key: %w", s.d.Name, err)
+	}
+	return id, nil
+}
+
 // List implements store.Store: one walk of the primary key from after.
 func (s *Store) List(ctx context.Context, after string, limit int) ([]*store.Record, error) {
 	if limit <= 0 {

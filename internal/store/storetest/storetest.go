@@ -166,6 +166,12 @@ func testIdempotencyKey(t *testing.T, open Opener) {
 	if st.Counts.Total() != 1 || st.Counts.Promoters != 1 || st.DistinctCustomers != 1 {
 		t.Errorf("after retries: counts %+v, customers %d; want one promoter, one customer", st.Counts, st.DistinctCustomers)
 	}
+	if id, err := s.FindKey(context.Background(), "retry-1"); err != nil || id != first.ID {
+		t.Errorf("FindKey(retry-1) = %q, %v; want %s", id, err, first.ID)
+	}
+	if id, err := s.FindKey(context.Background(), "retry-2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FindKey(retry-2) = %q, %v; want ErrNotFound", id, err)
+	}
 }
 
 func testConcurrentInserts(t *testing.T, open Opener) {
