@@ -345,6 +345,19 @@ func TestControlCharactersAreRefused(t *testing.T) {
 	if a.Status != http.StatusCreated {
 		t.Fatalf("a comment with a newline and a tab: %d %s", a.Status, a.Raw)
 	}
+
+	// The notice version is text too, even where consent is not required.
+	optional := collectortest.Start(t, func(s string) string {
+		return strings.Replace(s, "consent: {required: true,", "consent: {required: false,", 1)
+	})
+	for _, c := range []string{`{"given":false,"noticeVersion":"bad\u0000"}`, `{"given":true,"noticeVersion":"2026-01\u202e"}`} {
+		if a := optional.Post(t, `{"score":5,"consent":`+c+`}`); a.Status != 422 || a.Body["field"] != "consent.noticeVersion" {
+			t.Errorf("consent %s where consent is optional: %d %s; want 422 naming consent.noticeVersion", c, a.Status, a.Raw)
+		}
+	}
+	if a := optional.Post(t, `{"score":5}`); a.Status != http.StatusCreated {
+		t.Fatalf("no consent where it is optional: %d %s", a.Status, a.Raw)
+	}
 }
 
 // TestSegmentsAreAnAllowList checks that segments carry only the values
