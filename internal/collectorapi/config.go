@@ -157,17 +157,30 @@ type TLSConfig struct {
 }
 
 // Duration is a time.Duration written as "2160h".
-type Duration struct{ time.Duration }
+type Duration struct {
+	time.Duration
+	// invalid is what a file held that is not a duration: Validate
+	// refuses it naming the field, which UnmarshalJSON does not know.
+	invalid string
+}
 
 // UnmarshalJSON reads a Go duration string.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	s := strings.Trim(string(b), `"`)
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a duration such as 2160h", s)
+		*d = Duration{invalid: s}
+		return nil
 	}
-	d.Duration = v
+	*d = Duration{Duration: v}
 	return nil
+}
+
+// check refuses, naming field, what was not a duration.
+func (d Duration) check(field string, bad func(field, format string, args ...any)) {
+	if d.invalid != "" {
+		bad(field, "%q is not a duration such as 2160h", d.invalid)
+	}
 }
 
 // MarshalJSON writes a Go duration string.
@@ -229,6 +242,7 @@ func (c *Config) Validate() error {
 	if c.Consent.Required && c.Consent.NoticeVersion == "" {
 		bad("consent.noticeVersion", "is required when consent.required is true")
 	}
+	c.Retention.MaxAge.check("retention.maxAge", bad)
 	switch c.Consent.LawfulBasis {
 	case "", "Consent", "LegitimateInterest", "Contract":
 	default:
