@@ -82,12 +82,12 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <input type="hidden" name="lang" value="{{.Lang}}">
 <fieldset aria-describedby="ends{{if eq .ErrorField "score"}} score-error{{end}}">
 <legend id="q">{{.Question}}</legend>
-{{if eq .ErrorField "score"}}<p class="error" role="alert" id="score-error">{{.Error}}</p>
-{{end}}<div class="scale">
-{{range .Scores}}<label><input type="radio" name="score" value="{{.}}" required{{if eq (printf "%d" .) $.Score}} checked{{end}}{{if and (eq $.ErrorField "score") (eq . 0)}} autofocus{{end}}>{{.}}</label>
+<div class="scale">
+{{range .Scores}}<label><input type="radio" name="score" value="{{.}}" required{{if eq (printf "%d" .) $.Score}} checked{{end}}{{if eq $.ErrorField "score"}} aria-invalid="true"{{if eq . 0}} autofocus{{end}}{{end}}>{{.}}</label>
 {{end}}</div>
 <div class="ends" id="ends"><span>{{.T.Low}}</span> <span>{{.T.High}}</span></div>
-</fieldset>
+{{if eq .ErrorField "score"}}<p class="error" role="alert" id="score-error">{{.Error}}</p>
+{{end}}</fieldset>
 {{if .Collect.Comment}}<label class="block" for="comment">{{.T.CommentLabel}}</label>
 <textarea id="comment" name="comment" rows="4" maxlength="4000" aria-describedby="comment-help{{if eq .ErrorField "comment"}} comment-error{{end}}"{{if eq .ErrorField "comment"}} aria-invalid="true" autofocus{{end}}>{{.Comment}}</textarea>
 <p id="comment-help">{{.T.CommentHelp}}</p>{{if eq .ErrorField "comment"}}

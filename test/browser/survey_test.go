@@ -225,6 +225,42 @@ func checkOneRow(t *testing.T, what string, g scaleGeometry) {
 	}
 }
 
+// TestMissingScoreErrorFollowsTheScale sends the form without a score: the
+// error stands right after the scale, inside its group, which describes
+// it; every radio is marked invalid and the first has the focus; axe-core
+// finds nothing.
+func TestMissingScoreErrorFollowsTheScale(t *testing.T) {
+	f := startCollector(t, nil)
+	b := newTab(t, f)
+	b.open("/s/checkout-nps?lang=en", 1280, false)
+	for range 8 {
+		if got := b.press(kb.Tab); got.ID == "email" {
+			break
+		}
+	}
+	b.typeText("ana@example.com")
+	b.submit()
+	b.waitFor("the score error", `!!document.getElementById("score-error")`)
+	got := eval[struct {
+		FollowsScale, InGroup, Described, AllInvalid, FocusOnFirst, TopError bool
+		Email                                                                string
+	}](b, `(() => {
+		const err = document.getElementById("score-error"), group = document.querySelector("fieldset");
+		const radios = [...document.querySelectorAll("input[name=score]")];
+		return {followsScale: document.getElementById("ends").nextElementSibling === err,
+			inGroup: group.contains(err),
+			described: (group.getAttribute("aria-describedby") || "").split(" ").includes("score-error"),
+			allInvalid: radios.length === 11 && radios.every(r => r.getAttribute("aria-invalid") === "true"),
+			focusOnFirst: document.activeElement === radios[0],
+			topError: !!document.getElementById("error"),
+			email: document.getElementById("email").value};
+	})()`)
+	if !got.FollowsScale || !got.InGroup || !got.Described || !got.AllInvalid || !got.FocusOnFirst || got.TopError || got.Email != "ana@example.com" {
+		t.Errorf("the score error: %+v; want it right after the scale, in its described group, every radio invalid, the focus on 0, no error above the form, the email kept", got)
+	}
+	b.axe("the page with the score error")
+}
+
 // TestScaleIsOneRow checks from the boxes' positions that the 0-10 scale
 // reads as one line, from "not at all likely" to "extremely likely", on
 // screens from 320 px (the narrowest WCAG reflow asks for) to a desktop's,
