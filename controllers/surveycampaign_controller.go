@@ -161,6 +161,17 @@ func (r *SurveyCampaignReconciler) reconcileDelete(ctx context.Context, c *priva
 	if !controllerutil.ContainsFinalizer(c, privacyv1alpha1.Finalizer) {
 		return nil
 	}
+	// The cache may be behind the finalizer's removal: the Secrets deleted
+	// below bring a pass before the campaign's own deletion reaches the
+	// cache, which would purge and destroy again (and report the purge
+	// skipped, its Secrets gone). The API server says whether it is done.
+	live := &privacyv1alpha1.SurveyCampaign{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(c), live); apierrors.IsNotFound(err) ||
+		(err == nil && (live.UID != c.UID || !controllerutil.ContainsFinalizer(live, privacyv1alpha1.Finalizer))) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("reading the campaign being deleted: %w", err)
+	}
 	n := childNames(c)
 	if err := r.purgeAll(ctx, c); err != nil {
 		r.event(c, corev1.EventTypeWarning, "PurgeSkipped", "CryptoShred",

@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -805,6 +806,39 @@ func TestDeletionCryptoShreds(t *testing.T) {
 	if v, ok := metricValue(t, "surveyguard_responses", ns); ok {
 		t.Errorf("a deleted campaign is still exported: surveyguard_responses %v", v)
 	}
+
+	// The deletion is recorded once: one Purged, one KeysDestroyed, no
+	// PurgeSkipped. A pass on the cache's stale copy, after the finalizer
+	// was removed, used to shred again and report the purge skipped. A
+	// later campaign's first event marks that earlier ones are all written.
+	create(t, namedCampaign(ns, "marker-nps", nil))
+	eventually(t, "the events of the deletion, then the next campaign's", func() error {
+		evs := &eventsv1.EventList{}
+		if err := k8s.List(context.Background(), evs, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		count := map[string]int32{}
+		marker := false
+		for _, e := range evs.Items {
+			switch e.Regarding.Name {
+			case "marker-nps":
+				marker = true
+			case "checkout-nps":
+				n := int32(1)
+				if e.Series != nil {
+					n = e.Series.Count
+				}
+				count[e.Reason] += n
+			}
+		}
+		if !marker || count["Purged"] == 0 || count["KeysDestroyed"] == 0 {
+			return fmt.Errorf("not yet: %v (marker %v)", count, marker)
+		}
+		if count["Purged"] != 1 || count["KeysDestroyed"] != 1 || count["PurgeSkipped"] != 0 {
+			t.Fatalf("deletion events %v: want one Purged, one KeysDestroyed and no PurgeSkipped", count)
+		}
+		return nil
+	})
 }
 
 // metricValue gathers the campaign metrics and returns the sample of the
