@@ -126,6 +126,14 @@ func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		if err != nil {
 			return ctrl.Result{}, err
 		}
+		if p == nil {
+			// A subject that cannot be read stalls the request from the
+			// first status on: a paused campaign never starts its
+			// admin-only collector for a request that cannot erase.
+			if _, p, err = r.subject(ctx, er); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
 		problem, er.Status.Results = p, results
 	case er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted:
 		retryIn, problem, passErr = r.erase(ctx, pub, now)

@@ -399,6 +399,38 @@ func TestPausedCampaignIsErasedAndStaysPaused(t *testing.T) {
 		}
 		return fmt.Errorf("no InlineSubject event among %d", len(list.Items))
 	})
+
+	// A request whose subject's Secret is missing waits on a person, not
+	// on the collector: the paused campaign stays at zero replicas. The
+	// spec edit brings a pass that has seen the request stalled.
+	create(t, &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "missing-subject"},
+		Spec:       privacyv1alpha1.ErasureRequestSpec{Subject: privacyv1alpha1.ErasureSubject{SecretRef: &privacyv1alpha1.SecretKeyReference{Name: "nobody"}}},
+	})
+	erasureStatus(t, ns, "missing-subject", func(er *privacyv1alpha1.ErasureRequest) error {
+		if st := meta.FindStatusCondition(er.Status.Conditions, privacyv1alpha1.ConditionStalled); st == nil || st.Reason != privacyv1alpha1.ReasonSecretNotFound || len(er.Status.Results) != 1 {
+			return fmt.Errorf("conditions %+v results %+v, want Stalled SecretNotFound with the campaign listed", er.Status.Conditions, er.Status.Results)
+		}
+		return nil
+	})
+	c := &privacyv1alpha1.SurveyCampaign{}
+	if err := get(ns, "checkout-nps", c); err != nil {
+		t.Fatal(err)
+	}
+	update(t, c, func() { c.Spec.Paused = ptr.To(true) })
+	eventually(t, "a pass after the stalled request", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if c.Status.ObservedGeneration != c.Generation {
+			return fmt.Errorf("observed generation %d of %d", c.Status.ObservedGeneration, c.Generation)
+		}
+		return nil
+	})
+	deployment(scaledDown)
+	if a := condition(c, privacyv1alpha1.ConditionCollectorAvailable); a == nil || strings.Contains(a.Message, "admin-only") {
+		t.Errorf("CollectorAvailable %+v, want no admin-only run for a stalled request", a)
+	}
 }
 
 // TestUnreachableCollectorIsRetriedThenErased: while the collector cannot be

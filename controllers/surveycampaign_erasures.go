@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -22,7 +23,9 @@ const adminOnlyFlag = "--admin-only"
 // erase from the campaign. A paused campaign's collector is scaled to zero;
 // while such a request waits on it, it runs admin-only instead (one replica,
 // public listener off), so that a breach's containment never blocks a
-// person's erasure, and goes back to zero once the requests are done.
+// person's erasure, and goes back to zero once the requests are done. A
+// request stalled on its subject (a missing or unusable Secret) waits on a
+// person, not on the collector: it does not count until it is fixed.
 func readErasures(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	// Read, never changed: the cache's objects are used without a copy.
 	// Requests are kept after they complete and each may hold a result per
@@ -34,8 +37,9 @@ func readErasures(ctx context.Context, r *SurveyCampaignReconciler, p *campaignP
 	}
 	p.obs.erasures = nil
 	for i := range list.Items {
-		if erasureWaitsOn(&list.Items[i], p.c.Name) {
-			p.obs.erasures = append(p.obs.erasures, list.Items[i].Name)
+		er := &list.Items[i]
+		if erasureWaitsOn(er, p.c.Name) && !meta.IsStatusConditionTrue(er.Status.Conditions, privacyv1alpha1.ConditionStalled) {
+			p.obs.erasures = append(p.obs.erasures, er.Name)
 		}
 	}
 	slices.Sort(p.obs.erasures)
