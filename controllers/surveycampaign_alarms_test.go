@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/adminclient"
@@ -31,6 +32,8 @@ import (
 // gone, the store full) without making the trouble.
 type fakeCollector struct {
 	stats atomic.Pointer[collectorapi.Stats]
+	// fail makes the stats answer 503, as a collector restarting does.
+	fail atomic.Bool
 
 	mu      sync.Mutex
 	callers map[string]bool
@@ -66,6 +69,11 @@ func (f *fakeCollector) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch r.URL.Path {
 	case "/admin/v1/stats":
+		if f.fail.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":"restarting"}`))
+			return
+		}
 		_ = json.NewEncoder(w).Encode(f.stats.Load())
 	case "/admin/v1/purge":
 		_, _ = w.Write([]byte(`{"action":"Delete","purged":0,"digest":"e3b0c44298fc1c149afbf4c8996fb924"}`))
@@ -130,8 +138,19 @@ func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
 		if err := hasCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, metav1.ConditionFalse, privacyv1alpha1.ReasonKeyMissing, want); err != nil {
 			return err
 		}
+		if err := hasCondition(c, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonKeyMissing, want); err != nil {
+			return err
+		}
 		return hasCondition(c, privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonKeyMissing, want)
 	})
+	// A person must act: kstatus reads it Failed, not Current.
+	c := &privacyv1alpha1.SurveyCampaign{}
+	if err := get(ns, "checkout-nps", c); err != nil {
+		t.Fatal(err)
+	}
+	if got := kstatusOf(t, c); got != status.FailedStatus {
+		t.Errorf("kstatus %s with a key missing, want Failed", got)
+	}
 	keys := &corev1.Secret{}
 	if err := get(ns, "checkout-nps-keys", keys); err != nil || len(keys.Data["key-k1"]) != 32 {
 		t.Fatalf("k1 was dropped while the collector reports it missing (%v): %v", err, keys.Data)
@@ -169,6 +188,9 @@ func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
 		if err := hasCondition(c, privacyv1alpha1.ConditionStorageAvailable, metav1.ConditionFalse, privacyv1alpha1.ReasonStorageBudgetExceeded, want); err != nil {
 			return err
 		}
+		if err := hasCondition(c, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonStorageBudgetExceeded, want); err != nil {
+			return err
+		}
 		return hasCondition(c, privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonStorageBudgetExceeded, want)
 	})
 
@@ -181,8 +203,25 @@ func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
 		if err := hasCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, "k2"); err != nil {
 			return err
 		}
+		if cond := condition(c, privacyv1alpha1.ConditionStalled); cond != nil {
+			return fmt.Errorf("still Stalled: %+v", cond)
+		}
 		return hasCondition(c, privacyv1alpha1.ConditionReady, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, "")
 	})
+
+	// The admin API stops answering while the pods are available (a
+	// restart): converging, so Reconciling, and kstatus InProgress.
+	f.fail.Store(true)
+	waitCampaign(t, ns, "Reconciling while the admin API does not answer", func(c *privacyv1alpha1.SurveyCampaign) error {
+		if err := hasCondition(c, privacyv1alpha1.ConditionReconciling, metav1.ConditionTrue, privacyv1alpha1.ReasonCollectorUnavailable, "does not answer"); err != nil {
+			return err
+		}
+		if got := kstatusOf(t, c); got != status.InProgressStatus {
+			return fmt.Errorf("kstatus %s, want InProgress", got)
+		}
+		return nil
+	})
+	f.fail.Store(false)
 
 	// Deleting the campaign purges everything, naming the action.
 	deleteCampaign(t, ns)
@@ -252,6 +291,10 @@ func TestKeySecretIsNeverMadeAgain(t *testing.T) {
 		if err := get(ns, "checkout-nps", c); err != nil {
 			return err
 		}
+		if err := hasCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, metav1.ConditionFalse, privacyv1alpha1.ReasonKeyMissing,
+			"key Secret checkout-nps-keys is gone"); err != nil {
+			return err
+		}
 		return hasCondition(c, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonKeyMissing,
 			"key Secret checkout-nps-keys is gone while stored responses may be sealed by its keys (active key k1)")
 	})
@@ -273,7 +316,7 @@ func TestKeySecretIsNeverMadeAgain(t *testing.T) {
 		if cond := condition(c, privacyv1alpha1.ConditionStalled); cond != nil {
 			return fmt.Errorf("still stalled: %+v", cond)
 		}
-		return nil
+		return hasCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, "k1")
 	})
 	s := &corev1.Secret{}
 	if err := get(ns, "checkout-nps-keys", s); err != nil || !bytes.Equal(s.Data["hmac"], original.Data["hmac"]) {

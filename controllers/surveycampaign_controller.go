@@ -125,6 +125,7 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		}
 	}()
 	if err := r.walk(ctx, &campaignPass{c: c, obs: obs}); err != nil {
+		obs.failed = err
 		r.event(c, corev1.EventTypeWarning, "ReconcileFailed", "Reconcile", "%v", err)
 		return ctrl.Result{}, err
 	}

@@ -21,6 +21,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -959,4 +960,45 @@ func TestPostgresSecretIsCheckedAndRollsThePods(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestVolumeThatCannotGrowStallsAndKeepsTheCollector: the API server refuses
+// to grow the embedded store's claim (here: it is not bound). The campaign
+// is Stalled naming the size and the API server's words, instead of
+// failing every pass, and what it said of the collector stays. (The size
+// cannot be given back: it never shrinks. The claim's storage class must
+// allow expansion; the operator looks again every minute.)
+func TestVolumeThatCannotGrowStallsAndKeepsTheCollector(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	c := &privacyv1alpha1.SurveyCampaign{}
+	eventually(t, "the claim made", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if c.Status.ObservedGeneration != c.Generation || condition(c, privacyv1alpha1.ConditionCollectorAvailable) == nil {
+			return fmt.Errorf("not reconciled yet: %+v", c.Status.Conditions)
+		}
+		return get(ns, "checkout-nps-data", &corev1.PersistentVolumeClaim{})
+	})
+	available := *condition(c, privacyv1alpha1.ConditionCollectorAvailable)
+
+	update(t, c, func() { c.Spec.Storage.Embedded.Size = ptr.To(resource.MustParse("2Gi")) })
+	eventually(t, "Stalled VolumeNotExpandable", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		cond := condition(c, privacyv1alpha1.ConditionStalled)
+		if cond == nil || cond.Reason != "VolumeNotExpandable" || !strings.Contains(cond.Message, "asks for 2Gi") ||
+			!strings.Contains(cond.Message, "checkout-nps-data cannot grow from 1Gi") || c.Status.ObservedGeneration != c.Generation {
+			return fmt.Errorf("conditions %+v", c.Status.Conditions)
+		}
+		return nil
+	})
+	if got := kstatusOf(t, c); got != status.FailedStatus {
+		t.Errorf("kstatus %s, want Failed", got)
+	}
+	if got := condition(c, privacyv1alpha1.ConditionCollectorAvailable); got == nil || got.Status != available.Status || got.Message != available.Message {
+		t.Errorf("CollectorAvailable %+v, want it as it was: %+v", got, available)
+	}
 }

@@ -144,9 +144,9 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 		switch err = r.APIReader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.keys}, live); {
 		case apierrors.IsNotFound(err):
 			return nil, stallAndRecheck(privacyv1alpha1.ReasonKeyMissing,
-				"key Secret %s is gone while stored responses may be sealed by its keys (active key %s); the operator does not "+
+				keySecretGone(n.keys)+" while stored responses may be sealed by its keys (active key %s); the operator does not "+
 					"make new keys over them: restore the Secret from backup, or delete the campaign to start over",
-				n.keys, c.Status.Encryption.ActiveKeyID)
+				c.Status.Encryption.ActiveKeyID)
 		case err != nil:
 			return nil, fmt.Errorf("reading the key Secret: %w", err)
 		case live.Labels[privacyv1alpha1.LabelManagedBy] != privacyv1alpha1.ManagedByValue:
@@ -263,3 +263,8 @@ func publishedRotations(s *corev1.Secret) []privacyv1alpha1.BreachKeyRotation {
 	slices.SortFunc(out, func(a, b privacyv1alpha1.BreachKeyRotation) int { return strings.Compare(a.ReportUID, b.ReportUID) })
 	return out
 }
+
+// keySecretGone begins the KeyMissing message of a deleted key Secret:
+// the operator's own finding, which a pass that reads the Secret again
+// clears, unlike a missing key the collector reports.
+func keySecretGone(name string) string { return "key Secret " + name + " is gone" }

@@ -25,6 +25,9 @@ type observed struct {
 	// stall, when set, is why the spec cannot work: the component that
 	// concluded so returned it, and the pass stopped there.
 	stall *stalledError
+	// failed, when set, is the error a component returned: the pass
+	// stopped there and is retried, and saw only part of the campaign.
+	failed error
 	// changed lists the children this pass created or updated;
 	// changedBy the same by operation (created, updated).
 	changed   []string
@@ -112,9 +115,21 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		setCondition(c, privacyv1alpha1.ConditionStalled, true, st.reason, st.message)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, st.reason, st.message)
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		if st.reason == privacyv1alpha1.ReasonKeyMissing {
+			// The key Secret is gone: what the collector seals with is
+			// no longer kept anywhere but in its memory.
+			setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, st.reason, st.message)
+		}
 		return
 	}
-	meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionStalled)
+	if obs.failed != nil {
+		// The pass saw only part of the campaign: what the collector, the
+		// keys, the storage and the retention were last seen to be stays,
+		// and the pass is retried.
+		setCondition(c, privacyv1alpha1.ConditionReconciling, true, ReasonRetrying,
+			"the last pass failed and is retried: "+truncateMessage(obs.failed.Error()))
+		return
+	}
 	c.Status.Endpoint = endpoint(c)
 
 	available, availableMsg := deploymentAvailable(obs.deployment)
@@ -143,6 +158,15 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 	setRetention(c, obs.policy, obs.stats, now)
 
 	alarm := readyAlarm(c)
+	// Stalled is removed after the switch unless the switch set it: a
+	// condition removed and set again moves to the end of the list, and
+	// the status would change on every pass.
+	stalled := false
+	defer func() {
+		if !stalled {
+			meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionStalled)
+		}
+	}()
 	switch {
 	case len(obs.changed) > 0 || obs.waiting != "":
 		msg := obs.waiting
@@ -166,15 +190,21 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		setCondition(c, privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonPaused, pausedMessage(c, obs))
 	case alarm != nil:
 		// A person must act (restore a key, purge or raise a limit):
-		// nothing converges by itself, so not Reconciling.
+		// nothing converges by itself, so Stalled, not Reconciling
+		// (kstatus: Failed).
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		stalled = true
+		setCondition(c, privacyv1alpha1.ConditionStalled, true, alarm.Reason, alarm.Message)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, alarm.Reason, alarm.Message)
 	case !available:
 		setCondition(c, privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonProgressing, availableMsg)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonProgressing, availableMsg)
 	case obs.statsErr != nil:
-		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
-		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonCollectorUnavailable, "the collector's admin API does not answer")
+		// Its pods are available: the admin API is expected back (a
+		// restart, a rollout), so the campaign is still converging.
+		const msg = "the collector's admin API does not answer"
+		setCondition(c, privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonCollectorUnavailable, msg)
+		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonCollectorUnavailable, msg)
 	default:
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		setCondition(c, privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonSucceeded, "the collector is serving")
@@ -198,7 +228,7 @@ func setEncryptionEnforced(c *privacyv1alpha1.SurveyCampaign, obs observed) {
 		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonHMACKeyRejected, fmt.Sprintf(
 			"the hmac key in Secret %s changed while stored responses carry pseudonyms made with the previous one; "+
 				"the collector keeps using the previous key; restore it", keys))
-	case st == nil && keyAlarm(c) != nil:
+	case st == nil && keyAlarm(c) != nil && !strings.HasPrefix(keyAlarm(c).Message, keySecretGone(keys)):
 		// Keep it as it was.
 	case st != nil && st.ActiveKeyID != obs.activeKeyID:
 		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonProgressing,

@@ -79,7 +79,7 @@ func TestSetCampaignStatus(t *testing.T) {
 		{
 			name:  "admin API does not answer",
 			obs:   observed{deployment: available(1), statsErr: errors.New("connection refused"), activeKeyID: "k1"},
-			ready: metav1.ConditionFalse, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue, storage: metav1.ConditionUnknown,
+			ready: metav1.ConditionFalse, reconciling: metav1.ConditionTrue, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue, storage: metav1.ConditionUnknown,
 			readyReason: privacyv1alpha1.ReasonCollectorUnavailable,
 		},
 		{
@@ -104,7 +104,7 @@ func TestSetCampaignStatus(t *testing.T) {
 		{
 			name:  "storage budget exceeded: ingest refused",
 			obs:   observed{deployment: available(1), stats: &full, activeKeyID: "k1"},
-			ready: metav1.ConditionFalse, collector: metav1.ConditionTrue, enc: metav1.ConditionTrue, storage: metav1.ConditionFalse,
+			ready: metav1.ConditionFalse, stalled: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionTrue, storage: metav1.ConditionFalse,
 			readyReason: privacyv1alpha1.ReasonStorageBudgetExceeded,
 			messages: map[string]string{
 				privacyv1alpha1.ConditionStorageAvailable: "the store holds 801Mi, over limits.maxStoreSize 800Mi; new responses are refused",
@@ -114,7 +114,7 @@ func TestSetCampaignStatus(t *testing.T) {
 		{
 			name:  "a data key the stored responses need is missing",
 			obs:   observed{deployment: available(1), stats: &missing, activeKeyID: "k1"},
-			ready: metav1.ConditionFalse, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, storage: metav1.ConditionTrue,
+			ready: metav1.ConditionFalse, stalled: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, storage: metav1.ConditionTrue,
 			readyReason: privacyv1alpha1.ReasonKeyMissing, encReason: privacyv1alpha1.ReasonKeyMissing,
 			messages: map[string]string{
 				privacyv1alpha1.ConditionEncryptionEnforced: "data key k1 is missing from Secret x-keys while stored responses are sealed by it; restore it from backup",
@@ -124,15 +124,21 @@ func TestSetCampaignStatus(t *testing.T) {
 		{
 			name:  "the hmac key was changed",
 			obs:   observed{deployment: available(1), stats: &hmac, activeKeyID: "k1"},
-			ready: metav1.ConditionFalse, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, storage: metav1.ConditionTrue,
+			ready: metav1.ConditionFalse, stalled: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, storage: metav1.ConditionTrue,
 			readyReason: privacyv1alpha1.ReasonHMACKeyRejected, encReason: privacyv1alpha1.ReasonHMACKeyRejected,
 			messages: map[string]string{privacyv1alpha1.ConditionEncryptionEnforced: "the hmac key in Secret x-keys changed while stored responses carry " +
 				"pseudonyms made with the previous one; the collector keeps using the previous key; restore it"},
 		},
 		{
+			name:  "the key Secret deleted",
+			obs:   observed{stall: stall(privacyv1alpha1.ReasonKeyMissing, "key Secret x-keys is gone while stored responses may be sealed by its keys")},
+			ready: metav1.ConditionFalse, stalled: metav1.ConditionTrue, enc: metav1.ConditionFalse,
+			readyReason: privacyv1alpha1.ReasonKeyMissing, encReason: privacyv1alpha1.ReasonKeyMissing,
+		},
+		{
 			name:  "missing keys outrank a full store",
 			obs:   observed{deployment: available(1), stats: &both, activeKeyID: "k1"},
-			ready: metav1.ConditionFalse, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, storage: metav1.ConditionFalse,
+			ready: metav1.ConditionFalse, stalled: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, storage: metav1.ConditionFalse,
 			readyReason: privacyv1alpha1.ReasonKeyMissing, encReason: privacyv1alpha1.ReasonKeyMissing,
 			messages: map[string]string{privacyv1alpha1.ConditionEncryptionEnforced: "data keys k1, k3 are missing from Secret x-keys while stored responses are sealed by them"},
 		},
@@ -219,6 +225,7 @@ func TestSetCampaignStatusIsStable(t *testing.T) {
 		Storage: collectorapi.StorageStats{UsedBytes: 5 << 20, MaxBytes: 8 << 20, FreeBytes: ptr.To[int64](3 << 30), Full: true, Reason: "full"}}
 	for _, obs := range []observed{
 		{deployment: available(1), stats: st, activeKeyID: "k1"},
+		{deployment: available(1), stats: &collectorapi.Stats{ActiveKeyID: "k1", Storage: collectorapi.StorageStats{Full: true, Reason: "full"}}, activeKeyID: "k1"},
 		{deployment: available(1), stats: &collectorapi.Stats{ActiveKeyID: "k1", HMACKeyRejected: true}, activeKeyID: "k1"},
 		{deployment: available(1), stats: &collectorapi.Stats{ActiveKeyID: "k1"}, activeKeyID: "k1"},
 		{deployment: available(1), statsErr: errors.New("timeout"), activeKeyID: "k1"},
@@ -317,5 +324,34 @@ func TestStorageMessageIgnoresSmallMoves(t *testing.T) {
 		if got := storageMessage(tc.prev, tc.s); got != tc.want {
 			t.Errorf("%s: storageMessage(%q) = %q, want %q", tc.name, tc.prev, got, tc.want)
 		}
+	}
+}
+
+// TestFailedPassKeepsWhatItDidNotSee: a pass that failed before it read
+// the Deployment or the figures (an API error) says it is retried and
+// leaves what the last full pass said of the collector, keys and storage;
+// the next full pass takes over again.
+func TestFailedPassKeepsWhatItDidNotSee(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	st := &collectorapi.Stats{ActiveKeyID: "k1", Storage: collectorapi.StorageStats{UsedBytes: 1 << 20}}
+	c := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "y", Generation: 1}}
+	setCampaignStatus(c, observed{deployment: available(1), stats: st, activeKeyID: "k1"}, now)
+	healthy := c.Status.DeepCopy()
+
+	setCampaignStatus(c, observed{failed: errors.New("PersistentVolumeClaim: the server is currently unable to handle the request")}, now.Add(time.Minute))
+	for _, typ := range []string{privacyv1alpha1.ConditionReady, privacyv1alpha1.ConditionCollectorAvailable,
+		privacyv1alpha1.ConditionEncryptionEnforced, privacyv1alpha1.ConditionStorageAvailable} {
+		if got, was := meta.FindStatusCondition(c.Status.Conditions, typ), meta.FindStatusCondition(healthy.Conditions, typ); !equality.Semantic.DeepEqual(got, was) {
+			t.Errorf("%s changed by a failed pass: %+v, was %+v", typ, got, was)
+		}
+	}
+	r := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+	if r == nil || r.Status != metav1.ConditionTrue || r.Reason != ReasonRetrying || !strings.Contains(r.Message, "unable to handle the request") {
+		t.Errorf("Reconciling = %+v, want True Retrying with the error", r)
+	}
+
+	setCampaignStatus(c, observed{deployment: available(1), stats: st, activeKeyID: "k1"}, now.Add(2*time.Minute))
+	if r := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionReconciling); r != nil {
+		t.Errorf("Reconciling %+v after a full pass, want it gone", r)
 	}
 }
