@@ -154,6 +154,11 @@ func TestHelmToggles(t *testing.T) {
 			if endpoint["port"] != port["name"] || endpoint["scheme"] != "https" {
 				t.Errorf("the ServiceMonitor scrapes %v over %v; the Service's port is %v (HTTPS)", endpoint["port"], endpoint["scheme"], port["name"])
 			}
+			// The series' own namespace label is what the alerts read
+			// (docs/operations.md: scrape with honorLabels).
+			if endpoint["honorLabels"] != true {
+				t.Errorf("the ServiceMonitor's endpoint has honorLabels %v, want true", endpoint["honorLabels"])
+			}
 		}},
 		{"prometheusRule", []string{"prometheusRule.enabled=true", "prometheusRule.labels.release=kube-prometheus-stack"}, func(t *testing.T, objs objects) {
 			rule := objs.get(t, "PrometheusRule/"+releaseNS+"/"+fullname)
