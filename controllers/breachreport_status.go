@@ -139,14 +139,16 @@ func breachPhase(spec *privacyv1alpha1.BreachReportSpec, contained bool) privacy
 	switch {
 	case spec.ResolvedAt != nil:
 		return privacyv1alpha1.BreachPhaseResolved
+	case !contained:
+		// Open until contained, whoever was told: what is still to do
+		// comes first.
+		return privacyv1alpha1.BreachPhaseOpen
 	case spec.NotifiedAuthorityAt != nil || slices.ContainsFunc(spec.Notifications, func(n privacyv1alpha1.DutyNotification) bool {
 		return n.Duty == privacyv1alpha1.BreachDuty(regulations.Authority)
 	}):
 		return privacyv1alpha1.BreachPhaseNotified
-	case contained:
-		return privacyv1alpha1.BreachPhaseContained
 	}
-	return privacyv1alpha1.BreachPhaseOpen
+	return privacyv1alpha1.BreachPhaseContained
 }
 
 // names says whether the report names the campaign.

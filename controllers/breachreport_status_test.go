@@ -103,15 +103,19 @@ func TestBreachPhase(t *testing.T) {
 	for _, tc := range []struct {
 		notified, resolved *metav1.Time
 		contained          bool
+		notifications      []privacyv1alpha1.DutyNotification
 		want               privacyv1alpha1.BreachPhase
 	}{
-		{nil, nil, false, privacyv1alpha1.BreachPhaseOpen},
-		{nil, nil, true, privacyv1alpha1.BreachPhaseContained},
-		{&now, nil, false, privacyv1alpha1.BreachPhaseNotified},
-		{&now, &now, false, privacyv1alpha1.BreachPhaseResolved},
-		{nil, &now, true, privacyv1alpha1.BreachPhaseResolved},
+		{nil, nil, false, nil, privacyv1alpha1.BreachPhaseOpen},
+		{nil, nil, true, nil, privacyv1alpha1.BreachPhaseContained},
+		{&now, nil, false, nil, privacyv1alpha1.BreachPhaseOpen}, // told, but not contained yet
+		{&now, nil, true, nil, privacyv1alpha1.BreachPhaseNotified},
+		{nil, nil, true, []privacyv1alpha1.DutyNotification{{Regime: "GDPR", Duty: "Authority", At: now}}, privacyv1alpha1.BreachPhaseNotified},
+		{nil, nil, true, []privacyv1alpha1.DutyNotification{{Regime: "GDPR", Duty: "Individuals", At: now}}, privacyv1alpha1.BreachPhaseContained},
+		{&now, &now, false, nil, privacyv1alpha1.BreachPhaseResolved},
+		{nil, &now, true, nil, privacyv1alpha1.BreachPhaseResolved},
 	} {
-		spec := &privacyv1alpha1.BreachReportSpec{NotifiedAuthorityAt: tc.notified, ResolvedAt: tc.resolved}
+		spec := &privacyv1alpha1.BreachReportSpec{NotifiedAuthorityAt: tc.notified, ResolvedAt: tc.resolved, Notifications: tc.notifications}
 		if got := breachPhase(spec, tc.contained); got != tc.want {
 			t.Errorf("%+v: %s, want %s", tc, got, tc.want)
 		}
