@@ -61,6 +61,9 @@ type DeadlineState string
 // +kubebuilder:validation:XValidation:rule="!has(self.notifications) || self.notifications.all(n, has(self.jurisdictions) && n.regime in self.jurisdictions)",message="a notification's regime must be listed in spec.jurisdictions",fieldPath=".notifications"
 // +kubebuilder:validation:XValidation:rule="!has(self.extensions) || self.extensions.all(e, has(self.jurisdictions) && e.regime in self.jurisdictions)",message="an extension's regime must be listed in spec.jurisdictions",fieldPath=".extensions"
 // +kubebuilder:validation:XValidation:rule="!has(self.resolvedAt) || self.resolvedAt >= self.detectedAt",message="resolvedAt may not precede detectedAt",fieldPath=".resolvedAt"
+// +kubebuilder:validation:XValidation:rule="!has(self.extensions) || self.extensions.all(e, e.until >= self.detectedAt)",message="an extension's until may not precede detectedAt",fieldPath=".extensions"
+// +kubebuilder:validation:XValidation:rule="!has(self.lawfulDelay) || !has(self.lawfulDelay.from) || self.lawfulDelay.from >= self.detectedAt",message="lawfulDelay.from may not precede detectedAt",fieldPath=".lawfulDelay.from"
+// +kubebuilder:validation:XValidation:rule="!has(self.lawfulDelay) || !has(self.lawfulDelay.until) || self.lawfulDelay.until >= self.detectedAt",message="lawfulDelay.until may not precede detectedAt",fieldPath=".lawfulDelay.until"
 type BreachReportSpec struct {
 	// campaignRefs names the affected SurveyCampaigns in the same namespace; at least one.
 	// +required

@@ -300,7 +300,8 @@ type EmbeddedStorage struct {
 	Size *resource.Quantity `json:"size,omitempty"`
 
 	// storageClassName is the StorageClass of the PersistentVolumeClaim; the
-	// cluster default when unset.
+	// cluster default when unset. "" is Kubernetes' "no class": the claim
+	// binds to a volume without one and is never provisioned dynamically.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	StorageClassName *string `json:"storageClassName,omitempty"`

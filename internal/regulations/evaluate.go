@@ -223,7 +223,7 @@ func (r Rule) extend(start, due, until time.Time, h Holidays) (time.Time, string
 	case r.Extension == nil:
 		return due, "extension ignored: the law provides none for this duty"
 	case !until.After(due):
-		return due, ""
+		return due, fmt.Sprintf("extension ignored: its until (%s) is not after the due time", until.UTC().Format(time.RFC3339))
 	}
 	if latest, ok := r.LatestDue(start, h); ok && until.After(latest) {
 		return latest, fmt.Sprintf("extended to the most the law allows (%s more)", r.Extension.By)

@@ -300,6 +300,13 @@ func TestExtensions(t *testing.T) {
 	if s := Evaluate(dpdp, f, at); !s.Due.Equal(at.Add(30 * 24 * time.Hour)) {
 		t.Errorf("the Board's extension: %v", s.Due)
 	}
+	// An "extension" that ends before the due time changes nothing, and
+	// says so (an ErasureRequest's until before its creation, which the
+	// API server's rules cannot see).
+	f = Facts{Detected: received, Extensions: map[string]time.Time{"GDPR Response": utc(2020, time.January, 1, 0, 0)}}
+	if s := Evaluate(gdpr, f, received); !s.Due.Equal(utc(2027, time.March, 1, 0, 0)) || !strings.Contains(s.Note, "extension ignored: its until (2020-01-01T00:00:00Z) is not after the due time") {
+		t.Errorf("an extension before the due time: %v (%s)", s.Due, s.Note)
+	}
 }
 
 func TestThresholds(t *testing.T) {
