@@ -106,6 +106,18 @@ func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted {
+		// A request still to carry out is read from the API server: a
+		// pass that published receipts while it ran is followed at once by
+		// another, which the cache may show the mid-pass status, and which
+		// would ask a slow collector again and complete the request twice.
+		if err := r.APIReader.Get(ctx, req.NamespacedName, er); err != nil {
+			if apierrors.IsNotFound(err) {
+				r.Metrics.forget(req.NamespacedName)
+			}
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
 	now := r.Clock.Now()
 	hadResults := len(er.Status.Results) > 0
 	pub := &erasurePublisher{r: r, er: er, before: er.DeepCopy()}
@@ -126,10 +138,11 @@ func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		if p == nil {
+		if p == nil && len(results) > 0 {
 			// A subject that cannot be read stalls the request from the
 			// first status on: a paused campaign never starts its
-			// admin-only collector for a request that cannot erase.
+			// admin-only collector for a request that cannot erase. (With
+			// no campaign, there is nothing to erase: it completes.)
 			if _, p, err = r.subject(ctx, er); err != nil {
 				return ctrl.Result{}, err
 			}
@@ -193,7 +206,6 @@ func (p *erasurePublisher) publish(ctx context.Context, problem *erasureProblem,
 	wake := setErasureStatus(er, problem, now, p.holidays, p.holidaysErr)
 	er.Status.ObservedGeneration = er.Generation
 	p.r.Metrics.observe(er)
-	p.r.statusEvents(er, p.before)
 	if !equality.Semantic.DeepEqual(p.before.Status, er.Status) {
 		if err := p.r.Status().Patch(ctx, er, client.MergeFrom(p.before)); err != nil {
 			if apierrors.IsNotFound(err) {
@@ -203,6 +215,9 @@ func (p *erasurePublisher) publish(ctx context.Context, problem *erasureProblem,
 			return nil, fmt.Errorf("patching status: %w", err)
 		}
 	}
+	// The events of what changed, once it is written: a failed patch is
+	// published again, its events with it.
+	p.r.statusEvents(er, p.before)
 	p.before = er.DeepCopy()
 	return wake, nil
 }
@@ -303,10 +318,11 @@ func (r *ErasureRequestReconciler) erase(ctx context.Context, pub *erasurePublis
 	}
 	close(queue)
 	answers := make(chan erasureAnswer, len(todo))
+	ns := er.Namespace
 	for range min(erasureParallelism, len(todo)) {
 		go func() {
 			for name := range queue {
-				answers <- r.ask(ctx, er.Namespace, name, subject)
+				answers <- r.ask(ctx, ns, name, subject)
 			}
 		}()
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"regexp"
@@ -595,5 +596,139 @@ func TestHungCollectorHoldsOnlyItsOwnCampaign(t *testing.T) {
 	}
 	if responsesIn(t, f) != 1 {
 		t.Error("b-ok holds the subject's answer, or lost another's")
+	}
+}
+
+// gateProxy forwards connections to target, holding everything a client
+// sends after its first chunk (the TLS ClientHello) until release is called:
+// a collector that answers only when the test says so.
+func gateProxy(t *testing.T, target string) (addr string, release func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	gate := make(chan struct{})
+	var once sync.Once
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer func() { _ = c.Close() }()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer func() { _ = up.Close() }()
+				go func() { _, _ = io.Copy(c, up) }()
+				buf := make([]byte, 64<<10)
+				for i := 0; ; i++ {
+					n, err := c.Read(buf)
+					if n > 0 {
+						if i > 0 {
+							<-gate
+						}
+						if _, werr := up.Write(buf[:n]); werr != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), func() { once.Do(func() { close(gate) }) }
+}
+
+// TestReceiptsPublishedMidPassAreNotAskedAgain: a pass that publishes one
+// campaign's receipt while another's collector is still answering is not
+// followed by a pass on the cache's stale copy: the slow collector is asked
+// once and the request completes once. (The collector would replay its
+// receipt, but completedAt, the evidence, would move.)
+func TestReceiptsPublishedMidPassAreNotAskedAgain(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), namedCampaign(ns, "a-slow", map[string]string{"team": "shop"}),
+		namedCampaign(ns, "b-ok", map[string]string{"team": "shop"}))
+	var logA collectortest.SyncBuffer
+	fa := startCollectorOf(t, ns, "a-slow", "", &logA)
+	fb := startCollectorOf(t, ns, "b-ok", "", nil)
+	const subject = "C-stale-1"
+	post(t, fa, 9, subject)
+	post(t, fb, 9, subject)
+	addr, release := gateProxy(t, strings.TrimPrefix(fa.Admin, "https://"))
+	t.Cleanup(release)
+	collectors.Dial(ns+"/a-slow", addr)
+
+	create(t, &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "both"},
+		Spec: privacyv1alpha1.ErasureRequestSpec{
+			Subject:          privacyv1alpha1.ErasureSubject{CustomerID: subject},
+			CampaignSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "shop"}},
+		},
+	})
+	erasureStatus(t, ns, "both", func(er *privacyv1alpha1.ErasureRequest) error {
+		if r := resultOf(er, "b-ok"); r.State != privacyv1alpha1.ErasureCampaignErased {
+			return fmt.Errorf("b-ok %+v, want its receipt published while a-slow is held", r)
+		}
+		return nil
+	})
+	release()
+	first := erasureStatus(t, ns, "both", completed).Status.CompletedAt
+
+	// A later request, and its completion, mark that the passes the first
+	// one's patches brought have run.
+	create(t, &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "marker"},
+		Spec: privacyv1alpha1.ErasureRequestSpec{
+			Subject:          privacyv1alpha1.ErasureSubject{CustomerID: "C-nobody"},
+			CampaignSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "none"}},
+		},
+	})
+	erasureStatus(t, ns, "marker", completed)
+	er := erasureStatus(t, ns, "both", completed)
+	if n := strings.Count(logA.String(), `"action"="erase"`); n != 1 {
+		t.Errorf("a-slow was asked %d times, want once", n)
+	}
+	if !er.Status.CompletedAt.Equal(first) {
+		t.Errorf("completedAt moved from %v to %v", first, er.Status.CompletedAt)
+	}
+	eventually(t, "one ErasureCompleted event", func() error {
+		evs := &eventsv1.EventList{}
+		if err := k8s.List(context.Background(), evs, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		n := int32(0)
+		for _, e := range evs.Items {
+			if e.Regarding.Name == "both" && e.Reason == "ErasureCompleted" {
+				n++
+				if e.Series != nil {
+					n += e.Series.Count - 1
+				}
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("%d ErasureCompleted events, want 1", n)
+		}
+		return nil
+	})
+}
+
+// TestRequestCoveringNoCampaignCompletes: with no campaign to erase from,
+// a request completes at once, even if its subject's Secret is missing.
+func TestRequestCoveringNoCampaignCompletes(t *testing.T) {
+	ns := namespace(t)
+	create(t, &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nothing"},
+		Spec:       privacyv1alpha1.ErasureRequestSpec{Subject: privacyv1alpha1.ErasureSubject{SecretRef: &privacyv1alpha1.SecretKeyReference{Name: "nobody"}}},
+	})
+	er := erasureStatus(t, ns, "nothing", completed)
+	if len(er.Status.Results) != 0 {
+		t.Errorf("results %+v, want none", er.Status.Results)
 	}
 }

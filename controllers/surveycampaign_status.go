@@ -128,6 +128,7 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		// and the pass is retried.
 		setCondition(c, privacyv1alpha1.ConditionReconciling, true, ReasonRetrying,
 			"the last pass failed and is retried: "+truncateMessage(obs.failed.Error()))
+		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionStalled)
 		return
 	}
 	c.Status.Endpoint = endpoint(c)

@@ -354,4 +354,12 @@ func TestFailedPassKeepsWhatItDidNotSee(t *testing.T) {
 	if r := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionReconciling); r != nil {
 		t.Errorf("Reconciling %+v after a full pass, want it gone", r)
 	}
+
+	// After a stall, a failed pass is retried, not stalled: kstatus reads
+	// InProgress, never Stalled and Reconciling at once.
+	setCampaignStatus(c, observed{stall: stall(privacyv1alpha1.ReasonRetentionPolicyNotFound, "no policy")}, now.Add(3*time.Minute))
+	setCampaignStatus(c, observed{failed: errors.New("conflict")}, now.Add(4*time.Minute))
+	if s := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionStalled); s != nil {
+		t.Errorf("Stalled %+v beside Reconciling after a failed pass", s)
+	}
 }

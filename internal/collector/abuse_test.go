@@ -304,6 +304,10 @@ func TestInvalidUTF8IsRefused(t *testing.T) {
 			}
 		})
 	}
+	// A key too: a lone surrogate in a segment's name.
+	if a := f.Post(t, `{"score":9,`+consentOK+`,"segments":{"\ud800":"pro"}}`); a.Status != 422 || !strings.HasSuffix(fmt.Sprint(a.Body["error"]), "is not valid UTF-8") {
+		t.Errorf("a segment key that is a lone surrogate: %d %s; want 422 not valid UTF-8", a.Status, a.Raw)
+	}
 	if n := responsesStored(t, f); n != 0 {
 		t.Fatalf("%v responses stored, want none", n)
 	}

@@ -154,12 +154,16 @@ func checkKeys(dec *json.Decoder, body []byte, t reflect.Type, path string) erro
 		}
 		seen := map[string]bool{}
 		for dec.More() {
+			start := dec.InputOffset()
 			tok, err := dec.Token()
 			if err != nil {
 				return malformed(err)
 			}
 			key, _ := tok.(string)
 			field := joinPath(path, key)
+			if !validText(body[start:dec.InputOffset()]) {
+				return unprocessable(truncate(field, 80), "%s is not valid UTF-8", truncate(field, 80))
+			}
 			if seen[key] {
 				return unprocessable(truncate(field, 80), "%s is given twice", truncate(field, 80))
 			}

@@ -159,9 +159,11 @@ type TLSConfig struct {
 // Duration is a time.Duration written as "2160h".
 type Duration struct {
 	time.Duration
-	// invalid is what a file held that is not a duration: Validate
-	// refuses it naming the field, which UnmarshalJSON does not know.
-	invalid string
+	// invalid is set when a file held text that is not a duration (held
+	// in text): Validate refuses it naming the field, which UnmarshalJSON
+	// does not know.
+	invalid bool
+	text    string
 }
 
 // UnmarshalJSON reads a Go duration string.
@@ -169,7 +171,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	s := strings.Trim(string(b), `"`)
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		*d = Duration{invalid: s}
+		*d = Duration{invalid: true, text: s}
 		return nil
 	}
 	*d = Duration{Duration: v}
@@ -178,8 +180,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // check refuses, naming field, what was not a duration.
 func (d Duration) check(field string, bad func(field, format string, args ...any)) {
-	if d.invalid != "" {
-		bad(field, "%q is not a duration such as 2160h", d.invalid)
+	if d.invalid {
+		bad(field, "%q is not a duration such as 2160h", d.text)
 	}
 }
 

@@ -54,6 +54,7 @@ func TestParseConfigErrorsNameTheField(t *testing.T) {
 		{"half a certificate", "tls: {certFile: /tls.crt}", "tls"},
 		{"bad duration", "retention: {maxAge: ninety}", `retention.maxAge: "ninety" is not a duration`},
 		{"days are not a duration", "retention: {maxAge: 90d}", `retention.maxAge: "90d" is not a duration`},
+		{"an empty duration", `retention: {maxAge: ""}`, `retention.maxAge: "" is not a duration`},
 		{"no keys", `keysDir: ""`, "keysDir"},
 		{"unknown default language", "defaultLanguage: fr", "defaultLanguage"},
 		{"unknown language", `languages: [{lang: fr, question: "Recommanderiez-vous Acme ?"}]`, "languages[0].lang"},
