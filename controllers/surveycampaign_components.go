@@ -115,7 +115,9 @@ func stallAndRecheck(reason, format string, args ...any) *stalledError {
 
 // walk runs the components in order until one fails. A stall is recorded in
 // the observation and ends the pass without an error; any other error is
-// returned, named by the component, for a retry with backoff.
+// returned, named by the component, for a retry with backoff. A component
+// whose stall leaves the rest of the campaign working (obs.stallAfter)
+// lets the pass go on, and the stall is the pass's conclusion at its end.
 func (r *SurveyCampaignReconciler) walk(ctx context.Context, p *campaignPass) error {
 	for _, comp := range campaignComponents {
 		err := comp.reconcile(ctx, r, p)
@@ -128,5 +130,6 @@ func (r *SurveyCampaignReconciler) walk(ctx context.Context, p *campaignPass) er
 			return fmt.Errorf("%s: %w", comp.name, err)
 		}
 	}
+	p.obs.stall = p.obs.stallAfter
 	return nil
 }

@@ -1001,4 +1001,18 @@ func TestVolumeThatCannotGrowStallsAndKeepsTheCollector(t *testing.T) {
 	if got := condition(c, privacyv1alpha1.ConditionCollectorAvailable); got == nil || got.Status != available.Status || got.Message != available.Message {
 		t.Errorf("CollectorAvailable %+v, want it as it was: %+v", got, available)
 	}
+
+	// The rest of the campaign still works: a pause (a breach's
+	// containment would be the same) scales the collector to zero.
+	update(t, c, func() { c.Spec.Paused = ptr.To(true) })
+	eventually(t, "the collector scaled to zero while the volume stalls", func() error {
+		d := &appsv1.Deployment{}
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 0 {
+			return fmt.Errorf("replicas %v", d.Spec.Replicas)
+		}
+		return nil
+	})
 }

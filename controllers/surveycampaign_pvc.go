@@ -42,9 +42,12 @@ func reconcilePVC(ctx context.Context, r *SurveyCampaignReconciler, p *campaignP
 		// The cluster refuses to grow the claim (not bound yet, or its
 		// storage class cannot expand): retrying changes nothing until a
 		// person does. Looked at again every minute: no watch reports a
-		// storage class's change.
-		return stallAndRecheck(ReasonVolumeNotExpandable, "spec.storage.embedded.size asks for %s, but PersistentVolumeClaim %s cannot grow from %s: %v",
+		// storage class's change. The rest of the pass goes on: a
+		// breach's pause, an erasure's admin-only run and a key rotation
+		// must not wait for a volume.
+		p.obs.stallAfter = stallAndRecheck(ReasonVolumeNotExpandable, "spec.storage.embedded.size asks for %s, but PersistentVolumeClaim %s cannot grow from %s: %v",
 			size.String(), pvc.Name, had.String(), apiMessage(err))
+		return nil
 	}
 	return err
 }

@@ -28,6 +28,10 @@ type observed struct {
 	// failed, when set, is the error a component returned: the pass
 	// stopped there and is retried, and saw only part of the campaign.
 	failed error
+	// stallAfter is a stall that lets the pass go on (a volume that cannot
+	// grow: the collector, its pause and its keys still need the rest); it
+	// becomes the pass's stall at its end.
+	stallAfter *stalledError
 	// changed lists the children this pass created or updated;
 	// changedBy the same by operation (created, updated).
 	changed   []string
