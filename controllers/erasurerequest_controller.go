@@ -100,23 +100,19 @@ const (
 // whose retry is due, and publishes phase, deadlines and conditions.
 func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	er := &privacyv1alpha1.ErasureRequest{}
-	if err := r.Get(ctx, req.NamespacedName, er); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.Metrics.forget(req.NamespacedName)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	if er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted {
+	err := r.Get(ctx, req.NamespacedName, er)
+	if err == nil && er.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted {
 		// A request still to carry out is read from the API server: a
 		// pass that published receipts while it ran is followed at once by
 		// another, which the cache may show the mid-pass status, and which
 		// would ask a slow collector again and complete the request twice.
-		if err := r.APIReader.Get(ctx, req.NamespacedName, er); err != nil {
-			if apierrors.IsNotFound(err) {
-				r.Metrics.forget(req.NamespacedName)
-			}
-			return ctrl.Result{}, client.IgnoreNotFound(err)
+		err = r.APIReader.Get(ctx, req.NamespacedName, er)
+	}
+	if err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.forget(req.NamespacedName)
 		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
 	hadResults := len(er.Status.Results) > 0

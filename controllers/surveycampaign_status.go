@@ -224,6 +224,12 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 func setEncryptionEnforced(c *privacyv1alpha1.SurveyCampaign, obs observed) {
 	keys := childNames(c).keys
 	st := obs.stats
+	// What the collector reported stays; the key Secret's deletion, which
+	// the operator found itself, is over once the pass read the Secret.
+	reported := keyAlarm(c)
+	if reported != nil && strings.HasPrefix(reported.Message, keySecretGone(keys)) {
+		reported = nil
+	}
 	switch {
 	case obs.activeKeyID == "":
 		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonProgressing, "the key Secret is not ready")
@@ -233,7 +239,7 @@ func setEncryptionEnforced(c *privacyv1alpha1.SurveyCampaign, obs observed) {
 		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonHMACKeyRejected, fmt.Sprintf(
 			"the hmac key in Secret %s changed while stored responses carry pseudonyms made with the previous one; "+
 				"the collector keeps using the previous key; restore it", keys))
-	case st == nil && keyAlarm(c) != nil && !strings.HasPrefix(keyAlarm(c).Message, keySecretGone(keys)):
+	case st == nil && reported != nil:
 		// Keep it as it was.
 	case st != nil && st.ActiveKeyID != obs.activeKeyID:
 		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonProgressing,

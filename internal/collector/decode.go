@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -193,35 +194,24 @@ func validText(raw []byte) bool {
 	if !utf8.Valid(raw) {
 		return false
 	}
-	for i := bytes.IndexByte(raw, '\\'); i >= 0 && i+1 < len(raw); {
-		switch {
-		case raw[i+1] != 'u':
-			i += 2 // \" \\ \n ...: never the start of another escape
-		case i+6 > len(raw):
-			return true // not JSON: the decoder refuses it
-		default:
-			switch r := hex4(raw[i+2 : i+6]); {
-			case r >= 0xd800 && r < 0xdc00: // a high surrogate: a low one must follow
-				if i+12 > len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' {
-					return false
-				}
-				if lo := hex4(raw[i+8 : i+12]); lo < 0xdc00 || lo > 0xdfff {
-					return false
-				}
-				i += 12
-			case r >= 0xdc00 && r <= 0xdfff: // a low surrogate alone
-				return false
-			default:
-				i += 6
-			}
-		}
-		next := bytes.IndexByte(raw[min(i, len(raw)):], '\\')
-		if next < 0 {
+	for i := 0; ; {
+		j := bytes.IndexByte(raw[i:], '\\')
+		if j < 0 || i+j+1 >= len(raw) {
 			return true
 		}
-		i += next
+		i += j
+		switch {
+		case raw[i+1] != 'u' || i+6 > len(raw):
+			i += 2 // \" \\ \n ...: the escaped character starts no escape (a short \u is not JSON)
+		case !utf16.IsSurrogate(hex4(raw[i+2 : i+6])):
+			i += 6
+		case i+12 > len(raw) || raw[i+6] != '\\' || raw[i+7] != 'u' ||
+			utf16.DecodeRune(hex4(raw[i+2:i+6]), hex4(raw[i+8:i+12])) == utf8.RuneError:
+			return false // a surrogate that is not half of a pair
+		default:
+			i += 12
+		}
 	}
-	return true
 }
 
 // hex4 is the value of four hexadecimal digits, -1 when they are not.
