@@ -7,15 +7,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -42,6 +46,15 @@ type fakeCollector struct {
 
 func startFakeCollector(t *testing.T, ns string, st *collectorapi.Stats) *fakeCollector {
 	t.Helper()
+	f, addr := serveFakeCollector(t, ns, st)
+	collectors.Dial(ns+"/checkout-nps", addr)
+	return f
+}
+
+// serveFakeCollector starts a fakeCollector on loopback and returns its
+// address, which the operator is not told of.
+func serveFakeCollector(t *testing.T, ns string, st *collectorapi.Stats) (*fakeCollector, string) {
+	t.Helper()
 	secret := &corev1.Secret{}
 	eventually(t, "TLS Secret", func() error { return get(ns, "checkout-nps-tls", secret) })
 	cert, err := tls.X509KeyPair(secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey])
@@ -54,8 +67,7 @@ func startFakeCollector(t *testing.T, ns string, st *collectorapi.Stats) *fakeCo
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	collectors.Dial(ns+"/checkout-nps", srv.Listener.Addr().String())
-	return f
+	return f, srv.Listener.Addr().String()
 }
 
 func (f *fakeCollector) serve(w http.ResponseWriter, r *http.Request) {
@@ -237,6 +249,74 @@ func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
 	if len(f.callers) != 1 || !f.callers["operator"] {
 		t.Errorf("%s headers %v, want only \"operator\"", adminclient.CallerHeader, f.callers)
 	}
+}
+
+// TestUnreadyCollectorIsAskedWhy: a collector whose key file is gone
+// fails its readiness probe, so its pod is no endpoint of its Service and
+// the Deployment has no available replica; the operator asks that pod
+// directly, at the address the Service's EndpointSlice lists as not
+// ready, and the campaign says which key to restore rather than only that
+// the collector is unavailable.
+func TestUnreadyCollectorIsAskedWhy(t *testing.T) {
+	ns := namespace(t)
+	create(t, keySecret(ns, bytes.Repeat([]byte{0xab}, 32), "k1"), policy(ns), campaign(ns))
+	_, addr := serveFakeCollector(t, ns, &collectorapi.Stats{ActiveKeyID: "k1", MissingKeyIDs: []string{"k1"}})
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	portNumber, err := strconv.ParseInt(port, 10, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(t, &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-nps-collector-x7k2p", Namespace: ns, Labels: map[string]string{
+			discoveryv1.LabelServiceName: "checkout-nps-collector", discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io",
+		}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		// podNetwork routes 192.0.2.7 to the fake collector's loopback address.
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"192.0.2.7"}, Conditions: discoveryv1.EndpointConditions{
+			Ready: ptr.To(false), Serving: ptr.To(false), Terminating: ptr.To(false),
+		}}},
+		Ports: []discoveryv1.EndpointPort{
+			{Name: ptr.To("public"), Port: ptr.To[int32](1), Protocol: ptr.To(corev1.ProtocolTCP)},
+			{Name: ptr.To("admin"), Port: ptr.To(int32(portNumber)), Protocol: ptr.To(corev1.ProtocolTCP)},
+		},
+	})
+
+	want := "data key k1 is missing from Secret checkout-nps-keys while stored responses are sealed by it; restore it from backup"
+	c := &privacyv1alpha1.SurveyCampaign{}
+	eventually(t, "KeyMissing read from the pod that is not ready", func() error {
+		markUnready(t, ns)
+		poke(t, ns)
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if err := hasCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, metav1.ConditionFalse, privacyv1alpha1.ReasonKeyMissing, want); err != nil {
+			return err
+		}
+		if err := hasCondition(c, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonKeyMissing, want); err != nil {
+			return err
+		}
+		return hasCondition(c, privacyv1alpha1.ConditionCollectorAvailable, metav1.ConditionFalse, privacyv1alpha1.ReasonCollectorUnavailable, "0 available replicas")
+	})
+	if got := kstatusOf(t, c); got != status.FailedStatus {
+		t.Errorf("kstatus %s with a key missing, want Failed", got)
+	}
+}
+
+// markUnready gives the collector Deployment one replica that is not
+// ready, as a pod failing its readiness probe leaves it.
+func markUnready(t *testing.T, ns string) {
+	t.Helper()
+	eventually(t, "Deployment marked unready", func() error {
+		d := &appsv1.Deployment{}
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, UpdatedReplicas: 1, UnavailableReplicas: 1}
+		return k8s.Status().Update(context.Background(), d)
+	})
 }
 
 // TestKeySecretIsNeverMadeAgain: a key Secret deleted after its keys were

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,7 +54,7 @@ var (
 	// the children the cache keeps slim.
 	passes, apiReads perNamespace
 	fakeClock        = clocktesting.NewFakeClock(time.Now())
-	collectors       = adminclient.New(nil, 5*time.Second)
+	collectors       = adminclient.New(nil, 5*time.Second, adminclient.WithDialContext(podNetwork))
 	metrics          = controllers.NewCampaignMetrics(fakeClock)
 	// breachClock runs with real time, three hours behind it: a deadline
 	// long past by the machine's clock is still ahead by the reconciler's.
@@ -144,6 +145,19 @@ func (p *perNamespace) get(ns string) int64 {
 		return n.(*atomic.Int64).Load()
 	}
 	return 0
+}
+
+// podNetwork stands in for the cluster's pod network: an address in
+// 192.0.2.0/24 (TEST-NET-1, routed nowhere), which a test's EndpointSlice
+// lists for a collector pod (the API server refuses loopback addresses
+// there), is dialled on loopback at the same port. Every other address is
+// dialled as it is.
+func podNetwork(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if host, port, err := net.SplitHostPort(addr); err == nil && strings.HasPrefix(host, "192.0.2.") {
+		return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+	}
+	return d.DialContext(ctx, network, addr)
 }
 
 // countingReader counts the reconciler's reads from the API server of the

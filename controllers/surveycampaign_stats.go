@@ -2,19 +2,33 @@ package controllers
 
 import (
 	"context"
+	"net"
+	"slices"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 	"github.com/surveyguard/surveyguard/internal/adminclient"
 )
+
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
 
 // readStats is the collector figures component: it asks the collector's
 // admin API for its figures (NPS, storage, keys, the last purge) when the
 // collector has a replica to answer, over TLS checked against the CA of the
 // TLS component, with the admin token. A collector that does not answer is
 // no error: status says so.
+//
+// A collector pod that runs but is not ready (a key file gone, the store
+// not answering) is no endpoint of its Service, yet it is the one that can
+// say why: when the Deployment has no available replica, one such pod is
+// asked directly, at the address its Service's EndpointSlice gives, the
+// certificate still checked against the Service's name. Its failure to
+// answer changes nothing: the collector is not available either way.
 func readStats(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	c, obs := p.c, p.obs
 	t := adminclient.Target{Campaign: c.Namespace + "/" + c.Name, URL: adminURL(c), CA: p.caCert, Token: p.token}
@@ -23,7 +37,24 @@ func readStats(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass
 		return nil //nolint:nilerr // no Deployment yet: nothing to ask
 	}
 	// A paused collector is asked only while it runs admin-only.
-	if ok, _ := deploymentAvailable(d); !ok || (obs.paused && !runsAdminOnly(d)) {
+	if obs.paused && !runsAdminOnly(d) {
+		return nil
+	}
+	if ok, _ := deploymentAvailable(d); !ok {
+		if !runsUnready(d) {
+			return nil
+		}
+		addr, err := unreadyCollector(ctx, r, c)
+		if err != nil || addr == "" {
+			return nil //nolint:nilerr // no pod to ask: the collector is not available, as status says
+		}
+		t.Addr = addr
+		st, err := r.Collectors.Stats(ctx, t)
+		if err != nil {
+			log.FromContext(ctx).V(1).Info("asking a collector pod that is not ready failed", "error", err.Error())
+			return nil
+		}
+		obs.stats = st
 		return nil
 	}
 	st, err := r.Collectors.Stats(ctx, t)
@@ -34,4 +65,64 @@ func readStats(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass
 	}
 	obs.stats = st
 	return nil
+}
+
+// runsUnready says whether the Deployment, rolled out, has pods of which
+// none is available: running but failing its readiness probe, or not
+// running at all.
+func runsUnready(d *appsv1.Deployment) bool {
+	return d.Status.ObservedGeneration >= d.Generation && d.Status.Replicas > 0 && d.Status.AvailableReplicas == 0
+}
+
+// unreadyCollector is the admin address ("ip:port") of one collector pod
+// that is not terminating, read from the EndpointSlices the cluster keeps
+// for the campaign's Service (not-ready pods are listed in them, marked
+// so), or "" when there is none. Only the EndpointSlice controller's slices
+// count. They are read from the API server: this is asked only while the
+// collector is unavailable, and a cache would watch every slice of the
+// cluster.
+func unreadyCollector(ctx context.Context, r *SurveyCampaignReconciler, c *privacyv1alpha1.SurveyCampaign) (string, error) {
+	list := &discoveryv1.EndpointSliceList{}
+	if err := r.APIReader.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels{
+		discoveryv1.LabelServiceName: childNames(c).collector,
+		discoveryv1.LabelManagedBy:   endpointSliceController,
+	}); err != nil {
+		return "", err
+	}
+	return pickEndpoint(list.Items), nil
+}
+
+// endpointSliceController is the LabelManagedBy value of the slices the
+// cluster's EndpointSlice controller keeps for a Service's selector.
+const endpointSliceController = "endpointslice-controller.k8s.io"
+
+// pickEndpoint is the admin address of an endpoint that is not
+// terminating, the first in string order so that each pass asks the same
+// pod; "" when there is none.
+func pickEndpoint(items []discoveryv1.EndpointSlice) string {
+	var addrs []string
+	for _, s := range items {
+		if s.AddressType != discoveryv1.AddressTypeIPv4 && s.AddressType != discoveryv1.AddressTypeIPv6 {
+			continue
+		}
+		var port int32
+		for _, p := range s.Ports {
+			if p.Name != nil && *p.Name == "admin" && p.Port != nil {
+				port = *p.Port
+			}
+		}
+		if port == 0 {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			if (e.Conditions.Terminating != nil && *e.Conditions.Terminating) || len(e.Addresses) == 0 {
+				continue
+			}
+			addrs = append(addrs, net.JoinHostPort(e.Addresses[0], strconv.Itoa(int(port))))
+		}
+	}
+	if len(addrs) == 0 {
+		return ""
+	}
+	return slices.Min(addrs)
 }

@@ -37,6 +37,11 @@ type Target struct {
 	CA []byte
 	// Token is the admin bearer token.
 	Token string
+	// Addr, when set, is the host:port connected to instead of URL's host:
+	// one collector pod, reached past its Service (a pod that is not ready
+	// is no endpoint of it). TLS is still checked against URL's host. A
+	// Dial override of the campaign wins over it.
+	Addr string
 }
 
 // CallerHeader names, on every request, who calls the admin API: the
@@ -55,6 +60,14 @@ func WithCaller(caller string) Option {
 	return func(c *Client) { c.caller = caller }
 }
 
+// WithDialContext makes the client open its connections with dial, the
+// address already chosen (a Dial override, a Target's Addr or the URL's
+// host); a net.Dialer with a 5 s timeout by default. Tests route the
+// cluster's pod addresses with it.
+func WithDialContext(dial func(ctx context.Context, network, addr string) (net.Conn, error)) Option {
+	return func(c *Client) { c.dialContext = dial }
+}
+
 // Client calls collectors. The zero value is not usable; use New.
 type Client struct {
 	// caller is sent in CallerHeader.
@@ -66,6 +79,8 @@ type Client struct {
 	timeout time.Duration
 	// long bounds a purge or an erasure (WithLongCallTimeout).
 	long time.Duration
+	// dialContext opens connections (WithDialContext).
+	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	mu         sync.Mutex
 	transports map[string]*http.Transport // by campaign + CA
@@ -94,7 +109,8 @@ func New(dial map[string]string, timeout time.Duration, opts ...Option) *Client 
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	c := &Client{caller: CallerOperator, dial: dial, timeout: timeout, long: LongCallTimeout, transports: map[string]*http.Transport{}}
+	c := &Client{caller: CallerOperator, dial: dial, timeout: timeout, long: LongCallTimeout, transports: map[string]*http.Transport{},
+		dialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
 	for _, o := range opts {
 		o(c)
 	}
@@ -129,7 +145,7 @@ func ParseDialOverrides(entries []string) (map[string]string, error) {
 }
 
 func (c *Client) transport(t Target) (*http.Transport, error) {
-	key := t.Campaign + "\x00" + string(t.CA)
+	key := t.Campaign + "\x00" + t.Addr + "\x00" + string(t.CA)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if tr, ok := c.transports[key]; ok {
@@ -147,13 +163,18 @@ func (c *Client) transport(t Target) (*http.Transport, error) {
 		MaxIdleConnsPerHost: 2,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	if addr, ok := c.dial[t.Campaign]; ok { // read under c.mu
-		d := &net.Dialer{Timeout: 5 * time.Second}
+	addr, ok := c.dial[t.Campaign] // read under c.mu
+	if !ok && t.Addr != "" {
+		addr, ok = t.Addr, true
+	}
+	dial := c.dialContext
+	tr.DialContext = dial
+	if ok {
 		tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, network, addr)
+			return dial(ctx, network, addr)
 		}
 	}
-	// Drop transports of an earlier CA of the same campaign.
+	// Drop transports of an earlier CA or address of the same campaign.
 	for k, old := range c.transports {
 		if strings.HasPrefix(k, t.Campaign+"\x00") {
 			old.CloseIdleConnections()

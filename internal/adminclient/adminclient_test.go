@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -218,12 +219,7 @@ func TestStatusErrors(t *testing.T) {
 func TestTransportErrorsAreNotPermanent(t *testing.T) {
 	slow, _ := answering(t, http.StatusOK, `{}`, 10*time.Second)
 	gone, _ := answering(t, http.StatusOK, `{}`, 0)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone.URL = "https://" + l.Addr().String() // nothing answers once closed
-	_ = l.Close()
+	gone.URL = "https://" + closedAddr(t)
 	for name, target := range map[string]adminclient.Target{"timeout": slow, "refused": gone} {
 		t.Run(name, func(t *testing.T) {
 			c := adminclient.New(nil, 200*time.Millisecond, adminclient.WithLongCallTimeout(200*time.Millisecond))
@@ -277,4 +273,54 @@ func TestPurgeAndEraseMayTakeLonger(t *testing.T) {
 	if rc, err := c.Erase(ctx, target, collectorapi.EraseRequest{Email: identifier}); err != nil || rc.Erased != 2 {
 		t.Errorf("an erasure under the client's timeout = %+v, %v; want its receipt", rc, err)
 	}
+}
+
+// A target's Addr reaches one pod past its Service: the connection goes to
+// Addr, the certificate is still checked against the URL's host, and a
+// dial override of the campaign wins over Addr.
+func TestAddrReachesAPodPastItsService(t *testing.T) {
+	ctx := context.Background()
+	target, requests := adminAPI(t)
+	u, err := url.Parse(target.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := closedAddr(t)
+
+	// httptest's certificate names example.com; nothing resolves it here.
+	viaPod := target
+	viaPod.URL = "https://example.com:9443"
+	viaPod.Addr = u.Host
+	c := adminclient.New(nil, 5*time.Second)
+	if _, err := c.Stats(ctx, viaPod); err != nil {
+		t.Fatalf("stats through Addr: %v", err)
+	}
+
+	wrongName := viaPod
+	wrongName.URL = "https://checkout-nps-collector.shop.svc:9443"
+	if _, err := c.Stats(ctx, wrongName); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a pod whose certificate does not name the URL's host: got %v, want a certificate error", err)
+	}
+
+	overridden := viaPod
+	overridden.Addr = closed
+	c = adminclient.New(map[string]string{target.Campaign: u.Host}, 5*time.Second)
+	if _, err := c.Stats(ctx, overridden); err != nil {
+		t.Errorf("the dial override should win over Addr: %v", err)
+	}
+	if n := len(requests()); n != 2 {
+		t.Errorf("%d requests reached the collector, want 2", n)
+	}
+}
+
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
 }
