@@ -160,6 +160,26 @@ func TestHelmToggles(t *testing.T) {
 				t.Errorf("the ServiceMonitor's endpoint has honorLabels %v, want true", endpoint["honorLabels"])
 			}
 		}},
+		// The manager's certificate is self-signed: by default the scrape
+		// does not verify it; a tlsConfig given replaces that whole, so a
+		// CA given is checked (docs/getting-started.md).
+		{"serviceMonitor's default tlsConfig", []string{"metrics.serviceMonitor.enabled=true"}, func(t *testing.T, objs objects) {
+			sm := objs.get(t, "ServiceMonitor/"+releaseNS+"/"+fullname)
+			tls := nested(t, sm, "spec", "endpoints").([]any)[0].(map[string]any)["tlsConfig"]
+			if want := map[string]any{"insecureSkipVerify": true}; !reflect.DeepEqual(tls, want) {
+				t.Errorf("tlsConfig %v, want %v", tls, want)
+			}
+		}},
+		{"serviceMonitor's tlsConfig given", []string{"metrics.serviceMonitor.enabled=true",
+			"metrics.serviceMonitor.tlsConfig.caFile=/etc/prometheus/ca.crt", "metrics.serviceMonitor.tlsConfig.serverName=surveyguard-metrics.surveyguard-system.svc",
+		}, func(t *testing.T, objs objects) {
+			sm := objs.get(t, "ServiceMonitor/"+releaseNS+"/"+fullname)
+			tls := nested(t, sm, "spec", "endpoints").([]any)[0].(map[string]any)["tlsConfig"]
+			want := map[string]any{"caFile": "/etc/prometheus/ca.crt", "serverName": "surveyguard-metrics.surveyguard-system.svc"}
+			if !reflect.DeepEqual(tls, want) {
+				t.Errorf("tlsConfig %v, want %v: the certificate must be checked", tls, want)
+			}
+		}},
 		{"prometheusRule", []string{"prometheusRule.enabled=true", "prometheusRule.labels.release=kube-prometheus-stack"}, func(t *testing.T, objs objects) {
 			rule := objs.get(t, "PrometheusRule/"+releaseNS+"/"+fullname)
 			if rule.GetLabels()["release"] != "kube-prometheus-stack" {
