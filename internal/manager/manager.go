@@ -204,7 +204,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "",
 		"Namespace of the leader-election Lease; the pod's namespace when empty.")
 	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second,
-		"How long a leader's Lease is valid without renewal: a standby takes over this long (plus up to two retry periods) after the leader dies.")
+		"How long a leader's Lease is valid without renewal: a standby takes over this long after the leader dies, plus up to 4.4 retry periods (it looks at the Lease every 1 to 2.2 of them).")
 	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second,
 		"How long the leader retries renewing its Lease before it stops leading; less than --leader-elect-lease-duration.")
 	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", 2*time.Second,
