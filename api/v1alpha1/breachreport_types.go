@@ -60,6 +60,7 @@ type DeadlineState string
 // +kubebuilder:validation:XValidation:rule="!has(self.notifications) || self.notifications.all(n, n.at >= self.detectedAt)",message="a notification may not precede detectedAt",fieldPath=".notifications"
 // +kubebuilder:validation:XValidation:rule="!has(self.notifications) || self.notifications.all(n, has(self.jurisdictions) && n.regime in self.jurisdictions)",message="a notification's regime must be listed in spec.jurisdictions",fieldPath=".notifications"
 // +kubebuilder:validation:XValidation:rule="!has(self.extensions) || self.extensions.all(e, has(self.jurisdictions) && e.regime in self.jurisdictions)",message="an extension's regime must be listed in spec.jurisdictions",fieldPath=".extensions"
+// +kubebuilder:validation:XValidation:rule="!has(self.affectedResidents) || self.affectedResidents.all(a, has(self.jurisdictions) && a.regime in self.jurisdictions)",message="an affectedResidents regime must be listed in spec.jurisdictions",fieldPath=".affectedResidents"
 // +kubebuilder:validation:XValidation:rule="!has(self.resolvedAt) || self.resolvedAt >= self.detectedAt",message="resolvedAt may not precede detectedAt",fieldPath=".resolvedAt"
 // +kubebuilder:validation:XValidation:rule="!has(self.extensions) || self.extensions.all(e, e.until >= self.detectedAt)",message="an extension's until may not precede detectedAt",fieldPath=".extensions"
 // +kubebuilder:validation:XValidation:rule="!has(self.lawfulDelay) || !has(self.lawfulDelay.from) || self.lawfulDelay.from >= self.detectedAt",message="lawfulDelay.from may not precede detectedAt",fieldPath=".lawfulDelay.from"
@@ -115,7 +116,7 @@ type BreachReportSpec struct {
 	// affectedResidents is the number of people affected under a regime, for
 	// the duties that depend on it (California's Attorney General above 500,
 	// HIPAA's Secretary at 500). A duty whose threshold has no count here is
-	// assumed to apply.
+	// assumed to apply. Each regime must be listed in jurisdictions.
 	// +optional
 	// +listType=map
 	// +listMapKey=regime

@@ -34,12 +34,13 @@ type RetentionPolicySpec struct {
 	Action RetentionAction `json:"action,omitempty"`
 
 	// schedule is when purges run, in cron syntax ("0 3 * * *") or a macro
-	// (@hourly, @daily, @weekly, @monthly, @yearly). Defaults to @daily.
+	// (@hourly, @daily or its alias @midnight, @weekly, @monthly, @yearly or
+	// its alias @annually). Defaults to @daily.
 	// +optional
 	// +default="@daily"
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
-	// +kubebuilder:validation:XValidation:rule="self.matches('^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^ ]+( +[^ ]+){4})$')",message="schedule must be five cron fields (minute hour day-of-month month day-of-week) or one of @hourly, @daily, @weekly, @monthly, @yearly"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^ ]+( +[^ ]+){4})$')",message="schedule must be five cron fields (minute hour day-of-month month day-of-week) or one of @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually"
 	Schedule string `json:"schedule,omitempty"`
 
 	// legalHold stops every purge while true, for example during litigation.

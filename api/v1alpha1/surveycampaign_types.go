@@ -137,7 +137,8 @@ type LanguageSpec struct {
 // +kubebuilder:validation:XValidation:rule="(has(self.required) && !self.required) || has(self.noticeVersion)",message="noticeVersion is required when consent.required is true",fieldPath=".noticeVersion"
 type ConsentSpec struct {
 	// required makes the collector refuse a response that does not carry consent
-	// to the current notice version. Defaults to true.
+	// to the current notice version. Defaults to true; false only with a
+	// lawfulBasis other than Consent (LegitimateInterest or Contract).
 	// +optional
 	// +default=true
 	Required *bool `json:"required,omitempty"`
@@ -158,7 +159,7 @@ type ConsentSpec struct {
 	Purpose string `json:"purpose,omitempty"`
 
 	// lawfulBasis is the legal ground for processing: Consent, LegitimateInterest
-	// or Contract. Defaults to Consent.
+	// or Contract. Defaults to Consent, which needs required true.
 	// +optional
 	// +default="Consent"
 	LawfulBasis LawfulBasis `json:"lawfulBasis,omitempty"`
@@ -290,13 +291,13 @@ type StorageSpec struct {
 }
 
 // EmbeddedStorage is an SQLite database on a PersistentVolumeClaim.
-// +kubebuilder:validation:XValidation:rule="!has(oldSelf.size) || !has(self.size) || quantity(self.size).compareTo(quantity(oldSelf.size)) >= 0",message="storage.embedded.size cannot shrink: a PersistentVolumeClaim can only grow",fieldPath=".size"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.size) || !has(self.size) || quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0",message="storage.embedded.size cannot shrink: a PersistentVolumeClaim can only grow",fieldPath=".size"
 type EmbeddedStorage struct {
 	// size is the capacity of the PersistentVolumeClaim, between 64Mi and 1Ti.
 	// Defaults to 1Gi. It can grow but not shrink.
 	// +optional
 	// +default="1Gi"
-	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity('64Mi')) >= 0 && quantity(self).compareTo(quantity('1Ti')) <= 0",message="size must be between 64Mi and 1Ti"
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('64Mi')) >= 0 && quantity(string(self)).compareTo(quantity('1Ti')) <= 0",message="size must be between 64Mi and 1Ti"
 	Size *resource.Quantity `json:"size,omitempty"`
 
 	// storageClassName is the StorageClass of the PersistentVolumeClaim; the

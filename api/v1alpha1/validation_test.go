@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -197,6 +198,10 @@ var invalidCases = []struct {
 		`{"spec":{"notifications":[{"regime":"GDPR","duty":"Authority","at":"2026-11-21T10:00:00Z"},{"regime":"GDPR","duty":"Authority","at":"2026-11-22T10:00:00Z"}]}}`, "spec.notifications[1]"},
 	{"an extension the law does not allow", validBreach,
 		`{"spec":{"extensions":[{"regime":"GDPR","duty":"Authority","until":"2026-11-30T10:00:00Z"}]}}`, "the law allows no extension"},
+	{"residents counted for an unlisted regime", validBreach,
+		`{"spec":{"affectedResidents":[{"regime":"HIPAA","count":600}]}}`, "an affectedResidents regime must be listed in spec.jurisdictions"},
+	{"consent not required under the default basis", validCampaign, `{"spec":{"consent":{"required":false}}}`, "spec.consent.required"},
+	{"embedded volume too small, in bytes", validCampaign, `{"spec":{"storage":{"embedded":{"size":1048576}}}}`, "size must be between 64Mi and 1Ti"},
 	{"a lawful delay without a reason", validBreach, `{"spec":{"lawfulDelay":{"until":"2026-11-30T10:00:00Z"}}}`, "spec.lawfulDelay.reason"},
 	{"a lawful delay that ends before it begins", validBreach,
 		`{"spec":{"lawfulDelay":{"reason":"FBI request","from":"2026-11-25T10:00:00Z","until":"2026-11-24T10:00:00Z"}}}`, "spec.lawfulDelay.until"},
@@ -318,6 +323,7 @@ var invalidUpdates = []struct {
 }{
 	{"switch storage backend", validCampaign, `{"spec":{"storage":{"embedded":null,"postgres":{"secretRef":{"name":"pg"}}}}}`, "spec.storage"},
 	{"shrink embedded volume", validCampaign, `{"spec":{"storage":{"embedded":{"size":"512Mi"}}}}`, "spec.storage.embedded.size"},
+	{"shrink embedded volume, in bytes", validCampaign, `{"spec":{"storage":{"embedded":{"size":536870912}}}}`, "storage.embedded.size cannot shrink"},
 	{"change an erasure request's subject", validErasure, `{"spec":{"subject":{"customerID":"C-9999"}}}`, "spec.subject"},
 	{"change an erasure request's regime", validErasure, `{"spec":{"regime":"GDPR"}}`, "spec.regime"},
 	{"add a selector to an erasure request", validErasure, `{"spec":{"campaignSelector":{"matchLabels":{"team":"checkout"}}}}`, "spec.campaignSelector"},
@@ -367,6 +373,13 @@ func TestValidUpdatesAreAccepted(t *testing.T) {
 	grown.SetResourceVersion(obj.GetResourceVersion())
 	if err := k8s.Update(ctx, grown); err != nil {
 		t.Fatalf("growing the volume and pausing must be allowed: %v", err)
+	}
+	// A Quantity may be written as a number of bytes, as a PVC's may.
+	inBytes := object(t, validCampaign, `{"spec":{"storage":{"embedded":{"size":4294967296}},"paused":true}}`)
+	inBytes.SetName("grow")
+	inBytes.SetResourceVersion(grown.GetResourceVersion())
+	if err := k8s.Update(ctx, inBytes); err != nil {
+		t.Fatalf("growing the volume to 4Gi written in bytes must be allowed: %v", err)
 	}
 }
 
@@ -688,4 +701,67 @@ func deref[T any](p *T) any {
 		return nil
 	}
 	return *p
+}
+
+// TestScheduleMacrosAreAccepted: every macro the docs list, aliases
+// included, as a CronJob takes them.
+func TestScheduleMacrosAreAccepted(t *testing.T) {
+	ctx := context.Background()
+	for _, macro := range []string{"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"} {
+		obj := object(t, validPolicy, `{"spec":{"schedule":"`+macro+`"}}`)
+		obj.SetName("macro-" + strings.TrimPrefix(macro, "@"))
+		if err := k8s.Create(ctx, obj, client.DryRunAll); err != nil {
+			t.Errorf("schedule %s: %v", macro, err)
+		}
+	}
+}
+
+// TestDocExamplesApplyServerSide: every whole surveyguard object the README
+// and docs/ show in a yaml block is accepted by server-side apply, which
+// Flux and Argo CD use (and which, unlike a client-side apply, sends a
+// field written null to the API server's validation).
+func TestDocExamplesApplyServerSide(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, filepath.Join(testenv.RepoRoot(), "README.md"))
+	block := regexp.MustCompile("(?s)```yaml\n(.*?)```")
+	examples := 0
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range block.FindAllSubmatch(data, -1) {
+			for i, doc := range strings.Split(string(m[1]), "\n---\n") {
+				if !strings.Contains(doc, "apiVersion: privacy.surveyguard.io/") || !strings.Contains(doc, "\nspec:") {
+					continue
+				}
+				examples++
+				name := fmt.Sprintf("%s:%d", filepath.Base(file), examples)
+				// Into the test's namespace, whatever the example names;
+				// a field written null stays null.
+				obj := &unstructured.Unstructured{}
+				if err := yaml.Unmarshal([]byte(doc), &obj.Object); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				obj.SetNamespace(testNamespace(t))
+				body, err := json.Marshal(obj.Object)
+				if err != nil {
+					t.Fatal(err)
+				}
+				path := filepath.Join(t.TempDir(), fmt.Sprintf("example-%d-%d.json", examples, i))
+				if err := os.WriteFile(path, body, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				if out, err := env.Kubectl("apply", "--server-side", "--dry-run=server", "-f", path); err != nil {
+					t.Errorf("%s, example refused:\n%s\n%v", name, doc, out)
+				}
+			}
+		}
+	}
+	if examples < 4 {
+		t.Fatalf("%d examples found in the docs; the README alone shows one of each kind", examples)
+	}
 }
