@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -237,5 +238,34 @@ func BenchmarkCollectorConfig(b *testing.B) {
 		if _, err := collectorConfig(c, policy); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDeploymentStrategy: a PostgreSQL collector rolls its pods, but its
+// switch to admin-only stops every pod taking responses first; an SQLite
+// collector (one writer) always does.
+func TestDeploymentStrategy(t *testing.T) {
+	pg := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "ns"}}
+	pg.Spec.Storage.Postgres = &privacyv1alpha1.PostgresStorage{SecretRef: privacyv1alpha1.SecretKeyReference{Name: "pg"}}
+	sqlite := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: "ns"}}
+	sqlite.Spec.Storage.Embedded = &privacyv1alpha1.EmbeddedStorage{}
+	for _, tc := range []struct {
+		name              string
+		c                 *privacyv1alpha1.SurveyCampaign
+		paused, adminOnly bool
+		want              appsv1.DeploymentStrategyType
+	}{
+		{"PostgreSQL serving", pg, false, false, appsv1.RollingUpdateDeploymentStrategyType},
+		{"PostgreSQL paused", pg, true, false, appsv1.RollingUpdateDeploymentStrategyType},
+		{"PostgreSQL admin-only for an erasure", pg, true, true, appsv1.RecreateDeploymentStrategyType},
+		{"SQLite serving", sqlite, false, false, appsv1.RecreateDeploymentStrategyType},
+		{"SQLite admin-only", sqlite, true, true, appsv1.RecreateDeploymentStrategyType},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := desiredDeployment(tc.c, "example.com/sg:1", "sum", tc.paused, tc.adminOnly)
+			if d.Spec.Strategy.Type != tc.want || d.Spec.Strategy.RollingUpdate != nil {
+				t.Errorf("strategy %+v, want %s (rollingUpdate left to the API server)", d.Spec.Strategy, tc.want)
+			}
+		})
 	}
 }

@@ -57,6 +57,13 @@ func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, pau
 		{Name: "tmp", MountPath: "/tmp"},
 	}
 	strategy := appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
+	if adminOnly {
+		// The public port stops before the admin-only pod starts: a
+		// rolling update would keep a pod taking responses until the new
+		// one is available, for good if it never becomes so, while the
+		// campaign already reads paused.
+		strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
+	}
 	if pg := c.Spec.Storage.Postgres; pg != nil {
 		volumes = append(volumes, corev1.Volume{Name: "db", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: pg.SecretRef.Name, DefaultMode: ptr.To[int32](0o400),
