@@ -3,6 +3,7 @@ package controllers
 import (
 	"bytes"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -267,5 +268,29 @@ func TestDeploymentStrategy(t *testing.T) {
 				t.Errorf("strategy %+v, want %s (rollingUpdate left to the API server)", d.Spec.Strategy, tc.want)
 			}
 		})
+	}
+}
+
+func TestDSNPorts(t *testing.T) {
+	for dsn, want := range map[string][]int{
+		"postgres://collector:s3cret@db.shop.svc:5432/nps?sslmode=verify-full": {5432},
+		"postgresql://collector@pgbouncer.db:6432/nps":                         {6432},
+		"postgres://collector@db/nps":                                          {5432},
+		"postgres://db":                                                        {5432},
+		"POSTGRES://u@h1:5433,h2:5434,h3/nps?target_session_attrs=read-write":  {5432, 5433, 5434},
+		"postgres://u:p%40ss@[fd00::7]:25060/nps":                              {25060},
+		"postgres://u:p@[fd00::7]/nps":                                         {5432},
+		"postgres://u@h/nps?port=6543":                                         {6543},
+		"postgres://u:a@b@h:7000/nps":                                          {7000},
+		"host=db.shop.svc port=6432 user=collector dbname=nps":                 {6432},
+		`password='a \' port=1' host=h1,h2 port='5433,5434'`:                   {5433, 5434},
+		"password='port=1' host=db":                                            {5432},
+		"user=collector dbname=nps":                                            {5432},
+		"host=db port=notaport":                                                {5432},
+		"":                                                                     {5432},
+	} {
+		if got := dsnPorts(dsn); !slices.Equal(got, want) {
+			t.Errorf("dsnPorts(%q) = %v, want %v", dsn, got, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -960,11 +961,34 @@ func TestPostgresSecretIsCheckedAndRollsThePods(t *testing.T) {
 		t.Errorf("a PVC for a PostgreSQL campaign: %v", err)
 	}
 
-	secret.Data["dsn"] = []byte("postgres://collector@db-2:5432/nps")
+	egressTo := func(want ...int32) error {
+		np := &networkingv1.NetworkPolicy{}
+		if err := get(ns, "checkout-nps-collector", np); err != nil {
+			return err
+		}
+		var got []int32
+		for _, rule := range np.Spec.Egress {
+			for _, p := range rule.Ports {
+				if p.Port != nil && p.Port.IntVal != 53 {
+					got = append(got, p.Port.IntVal)
+				}
+			}
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("egress to the database's ports %v, want %v", got, want)
+		}
+		return nil
+	}
+	if err := egressTo(5432); err != nil {
+		t.Error(err)
+	}
+
+	// Through PgBouncer, on its port: the pods roll and may reach it.
+	secret.Data["dsn"] = []byte("postgres://collector@pgbouncer.db:6432/nps")
 	if err := k8s.Update(context.Background(), secret); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a new connection string rolls the pods", func() error {
+	eventually(t, "a new connection string rolls the pods and opens its port", func() error {
 		poke(t, ns)
 		if err := get(ns, "checkout-nps-collector", d); err != nil {
 			return err
@@ -972,7 +996,7 @@ func TestPostgresSecretIsCheckedAndRollsThePods(t *testing.T) {
 		if d.Spec.Template.Annotations["privacy.surveyguard.io/config-checksum"] == before {
 			return fmt.Errorf("checksum unchanged")
 		}
-		return nil
+		return egressTo(6432)
 	})
 }
 

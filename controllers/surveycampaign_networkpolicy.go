@@ -2,6 +2,11 @@ package controllers
 
 import (
 	"context"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -19,7 +24,7 @@ import (
 // opens the public port, the admin port only to the operator's namespace and
 // the campaign's retention Jobs, and egress only to DNS (and PostgreSQL).
 func reconcileNetworkPolicy(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
-	want := desiredNetworkPolicy(p.c, r.OperatorNamespace)
+	want := desiredNetworkPolicy(p.c, r.OperatorNamespace, dsnPorts(string(p.dsn)))
 	np := &networkingv1.NetworkPolicy{ObjectMeta: nameOf(want.ObjectMeta)}
 	return r.ensureSlim(ctx, p.c, np, want, p.obs, func() error {
 		if !equality.Semantic.DeepEqual(want.Spec, np.Spec) {
@@ -31,15 +36,19 @@ func reconcileNetworkPolicy(ctx context.Context, r *SurveyCampaignReconciler, p 
 
 // desiredNetworkPolicy opens the public port to all, the admin port to the
 // operator's namespace only, and lets the collector reach DNS and (with
-// PostgreSQL storage) the database port.
-func desiredNetworkPolicy(c *privacyv1alpha1.SurveyCampaign, operatorNamespace string) *networkingv1.NetworkPolicy {
+// PostgreSQL storage) the database's ports, dbPorts.
+func desiredNetworkPolicy(c *privacyv1alpha1.SurveyCampaign, operatorNamespace string, dbPorts []int) *networkingv1.NetworkPolicy {
 	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
 	port := func(p int, proto corev1.Protocol) networkingv1.NetworkPolicyPort {
 		return networkingv1.NetworkPolicyPort{Port: ptr.To(intstr.FromInt(p)), Protocol: &proto}
 	}
 	egress := []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{port(53, udp), port(53, tcp)}}}
 	if c.Spec.Storage.Postgres != nil {
-		egress = append(egress, networkingv1.NetworkPolicyEgressRule{Ports: []networkingv1.NetworkPolicyPort{port(5432, tcp)}})
+		rule := networkingv1.NetworkPolicyEgressRule{}
+		for _, p := range dbPorts {
+			rule.Ports = append(rule.Ports, port(p, tcp))
+		}
+		egress = append(egress, rule)
 	}
 	return &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: childNames(c).collector, Namespace: c.Namespace, Labels: childLabels(c)},
@@ -61,5 +70,116 @@ func desiredNetworkPolicy(c *privacyv1alpha1.SurveyCampaign, operatorNamespace s
 			},
 			Egress: egress,
 		},
+	}
+}
+
+// defaultPostgresPort is the port of a PostgreSQL host that names none.
+const defaultPostgresPort = 5432
+
+// dsnPorts are the TCP ports a PostgreSQL connection string connects to,
+// sorted and each once: those of its hosts in a URL
+// (postgres://u:p@h1:5433,h2/db), of port= in its query or in keyword form
+// (host=h port=6432), and 5432 for a host that names none. A string it
+// cannot read gives 5432: the collector then reports the string's error.
+func dsnPorts(dsn string) []int {
+	var ports []string
+	if rest, ok := cutScheme(dsn); ok {
+		authority, query := rest, ""
+		if i := strings.IndexAny(rest, "/?"); i >= 0 {
+			authority = rest[:i]
+			if q := strings.IndexByte(rest, '?'); q >= 0 {
+				query = rest[q+1:]
+			}
+		}
+		if at := strings.LastIndexByte(authority, '@'); at >= 0 {
+			authority = authority[at+1:]
+		}
+		for _, h := range strings.Split(authority, ",") {
+			ports = append(ports, hostPort(h))
+		}
+		if v, err := url.ParseQuery(query); err == nil && v.Get("port") != "" {
+			ports = strings.Split(v.Get("port"), ",")
+		}
+	} else if v := keywordValue(dsn, "port"); v != "" {
+		ports = strings.Split(v, ",")
+	}
+	set := map[int]bool{}
+	for _, p := range ports {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if p == "" || err != nil || n < 1 || n > 65535 {
+			n = defaultPostgresPort
+		}
+		set[n] = true
+	}
+	if len(set) == 0 {
+		set[defaultPostgresPort] = true
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// cutScheme is dsn after its postgres:// or postgresql:// scheme.
+func cutScheme(dsn string) (string, bool) {
+	for _, scheme := range []string{"postgres://", "postgresql://"} {
+		if len(dsn) >= len(scheme) && strings.EqualFold(dsn[:len(scheme)], scheme) {
+			return dsn[len(scheme):], true
+		}
+	}
+	return "", false
+}
+
+// hostPort is the port of one URL host ("h", "h:6432", "[::1]:6432"), ""
+// when it names none.
+func hostPort(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.Index(h, "]:"); i >= 0 {
+			return h[i+2:]
+		}
+		return ""
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		return h[i+1:]
+	}
+	return ""
+}
+
+// keywordValue is the value of key in a keyword/value connection string
+// (host=h port='6432' dbname=x), "" when absent; single quotes and
+// backslash escapes are read as libpq reads them.
+func keywordValue(dsn, key string) string {
+	s := dsn
+	for {
+		s = strings.TrimLeft(s, " \t\n\r")
+		if s == "" {
+			return ""
+		}
+		eq := strings.IndexByte(s, '=')
+		if eq < 0 {
+			return ""
+		}
+		k := strings.TrimSpace(s[:eq])
+		s = strings.TrimLeft(s[eq+1:], " \t\n\r")
+		var v strings.Builder
+		if strings.HasPrefix(s, "'") {
+			s = s[1:]
+			for s != "" && s[0] != '\'' {
+				if s[0] == '\\' && len(s) > 1 {
+					s = s[1:]
+				}
+				v.WriteByte(s[0])
+				s = s[1:]
+			}
+			s = strings.TrimPrefix(s, "'")
+		} else {
+			for s != "" && !strings.ContainsRune(" \t\n\r", rune(s[0])) {
+				if s[0] == '\\' && len(s) > 1 {
+					s = s[1:]
+				}
+				v.WriteByte(s[0])
+				s = s[1:]
+			}
+		}
+		if k == key {
+			return v.String()
+		}
 	}
 }
