@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -367,6 +368,13 @@ func (r *ErasureRequestReconciler) ask(ctx context.Context, namespace, campaign 
 	}
 	t, err := collectorTarget(ctx, r.Client, c)
 	if err == nil {
+		// A collector whose pods are not ready (a key file gone) is no
+		// endpoint of its Service, yet erases: one of its pods is asked
+		// directly. Otherwise the Service, whose failure says why.
+		d := &appsv1.Deployment{}
+		if r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: childNames(c).collector}, d) == nil {
+			t.Addr, _ = collectorRoute(ctx, r.APIReader, c, d)
+		}
 		a.receipt, err = r.Collectors.Erase(ctx, t, subject)
 	}
 	a.err = err

@@ -39,9 +39,10 @@ type fakeCollector struct {
 	// fail makes the stats answer 503, as a collector restarting does.
 	fail atomic.Bool
 
-	mu      sync.Mutex
-	callers map[string]bool
-	purges  []string // request bodies
+	mu       sync.Mutex
+	callers  map[string]bool
+	purges   []string // request bodies
+	erasures int
 }
 
 func startFakeCollector(t *testing.T, ns string, st *collectorapi.Stats) *fakeCollector {
@@ -89,6 +90,12 @@ func (f *fakeCollector) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(f.stats.Load())
 	case "/admin/v1/purge":
 		_, _ = w.Write([]byte(`{"action":"Delete","purged":0,"digest":"e3b0c44298fc1c149afbf4c8996fb924"}`))
+	case "/admin/v1/erase":
+		f.mu.Lock()
+		f.erasures++
+		f.mu.Unlock()
+		now := time.Now().UTC().Format(time.RFC3339Nano)
+		_, _ = fmt.Fprintf(w, `{"erased":1,"digest":"%064x","startedAt":%q,"finishedAt":%q}`, 7, now, now)
 	default:
 		http.NotFound(w, r)
 	}
@@ -256,11 +263,12 @@ func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
 // the Deployment has no available replica; the operator asks that pod
 // directly, at the address the Service's EndpointSlice lists as not
 // ready, and the campaign says which key to restore rather than only that
-// the collector is unavailable.
+// the collector is unavailable. Erasures and the deletion's purge reach
+// the pod the same way.
 func TestUnreadyCollectorIsAskedWhy(t *testing.T) {
 	ns := namespace(t)
 	create(t, keySecret(ns, bytes.Repeat([]byte{0xab}, 32), "k1"), policy(ns), campaign(ns))
-	_, addr := serveFakeCollector(t, ns, &collectorapi.Stats{ActiveKeyID: "k1", MissingKeyIDs: []string{"k1"}})
+	f, addr := serveFakeCollector(t, ns, &collectorapi.Stats{ActiveKeyID: "k1", MissingKeyIDs: []string{"k1"}})
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -302,6 +310,21 @@ func TestUnreadyCollectorIsAskedWhy(t *testing.T) {
 	})
 	if got := kstatusOf(t, c); got != status.FailedStatus {
 		t.Errorf("kstatus %s with a key missing, want Failed", got)
+	}
+
+	// Erasure needs no data key: the pod erases while the key is missing.
+	create(t, &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "erase-c-42"},
+		Spec:       privacyv1alpha1.ErasureRequestSpec{Subject: privacyv1alpha1.ErasureSubject{CustomerID: "C-42"}},
+	})
+	erasureStatus(t, ns, "erase-c-42", completed)
+
+	// Deleting the campaign purges at the pod too, before the keys go.
+	deleteCampaign(t, ns)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.erasures != 1 || len(f.purges) != 1 {
+		t.Errorf("the pod that is not ready was asked %d erasures and %d purges, want 1 and 1", f.erasures, len(f.purges))
 	}
 }
 

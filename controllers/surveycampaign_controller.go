@@ -214,8 +214,8 @@ func (r *SurveyCampaignReconciler) purgeAll(ctx context.Context, c *privacyv1alp
 	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: n.collector}, d); err != nil {
 		return fmt.Errorf("reading the collector Deployment: %w", err)
 	}
-	if ok, msg := deploymentAvailable(d); !ok {
-		return errors.New(msg)
+	if target.Addr, err = collectorRoute(ctx, r.APIReader, c, d); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, shredTimeout)
 	defer cancel()

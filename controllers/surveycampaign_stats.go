@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -40,31 +42,45 @@ func readStats(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass
 	if obs.paused && !runsAdminOnly(d) {
 		return nil
 	}
-	if ok, _ := deploymentAvailable(d); !ok {
-		if !runsUnready(d) {
-			return nil
-		}
-		addr, err := unreadyCollector(ctx, r, c)
-		if err != nil || addr == "" {
-			return nil //nolint:nilerr // no pod to ask: the collector is not available, as status says
-		}
-		t.Addr = addr
-		st, err := r.Collectors.Stats(ctx, t)
-		if err != nil {
-			log.FromContext(ctx).V(1).Info("asking a collector pod that is not ready failed", "error", err.Error())
-			return nil
-		}
-		obs.stats = st
-		return nil
-	}
-	st, err := r.Collectors.Stats(ctx, t)
+	route, err := collectorRoute(ctx, r.APIReader, c, d)
 	if err != nil {
+		return nil //nolint:nilerr // no pod to ask: the collector is not available, as status says
+	}
+	t.Addr = route
+	st, err := r.Collectors.Stats(ctx, t)
+	switch {
+	case err != nil && route != "":
+		// Not available either way.
+		log.FromContext(ctx).V(1).Info("asking a collector pod that is not ready failed", "error", err.Error())
+	case err != nil:
 		obs.statsErr = err
 		log.FromContext(ctx).V(1).Info("reading the collector's stats failed", "error", err.Error())
-		return nil
+	default:
+		obs.stats = st
 	}
-	obs.stats = st
 	return nil
+}
+
+// collectorRoute is how to reach the collector of Deployment d: through
+// its Service ("") when it has an available replica, else at the address
+// of one of its pods that is not ready (unreadyCollector); an error says
+// why there is no pod to ask.
+func collectorRoute(ctx context.Context, api client.Reader, c *privacyv1alpha1.SurveyCampaign, d *appsv1.Deployment) (string, error) {
+	ok, msg := deploymentAvailable(d)
+	if ok {
+		return "", nil
+	}
+	if !runsUnready(d) {
+		return "", errors.New(msg)
+	}
+	addr, err := unreadyCollector(ctx, api, c)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%s; listing its pods' endpoints: %w", msg, err)
+	case addr == "":
+		return "", errors.New(msg)
+	}
+	return addr, nil
 }
 
 // runsUnready says whether the Deployment, rolled out, has pods of which
@@ -81,9 +97,9 @@ func runsUnready(d *appsv1.Deployment) bool {
 // count. They are read from the API server: this is asked only while the
 // collector is unavailable, and a cache would watch every slice of the
 // cluster.
-func unreadyCollector(ctx context.Context, r *SurveyCampaignReconciler, c *privacyv1alpha1.SurveyCampaign) (string, error) {
+func unreadyCollector(ctx context.Context, api client.Reader, c *privacyv1alpha1.SurveyCampaign) (string, error) {
 	list := &discoveryv1.EndpointSliceList{}
-	if err := r.APIReader.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels{
+	if err := api.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels{
 		discoveryv1.LabelServiceName: childNames(c).collector,
 		discoveryv1.LabelManagedBy:   endpointSliceController,
 	}); err != nil {
