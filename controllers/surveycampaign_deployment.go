@@ -65,9 +65,10 @@ func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, pau
 		strategy = appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType}
 	}
 	if pg := c.Spec.Storage.Postgres; pg != nil {
+		// Every key of the Secret: a private CA beside the connection
+		// string is read as sslrootcert=/secrets/db/ca.crt.
 		volumes = append(volumes, corev1.Volume{Name: "db", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: pg.SecretRef.Name, DefaultMode: ptr.To[int32](0o400),
-			Items: []corev1.KeyToPath{{Key: dsnKey(pg), Path: dsnKey(pg)}},
 		}}})
 		mounts = append(mounts, corev1.VolumeMount{Name: "db", MountPath: dsnDir, ReadOnly: true})
 	} else {
@@ -87,6 +88,8 @@ func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, pau
 			PeriodSeconds: period, TimeoutSeconds: 3, FailureThreshold: 3, SuccessThreshold: 1,
 		}
 	}
+	startupProbe := probe("/healthz", 5)
+	startupProbe.FailureThreshold = 60
 	resources := corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
@@ -120,6 +123,10 @@ func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, pau
 							{Name: "public", ContainerPort: publicPort, Protocol: corev1.ProtocolTCP},
 							{Name: "admin", ContainerPort: adminPort, Protocol: corev1.ProtocolTCP},
 						},
+						// The listeners open once the store is open and the
+						// keys checked (a first migration, a slow database):
+						// up to 5 minutes before liveness counts.
+						StartupProbe:             startupProbe,
 						LivenessProbe:            probe("/healthz", 10),
 						ReadinessProbe:           probe("/readyz", 5),
 						Resources:                resources,

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -179,6 +180,10 @@ func size(ctx context.Context, db *sql.DB) (int64, error) {
 	return n, err
 }
 
+// connectTimeout bounds opening a connection whose connection string sets
+// no connect_timeout.
+var connectTimeout = 30 * time.Second
+
 // Open connects to the database named by dsn (a libpq keyword string or a
 // postgres:// URL) and creates the schema if needed.
 func Open(ctx context.Context, dsn string, o sqlstore.Options) (*sqlstore.Store, error) {
@@ -186,6 +191,12 @@ func Open(ctx context.Context, dsn string, o sqlstore.Options) (*sqlstore.Store,
 	if err != nil {
 		// The DSN holds a password: say what is wrong without echoing it.
 		return nil, errors.New("postgres: the connection string cannot be parsed")
+	}
+	if cfg.ConnectTimeout == 0 {
+		// Without connect_timeout a database behind a firewall that drops
+		// the packets holds every connection for minutes, and the start
+		// with it.
+		cfg.ConnectTimeout = connectTimeout
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)

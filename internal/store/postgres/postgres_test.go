@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"os/user"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -245,5 +247,42 @@ func TestReplicasEraseOnce(t *testing.T) {
 	}
 	if st.Counts.Total() != 20 || st.DistinctCustomers != 1 {
 		t.Errorf("after the erasure: %d responses, %d customers; want 20 and 1", st.Counts.Total(), st.DistinctCustomers)
+	}
+}
+
+// TestSilentServerTimesOut: a server that takes the connection and never
+// answers (a proxy in front of a database that is gone) fails the open
+// after the default connect timeout, naming where it connected, instead
+// of holding the collector's start.
+func TestSilentServerTimesOut(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { _ = c.Close() })
+		}
+	}()
+	t.Cleanup(postgres.SetConnectTimeout(300 * time.Millisecond))
+	addr := l.Addr().(*net.TCPAddr)
+	dsn := fmt.Sprintf("postgres://collector:secret@127.0.0.1:%d/nps?sslmode=disable", addr.Port)
+	done := make(chan error, 1)
+	go func() {
+		_, err := postgres.Open(context.Background(), dsn, sqlstore.Options{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("127.0.0.1:%d/nps", addr.Port)) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("open: %v, want an error naming 127.0.0.1:%d/nps and not the password", err, addr.Port)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the open is still waiting on a silent server after a minute")
 	}
 }
