@@ -426,3 +426,50 @@ func TestKeySecretIsNeverMadeAgain(t *testing.T) {
 		t.Errorf("the restored hmac key was changed (%v)", err)
 	}
 }
+
+// TestKeysRetireOnlyOnceRolledOut: the collector that answers has
+// re-wrapped everything under the new key, but a pod of the template
+// before the rotation still runs (a rolling update of several PostgreSQL
+// replicas) and may seal new answers with the old key: the old key stays
+// until no such pod is left.
+func TestKeysRetireOnlyOnceRolledOut(t *testing.T) {
+	ns := namespace(t)
+	create(t, keySecret(ns, bytes.Repeat([]byte{0xab}, 32), "k1", "k2"), policy(ns), campaign(ns))
+	startFakeCollector(t, ns, &collectorapi.Stats{ActiveKeyID: "k2"})
+	eventually(t, "figures read while the rollout is under way", func() error {
+		d := &appsv1.Deployment{}
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		// Two pods available, only one of the current template.
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 1, ReadyReplicas: 2, AvailableReplicas: 2}
+		if err := k8s.Status().Update(context.Background(), d); err != nil {
+			return err
+		}
+		poke(t, ns)
+		c := &privacyv1alpha1.SurveyCampaign{}
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		return hasCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, metav1.ConditionTrue, privacyv1alpha1.ReasonSucceeded, "k2")
+	})
+	keys := &corev1.Secret{}
+	if err := get(ns, "checkout-nps-keys", keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := keys.Data["key-k1"]; !ok {
+		t.Fatal("k1 was retired while a pod of the previous template still ran")
+	}
+
+	eventually(t, "k1 retired once rolled out", func() error {
+		markAvailable(t, ns)
+		poke(t, ns)
+		if err := get(ns, "checkout-nps-keys", keys); err != nil {
+			return err
+		}
+		if _, ok := keys.Data["key-k1"]; ok {
+			return fmt.Errorf("k1 still there")
+		}
+		return nil
+	})
+}

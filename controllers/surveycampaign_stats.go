@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -38,6 +39,7 @@ func readStats(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass
 	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: childNames(c).collector}, d); err != nil {
 		return nil //nolint:nilerr // no Deployment yet: nothing to ask
 	}
+	obs.rolledOut = rolledOut(d)
 	// A paused collector is asked only while it runs admin-only.
 	if obs.paused && !runsAdminOnly(d) {
 		return nil
@@ -81,6 +83,13 @@ func collectorRoute(ctx context.Context, api client.Reader, c *privacyv1alpha1.S
 		return "", errors.New(msg)
 	}
 	return addr, nil
+}
+
+// rolledOut says whether every pod of the Deployment runs its current
+// template: the rollout is observed and no pod of an older one is left.
+func rolledOut(d *appsv1.Deployment) bool {
+	want := ptr.Deref(d.Spec.Replicas, 1)
+	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == d.Status.Replicas && d.Status.Replicas == want
 }
 
 // runsUnready says whether the Deployment, rolled out, has pods of which

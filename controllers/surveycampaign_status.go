@@ -55,6 +55,10 @@ type observed struct {
 	// stats are the collector's figures; statsErr why they could not be read.
 	stats    *collectorapi.Stats
 	statsErr error
+	// rolledOut says every collector pod runs the Deployment's current
+	// template (readStats): none still seals with a key set older than
+	// the one the figures came from.
+	rolledOut bool
 	// activeKeyID and rotatedAt describe the key Secret, breachRotations the
 	// rotations it records for breach reports.
 	activeKeyID     string
