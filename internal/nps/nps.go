@@ -6,6 +6,7 @@ package nps
 import (
 	"fmt"
 	"math"
+	"math/big"
 )
 
 // Bucket is where one answer falls.
@@ -73,7 +74,9 @@ type Result struct {
 //
 // Score = %promoters - %detractors, rounded half away from zero to an integer
 // in -100..100. MarginOfError = 1.96 * 100 * sqrt((p + d - (p - d)^2) / n),
-// with p and d the promoter and detractor shares, rounded to one decimal.
+// with p and d the promoter and detractor shares, rounded half up to one
+// decimal. Both are rounded exactly, in integers: a share's floating-point
+// error would round a value exactly halfway (12.5) the wrong way.
 func Compute(c Counts, minGroupSize int) Result {
 	n := c.Total()
 	r := Result{Responses: n}
@@ -81,16 +84,52 @@ func Compute(c Counts, minGroupSize int) Result {
 		r.Suppressed = true
 		return r
 	}
-	p := float64(c.Promoters) / float64(n)
-	d := float64(c.Detractors) / float64(n)
-	score := int32(math.Round(100 * (p - d)))
-	variance := p + d - (p-d)*(p-d)
-	if variance < 0 { // rounding noise when p or d is 1
-		variance = 0
-	}
-	moe := math.Round(10*1.96*100*math.Sqrt(variance/float64(n))) / 10
+	score := int32(roundHalfAway(100*(c.Promoters-c.Detractors), n)) //nolint:gosec // within -100..100
+	moe := float64(marginTenths(c.Promoters, c.Detractors, n)) / 10
 	r.Score = &score
 	r.Promoters, r.Passives, r.Detractors = &c.Promoters, &c.Passives, &c.Detractors
 	r.MarginOfError = &moe
 	return r
+}
+
+// roundHalfAway is num/den rounded half away from zero; den > 0.
+func roundHalfAway(num, den int64) int64 {
+	if num < 0 {
+		return -((-2*num + den) / (2 * den))
+	}
+	return (2*num + den) / (2 * den)
+}
+
+// marginTenths is the margin of error in tenths of a point, rounded half
+// up: with P promoters and D detractors of n, the margin is
+// 1.96*100*sqrt(A/n³), A = (P+D)n - (P-D)², so ten times it is sqrt(Q),
+// Q = 1960²·A/n³, and its rounding is the largest k with
+// (k - 1/2)² <= Q, that is (2k-1)²·n³ <= 4·1960²·A (0 when k = 1 fails).
+// A float estimate is corrected by those exact comparisons.
+func marginTenths(promoters, detractors, n int64) int64 {
+	a := new(big.Int).Mul(big.NewInt(promoters+detractors), big.NewInt(n))
+	diff := big.NewInt(promoters - detractors)
+	a.Sub(a, diff.Mul(diff, diff))
+	if a.Sign() <= 0 {
+		return 0
+	}
+	n3 := new(big.Int).Exp(big.NewInt(n), big.NewInt(3), nil)
+	bound := new(big.Int).Mul(a, big.NewInt(4*1960*1960))
+	fits := func(k int64) bool { // (2k-1)²·n³ <= bound
+		if k < 1 {
+			return true
+		}
+		m := big.NewInt(2*k - 1)
+		m.Mul(m, m).Mul(m, n3)
+		return m.Cmp(bound) <= 0
+	}
+	af, _ := new(big.Float).SetInt(a).Float64()
+	k := int64(math.Round(1960 * math.Sqrt(af/(float64(n)*float64(n)*float64(n)))))
+	for k > 0 && !fits(k) {
+		k--
+	}
+	for fits(k + 1) {
+		k++
+	}
+	return k
 }

@@ -2,6 +2,7 @@ package nps
 
 import (
 	"math"
+	"math/big"
 	"testing"
 )
 
@@ -38,6 +39,11 @@ func TestCompute(t *testing.T) {
 		{"half rounds away from zero", Counts{1, 199, 0}, 10, false, 1, 1.0}, // 0.5 -> 1
 		{"negative half rounds away", Counts{0, 199, 1}, 10, false, -1, 1.0}, // -0.5 -> -1
 		{"exactly the minimum group", Counts{5, 3, 2}, 10, false, 30, 48.4},
+		// Exactly halfway: shares in floating point land a hair below.
+		{"12.5 rounds to 13", Counts{8, 11, 5}, 10, false, 13, 29},
+		{"-2.5 rounds to -3", Counts{2, 35, 3}, 10, false, -3, 10.9},
+		{"-57.5 rounds to -58", Counts{0, 17, 23}, 10, false, -58, 15.3},
+		{"a margin of exactly 2.45 rounds to 2.5", Counts{3, 14, 383}, 10, false, -95, 2.5},
 		{"one below the minimum group", Counts{5, 2, 2}, 10, true, 0, 0},
 		{"no answers", Counts{}, 0, true, 0, 0},
 	}
@@ -84,4 +90,39 @@ func TestScoreBounds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRoundingIsExact compares every split of up to 150 answers with the
+// score and margin computed in exact rationals and a 256-bit square root.
+func TestRoundingIsExact(t *testing.T) {
+	for n := int64(1); n <= 150; n++ {
+		for p := int64(0); p <= n; p++ {
+			for d := int64(0); p+d <= n; d++ {
+				r := Compute(Counts{p, n - p - d, d}, 1)
+				// Score: 100(p-d)/n, half away from zero.
+				exact := new(big.Rat).SetFrac64(100*(p-d), n)
+				wantScore := roundRat(exact)
+				// Margin: 1960*sqrt(((p+d)n-(p-d)^2)/n^3) tenths, half up.
+				a := (p+d)*n - (p-d)*(p-d)
+				q := new(big.Float).SetPrec(256).SetRat(new(big.Rat).SetFrac(big.NewInt(1960*1960*a), new(big.Int).Exp(big.NewInt(n), big.NewInt(3), nil)))
+				root := new(big.Float).SetPrec(256).Sqrt(q)
+				root.Add(root, big.NewFloat(0.5))
+				tenths, _ := root.Int(nil)
+				if int64(*r.Score) != wantScore || *r.MarginOfError != float64(tenths.Int64())/10 {
+					t.Fatalf("p=%d d=%d n=%d: score %d margin %v, want %d and %v", p, d, n, *r.Score, *r.MarginOfError, wantScore, float64(tenths.Int64())/10)
+				}
+			}
+		}
+	}
+}
+
+// roundRat rounds x half away from zero.
+func roundRat(x *big.Rat) int64 {
+	abs := new(big.Rat).Abs(x)
+	abs.Add(abs, big.NewRat(1, 2))
+	q := new(big.Int).Quo(abs.Num(), abs.Denom())
+	if x.Sign() < 0 {
+		return -q.Int64()
+	}
+	return q.Int64()
 }
