@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -173,6 +174,9 @@ func (r *SurveyCampaignReconciler) reconcileDelete(ctx context.Context, c *priva
 	} else if err != nil {
 		return fmt.Errorf("reading the campaign being deleted: %w", err)
 	}
+	if held, err := r.holdDeletion(ctx, c); held || err != nil {
+		return err
+	}
 	n := childNames(c)
 	if err := r.purgeAll(ctx, c); err != nil {
 		r.event(c, corev1.EventTypeWarning, "PurgeSkipped", "CryptoShred",
@@ -201,6 +205,35 @@ func (r *SurveyCampaignReconciler) reconcileDelete(ctx context.Context, c *priva
 		return fmt.Errorf("removing the finalizer: %w", err)
 	}
 	return nil
+}
+
+// holdDeletion keeps a campaign whose RetentionPolicy is under legal hold
+// from being purged and crypto-shredded: its deletion waits, saying why on
+// Ready, until the hold is lifted or the policy is gone (the policy's
+// change brings the campaign back).
+func (r *SurveyCampaignReconciler) holdDeletion(ctx context.Context, c *privacyv1alpha1.SurveyCampaign) (bool, error) {
+	p := &privacyv1alpha1.RetentionPolicy{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.RetentionPolicyRef.Name}, p)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reading RetentionPolicy %s: %w", c.Spec.RetentionPolicyRef.Name, err)
+	case !ptr.Deref(p.Spec.LegalHold, false):
+		return false, nil
+	}
+	msg := fmt.Sprintf("deletion waits: RetentionPolicy %s is under legal hold, so the responses are not purged and the keys not destroyed until the hold is lifted", p.Name)
+	before := c.DeepCopy()
+	setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonLegalHold, msg)
+	stampTransitions(before.Status.Conditions, c.Status.Conditions, r.Clock.Now())
+	if equality.Semantic.DeepEqual(before.Status, c.Status) {
+		return true, nil
+	}
+	if err := r.Status().Patch(ctx, c, client.MergeFrom(before)); err != nil {
+		return true, client.IgnoreNotFound(err)
+	}
+	r.event(c, corev1.EventTypeWarning, privacyv1alpha1.ReasonLegalHold, "Delete", "%s", msg)
+	return true, nil
 }
 
 // purgeAll asks the collector to delete every response it holds.

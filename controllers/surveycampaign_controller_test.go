@@ -804,6 +804,53 @@ func deleteCampaign(t *testing.T, ns string) {
 	})
 }
 
+// TestLegalHoldKeepsADeletedCampaign: deleting a campaign whose
+// RetentionPolicy is under legal hold neither purges it nor destroys its
+// keys; the deletion waits, saying why, until the hold is lifted.
+func TestLegalHoldKeepsADeletedCampaign(t *testing.T) {
+	ns := namespace(t)
+	held := policy(ns)
+	held.Spec.LegalHold = ptr.To(true)
+	create(t, held, campaign(ns))
+	f := startCollector(t, ns)
+	post(t, f, 9, "C-1")
+	waitReady(t, ns)
+	c := &privacyv1alpha1.SurveyCampaign{}
+	if err := get(ns, "checkout-nps", c); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the deletion waiting on the hold", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		return hasCondition(c, privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonLegalHold,
+			"deletion waits: RetentionPolicy ninety-days is under legal hold")
+	})
+	if err := get(ns, "checkout-nps-keys", &corev1.Secret{}); err != nil {
+		t.Errorf("the key Secret under a legal hold: %v", err)
+	}
+	if st := adminStats(t, f); st.Body["responses"].(float64) != 1 {
+		t.Errorf("the collector holds %v responses under a legal hold, want 1", st.Body["responses"])
+	}
+
+	update(t, held, func() { held.Spec.LegalHold = nil })
+	eventually(t, "campaign gone once the hold is lifted", func() error {
+		if err := get(ns, "checkout-nps", c); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("still there: %v", err)
+		}
+		return nil
+	})
+	if err := get(ns, "checkout-nps-keys", &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the key Secret survived the deletion: %v", err)
+	}
+	if st := adminStats(t, f); st.Body["responses"].(float64) != 0 {
+		t.Errorf("the collector still holds %v responses", st.Body["responses"])
+	}
+}
+
 func TestDeletionCryptoShreds(t *testing.T) {
 	ns := namespace(t)
 	create(t, policy(ns), campaign(ns))

@@ -43,8 +43,13 @@ type RetentionPolicySpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^ ]+( +[^ ]+){4})$')",message="schedule must be five cron fields (minute hour day-of-month month day-of-week) or one of @hourly, @daily, @midnight, @weekly, @monthly, @yearly, @annually"
 	Schedule string `json:"schedule,omitempty"`
 
-	// legalHold stops every purge while true, for example during litigation.
-	// Status and every bound campaign say that a legal hold is in force.
+	// legalHold stops every scheduled purge while true, for example during
+	// litigation, and holds the deletion of a bound campaign: its responses
+	// are not purged nor its keys destroyed until the hold is lifted (it
+	// stays Terminating, Ready False with reason LegalHold). A purge started
+	// by hand, such as a Job made from the campaign's CronJob, is not
+	// stopped. Status and every bound campaign say that a legal hold is in
+	// force.
 	// +optional
 	LegalHold *bool `json:"legalHold,omitempty"`
 
