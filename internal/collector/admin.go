@@ -125,7 +125,7 @@ func handleNoRoute(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 	var req collectorapi.PurgeRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := readAdminJSON(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -177,7 +177,7 @@ func checkErase(req *collectorapi.EraseRequest) error {
 // the person sent since.
 func (s *Server) handleErase(w http.ResponseWriter, r *http.Request) {
 	var req collectorapi.EraseRequest
-	if err := readJSON(w, r, &req); err != nil {
+	if err := readAdminJSON(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}

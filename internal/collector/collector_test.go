@@ -239,6 +239,22 @@ func TestPurgeAndErase(t *testing.T) {
 	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"2026-01-01T00:00:00Z","action":"Delete","job":"`+strings.Repeat("j", 254)+`"}`); a.Status != 422 || a.Body["field"] != "job" {
 		t.Errorf("a 254-character job name: %d %s; want 422", a.Status, a.Raw)
 	}
+	// A null is not "absent": a dry run sent as null must not purge.
+	for body, field := range map[string]string{
+		`{"everything":true,"action":"Delete","dryRun":null}`: "dryRun",
+		`{"everything":null,"cutoff":null,"action":"Delete"}`: "cutoff",
+		`{"everything":true,"action":"Delete","job":null}`:    "job",
+	} {
+		if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", body); a.Status != 422 || a.Body["field"] != field || !strings.Contains(a.Body["error"].(string), "not null") {
+			t.Errorf("purge %s: %d %s; want 422 naming %s", body, a.Status, a.Raw, field)
+		}
+	}
+	if a := f.AdminDo(t, http.MethodPost, "/admin/v1/erase", `{"customerID":"C-1","requestID":null}`); a.Status != 422 || a.Body["field"] != "requestID" {
+		t.Errorf("erase with requestID null: %d %s; want 422 naming requestID", a.Status, a.Raw)
+	}
+	if st := f.Stats(t); st["responses"] != 3.0 {
+		t.Fatalf("a refused purge changed the store: %v", st)
+	}
 	cutoff := time.Now().UTC().Format(time.RFC3339Nano)
 	time.Sleep(10 * time.Millisecond)
 	dry := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", `{"cutoff":"`+cutoff+`","action":"Delete","dryRun":true}`)

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,9 +43,12 @@ func requireJSON(r *http.Request) error {
 	return nil
 }
 
-// readJSON reads a JSON request (Content-Type checked, at most MaxBodyBytes)
-// and decodes it strictly into v.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+// readAdminJSON reads an admin API body (Content-Type checked, at most
+// MaxBodyBytes) and decodes it strictly into v, also refusing a field
+// given as null: "dryRun": null read as absent would run a purge
+// its caller meant as a dry run. A null is 422 naming the field and the
+// JSON type it must be.
+func readAdminJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := requireJSON(r); err != nil {
 		return err
 	}
@@ -51,7 +56,25 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil {
 		return err
 	}
-	return decodeStrict(body, v)
+	if err := decodeStrict(body, v); err != nil {
+		return err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return malformed(err)
+	}
+	t := reflect.TypeOf(v).Elem()
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		if string(fields[name]) != "null" {
+			continue
+		}
+		for i := range t.NumField() {
+			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == name {
+				return unprocessable(name, "%s must be a JSON %s, not null", name, jsonType(t.Field(i).Type))
+			}
+		}
+	}
+	return nil
 }
 
 // decodeStrict decodes one JSON value into v: keys must match v's fields
