@@ -186,7 +186,15 @@ func erasureDeadlines(er *privacyv1alpha1.ErasureRequest, holidays regulations.H
 	er.Status.ReceivedAt = &metav1.Time{Time: received}
 	facts := regulations.Facts{
 		Detected: received, Notices: map[string]regulations.Notice{}, Extensions: map[string]time.Time{},
-		Holidays: holidays, HolidaysErr: holidaysErr,
+		ExtensionNotices: map[string]time.Time{}, Holidays: holidays, HolidaysErr: holidaysErr,
+	}
+	// When the extension was first seen, kept: it counts as the notice's
+	// time unless spec.extension.notifiedAt gives one.
+	switch {
+	case er.Spec.Extension.Until == nil:
+		er.Status.ExtensionRecordedAt = nil
+	case er.Status.ExtensionRecordedAt == nil:
+		er.Status.ExtensionRecordedAt = &metav1.Time{Time: now.UTC().Truncate(time.Second)}
 	}
 	var out []privacyv1alpha1.RequestDeadline
 	var wake *time.Time
@@ -198,6 +206,10 @@ func erasureDeadlines(er *privacyv1alpha1.ErasureRequest, holidays regulations.H
 			}
 			if x := er.Spec.Extension.Until; x != nil {
 				facts.Extensions[rule.Key()] = x.Time
+				facts.ExtensionNotices[rule.Key()] = er.Status.ExtensionRecordedAt.Time
+				if n := er.Spec.Extension.NotifiedAt; n != nil {
+					facts.ExtensionNotices[rule.Key()] = n.Time
+				}
 			}
 		case regulations.Acknowledgement:
 			if a := er.Spec.AcknowledgedAt; a != nil {

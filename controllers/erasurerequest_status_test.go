@@ -94,6 +94,60 @@ func TestErasureDeadlinesPerRegime(t *testing.T) {
 	}
 }
 
+// TestExtensionNotifiedTooLate: an extension counts only when the person
+// was told of it by the deadline it extends; when notifiedAt is not given,
+// the time the operator first saw the extension stands in for it, and is
+// kept.
+func TestExtensionNotifiedTooLate(t *testing.T) {
+	ext := func(er *privacyv1alpha1.ErasureRequest, notified string) {
+		er.Spec.Extension = privacyv1alpha1.ErasureExtension{Until: &metav1.Time{Time: utc("2027-03-20T00:00:00Z")}, Reason: "archives"}
+		if notified != "" {
+			er.Spec.Extension.NotifiedAt = &metav1.Time{Time: utc(notified)}
+		}
+	}
+	// Received 10 January 2027: due 11 February.
+	late := erasureAt(privacyv1alpha1.ErasureRegimeGDPR, "2027-01-10T09:00:00Z")
+	ext(late, "2027-02-20T00:00:00Z")
+	setErasureStatus(late, nil, utc("2027-02-25T00:00:00Z"), nil, nil)
+	if d := deadline(t, late, privacyv1alpha1.RequestDutyResponse); !d.Due.Time.Equal(utc("2027-02-11T00:00:00Z")) ||
+		d.State != privacyv1alpha1.DeadlineState(regulations.Overdue) || !strings.Contains(d.Note, "extension ignored: the person was told of it on 2027-02-20T00:00:00Z") {
+		t.Errorf("told after the deadline: %+v", d)
+	}
+
+	inTime := erasureAt(privacyv1alpha1.ErasureRegimeGDPR, "2027-01-10T09:00:00Z")
+	ext(inTime, "2027-02-01T00:00:00Z")
+	setErasureStatus(inTime, nil, utc("2027-02-25T00:00:00Z"), nil, nil)
+	if d := deadline(t, inTime, privacyv1alpha1.RequestDutyResponse); !d.Due.Time.Equal(utc("2027-03-20T00:00:00Z")) || d.State == privacyv1alpha1.DeadlineState(regulations.Overdue) {
+		t.Errorf("told in time: %+v", d)
+	}
+
+	// No notifiedAt: first seen on 1 February, in time; the record stays
+	// when the request is evaluated again later.
+	seen := erasureAt(privacyv1alpha1.ErasureRegimeGDPR, "2027-01-10T09:00:00Z")
+	ext(seen, "")
+	setErasureStatus(seen, nil, utc("2027-02-01T12:00:00.5Z"), nil, nil)
+	setErasureStatus(seen, nil, utc("2027-02-25T00:00:00Z"), nil, nil)
+	if r := seen.Status.ExtensionRecordedAt; r == nil || !r.Time.Equal(utc("2027-02-01T12:00:00Z")) {
+		t.Errorf("extensionRecordedAt %v, want the first sight, to the second", r)
+	}
+	if d := deadline(t, seen, privacyv1alpha1.RequestDutyResponse); !d.Due.Time.Equal(utc("2027-03-20T00:00:00Z")) {
+		t.Errorf("first seen in time: %+v", d)
+	}
+	// First seen after the deadline: ignored.
+	seenLate := erasureAt(privacyv1alpha1.ErasureRegimeGDPR, "2027-01-10T09:00:00Z")
+	ext(seenLate, "")
+	setErasureStatus(seenLate, nil, utc("2027-02-20T00:00:00Z"), nil, nil)
+	if d := deadline(t, seenLate, privacyv1alpha1.RequestDutyResponse); d.State != privacyv1alpha1.DeadlineState(regulations.Overdue) {
+		t.Errorf("first seen after the deadline: %+v", d)
+	}
+	// The extension removed: the record goes with it.
+	seen.Spec.Extension = privacyv1alpha1.ErasureExtension{}
+	setErasureStatus(seen, nil, utc("2027-02-26T00:00:00Z"), nil, nil)
+	if seen.Status.ExtensionRecordedAt != nil {
+		t.Errorf("extensionRecordedAt %v kept without an extension", seen.Status.ExtensionRecordedAt)
+	}
+}
+
 // TestCCPAAcknowledgement: 10 business days after receipt, weekends and the
 // calendar's holidays skipped, Met once acknowledgedAt is recorded in time.
 func TestCCPAAcknowledgement(t *testing.T) {

@@ -83,6 +83,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.acknowledgedAt) || self.regime == 'CCPA'",message="spec.acknowledgedAt applies only to regime CCPA",fieldPath=".acknowledgedAt"
 // +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.receivedAt) || self.extension.until > self.receivedAt",message="spec.extension.until must be after spec.receivedAt",fieldPath=".extension.until"
 // +kubebuilder:validation:XValidation:rule="!has(self.acknowledgedAt) || !has(self.receivedAt) || self.acknowledgedAt >= self.receivedAt",message="spec.acknowledgedAt may not precede spec.receivedAt",fieldPath=".acknowledgedAt"
+// +kubebuilder:validation:XValidation:rule="!has(self.extension) || !has(self.extension.notifiedAt) || !has(self.receivedAt) || self.extension.notifiedAt >= self.receivedAt",message="spec.extension.notifiedAt may not precede spec.receivedAt",fieldPath=".extension.notifiedAt"
 type ErasureRequestSpec struct {
 	// subject identifies the person whose responses are erased.
 	// +required
@@ -140,6 +141,15 @@ type ErasureExtension struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	Reason string `json:"reason,omitempty"`
+
+	// notifiedAt is when the person was told of the extension and why. The
+	// law asks for that notice within the first period (GDPR, UK GDPR: one
+	// calendar month after receipt; CCPA: 45 days): an extension notified
+	// after the deadline it extends is ignored, and the deadline's note
+	// says so. When unset, the extension counts as notified when the
+	// operator first saw it (status.extensionRecordedAt).
+	// +optional
+	NotifiedAt *metav1.Time `json:"notifiedAt,omitempty"`
 }
 
 // ErasureSubject identifies a respondent. Exactly one field is set. Prefer
@@ -276,6 +286,11 @@ type ErasureRequestStatus struct {
 	// due is the deadline of the response (the erasure), any extension applied.
 	// +optional
 	Due *metav1.Time `json:"due,omitempty"`
+
+	// extensionRecordedAt is when the operator first saw spec.extension: when
+	// the extension counts as notified unless spec.extension.notifiedAt says.
+	// +optional
+	ExtensionRecordedAt *metav1.Time `json:"extensionRecordedAt,omitempty"`
 
 	// deadlines has one entry per duty of the regime: Response, and for CCPA Acknowledgement.
 	// +optional

@@ -227,6 +227,7 @@ var invalidCases = []struct {
 	{"extension under DPDP", validErasure, `{"spec":{"regime":"DPDP","extension":{"until":"2027-01-01T00:00:00Z","reason":"backlog"}}}`, "spec.extension"},
 	{"extension without a reason", validErasure, `{"spec":{"regime":"GDPR","extension":{"until":"2027-01-01T00:00:00Z"}}}`, "spec.extension.reason"},
 	{"extension before receipt", validErasure, `{"spec":{"regime":"GDPR","receivedAt":"2026-11-20T10:00:00Z","extension":{"until":"2026-11-19T00:00:00Z","reason":"backlog"}}}`, "spec.extension.until"},
+	{"extension notified before receipt", validErasure, `{"spec":{"regime":"GDPR","receivedAt":"2026-11-20T10:00:00Z","extension":{"until":"2027-01-20T00:00:00Z","reason":"backlog","notifiedAt":"2026-11-19T00:00:00Z"}}}`, "spec.extension.notifiedAt"},
 	{"acknowledgement outside CCPA", validErasure, `{"spec":{"regime":"GDPR","acknowledgedAt":"2026-11-21T10:00:00Z"}}`, "spec.acknowledgedAt"},
 	{"acknowledgement before receipt", validErasure, `{"spec":{"regime":"CCPA","receivedAt":"2026-11-20T10:00:00Z","acknowledgedAt":"2026-11-19T10:00:00Z"}}`, "spec.acknowledgedAt"},
 }

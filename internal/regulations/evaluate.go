@@ -69,6 +69,10 @@ type Facts struct {
 	Notices map[string]Notice
 	// Extensions are granted or announced extensions, by Rule.Key.
 	Extensions map[string]time.Time
+	// ExtensionNotices are when the person was told of an extension, by
+	// Rule.Key; an extension whose rule asks for notice (NoticeWithin)
+	// told after the deadline it extends is ignored.
+	ExtensionNotices map[string]time.Time
 	// Delay is a lawful delay, nil when there is none.
 	Delay    *Delay
 	Holidays Holidays
@@ -139,7 +143,12 @@ func Evaluate(r Rule, f Facts, now time.Time) Status {
 	due, _ := r.Due(start, f.Holidays)
 	if until, ok := f.Extensions[r.Key()]; ok {
 		var why string
-		due, why = r.extend(start, due, until, f.Holidays)
+		if told, ok := f.ExtensionNotices[r.Key()]; ok && r.Extension != nil && r.Extension.NoticeWithin != "" && told.After(due) {
+			why = fmt.Sprintf("extension ignored: the person was told of it on %s, after the due time %s (the law asks for notice within %s)",
+				told.UTC().Format(time.RFC3339), due.UTC().Format(time.RFC3339), r.Extension.NoticeWithin)
+		} else {
+			due, why = r.extend(start, due, until, f.Holidays)
+		}
 		s.Note = join(s.Note, why)
 	}
 	if f.Delay != nil && r.Pausable && f.Delay.From.Before(due) {

@@ -307,6 +307,24 @@ func TestExtensions(t *testing.T) {
 	if s := Evaluate(gdpr, f, received); !s.Due.Equal(utc(2027, time.March, 1, 0, 0)) || !strings.Contains(s.Note, "extension ignored: its until (2020-01-01T00:00:00Z) is not after the due time") {
 		t.Errorf("an extension before the due time: %v (%s)", s.Due, s.Note)
 	}
+	// The person must be told within the first period (Art. 12(3)): told
+	// at the due time it counts, told after it the extension is ignored.
+	f = Facts{Detected: received, Extensions: map[string]time.Time{"GDPR Response": utc(2027, time.April, 30, 0, 0)},
+		ExtensionNotices: map[string]time.Time{"GDPR Response": utc(2027, time.March, 1, 0, 0)}}
+	if s := Evaluate(gdpr, f, received); !s.Due.Equal(utc(2027, time.April, 30, 0, 0)) {
+		t.Errorf("an extension told at the due time: %v (%s)", s.Due, s.Note)
+	}
+	f.ExtensionNotices["GDPR Response"] = utc(2027, time.March, 1, 0, 1)
+	if s := Evaluate(gdpr, f, utc(2027, time.March, 2, 0, 0)); !s.Due.Equal(utc(2027, time.March, 1, 0, 0)) || s.State != Overdue ||
+		!strings.Contains(s.Note, "extension ignored: the person was told of it on 2027-03-01T00:01:00Z, after the due time 2027-03-01T00:00:00Z") {
+		t.Errorf("an extension told too late: %v %s (%s)", s.Due, s.State, s.Note)
+	}
+	// The Board's extension of a DPDP report asks no notice of the person.
+	f = Facts{Detected: at, Extensions: map[string]time.Time{"DPDP DetailedReport": at.Add(30 * 24 * time.Hour)},
+		ExtensionNotices: map[string]time.Time{"DPDP DetailedReport": at.Add(20 * 24 * time.Hour)}}
+	if s := Evaluate(dpdp, f, at); !s.Due.Equal(at.Add(30 * 24 * time.Hour)) {
+		t.Errorf("the Board's extension, granted late: %v (%s)", s.Due, s.Note)
+	}
 }
 
 func TestThresholds(t *testing.T) {
