@@ -393,8 +393,16 @@ func setNPS(c *privacyv1alpha1.SurveyCampaign, st *collectorapi.Stats, now time.
 	c.Status.NPS = next
 }
 
-// breachWindowStart is the start of the trailing 12 months at now.
-func breachWindowStart(now time.Time) time.Time { return now.AddDate(0, -12, 0) }
+// breachWindowStart is the start of the trailing 12 months at now: the
+// same day and time a year before, or the month's last day when it has no
+// such day (29 February goes back to 28 February, where AddDate would
+// normalize to 1 March and leave a day of breaches out).
+func breachWindowStart(now time.Time) time.Time {
+	now = now.UTC()
+	y, m, d := now.Date()
+	last := time.Date(y-1, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+	return time.Date(y-1, m, min(d, last), now.Hour(), now.Minute(), now.Second(), now.Nanosecond(), time.UTC)
+}
 
 // campaignBreaches is what the campaign's reports mean for it: the names of
 // unresolved reports that pause it, the UIDs of unresolved reports that want

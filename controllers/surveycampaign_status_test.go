@@ -363,3 +363,21 @@ func TestFailedPassKeepsWhatItDidNotSee(t *testing.T) {
 		t.Errorf("Stalled %+v beside Reconciling after a failed pass", s)
 	}
 }
+
+// TestBreachWindowStart: twelve months back, to the instant, clamped to
+// the month's last day.
+func TestBreachWindowStart(t *testing.T) {
+	for now, want := range map[string]string{
+		"2026-12-05T03:20:00Z":      "2025-12-05T03:20:00Z",
+		"2028-02-29T12:00:00Z":      "2027-02-28T12:00:00Z",
+		"2027-03-31T23:59:59.5Z":    "2026-03-31T23:59:59.5Z",
+		"2026-01-01T00:00:00Z":      "2025-01-01T00:00:00Z",
+		"2026-12-05T05:30:00+05:30": "2025-12-05T00:00:00Z",
+	} {
+		n, _ := time.Parse(time.RFC3339Nano, now)
+		w, _ := time.Parse(time.RFC3339Nano, want)
+		if got := breachWindowStart(n); !got.Equal(w) {
+			t.Errorf("breachWindowStart(%s) = %s, want %s", now, got.Format(time.RFC3339Nano), want)
+		}
+	}
+}

@@ -115,8 +115,10 @@ type BreachReportSpec struct {
 
 	// affectedResidents is the number of people affected under a regime, for
 	// the duties that depend on it (California's Attorney General above 500,
-	// HIPAA's Secretary at 500). A duty whose threshold has no count here is
-	// assumed to apply. Each regime must be listed in jurisdictions.
+	// HIPAA's Secretary at 500). A threshold with no count here is assumed
+	// met, the stricter way: HIPAA's Secretary duty applies and its annual
+	// log (fewer than 500) does not. Each regime must be listed in
+	// jurisdictions.
 	// +optional
 	// +listType=map
 	// +listMapKey=regime

@@ -7,7 +7,9 @@
 // which most of the regimes share: a clock counted in hours runs from the
 // instant it starts; a clock counted in days, business days or months
 // excludes the day it starts and ends at the end of its last day. Days are
-// UTC days.
+// UTC days. Its Art. 3(4), which carries a period ending on a weekend or
+// holiday to the next working day, is not applied: the due time is the
+// earlier, stricter one.
 package regulations
 
 import (

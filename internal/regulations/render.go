@@ -26,7 +26,11 @@ tracks, and the citation says where each clock comes from.
 - **Calendar days, business days and calendar months** exclude the day the
   clock starts and end at the end of the last day (midnight UTC), the way
   Regulation (EEC, Euratom) No 1182/71 counts periods: 30 calendar days from
-  discovery on 1 June end when 1 July ends (2 July 00:00 UTC).
+  discovery on 1 June end when 1 July ends (2 July 00:00 UTC). Unlike its
+  Art. 3(4), a period in days or months that ends on a Saturday, Sunday or
+  holiday is not carried to the end of the next working day: the due time
+  shown is the earlier, stricter one (a GDPR request received on Thursday
+  14 January 2027 is due when Sunday 14 February ends).
 - **Business days** skip Saturdays, Sundays and the regime's holidays from the
   holiday calendar (below): 3 business days from Friday end when Wednesday ends.
 - **Calendar months** end on the same day of the month, or on the last day of
