@@ -726,9 +726,10 @@ func TestAdminAuditTrail(t *testing.T) {
 	if a := f.Do(t, http.MethodPost, f.Admin+"/admin/v1/erase", []byte(`{"customerID":"C-SECRET-42"}`), auth("purge")); a.Status != 200 || a.Body["erased"] != 2.0 {
 		t.Fatalf("erase: %d %s", a.Status, a.Raw)
 	}
-	if a := f.Do(t, http.MethodPost, f.Admin+"/admin/v1/purge", []byte(`{"everything":true,"action":"Delete","job":"checkout-nps-retention-1"}`),
-		auth("job/checkout-nps-retention-1")); a.Status != 200 || a.Body["purged"] != 1.0 {
-		t.Fatalf("purge: %d %s", a.Status, a.Raw)
+	purge := f.Do(t, http.MethodPost, f.Admin+"/admin/v1/purge", []byte(`{"everything":true,"action":"Delete","job":"checkout-nps-retention-1"}`),
+		auth("job/checkout-nps-retention-1"))
+	if purge.Status != 200 || purge.Body["purged"] != 1.0 {
+		t.Fatalf("purge: %d %s", purge.Status, purge.Raw)
 	}
 	const wrong = "wrong-token-5150-abcdefgh"
 	if a := f.Do(t, http.MethodGet, f.Admin+"/admin/v1/stats", nil, map[string]string{"Authorization": "Bearer " + wrong, collectorapi.CallerHeader: "operator"}); a.Status != 401 {
@@ -745,7 +746,8 @@ func TestAdminAuditTrail(t *testing.T) {
 	want := []map[string]any{
 		{"action": "stats", "caller": "operator", "outcome": "ok", "status": 200.0},
 		{"action": "erase", "caller": "purge", "outcome": "ok", "status": 200.0, "erased": 2.0},
-		{"action": "purge", "caller": "job/checkout-nps-retention-1", "outcome": "ok", "status": 200.0, "purged": 1.0, "purgeAction": "Delete"},
+		// The cutoff as the receipt writes it, so that the two can be matched.
+		{"action": "purge", "caller": "job/checkout-nps-retention-1", "outcome": "ok", "status": 200.0, "purged": 1.0, "purgeAction": "Delete", "cutoff": purge.Body["cutoff"]},
 		{"action": "stats", "caller": "operator", "outcome": "refused", "status": 401.0},
 		{"action": "stats", "caller": "unknown", "outcome": "ok", "status": 200.0},
 		{"action": "other", "caller": "operator", "outcome": "refused", "status": 401.0},

@@ -139,7 +139,7 @@ func (s *Server) handlePurge(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Message: "the purge failed; what was purged before the failure stays purged"})
 		return
 	}
-	audited(r, "cutoff", receipt.Cutoff, "purgeAction", receipt.Action, "dryRun", receipt.DryRun,
+	audited(r, "cutoff", receipt.Cutoff.UTC().Format(time.RFC3339Nano), "purgeAction", receipt.Action, "dryRun", receipt.DryRun,
 		"purged", receipt.Purged, "anonymized", receipt.Anonymized, "digest", receipt.Digest)
 	writeJSON(w, http.StatusOK, receipt)
 }
