@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -179,10 +178,14 @@ func (m *CampaignMetrics) observe(c *privacyv1alpha1.SurveyCampaign) {
 	}
 	if br := c.Status.Breaches; br != nil {
 		f.breaches = br.Count
+		// Exact, not the status's four decimals: one breach among more
+		// than 20,000 customers reads "0.0000" there, yet is not none.
 		if br.Rate != "" {
-			if rate, err := strconv.ParseFloat(br.Rate, 64); err == nil {
-				f.breachRate = &rate
+			rate := 0.0
+			if n := ptr.Deref(br.Count, 0); n > 0 && br.Customers > 0 {
+				rate = float64(n) / float64(br.Customers)
 			}
+			f.breachRate = &rate
 		}
 	}
 	conds := c.Status.Conditions

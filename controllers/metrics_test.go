@@ -213,3 +213,28 @@ surveyguard_breach_deadline_overdue{breachreport="leak",duty="Authority",namespa
 		t.Error(err)
 	}
 }
+
+// TestBreachRateMetricIsExact: the metric is count / customers, not the
+// status's four decimals: one breach among 30,000 customers reads
+// "0.0000" there but is not none.
+func TestBreachRateMetricIsExact(t *testing.T) {
+	m := NewCampaignMetrics(clocktesting.NewFakePassiveClock(time.Now()))
+	c := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "big"}}
+	c.Status.Breaches = &privacyv1alpha1.BreachRateStatus{Count: ptr.To[int32](1), Customers: 30000, Rate: "0.0000", Band: privacyv1alpha1.BreachBandAcceptable}
+	none := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "calm"}}
+	none.Status.Breaches = &privacyv1alpha1.BreachRateStatus{Count: ptr.To[int32](0), Customers: 30000, Rate: "0", Band: privacyv1alpha1.BreachBandOptimal}
+	undefined := &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "anonymous"}}
+	undefined.Status.Breaches = &privacyv1alpha1.BreachRateStatus{Count: ptr.To[int32](1), Band: privacyv1alpha1.BreachBandAcceptable}
+	for _, x := range []*privacyv1alpha1.SurveyCampaign{c, none, undefined} {
+		m.observe(x)
+	}
+	want := fmt.Sprintf(`
+# HELP surveyguard_breach_rate Breaches in the trailing 12 months per distinct respondent; absent while undefined (breaches but no known respondents).
+# TYPE surveyguard_breach_rate gauge
+surveyguard_breach_rate{campaign="big",namespace="shop"} %v
+surveyguard_breach_rate{campaign="calm",namespace="shop"} 0
+`, 1.0/30000)
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "surveyguard_breach_rate"); err != nil {
+		t.Error(err)
+	}
+}

@@ -37,7 +37,9 @@ tracks, and the citation says where each clock comes from.
   the month when it has no such day: a month from 31 January ends with the
   last day of February.
 - All days are UTC days. A clock a regime counts in local days may end up to a
-  day earlier or later locally; the citation is the authority.
+  day earlier or later locally; the citation is the authority. A rule's "in
+  force" date is a UTC day too: a DPDP breach detected at 02:00 in India on
+  13 May 2027 (20:30 UTC on 12 May) reads Informational.
 - **Without undue delay** (also "without delay", "as soon as practicable")
   has no due time: the duty is shown as pending until it is recorded, and is
   never overdue.
