@@ -17,6 +17,9 @@ import (
 type Options struct {
 	// CollectorImage is the default image of collector pods.
 	CollectorImage string
+	// AllowedCollectorImages are the images a campaign's
+	// spec.collector.image may name besides CollectorImage's repository.
+	AllowedCollectorImages []string
 	// OperatorNamespace is the namespace allowed to reach collectors' admin ports.
 	OperatorNamespace string
 	// Collectors reaches the collectors' admin APIs; a default client when nil.
@@ -72,7 +75,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 	}{
 		{"surveycampaign", (&SurveyCampaignReconciler{
 			Client: c, Scheme: s, Recorder: recorder,
-			Collectors: collectors, CollectorImage: o.CollectorImage,
+			Collectors: collectors, CollectorImage: o.CollectorImage, AllowedCollectorImages: o.AllowedCollectorImages,
 			OperatorNamespace: o.OperatorNamespace, StatsInterval: o.StatsInterval, Metrics: metrics, Workers: o.Workers,
 		}).SetupWithManager},
 		{"retentionpolicy", (&RetentionPolicyReconciler{Client: c, Scheme: s, Recorder: recorder}).SetupWithManager},

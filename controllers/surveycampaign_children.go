@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -312,6 +313,51 @@ func containerSecurityContext() *corev1.SecurityContext {
 }
 
 // collectorImage is the image of the campaign's pods.
+// checkImage is the collector image component: a campaign may name its
+// own collector image only among those the operator allows. The pod runs
+// with the campaign's keys, admin token and data mounted, so an image of
+// the editor's choosing would read them all: spec.collector.image would
+// be a way around RBAC for whoever may edit a campaign.
+func checkImage(_ context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
+	image := p.c.Spec.Collector.Image
+	if image == "" || imageAllowed(image, r.CollectorImage, r.AllowedCollectorImages) {
+		return nil
+	}
+	return stall(privacyv1alpha1.ReasonImageNotAllowed,
+		"spec.collector.image %q is not allowed: the operator runs images of its own repository (%s) and those its --allowed-collector-images flag lists",
+		image, imageRepository(r.CollectorImage))
+}
+
+// imageAllowed says whether a campaign may run image: one of the
+// repository of own (any tag or digest), or one allowed entry: an entry
+// ending in "/" allows every image under that path, any other entry
+// allows that repository (any tag or digest) or that exact reference.
+func imageAllowed(image, own string, allowed []string) bool {
+	repo := imageRepository(image)
+	if repo == imageRepository(own) {
+		return true
+	}
+	for _, a := range allowed {
+		switch {
+		case strings.HasSuffix(a, "/") && strings.HasPrefix(image, a):
+			return true
+		case a == image || a == repo:
+			return true
+		}
+	}
+	return false
+}
+
+// imageRepository is an image reference without its tag and digest
+// ("registry:5000/team/app:v1@sha256:…" is "registry:5000/team/app").
+func imageRepository(image string) string {
+	image, _, _ = strings.Cut(image, "@")
+	if i := strings.LastIndexByte(image, ':'); i > strings.LastIndexByte(image, '/') {
+		image = image[:i]
+	}
+	return image
+}
+
 func collectorImage(c *privacyv1alpha1.SurveyCampaign, image string) string {
 	if c.Spec.Collector.Image != "" {
 		return c.Spec.Collector.Image

@@ -294,3 +294,30 @@ func TestDSNPorts(t *testing.T) {
 		}
 	}
 }
+
+func TestImageAllowed(t *testing.T) {
+	const own = "ghcr.io/surveyguard/surveyguard:v0.3.0"
+	allowed := []string{"registry.internal:5000/surveyguard", "quay.io/acme/collector:1.2", "mirror.internal/surveyguard/"}
+	for image, want := range map[string]bool{
+		"ghcr.io/surveyguard/surveyguard:v0.3.1":                            true, // the operator's own repository
+		"ghcr.io/surveyguard/surveyguard@sha256:" + strings.Repeat("a", 64): true,
+		"ghcr.io/surveyguard/surveyguard":                                   true,
+		"ghcr.io/surveyguard/surveyguard-evil:v1":                           false,
+		"ghcr.io/evil/surveyguard:v0.3.0":                                   false,
+		"registry.internal:5000/surveyguard:v9":                             true, // an allowed repository
+		"registry.internal:5000/surveyguard/other:v9":                       false,
+		"registry.internal:5001/surveyguard:v9":                             false,
+		"quay.io/acme/collector:1.2":                                        true, // an exact reference
+		"quay.io/acme/collector:1.3":                                        false,
+		"mirror.internal/surveyguard/surveyguard:v1":                        true, // under an allowed path
+		"mirror.internal/surveyguard-other/x:v1":                            false,
+		"docker.io/library/busybox":                                         false,
+	} {
+		if got := imageAllowed(image, own, allowed); got != want {
+			t.Errorf("imageAllowed(%q) = %v, want %v", image, got, want)
+		}
+	}
+	if imageAllowed("quay.io/acme/collector:1.2", own, nil) {
+		t.Error("an image allowed with no list")
+	}
+}

@@ -59,6 +59,7 @@ var campaignComponents = []component{
 	{name: "campaign name", reconcile: checkName},
 	{name: "retention policy", reconcile: readPolicy},
 	{name: "database Secret", reconcile: readDatabaseSecret},
+	{name: "collector image", reconcile: checkImage},
 	{name: "ServiceAccount", owns: []client.Object{&corev1.ServiceAccount{}}, reconcile: reconcileServiceAccount},
 	{name: "admin token", owns: []client.Object{&corev1.Secret{}}, reconcile: reconcileAdminToken},
 	{name: "TLS", owns: []client.Object{&corev1.Secret{}}, reconcile: reconcileServing},

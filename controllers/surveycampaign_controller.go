@@ -45,6 +45,9 @@ type SurveyCampaignReconciler struct {
 	Collectors *adminclient.Client
 	// CollectorImage is the image of collector pods unless the campaign names one.
 	CollectorImage string
+	// AllowedCollectorImages are what spec.collector.image may name besides
+	// CollectorImage's repository (imageAllowed).
+	AllowedCollectorImages []string
 	// OperatorNamespace may reach the collectors' admin port.
 	OperatorNamespace string
 	// StatsInterval is how often a campaign's figures are read (with ±20% jitter).

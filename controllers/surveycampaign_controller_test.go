@@ -804,6 +804,41 @@ func deleteCampaign(t *testing.T, ns string) {
 	})
 }
 
+// TestCollectorImageMustBeAllowed: a campaign naming a collector image the
+// operator does not allow is Stalled and gets no collector (it would run
+// with the campaign's keys mounted); another tag of the operator's own
+// image is run.
+func TestCollectorImageMustBeAllowed(t *testing.T) {
+	ns := namespace(t)
+	c := campaign(ns)
+	c.Spec.Collector.Image = "docker.io/attacker/exfiltrate:latest"
+	create(t, policy(ns), c)
+	eventually(t, "Stalled ImageNotAllowed", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		return hasCondition(c, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonImageNotAllowed,
+			`spec.collector.image "docker.io/attacker/exfiltrate:latest" is not allowed`)
+	})
+	for name, obj := range map[string]client.Object{"checkout-nps-collector": &appsv1.Deployment{}, "checkout-nps-retention": &batchv1.CronJob{}} {
+		if err := get(ns, name, obj); !apierrors.IsNotFound(err) {
+			t.Errorf("%T %s made for a refused image: %v", obj, name, err)
+		}
+	}
+
+	update(t, c, func() { c.Spec.Collector.Image = "example.com/surveyguard@sha256:" + strings.Repeat("0", 64) })
+	d := &appsv1.Deployment{}
+	eventually(t, "the Deployment of the operator's own image, pinned", func() error {
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		if got := d.Spec.Template.Spec.Containers[0].Image; got != c.Spec.Collector.Image {
+			return fmt.Errorf("image %s", got)
+		}
+		return nil
+	})
+}
+
 // TestLegalHoldKeepsADeletedCampaign: deleting a campaign whose
 // RetentionPolicy is under legal hold neither purges it nor destroys its
 // keys; the deletion waits, saying why, until the hold is lifted.

@@ -47,6 +47,9 @@ const (
 	ReasonCollectorUnavailable = "CollectorUnavailable"
 	// ReasonLegalHold: a legal hold suspends purges.
 	ReasonLegalHold = "LegalHold"
+	// ReasonImageNotAllowed: spec.collector.image names an image the
+	// operator does not allow (its --allowed-collector-images).
+	ReasonImageNotAllowed = "ImageNotAllowed"
 	// ReasonRetentionOverdue: a stored response is older than the policy allows.
 	ReasonRetentionOverdue = "RetentionOverdue"
 	// ReasonStorageBudgetExceeded: the store reached maxStoreSize or the volume's minFreeDisk; new responses are refused until a purge or a larger limit.

@@ -359,7 +359,11 @@ type CollectorSpec struct {
 	// +kubebuilder:validation:Maximum=50
 	Replicas int32 `json:"replicas,omitempty"`
 
-	// image overrides the collector image; defaults to the operator's own image.
+	// image overrides the collector image; defaults to the operator's own
+	// image. Only images the operator allows are run: its own repository
+	// (another tag or digest) and those its --allowed-collector-images flag
+	// lists; any other stalls the campaign with reason ImageNotAllowed (the
+	// pod has the campaign's keys and data mounted).
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512

@@ -54,6 +54,8 @@ type Options struct {
 	EnableHTTP2   bool
 	// CollectorImage is the image collector pods run unless a campaign names one.
 	CollectorImage string
+	// AllowedCollectorImages may be named by spec.collector.image.
+	AllowedCollectorImages []string
 	// OperatorNamespace may reach collectors' admin ports (NetworkPolicy).
 	OperatorNamespace string
 	// CollectorAddresses maps "namespace/name" of a campaign to a host:port
@@ -213,6 +215,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"Allow HTTP/2 on the metrics server (off by default: HTTP/2 rapid reset, CVE-2023-44487).")
 	fs.StringVar(&o.CollectorImage, "collector-image", DefaultCollectorImage,
 		"Image of collector pods, unless a campaign's spec.collector.image names one.")
+	fs.Var((*stringList)(&o.AllowedCollectorImages), "allowed-collector-images",
+		"An image a campaign's spec.collector.image may name besides --collector-image's repository: a repository (any tag or digest), "+
+			"an exact reference, or a prefix ending in \"/\". Repeatable or comma-separated; none by default.")
 	fs.StringVar(&o.OperatorNamespace, "operator-namespace", os.Getenv("POD_NAMESPACE"),
 		"Namespace allowed to reach collectors' admin port; $POD_NAMESPACE by default.")
 	fs.Var((*stringList)(&o.CollectorAddresses), "collector-address",
@@ -313,12 +318,21 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if o.OperatorNamespace == "" {
 		o.OperatorNamespace = "surveyguard-system"
 	}
+	var images []string
+	for _, entry := range o.AllowedCollectorImages {
+		for _, image := range strings.Split(entry, ",") {
+			if image = strings.TrimSpace(image); image != "" {
+				images = append(images, image)
+			}
+		}
+	}
+	o.AllowedCollectorImages = images
 	holidays, err := holidayCalendar(o.HolidayCalendar, o.OperatorNamespace)
 	if err != nil {
 		return err
 	}
 	if err := controllers.SetupAll(mgr, controllers.Options{
-		CollectorImage: o.CollectorImage, OperatorNamespace: o.OperatorNamespace,
+		CollectorImage: o.CollectorImage, AllowedCollectorImages: o.AllowedCollectorImages, OperatorNamespace: o.OperatorNamespace,
 		Collectors: adminclient.New(dial, 0), StatsInterval: o.StatsInterval, Workers: o.Workers,
 		HolidayCalendar: holidays,
 	}); err != nil {

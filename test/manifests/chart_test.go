@@ -262,6 +262,14 @@ func TestHelmToggles(t *testing.T) {
 				t.Errorf("priorityClassName %v", v)
 			}
 		}},
+		{"allowedCollectorImages", []string{"allowedCollectorImages={registry.internal:5000/surveyguard,mirror.internal/sg/}"}, func(t *testing.T, objs objects) {
+			args := managerArgs(t, objs.get(t, "Deployment/"+releaseNS+"/"+fullname))
+			for _, want := range []string{"--allowed-collector-images=registry.internal:5000/surveyguard", "--allowed-collector-images=mirror.internal/sg/"} {
+				if !slices.Contains(args, want) {
+					t.Errorf("the manager's args %v lack %s", args, want)
+				}
+			}
+		}},
 		{"watchNamespaces", []string{"watchNamespaces={team-a,team-b}"}, func(t *testing.T, objs objects) {
 			for _, ns := range []string{"team-a", "team-b"} {
 				role := objs.get(t, "Role/"+ns+"/"+fullname+"-manager")
