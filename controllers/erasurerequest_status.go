@@ -179,6 +179,17 @@ func erasureReceivedAt(er *privacyv1alpha1.ErasureRequest) (time.Time, string) {
 	return created, ""
 }
 
+// extendedBefore says whether the request's Response deadline was already
+// extended when the operator last wrote its status.
+func extendedBefore(er *privacyv1alpha1.ErasureRequest) bool {
+	for _, d := range er.Status.Deadlines {
+		if d.Duty == privacyv1alpha1.RequestDutyResponse && strings.Contains(d.Note, "extended") {
+			return true
+		}
+	}
+	return false
+}
+
 // erasureDeadlines evaluates each duty of the request's regime at now.
 func erasureDeadlines(er *privacyv1alpha1.ErasureRequest, holidays regulations.Holidays, holidaysErr error, now time.Time,
 ) ([]privacyv1alpha1.RequestDeadline, *time.Time) {
@@ -193,6 +204,12 @@ func erasureDeadlines(er *privacyv1alpha1.ErasureRequest, holidays regulations.H
 	switch {
 	case er.Spec.Extension.Until == nil:
 		er.Status.ExtensionRecordedAt = nil
+	case er.Status.ExtensionRecordedAt == nil && extendedBefore(er):
+		// Extended under a version that kept no record: its notice time
+		// is unknown, and it was granted then; taking the upgrade's time
+		// would turn it late. The receipt stands in, and notifiedAt can
+		// say better.
+		er.Status.ExtensionRecordedAt = er.Status.ReceivedAt.DeepCopy()
 	case er.Status.ExtensionRecordedAt == nil:
 		er.Status.ExtensionRecordedAt = &metav1.Time{Time: now.UTC().Truncate(time.Second)}
 	}

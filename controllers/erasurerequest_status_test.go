@@ -140,6 +140,19 @@ func TestExtensionNotifiedTooLate(t *testing.T) {
 	if d := deadline(t, seenLate, privacyv1alpha1.RequestDutyResponse); d.State != privacyv1alpha1.DeadlineState(regulations.Overdue) {
 		t.Errorf("first seen after the deadline: %+v", d)
 	}
+	// Extended under a version that kept no record (its status says
+	// "extended"): the upgrade's first pass does not make it late.
+	upgraded := erasureAt(privacyv1alpha1.ErasureRegimeGDPR, "2027-01-10T09:00:00Z")
+	ext(upgraded, "")
+	upgraded.Status.Deadlines = []privacyv1alpha1.RequestDeadline{{Duty: privacyv1alpha1.RequestDutyResponse, Note: "extended"}}
+	setErasureStatus(upgraded, nil, utc("2027-03-01T00:00:00Z"), nil, nil)
+	if d := deadline(t, upgraded, privacyv1alpha1.RequestDutyResponse); !d.Due.Time.Equal(utc("2027-03-20T00:00:00Z")) || d.State == privacyv1alpha1.DeadlineState(regulations.Overdue) {
+		t.Errorf("extended before the upgrade: %+v", d)
+	}
+	if r := upgraded.Status.ExtensionRecordedAt; r == nil || !r.Time.Equal(utc("2027-01-10T09:00:00Z")) {
+		t.Errorf("extensionRecordedAt %v after the upgrade, want the receipt", r)
+	}
+
 	// The extension removed: the record goes with it.
 	seen.Spec.Extension = privacyv1alpha1.ErasureExtension{}
 	setErasureStatus(seen, nil, utc("2027-02-26T00:00:00Z"), nil, nil)
