@@ -359,12 +359,25 @@ func (r *ErasureRequestReconciler) ask(ctx context.Context, namespace, campaign 
 	c := &privacyv1alpha1.SurveyCampaign{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: campaign}, c)
 	switch {
-	case apierrors.IsNotFound(err) || (err == nil && !c.DeletionTimestamp.IsZero()):
+	case apierrors.IsNotFound(err):
 		a.deleted = true
 		return a
 	case err != nil:
 		a.readErr = fmt.Errorf("reading SurveyCampaign %s: %w", campaign, err)
 		return a
+	case !c.DeletionTimestamp.IsZero():
+		// Its deletion purges everything and destroys its keys, unless
+		// a legal hold keeps them: then its collector, still running, is
+		// asked as usual.
+		held, _, err := legalHold(ctx, r.Client, c)
+		if err != nil {
+			a.readErr = err
+			return a
+		}
+		if !held {
+			a.deleted = true
+			return a
+		}
 	}
 	t, err := collectorTarget(ctx, r.Client, c)
 	if err == nil {

@@ -212,20 +212,14 @@ func (r *SurveyCampaignReconciler) reconcileDelete(ctx context.Context, c *priva
 
 // holdDeletion keeps a campaign whose RetentionPolicy is under legal hold
 // from being purged and crypto-shredded: its deletion waits, saying why on
-// Ready, until the hold is lifted or the policy is gone (the policy's
-// change brings the campaign back).
+// Ready, until the hold is lifted (the policy's change brings the campaign
+// back).
 func (r *SurveyCampaignReconciler) holdDeletion(ctx context.Context, c *privacyv1alpha1.SurveyCampaign) (bool, error) {
-	p := &privacyv1alpha1.RetentionPolicy{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.RetentionPolicyRef.Name}, p)
-	switch {
-	case apierrors.IsNotFound(err):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("reading RetentionPolicy %s: %w", c.Spec.RetentionPolicyRef.Name, err)
-	case !ptr.Deref(p.Spec.LegalHold, false):
-		return false, nil
+	held, why, err := legalHold(ctx, r.Client, c)
+	if !held || err != nil {
+		return false, err
 	}
-	msg := fmt.Sprintf("deletion waits: RetentionPolicy %s is under legal hold, so the responses are not purged and the keys not destroyed until the hold is lifted", p.Name)
+	msg := "deletion waits: " + why + ", so the responses are not purged and the keys not destroyed until the hold is lifted"
 	before := c.DeepCopy()
 	setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonLegalHold, msg)
 	stampTransitions(before.Status.Conditions, c.Status.Conditions, r.Clock.Now())
@@ -237,6 +231,30 @@ func (r *SurveyCampaignReconciler) holdDeletion(ctx context.Context, c *privacyv
 	}
 	r.event(c, corev1.EventTypeWarning, privacyv1alpha1.ReasonLegalHold, "Delete", "%s", msg)
 	return true, nil
+}
+
+// legalHold says whether the campaign's data is under legal hold, and why:
+// its RetentionPolicy has legalHold, or was deleted while its hold applied
+// to the campaign (RetentionEnforced said LegalHold): deleting the policy
+// together with the campaign, or the namespace, does not lift a hold; only
+// legalHold: false (or a policy without it) does.
+func legalHold(ctx context.Context, cl client.Reader, c *privacyv1alpha1.SurveyCampaign) (bool, string, error) {
+	name := c.Spec.RetentionPolicyRef.Name
+	p := &privacyv1alpha1.RetentionPolicy{}
+	err := cl.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, p)
+	switch {
+	case apierrors.IsNotFound(err):
+		if cond := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionRetentionEnforced); cond != nil &&
+			cond.Reason == privacyv1alpha1.ReasonLegalHold {
+			return true, fmt.Sprintf("RetentionPolicy %s was deleted while under legal hold (recreate it without legalHold to lift the hold)", name), nil
+		}
+		return false, "", nil
+	case err != nil:
+		return false, "", fmt.Errorf("reading RetentionPolicy %s: %w", name, err)
+	case ptr.Deref(p.Spec.LegalHold, false):
+		return true, fmt.Sprintf("RetentionPolicy %s is under legal hold", name), nil
+	}
+	return false, "", nil
 }
 
 // purgeAll asks the collector to delete every response it holds.

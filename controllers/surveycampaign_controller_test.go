@@ -871,7 +871,35 @@ func TestLegalHoldKeepsADeletedCampaign(t *testing.T) {
 		t.Errorf("the collector holds %v responses under a legal hold, want 1", st.Body["responses"])
 	}
 
-	update(t, held, func() { held.Spec.LegalHold = nil })
+	// The held campaign keeps its data, so an erasure is carried out by its
+	// collector, not recorded as done by the deletion.
+	create(t, &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "erase-c-1"},
+		Spec:       privacyv1alpha1.ErasureRequestSpec{Subject: privacyv1alpha1.ErasureSubject{CustomerID: "C-1"}},
+	})
+	er := erasureStatus(t, ns, "erase-c-1", completed)
+	if r := er.Status.Results; len(r) != 1 || r[0].State != privacyv1alpha1.ErasureCampaignErased || ptr.Deref(r[0].Erased, 0) != 1 {
+		t.Errorf("results %+v, want checkout-nps Erased 1", r)
+	}
+
+	// Deleting the policy does not lift the hold.
+	if err := k8s.Delete(context.Background(), held); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the deletion still waiting, the policy gone", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		return hasCondition(c, privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonLegalHold,
+			"RetentionPolicy ninety-days was deleted while under legal hold")
+	})
+	if err := get(ns, "checkout-nps-keys", &corev1.Secret{}); err != nil {
+		t.Errorf("the key Secret once the held policy was deleted: %v", err)
+	}
+
+	// A policy without the hold lets the deletion go on.
+	create(t, policy(ns))
 	eventually(t, "campaign gone once the hold is lifted", func() error {
 		if err := get(ns, "checkout-nps", c); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("still there: %v", err)

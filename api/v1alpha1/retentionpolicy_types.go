@@ -46,10 +46,11 @@ type RetentionPolicySpec struct {
 	// legalHold stops every scheduled purge while true, for example during
 	// litigation, and holds the deletion of a bound campaign: its responses
 	// are not purged nor its keys destroyed until the hold is lifted (it
-	// stays Terminating, Ready False with reason LegalHold). A purge started
-	// by hand, such as a Job made from the campaign's CronJob, is not
-	// stopped. Status and every bound campaign say that a legal hold is in
-	// force.
+	// stays Terminating, Ready False with reason LegalHold); deleting the
+	// policy does not lift it. A purge started by hand, such as a Job made
+	// from the campaign's CronJob, and a foreground cascade deletion, which
+	// deletes the campaign's key Secret and volume itself, are not stopped.
+	// Status and every bound campaign say that a legal hold is in force.
 	// +optional
 	LegalHold *bool `json:"legalHold,omitempty"`
 
