@@ -441,8 +441,8 @@ func TestKeysRetireOnlyOnceRolledOut(t *testing.T) {
 		if err := get(ns, "checkout-nps-collector", d); err != nil {
 			return err
 		}
-		// Two pods available, only one of the current template.
-		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 2, UpdatedReplicas: 1, ReadyReplicas: 2, AvailableReplicas: 2}
+		// The one pod wanted is available, but of the template before.
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, UpdatedReplicas: 0, ReadyReplicas: 1, AvailableReplicas: 1}
 		if err := k8s.Status().Update(context.Background(), d); err != nil {
 			return err
 		}

@@ -282,6 +282,8 @@ func TestDSNPorts(t *testing.T) {
 		"postgres://u:p@[fd00::7]/nps":                                         {5432},
 		"postgres://u@h/nps?port=6543":                                         {6543},
 		"postgres://u:a@b@h:7000/nps":                                          {7000},
+		"postgres://u:pa?ss@db:6432/nps":                                       {6432},
+		"postgres://u:pa/ss@db:6432/nps":                                       {5432}, // libpq reads host "u", port "pa": not a port
 		"host=db.shop.svc port=6432 user=collector dbname=nps":                 {6432},
 		`password='a \' port=1' host=h1,h2 port='5433,5434'`:                   {5433, 5434},
 		"password='port=1' host=db":                                            {5432},

@@ -84,15 +84,17 @@ const defaultPostgresPort = 5432
 func dsnPorts(dsn string) []int {
 	var ports []string
 	if rest, ok := cutScheme(dsn); ok {
+		// As libpq (and pgx) read it: an '@' before any '/' ends the
+		// user and password, whatever they hold ('?' included).
+		if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+			rest = rest[i+1:]
+		}
 		authority, query := rest, ""
 		if i := strings.IndexAny(rest, "/?"); i >= 0 {
 			authority = rest[:i]
 			if q := strings.IndexByte(rest, '?'); q >= 0 {
 				query = rest[q+1:]
 			}
-		}
-		if at := strings.LastIndexByte(authority, '@'); at >= 0 {
-			authority = authority[at+1:]
 		}
 		for _, h := range strings.Split(authority, ",") {
 			ports = append(ports, hostPort(h))

@@ -86,10 +86,13 @@ func collectorRoute(ctx context.Context, api client.Reader, c *privacyv1alpha1.S
 }
 
 // rolledOut says whether every pod of the Deployment runs its current
-// template: the rollout is observed and no pod of an older one is left.
+// template: the rollout is observed, no pod of an older one is left, and
+// none is still terminating (within its grace period a pod may still
+// commit an answer; the API server counts them where it can).
 func rolledOut(d *appsv1.Deployment) bool {
 	want := ptr.Deref(d.Spec.Replicas, 1)
-	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == d.Status.Replicas && d.Status.Replicas == want
+	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == d.Status.Replicas &&
+		d.Status.Replicas == want && ptr.Deref(d.Status.TerminatingReplicas, 0) == 0
 }
 
 // runsUnready says whether the Deployment, rolled out, has pods of which

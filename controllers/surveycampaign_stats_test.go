@@ -3,6 +3,7 @@ package controllers
 import (
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/utils/ptr"
@@ -52,5 +53,30 @@ func TestPickEndpoint(t *testing.T) {
 				t.Errorf("pickEndpoint = %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestRolledOut(t *testing.T) {
+	d := func(gen, observed int64, want, replicas, updated int32, terminating *int32) *appsv1.Deployment {
+		x := &appsv1.Deployment{}
+		x.Generation, x.Spec.Replicas = gen, ptr.To(want)
+		x.Status = appsv1.DeploymentStatus{ObservedGeneration: observed, Replicas: replicas, UpdatedReplicas: updated, TerminatingReplicas: terminating}
+		return x
+	}
+	for name, tc := range map[string]struct {
+		d    *appsv1.Deployment
+		want bool
+	}{
+		"rolled out":                         {d(2, 2, 2, 2, 2, nil), true},
+		"rolled out, none terminating":       {d(2, 2, 2, 2, 2, ptr.To[int32](0)), true},
+		"a new template not yet observed":    {d(3, 2, 2, 2, 2, nil), false},
+		"a pod of the template before":       {d(2, 2, 2, 2, 1, nil), false},
+		"the one pod of the template before": {d(2, 2, 1, 1, 0, nil), false},
+		"a surge pod":                        {d(2, 2, 2, 3, 2, nil), false},
+		"a pod still terminating":            {d(2, 2, 2, 2, 2, ptr.To[int32](1)), false},
+	} {
+		if got := rolledOut(tc.d); got != tc.want {
+			t.Errorf("%s: rolledOut = %v, want %v", name, got, tc.want)
+		}
 	}
 }
