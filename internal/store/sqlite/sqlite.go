@@ -108,12 +108,17 @@ func files(path string) []string { return []string{path, path + "-wal", path + "
 // checkpoint that resets the WAL truncate it back to 4 MiB, so a burst of
 // writes does not keep the WAL file at its peak size for ever.
 //
+// secure_delete(ON): what an erasure or a purge deletes is overwritten
+// with zeros, in its page and in pages it frees, instead of staying in the
+// file's free space, readable with the key it is sealed by for as long as
+// that key lives (measured: 3-7% fewer purged rows a second).
+//
 // synchronous=NORMAL: a commit writes its WAL frames without fsync; the
 // store's Sync (syncWAL) fsyncs them before any write is answered. A
 // checkpoint still fsyncs the WAL before it copies frames into the
 // database, and the database before the WAL may be reset.
 var pragmas = []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)",
-	fmt.Sprintf("cache_size(-%d)", writerCacheKiB), "temp_store(MEMORY)", "journal_size_limit(4194304)"}
+	fmt.Sprintf("cache_size(-%d)", writerCacheKiB), "temp_store(MEMORY)", "journal_size_limit(4194304)", "secure_delete(ON)"}
 
 // Page caches, in KiB. A reader's is smaller than the writer's: erasures
 // and re-wraps scan the whole table on a reader, each scanning connection

@@ -103,7 +103,12 @@ func TestWALShrinksBack(t *testing.T) {
 	if peak := fileSize(t, path+"-wal"); peak <= limit {
 		t.Fatalf("the WAL holds %d bytes after a 6 MiB write, want more than %d", peak, limit)
 	}
+	// Replacing the value frees its pages, which secure_delete overwrites
+	// with zeros: that commit is large too. The one after it is small.
 	if err := s.SetMeta(ctx, "big", "small now"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetMeta(ctx, "small", "small"); err != nil {
 		t.Fatal(err)
 	}
 	if after := fileSize(t, path+"-wal"); after > limit {
@@ -146,5 +151,56 @@ func TestFullDatabaseIsErrNoSpace(t *testing.T) {
 	}
 	if !errors.Is(err, store.ErrNoSpace) || !strings.Contains(err.Error(), "full") {
 		t.Errorf("insert into a full database: %v, want ErrNoSpace with SQLite's message", err)
+	}
+}
+
+// TestErasedBytesLeaveTheFile: an erased response's ciphertexts are
+// overwritten in the page that held them (secure_delete), instead of
+// staying in its free space where the live key could still open them. The
+// responses here fit one page: in a larger table a row may also live on as
+// a b-tree divider key, which only the key's retirement makes unreadable
+// (docs/compliance-guide.md).
+func TestErasedBytesLeaveTheFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "responses.db")
+	s := opener(path)(t)
+	marker := []byte(strings.Repeat("ERASE-ME-", 20))
+	for i := range 3 {
+		r := &store.Record{ID: store.NewID(time.Now()), ReceivedAt: time.Now(), Score: 9, KeyID: "k1",
+			Comment: []byte(strings.Repeat("keep-", 20)), SubjectCustomerID: fmt.Sprintf("other-%d", i)}
+		if i == 1 {
+			r.Comment, r.SubjectCustomerID = marker, "subject-1"
+		}
+		if _, err := s.Insert(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rc, err := s.Erase(ctx, store.EraseRequest{Subjects: []string{"subject-1"}}); err != nil || rc.Erased != 1 {
+		t.Fatalf("erase: %+v %v", rc, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The WAL still holds the frames that inserted it, until a checkpoint
+	// copies each page's last version into the file and empties the WAL.
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "ERASE-ME-") {
+		t.Error("the erased comment's bytes are still in the database file")
+	}
+	if !strings.Contains(string(data), "keep-keep-") {
+		t.Error("the other comments are not in the file: the test reads the wrong file")
 	}
 }
