@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -520,12 +521,14 @@ func subjectFromSecret(secret *corev1.Secret, key string) (collectorapi.EraseReq
 	switch {
 	case v == "":
 		return bad("key %q is empty", key)
-	case isEmail && (len(v) > 320 || !emailPattern.MatchString(v)):
+	case isEmail && (utf8.RuneCountInString(v) > 320 || !emailPattern.MatchString(v)):
 		return bad("key %q does not hold an email address (one @, no spaces, at most 320 characters)", key)
 	case isEmail:
 		return collectorapi.EraseRequest{Email: v}, nil, nil
-	case len(v) > 256:
-		return bad("key %q holds %d characters; a customer ID has at most 256", key, len(v))
+	case utf8.RuneCountInString(v) > 256:
+		// Characters, as the collector counts them; the length is not
+		// told: the status is no way to learn about a Secret.
+		return bad("key %q holds more than 256 characters, the most a customer ID has", key)
 	}
 	return collectorapi.EraseRequest{CustomerID: v}, nil, nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -298,5 +299,41 @@ func TestRetryBackoff(t *testing.T) {
 	res := privacyv1alpha1.ErasureResult{State: privacyv1alpha1.ErasureCampaignRetrying, Attempts: ptr.To[int32](2), LastAttemptAt: &metav1.Time{Time: now.Add(-4 * time.Second)}}
 	if got := retryDue(res, now); got != 6*time.Second {
 		t.Errorf("retry due in %s, want 6s", got)
+	}
+}
+
+// TestSubjectFromSecret: a subject Secret's value is held to what the
+// collector accepts, counted in characters as it counts them, and a
+// refusal tells nothing of the value.
+func TestSubjectFromSecret(t *testing.T) {
+	secret := func(k, v string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "ticket"}, Data: map[string][]byte{k: []byte(v)}}
+	}
+	for name, tc := range map[string]struct {
+		s        *corev1.Secret
+		customer string
+		email    string
+		problem  string
+	}{
+		"a customer ID":                     {s: secret("customerID", "C-1234"), customer: "C-1234"},
+		"256 characters of 3 bytes each":    {s: secret("customerID", strings.Repeat("क", 256)), customer: strings.Repeat("क", 256)},
+		"257 characters":                    {s: secret("customerID", strings.Repeat("x", 257)), problem: `key "customerID" holds more than 256 characters`},
+		"an email":                          {s: secret("email", "ana@example.com"), email: "ana@example.com"},
+		"an email of 320 2-byte characters": {s: secret("email", strings.Repeat("é", 300)+"@"+strings.Repeat("é", 19)), email: strings.Repeat("é", 300) + "@" + strings.Repeat("é", 19)},
+		"an email with a space":             {s: secret("email", "jane doe@example.com"), problem: "does not hold an email address"},
+	} {
+		got, problem, err := subjectFromSecret(tc.s, "")
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v", name, err)
+		case tc.problem != "":
+			if problem == nil || !strings.Contains(problem.message, tc.problem) {
+				t.Errorf("%s: problem %+v, want %q", name, problem, tc.problem)
+			} else if strings.Contains(problem.message, "257") {
+				t.Errorf("%s: the problem tells the value's length: %s", name, problem.message)
+			}
+		case problem != nil || got.CustomerID != tc.customer || got.Email != tc.email:
+			t.Errorf("%s: %+v %+v, want customerID %q email %q", name, got, problem, tc.customer, tc.email)
+		}
 	}
 }

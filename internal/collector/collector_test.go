@@ -111,6 +111,30 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 	}
 }
 
+// TestEmailShape: what is stored as an email can be named by an
+// ErasureRequest (one @, something on both sides, no white space).
+func TestEmailShape(t *testing.T) {
+	f := collectortest.Start(t, nil)
+	for email, want := range map[string]int{
+		"ana@example.com":      201,
+		"ana@localhost":        201,
+		"jane doe@example.com": 422,
+		"ab@":                  422,
+		"@example.com":         422,
+		"a@b@example.com":      422,
+		"ana@example.com ":     422,
+		"ana@exa mple.com":     422,
+	} {
+		a := f.Post(t, fmt.Sprintf(`{"score":7,%s,"email":"%s"}`, consentOK, email))
+		if a.Status != want || (want == 422 && a.Body["field"] != "email") {
+			t.Errorf("email %q: %d %s, want %d", email, a.Status, a.Raw, want)
+		}
+	}
+	if st := f.Stats(t); st["responses"] != 2.0 {
+		t.Errorf("%v responses stored, want the 2 accepted", st["responses"])
+	}
+}
+
 func TestIdempotencyKey(t *testing.T) {
 	f := collectortest.Start(t, nil)
 	first := f.Post(t, `{"score":9,`+consentOK+`}`, "Idempotency-Key", "abc-1")

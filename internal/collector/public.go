@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/surveyguard/surveyguard/internal/collectorapi"
@@ -169,8 +170,8 @@ func (s *Server) check(score int, consent *consentBody, comment, email, customer
 			return nil, unprocessable(f.name, "%s is %d characters; at most %d are accepted", f.name, n, f.max)
 		}
 	}
-	if email != nil && (strings.Count(*email, "@") != 1 || strings.TrimSpace(*email) != *email || len(*email) < 3) {
-		return nil, unprocessable("email", "email is not an email address")
+	if email != nil && !emailShape(*email) {
+		return nil, unprocessable("email", "email is not an email address: one @ with something on both sides, and no spaces")
 	}
 	if customerID != nil && strings.TrimSpace(*customerID) == "" {
 		return nil, unprocessable("customerID", "customerID is empty")
@@ -326,4 +327,13 @@ func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
 type created struct {
 	Duplicate bool   `json:"duplicate"`
 	ID        string `json:"id"`
+}
+
+// emailShape says whether s has an email address's shape as an
+// ErasureRequest accepts it (^[^@\s]+@[^@\s]+$): one @, something on both
+// sides, no white space. What is stored must be erasable.
+func emailShape(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && domain != "" && !strings.Contains(domain, "@") &&
+		strings.IndexFunc(s, unicode.IsSpace) < 0
 }
