@@ -3,6 +3,7 @@ package collector_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -470,5 +471,32 @@ func TestLongCallsAnswer(t *testing.T) {
 	}
 	if st := f.Stats(t); st["responses"] != 0.0 {
 		t.Errorf("after the erasure and the purge: %v", st)
+	}
+}
+
+// TestTLS12OffersAEADOnly: a TLS 1.2 client offering only a CBC suite gets
+// no connection; one offering GCM does. TLS 1.3 is untouched.
+func TestTLS12OffersAEADOnly(t *testing.T) {
+	f := collectortest.Start(t, nil)
+	base := f.Client.Transport.(*http.Transport).TLSClientConfig
+	for name, tc := range map[string]struct {
+		suites []uint16
+		ok     bool
+	}{
+		"CBC":            {[]uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA}, false},
+		"CBC SHA-256":    {[]uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256}, false},
+		"static RSA GCM": {[]uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256}, false},
+		"ECDHE GCM":      {[]uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, true},
+	} {
+		cfg := base.Clone()
+		cfg.MaxVersion, cfg.CipherSuites = tls.VersionTLS12, tc.suites
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+		resp, err := c.Get(f.Admin + "/healthz")
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err %v, want a connection %v", name, err, tc.ok)
+		}
 	}
 }

@@ -330,9 +330,19 @@ func (r *certReloader) get() (*tls.Certificate, error) {
 	return r.cert, nil
 }
 
+// tls12Suites are the TLS 1.2 cipher suites offered: forward secret and
+// AEAD only, as Mozilla's "intermediate" configuration has them (CBC and
+// SHA-1 suites left out; TLS 1.3 chooses among its own).
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 func (r *certReloader) tlsConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: tls12Suites,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			c, err := r.get()
 			if err != nil {
