@@ -312,20 +312,28 @@ func containerSecurityContext() *corev1.SecurityContext {
 	}
 }
 
-// collectorImage is the image of the campaign's pods.
 // checkImage is the collector image component: a campaign may name its
 // own collector image only among those the operator allows. The pod runs
 // with the campaign's keys, admin token and data mounted, so an image of
 // the editor's choosing would read them all: spec.collector.image would
-// be a way around RBAC for whoever may edit a campaign.
+// be a way around RBAC for whoever may edit a campaign. A refused image is
+// never run: the collector and its purge Jobs run the operator's own, so
+// that containment, legal holds, rotations and purges go on, and the
+// campaign is Stalled at the end of its pass, naming the image.
 func checkImage(_ context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	image := p.c.Spec.Collector.Image
-	if image == "" || imageAllowed(image, r.CollectorImage, r.AllowedCollectorImages) {
-		return nil
+	switch {
+	case image == "":
+		p.image = r.CollectorImage
+	case imageAllowed(image, r.CollectorImage, r.AllowedCollectorImages):
+		p.image = image
+	default:
+		p.image = r.CollectorImage
+		p.obs.stallAfter = stall(privacyv1alpha1.ReasonImageNotAllowed,
+			"spec.collector.image %q is not allowed, so the collector runs %s: the operator runs images of its own repository (%s) and those its --allowed-collector-images flag lists",
+			image, r.CollectorImage, imageRepository(r.CollectorImage))
 	}
-	return stall(privacyv1alpha1.ReasonImageNotAllowed,
-		"spec.collector.image %q is not allowed: the operator runs images of its own repository (%s) and those its --allowed-collector-images flag lists",
-		image, imageRepository(r.CollectorImage))
+	return nil
 }
 
 // imageAllowed says whether a campaign may run image: one of the
@@ -334,7 +342,10 @@ func checkImage(_ context.Context, r *SurveyCampaignReconciler, p *campaignPass)
 // allows that repository (any tag or digest) or that exact reference.
 func imageAllowed(image, own string, allowed []string) bool {
 	repo := imageRepository(image)
-	if repo == imageRepository(own) {
+	if repo == "" || strings.Contains(image, "..") {
+		return false // no repository, or a path that climbs out of a prefix
+	}
+	if own != "" && repo == imageRepository(own) {
 		return true
 	}
 	for _, a := range allowed {
@@ -354,13 +365,6 @@ func imageRepository(image string) string {
 	image, _, _ = strings.Cut(image, "@")
 	if i := strings.LastIndexByte(image, ':'); i > strings.LastIndexByte(image, '/') {
 		image = image[:i]
-	}
-	return image
-}
-
-func collectorImage(c *privacyv1alpha1.SurveyCampaign, image string) string {
-	if c.Spec.Collector.Image != "" {
-		return c.Spec.Collector.Image
 	}
 	return image
 }

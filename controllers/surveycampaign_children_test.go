@@ -322,4 +322,9 @@ func TestImageAllowed(t *testing.T) {
 	if imageAllowed("quay.io/acme/collector:1.2", own, nil) {
 		t.Error("an image allowed with no list")
 	}
+	for _, image := range []string{"mirror.internal/surveyguard/../../evil/x:v1", ":v1", "@sha256:aa"} {
+		if imageAllowed(image, own, allowed) || imageAllowed(image, "", nil) {
+			t.Errorf("imageAllowed(%q) = true", image)
+		}
+	}
 }

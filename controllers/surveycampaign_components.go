@@ -39,6 +39,9 @@ type campaignPass struct {
 	caCert []byte
 	// keys is the key Secret.
 	keys *corev1.Secret
+	// image is what the collector and its purge Jobs run (the collector
+	// image component).
+	image string
 }
 
 // component is one child of a campaign, or one concern of its reconcile.

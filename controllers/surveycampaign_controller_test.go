@@ -805,9 +805,9 @@ func deleteCampaign(t *testing.T, ns string) {
 }
 
 // TestCollectorImageMustBeAllowed: a campaign naming a collector image the
-// operator does not allow is Stalled and gets no collector (it would run
-// with the campaign's keys mounted); another tag of the operator's own
-// image is run.
+// operator does not allow is Stalled, and its collector and purge Jobs run
+// the operator's own image instead (the refused one would run with the
+// campaign's keys mounted); another tag of the operator's own image is run.
 func TestCollectorImageMustBeAllowed(t *testing.T) {
 	ns := namespace(t)
 	c := campaign(ns)
@@ -818,16 +818,27 @@ func TestCollectorImageMustBeAllowed(t *testing.T) {
 			return err
 		}
 		return hasCondition(c, privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonImageNotAllowed,
-			`spec.collector.image "docker.io/attacker/exfiltrate:latest" is not allowed`)
+			`spec.collector.image "docker.io/attacker/exfiltrate:latest" is not allowed, so the collector runs example.com/surveyguard:test`)
 	})
-	for name, obj := range map[string]client.Object{"checkout-nps-collector": &appsv1.Deployment{}, "checkout-nps-retention": &batchv1.CronJob{}} {
-		if err := get(ns, name, obj); !apierrors.IsNotFound(err) {
-			t.Errorf("%T %s made for a refused image: %v", obj, name, err)
-		}
+	d := &appsv1.Deployment{}
+	cj := &batchv1.CronJob{}
+	if err := get(ns, "checkout-nps-collector", d); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(ns, "checkout-nps-retention", cj); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Spec.Template.Spec.Containers[0].Image; got != "example.com/surveyguard:test" {
+		t.Errorf("the collector runs %s, want the operator's image", got)
+	}
+	if got := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Image; got != "example.com/surveyguard:test" {
+		t.Errorf("the purge Jobs run %s, want the operator's image", got)
+	}
+	if got := kstatusOf(t, c); got != status.FailedStatus {
+		t.Errorf("kstatus %s, want Failed", got)
 	}
 
 	update(t, c, func() { c.Spec.Collector.Image = "example.com/surveyguard@sha256:" + strings.Repeat("0", 64) })
-	d := &appsv1.Deployment{}
 	eventually(t, "the Deployment of the operator's own image, pinned", func() error {
 		if err := get(ns, "checkout-nps-collector", d); err != nil {
 			return err

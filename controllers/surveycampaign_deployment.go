@@ -24,7 +24,7 @@ import (
 // erase from it, to one replica admin-only. Fields the API server defaults
 // are left alone (DeepDerivative).
 func reconcileDeployment(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
-	want := desiredDeployment(p.c, r.CollectorImage, checksum(p.config, p.keys.Data, p.dsn), p.obs.paused, p.obs.adminOnly())
+	want := desiredDeployment(p.c, p.image, checksum(p.config, p.keys.Data, p.dsn), p.obs.paused, p.obs.adminOnly())
 	deploy := &appsv1.Deployment{ObjectMeta: nameOf(want.ObjectMeta)}
 	if err := r.ensureSlim(ctx, p.c, deploy, want, p.obs, func() error {
 		if !equality.Semantic.DeepDerivative(want.Spec, deploy.Spec) {
@@ -117,7 +117,7 @@ func desiredDeployment(c *privacyv1alpha1.SurveyCampaign, image, sum string, pau
 					SecurityContext:              podSecurityContext(),
 					Containers: []corev1.Container{{
 						Name:  "collector",
-						Image: collectorImage(c, image),
+						Image: image,
 						Args:  args,
 						Ports: []corev1.ContainerPort{
 							{Name: "public", ContainerPort: publicPort, Protocol: corev1.ProtocolTCP},

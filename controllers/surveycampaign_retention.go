@@ -169,7 +169,7 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 							SecurityContext:              podSecurityContext(),
 							Containers: []corev1.Container{{
 								Name:  "purge",
-								Image: collectorImage(c, image),
+								Image: image,
 								Args:  args,
 								Env: []corev1.EnvVar{{Name: "JOB_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{
 									APIVersion: "v1", FieldPath: "metadata.labels['batch.kubernetes.io/job-name']",
@@ -203,7 +203,7 @@ func reconcileRetention(ctx context.Context, r *SurveyCampaignReconciler, p *cam
 	if _, err := parseSchedule(policySchedule(policy)); err != nil {
 		return nil
 	}
-	want := desiredCronJob(c, policy, r.CollectorImage, withCA)
+	want := desiredCronJob(c, policy, p.image, withCA)
 	cj := &batchv1.CronJob{ObjectMeta: nameOf(want.ObjectMeta)}
 	return r.ensureSlim(ctx, c, cj, want, obs, func() error {
 		for k, v := range want.Labels {

@@ -362,8 +362,9 @@ type CollectorSpec struct {
 	// image overrides the collector image; defaults to the operator's own
 	// image. Only images the operator allows are run: its own repository
 	// (another tag or digest) and those its --allowed-collector-images flag
-	// lists; any other stalls the campaign with reason ImageNotAllowed (the
-	// pod has the campaign's keys and data mounted).
+	// lists; any other is not run (the operator's image runs instead) and
+	// the campaign is Stalled with reason ImageNotAllowed (the pod has the
+	// campaign's keys and data mounted).
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512

@@ -128,6 +128,13 @@ func TestMainRejectsBadWatchNamespaces(t *testing.T) {
 	}
 }
 
+func TestMainRejectsAnEmptyCollectorImage(t *testing.T) {
+	err := manager.Main(context.Background(), []string{"--collector-image="}, &strings.Builder{}, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), "--collector-image must name an image") {
+		t.Errorf("an empty --collector-image: %v", err)
+	}
+}
+
 func TestCacheOptionsWatchNamespaces(t *testing.T) {
 	if opts := manager.CacheOptions(); opts.DefaultNamespaces != nil {
 		t.Errorf("without namespaces the cache is limited to %v; want every namespace", opts.DefaultNamespaces)
