@@ -368,15 +368,21 @@ func (r *ErasureRequestReconciler) ask(ctx context.Context, namespace, campaign 
 		return a
 	case !c.DeletionTimestamp.IsZero():
 		// Its deletion purges everything and destroys its keys, unless
-		// a legal hold keeps them: then its collector, still running, is
-		// asked as usual.
+		// a legal hold keeps them: then its collector is asked as usual,
+		// as long as its keys are there (a foreground cascade deletes
+		// them with the other children: nothing is readable any more).
 		held, _, err := legalHold(ctx, r.Client, c)
 		if err != nil {
 			a.readErr = err
 			return a
 		}
-		if !held {
+		keys := &corev1.Secret{}
+		switch err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: childNames(c).keys}, keys); {
+		case !held || apierrors.IsNotFound(err) || (err == nil && !keys.DeletionTimestamp.IsZero()):
 			a.deleted = true
+			return a
+		case err != nil:
+			a.readErr = fmt.Errorf("reading the key Secret of SurveyCampaign %s: %w", campaign, err)
 			return a
 		}
 	}

@@ -234,20 +234,14 @@ func (r *SurveyCampaignReconciler) holdDeletion(ctx context.Context, c *privacyv
 }
 
 // legalHold says whether the campaign's data is under legal hold, and why:
-// its RetentionPolicy has legalHold, or was deleted while its hold applied
-// to the campaign (RetentionEnforced said LegalHold): deleting the policy
-// together with the campaign, or the namespace, does not lift a hold; only
-// legalHold: false (or a policy without it) does.
+// its RetentionPolicy exists and has legalHold. A policy deleted lifts it,
+// as the namespace's deletion does (which deletes the keys and the volume
+// anyway).
 func legalHold(ctx context.Context, cl client.Reader, c *privacyv1alpha1.SurveyCampaign) (bool, string, error) {
 	name := c.Spec.RetentionPolicyRef.Name
 	p := &privacyv1alpha1.RetentionPolicy{}
-	err := cl.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, p)
-	switch {
+	switch err := cl.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: name}, p); {
 	case apierrors.IsNotFound(err):
-		if cond := meta.FindStatusCondition(c.Status.Conditions, privacyv1alpha1.ConditionRetentionEnforced); cond != nil &&
-			cond.Reason == privacyv1alpha1.ReasonLegalHold {
-			return true, fmt.Sprintf("RetentionPolicy %s was deleted while under legal hold (recreate it without legalHold to lift the hold)", name), nil
-		}
 		return false, "", nil
 	case err != nil:
 		return false, "", fmt.Errorf("reading RetentionPolicy %s: %w", name, err)

@@ -47,9 +47,10 @@ type RetentionPolicySpec struct {
 	// litigation, and holds the deletion of a bound campaign: its responses
 	// are not purged nor its keys destroyed until the hold is lifted (it
 	// stays Terminating, Ready False with reason LegalHold); deleting the
-	// policy does not lift it. A purge started by hand, such as a Job made
-	// from the campaign's CronJob, and a foreground cascade deletion, which
-	// deletes the campaign's key Secret and volume itself, are not stopped.
+	// policy lifts it. A purge started by hand, such as a Job made from the
+	// campaign's CronJob, a foreground cascade deletion and the namespace's
+	// deletion, which delete the campaign's key Secret and volume
+	// themselves, are not stopped.
 	// Status and every bound campaign say that a legal hold is in force.
 	// +optional
 	LegalHold *bool `json:"legalHold,omitempty"`
