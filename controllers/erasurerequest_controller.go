@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -527,8 +526,10 @@ func subjectFromSecret(secret *corev1.Secret, key string) (collectorapi.EraseReq
 	switch {
 	case v == "":
 		return bad("key %q is empty", key)
-	case isEmail && (utf8.RuneCountInString(v) > 320 || !emailPattern.MatchString(v)):
-		return bad("key %q does not hold an email address (one @, no spaces, at most 320 characters)", key)
+	case !utf8.ValidString(v):
+		return bad("key %q is not valid UTF-8", key)
+	case isEmail && (utf8.RuneCountInString(v) > 320 || !storedEmailShape(v)):
+		return bad("key %q does not hold an email address (one @, at most 320 characters)", key)
 	case isEmail:
 		return collectorapi.EraseRequest{Email: v}, nil, nil
 	case utf8.RuneCountInString(v) > 256:
@@ -543,7 +544,11 @@ func subjectFromSecret(secret *corev1.Secret, key string) (collectorapi.EraseReq
 const ReasonSubjectSecretInvalid = "SubjectSecretInvalid"
 
 // emailPattern is the CRD's pattern for spec.subject.email.
-var emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+$`)
+// storedEmailShape is the loosest email any collector version stored:
+// one @ and at least 3 characters (white space inside was accepted before
+// the collector held emails to spec.subject.email's pattern), so that a
+// subject Secret can still name such an address.
+func storedEmailShape(v string) bool { return strings.Count(v, "@") == 1 && len(v) >= 3 }
 
 func shortDigest(d string) string {
 	if len(d) > 12 {
