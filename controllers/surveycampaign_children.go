@@ -329,9 +329,9 @@ func checkImage(_ context.Context, r *SurveyCampaignReconciler, p *campaignPass)
 		p.image = image
 	default:
 		p.image = r.CollectorImage
-		p.obs.stallAfter = stall(privacyv1alpha1.ReasonImageNotAllowed,
+		p.obs.stallLater(stall(privacyv1alpha1.ReasonImageNotAllowed,
 			"spec.collector.image %q is not allowed, so the collector runs %s: the operator runs images of its own repository (%s) and those its --allowed-collector-images flag lists",
-			image, r.CollectorImage, imageRepository(r.CollectorImage))
+			image, r.CollectorImage, imageRepository(r.CollectorImage)))
 	}
 	return nil
 }

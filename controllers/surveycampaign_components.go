@@ -128,12 +128,33 @@ func (r *SurveyCampaignReconciler) walk(ctx context.Context, p *campaignPass) er
 		var st *stalledError
 		switch {
 		case errors.As(err, &st):
-			p.obs.stall = st
+			// A stall found earlier in the pass is still true: say both.
+			p.obs.stall = joinStalls(st, p.obs.stallAfter)
 			return nil
 		case err != nil:
 			return fmt.Errorf("%s: %w", comp.name, err)
 		}
 	}
-	p.obs.stall = p.obs.stallAfter
+	p.obs.stall, p.obs.stallLate = p.obs.stallAfter, p.obs.stallAfter != nil
 	return nil
+}
+
+// stallLater records a stall that lets the pass go on (obs.stallAfter),
+// beside any recorded before it.
+func (o *observed) stallLater(st *stalledError) { o.stallAfter = joinStalls(o.stallAfter, st) }
+
+// joinStalls is a and b as one stall: a's reason, both messages, the
+// sooner recheck. Either may be nil.
+func joinStalls(a, b *stalledError) *stalledError {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	j := &stalledError{reason: a.reason, message: a.message + "; " + b.message, recheckAfter: a.recheckAfter}
+	if b.recheckAfter > 0 && (j.recheckAfter == 0 || b.recheckAfter < j.recheckAfter) {
+		j.recheckAfter = b.recheckAfter
+	}
+	return j
 }

@@ -136,7 +136,15 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if st := obs.stall; st != nil {
 		r.event(c, corev1.EventTypeWarning, st.reason, "Reconcile", "%s", st.message)
 		// A watch on the missing object, or a spec change, brings the
-		// campaign back; what no watch reports is looked at again.
+		// campaign back; what no watch reports is looked at again. A pass
+		// that went through despite its stall keeps its figures and key
+		// rotations on their schedule too.
+		// A stall with its own recheck keeps to it: each pass retries
+		// what was refused (a volume's growth), a write to the API
+		// server.
+		if obs.stallLate && st.recheckAfter == 0 {
+			return ctrl.Result{RequeueAfter: r.nextPoll(c, obs)}, nil
+		}
 		return ctrl.Result{RequeueAfter: st.recheckAfter}, nil
 	}
 	return ctrl.Result{RequeueAfter: r.nextPoll(c, obs)}, nil

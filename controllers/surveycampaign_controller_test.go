@@ -837,6 +837,20 @@ func TestCollectorImageMustBeAllowed(t *testing.T) {
 	if got := kstatusOf(t, c); got != status.FailedStatus {
 		t.Errorf("kstatus %s, want Failed", got)
 	}
+	// The pass went through: what it saw is published under the stall
+	// (a breach report's containment reads the keys from it).
+	eventually(t, "the rest of the status published", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if c.Status.Encryption == nil || c.Status.Encryption.ActiveKeyID == "" {
+			return fmt.Errorf("status.encryption %+v", c.Status.Encryption)
+		}
+		if condition(c, privacyv1alpha1.ConditionCollectorAvailable) == nil || condition(c, privacyv1alpha1.ConditionRetentionEnforced) == nil {
+			return fmt.Errorf("conditions %+v", c.Status.Conditions)
+		}
+		return hasCondition(c, privacyv1alpha1.ConditionReady, metav1.ConditionFalse, privacyv1alpha1.ReasonImageNotAllowed, "is not allowed")
+	})
 
 	update(t, c, func() { c.Spec.Collector.Image = "example.com/surveyguard@sha256:" + strings.Repeat("0", 64) })
 	eventually(t, "the Deployment of the operator's own image, pinned", func() error {
@@ -891,6 +905,20 @@ func TestLegalHoldKeepsADeletedCampaign(t *testing.T) {
 	er := erasureStatus(t, ns, "erase-c-1", completed)
 	if r := er.Status.Results; len(r) != 1 || r[0].State != privacyv1alpha1.ErasureCampaignErased || ptr.Deref(r[0].Erased, 0) != 1 {
 		t.Errorf("results %+v, want checkout-nps Erased 1", r)
+	}
+
+	// Its keys gone (a foreground cascade deletes them), nothing it holds
+	// can be read: an erasure reads as done by the deletion.
+	if err := k8s.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "checkout-nps-keys"}}); err != nil {
+		t.Fatal(err)
+	}
+	create(t, &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "erase-c-2"},
+		Spec:       privacyv1alpha1.ErasureRequestSpec{Subject: privacyv1alpha1.ErasureSubject{CustomerID: "C-2"}},
+	})
+	er = erasureStatus(t, ns, "erase-c-2", completed)
+	if r := er.Status.Results; len(r) != 1 || r[0].State != privacyv1alpha1.ErasureCampaignDeleted {
+		t.Errorf("results %+v, want checkout-nps CampaignDeleted once its keys are gone", r)
 	}
 
 	// Lifting the hold lets the deletion go on.

@@ -45,8 +45,8 @@ func reconcilePVC(ctx context.Context, r *SurveyCampaignReconciler, p *campaignP
 		// storage class's change. The rest of the pass goes on: a
 		// breach's pause, an erasure's admin-only run and a key rotation
 		// must not wait for a volume.
-		p.obs.stallAfter = stallAndRecheck(ReasonVolumeNotExpandable, "spec.storage.embedded.size asks for %s, but PersistentVolumeClaim %s cannot grow from %s: %v",
-			size.String(), pvc.Name, had.String(), apiMessage(err))
+		p.obs.stallLater(stallAndRecheck(ReasonVolumeNotExpandable, "spec.storage.embedded.size asks for %s, but PersistentVolumeClaim %s cannot grow from %s: %v",
+			size.String(), pvc.Name, had.String(), apiMessage(err)))
 		return nil
 	}
 	return err

@@ -29,9 +29,12 @@ type observed struct {
 	// stopped there and is retried, and saw only part of the campaign.
 	failed error
 	// stallAfter is a stall that lets the pass go on (a volume that cannot
-	// grow: the collector, its pause and its keys still need the rest); it
-	// becomes the pass's stall at its end.
+	// grow, a refused image: the collector, its pause and its keys still
+	// need the rest); it becomes the pass's stall at its end, and
+	// stallLate says the stall came so: the pass saw everything, and its
+	// status is published in full under the stall.
 	stallAfter *stalledError
+	stallLate  bool
 	// changed lists the children this pass created or updated;
 	// changedBy the same by operation (created, updated).
 	changed   []string
@@ -119,7 +122,7 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 			}
 		}
 	}
-	if st := obs.stall; st != nil {
+	if st := obs.stall; st != nil && !obs.stallLate {
 		setCondition(c, privacyv1alpha1.ConditionStalled, true, st.reason, st.message)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, st.reason, st.message)
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
@@ -217,6 +220,14 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 	default:
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		setCondition(c, privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonSucceeded, "the collector is serving")
+	}
+	if st := obs.stall; st != nil && obs.stallLate {
+		// A person must act, though the pass went through: everything it
+		// saw is published above, and the stall is the conclusion.
+		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		stalled = true
+		setCondition(c, privacyv1alpha1.ConditionStalled, true, st.reason, st.message)
+		setCondition(c, privacyv1alpha1.ConditionReady, false, st.reason, st.message)
 	}
 }
 

@@ -381,3 +381,21 @@ func TestBreachWindowStart(t *testing.T) {
 		}
 	}
 }
+
+func TestJoinStalls(t *testing.T) {
+	a := &stalledError{reason: "A", message: "a", recheckAfter: time.Minute}
+	b := &stalledError{reason: "B", message: "b"}
+	if got := joinStalls(nil, b); got != b {
+		t.Errorf("joinStalls(nil, b) = %+v", got)
+	}
+	if got := joinStalls(a, nil); got != a {
+		t.Errorf("joinStalls(a, nil) = %+v", got)
+	}
+	if got := joinStalls(b, a); got.reason != "B" || got.message != "b; a" || got.recheckAfter != time.Minute {
+		t.Errorf("joinStalls(b, a) = %+v, want B, \"b; a\", 1m", got)
+	}
+	c := &stalledError{reason: "C", message: "c", recheckAfter: 10 * time.Second}
+	if got := joinStalls(a, c); got.recheckAfter != 10*time.Second || got.message != "a; c" {
+		t.Errorf("joinStalls(a, c) = %+v, want the sooner recheck", got)
+	}
+}
