@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -375,8 +376,10 @@ func (r *ErasureRequestReconciler) ask(ctx context.Context, namespace, campaign 
 			a.readErr = err
 			return a
 		}
+		// The cache holds only labelled Secrets: the API server says
+		// whether the key Secret is really gone.
 		keys := &corev1.Secret{}
-		switch err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: childNames(c).keys}, keys); {
+		switch err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: childNames(c).keys}, keys); {
 		case !held || apierrors.IsNotFound(err) || (err == nil && !keys.DeletionTimestamp.IsZero()):
 			a.deleted = true
 			return a
@@ -528,6 +531,8 @@ func subjectFromSecret(secret *corev1.Secret, key string) (collectorapi.EraseReq
 		return bad("key %q is empty", key)
 	case !utf8.ValidString(v):
 		return bad("key %q is not valid UTF-8", key)
+	case strings.IndexFunc(v, unicode.IsControl) >= 0:
+		return bad("key %q holds a control character, which no collector stores", key)
 	case isEmail && (utf8.RuneCountInString(v) > 320 || !storedEmailShape(v)):
 		return bad("key %q does not hold an email address (one @, at most 320 characters)", key)
 	case isEmail:
@@ -543,7 +548,6 @@ func subjectFromSecret(secret *corev1.Secret, key string) (collectorapi.EraseReq
 // ReasonSubjectSecretInvalid is the reason given when the subject's Secret has no usable identifier.
 const ReasonSubjectSecretInvalid = "SubjectSecretInvalid"
 
-// emailPattern is the CRD's pattern for spec.subject.email.
 // storedEmailShape is the loosest email any collector version stored:
 // one @ and at least 3 characters (white space inside was accepted before
 // the collector held emails to spec.subject.email's pattern), so that a

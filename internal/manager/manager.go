@@ -243,7 +243,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if help, err := cli.Parse(fs, args); help || err != nil {
 		return err
 	}
-	if strings.TrimSpace(o.CollectorImage) == "" {
+	if o.CollectorImage = strings.TrimSpace(o.CollectorImage); o.CollectorImage == "" {
 		return fmt.Errorf("%w: --collector-image must name an image", cli.ErrUsage)
 	}
 	if _, err := holidayCalendar(o.HolidayCalendar, "default"); err != nil {
