@@ -332,14 +332,7 @@ func TestUnreadyCollectorIsAskedWhy(t *testing.T) {
 // ready, as a pod failing its readiness probe leaves it.
 func markUnready(t *testing.T, ns string) {
 	t.Helper()
-	eventually(t, "Deployment marked unready", func() error {
-		d := &appsv1.Deployment{}
-		if err := get(ns, "checkout-nps-collector", d); err != nil {
-			return err
-		}
-		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, UpdatedReplicas: 1, UnavailableReplicas: 1}
-		return k8s.Status().Update(context.Background(), d)
-	})
+	setCollectorStatus(t, ns, "unready", appsv1.DeploymentStatus{Replicas: 1, UpdatedReplicas: 1, UnavailableReplicas: 1})
 }
 
 // TestKeySecretIsNeverMadeAgain: a key Secret deleted after its keys were

@@ -599,12 +599,19 @@ func startCollector(t *testing.T, ns string) *collectortest.Fixture {
 // is ready (envtest runs no controllers).
 func markAvailable(t *testing.T, ns string) {
 	t.Helper()
-	eventually(t, "Deployment marked available", func() error {
+	setCollectorStatus(t, ns, "available", appsv1.DeploymentStatus{Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, UpdatedReplicas: 1})
+}
+
+// setCollectorStatus gives the collector Deployment the status st, for its
+// current generation.
+func setCollectorStatus(t *testing.T, ns, what string, st appsv1.DeploymentStatus) {
+	t.Helper()
+	eventually(t, "Deployment marked "+what, func() error {
 		d := &appsv1.Deployment{}
 		if err := get(ns, "checkout-nps-collector", d); err != nil {
 			return err
 		}
-		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, UpdatedReplicas: 1}
+		d.Status, d.Status.ObservedGeneration = st, d.Generation
 		return k8s.Status().Update(context.Background(), d)
 	})
 }
