@@ -372,15 +372,19 @@ func (r *ErasureRequestReconciler) ask(ctx context.Context, namespace, campaign 
 		// as long as its keys are there (a foreground cascade deletes
 		// them with the other children: nothing is readable any more).
 		held, _, err := legalHold(ctx, r.Client, c)
-		if err != nil {
+		switch {
+		case err != nil:
 			a.readErr = err
+			return a
+		case !held:
+			a.deleted = true
 			return a
 		}
 		// The cache holds only labelled Secrets: the API server says
 		// whether the key Secret is really gone.
 		keys := &corev1.Secret{}
 		switch err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: childNames(c).keys}, keys); {
-		case !held || apierrors.IsNotFound(err) || (err == nil && !keys.DeletionTimestamp.IsZero()):
+		case apierrors.IsNotFound(err) || (err == nil && !keys.DeletionTimestamp.IsZero()):
 			a.deleted = true
 			return a
 		case err != nil:

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -348,15 +349,9 @@ func imageAllowed(image, own string, allowed []string) bool {
 	if own != "" && repo == imageRepository(own) {
 		return true
 	}
-	for _, a := range allowed {
-		switch {
-		case strings.HasSuffix(a, "/") && strings.HasPrefix(image, a):
-			return true
-		case a == image || a == repo:
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(allowed, func(a string) bool {
+		return a == image || a == repo || strings.HasSuffix(a, "/") && strings.HasPrefix(image, a)
+	})
 }
 
 // imageRepository is an image reference without its tag and digest

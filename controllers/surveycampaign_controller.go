@@ -138,10 +138,9 @@ func (r *SurveyCampaignReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		// A watch on the missing object, or a spec change, brings the
 		// campaign back; what no watch reports is looked at again. A pass
 		// that went through despite its stall keeps its figures and key
-		// rotations on their schedule too.
-		// A stall with its own recheck keeps to it: each pass retries
-		// what was refused (a volume's growth), a write to the API
-		// server.
+		// rotations on their schedule, unless the stall has its own
+		// recheck: each pass retries what was refused (a volume's
+		// growth), a write to the API server.
 		if obs.stallLate && st.recheckAfter == 0 {
 			return ctrl.Result{RequeueAfter: r.nextPoll(c, obs)}, nil
 		}

@@ -160,25 +160,23 @@ func keywordValue(dsn, key string) string {
 		}
 		k := strings.TrimSpace(s[:eq])
 		s = strings.TrimLeft(s[eq+1:], " \t\n\r")
+		// A quoted value ends at its closing quote, a bare one at white
+		// space; a backslash takes the next byte as it is in both.
+		quoted := strings.HasPrefix(s, "'")
+		end := " \t\n\r"
+		if quoted {
+			s, end = s[1:], "'"
+		}
 		var v strings.Builder
-		if strings.HasPrefix(s, "'") {
+		for s != "" && !strings.ContainsRune(end, rune(s[0])) {
+			if s[0] == '\\' && len(s) > 1 {
+				s = s[1:]
+			}
+			v.WriteByte(s[0])
 			s = s[1:]
-			for s != "" && s[0] != '\'' {
-				if s[0] == '\\' && len(s) > 1 {
-					s = s[1:]
-				}
-				v.WriteByte(s[0])
-				s = s[1:]
-			}
+		}
+		if quoted {
 			s = strings.TrimPrefix(s, "'")
-		} else {
-			for s != "" && !strings.ContainsRune(" \t\n\r", rune(s[0])) {
-				if s[0] == '\\' && len(s) > 1 {
-					s = s[1:]
-				}
-				v.WriteByte(s[0])
-				s = s[1:]
-			}
 		}
 		if k == key {
 			return v.String()
