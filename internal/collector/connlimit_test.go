@@ -78,6 +78,13 @@ func publicConns(t *testing.T, f *collectortest.Fixture) (open, idle float64) {
 	return open, idle
 }
 
+// unprovenConns reads the public listener's unproven connections from /metrics.
+func unprovenConns(t *testing.T, f *collectortest.Fixture) float64 {
+	t.Helper()
+	v, _ := metric(t, f, "surveyguard_collector_public_connections", map[string]string{"state": "unproven"})
+	return v
+}
+
 // TestIdleConnectionsMakeRoom: clients holding every one of
 // maxConnections with idle keep-alive connections cannot keep a new
 // respondent out. Its connection takes the place of an idle one of the
@@ -139,58 +146,83 @@ func TestIdleConnectionsMakeRoom(t *testing.T) {
 	}
 }
 
-// TestBusyConnectionsMakeNewOnesWait: when every connection is busy (here
-// each in the middle of its request headers) a new one waits, and it is
-// served as soon as one of them turns idle, taking its place.
+// busyConn opens a connection from ip and leaves it being served: a POST
+// whose body the handler waits for (up to 15 s, the read timeout), one of
+// its two bytes sent. finish sends the other and reads the answer.
+func busyConn(t *testing.T, f *collectortest.Fixture, ip string) *heldConn {
+	t.Helper()
+	c := dialFrom(t, f, ip)
+	if _, err := io.WriteString(c, "POST /v1/responses HTTP/1.1\r\nHost: localhost\r\n"+
+		"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (c *heldConn) finish(t *testing.T) int {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	defer func() { _ = c.SetDeadline(time.Time{}) }()
+	if _, err := io.WriteString(c, "}"); err != nil {
+		t.Fatal(err)
+	}
+	return c.readAnswer(t)
+}
+
+// dialAsync dials f's public listener over TLS from ip in the background;
+// the channel has the connection once the collector answers its handshake.
+func dialAsync(f *collectortest.Fixture, ip string) <-chan dialed {
+	done := make(chan dialed, 1)
+	go func() {
+		cfg := f.Client.Transport.(*http.Transport).TLSClientConfig.Clone()
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+		c, err := tls.DialWithDialer(d, "tcp", strings.TrimPrefix(f.Public, "https://"), cfg)
+		done <- dialed{c, err}
+	}()
+	return done
+}
+
+type dialed struct {
+	c   *tls.Conn
+	err error
+}
+
+// TestBusyConnectionsMakeNewOnesWait: when every connection is being
+// served (here each handler waits for the rest of its request's body) a
+// new one waits, and it is served as soon as one of them turns idle,
+// taking its place.
 func TestBusyConnectionsMakeNewOnesWait(t *testing.T) {
 	f := collectortest.Start(t, withLimits("{maxConnections: 8, maxConnectionsPerClient: 4}"))
 	var busy []*heldConn
 	for _, ip := range []string{"127.0.0.2", "127.0.0.3"} {
 		for range 4 {
-			c := dialFrom(t, f, ip)
-			// Half a request: the server reads it (the connection is
-			// active) and waits for the rest, for up to 5 s.
-			if _, err := io.WriteString(c, "GET /nothing-here HTTP/1.1\r\nHost: localhost\r\n"); err != nil {
-				t.Fatal(err)
-			}
-			busy = append(busy, c)
+			busy = append(busy, busyConn(t, f, ip))
 		}
 	}
-	if open, idle := publicConns(t, f); open != 8 || idle != 0 {
-		t.Fatalf("open %v, idle %v; want 8 busy connections", open, idle)
-	}
+	eventually(t, 5*time.Second, "8 connections being served", func() (bool, string) {
+		open, idle := publicConns(t, f)
+		unproven := unprovenConns(t, f)
+		return open == 8 && idle == 0 && unproven == 0, fmt.Sprintf("open %v, idle %v, unproven %v", open, idle, unproven)
+	})
 
-	type dialed struct {
-		c   *tls.Conn
-		err error
-	}
-	done := make(chan dialed, 1)
-	go func() {
-		cfg := f.Client.Transport.(*http.Transport).TLSClientConfig.Clone()
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.4")}, Timeout: 10 * time.Second}
-		c, err := tls.DialWithDialer(d, "tcp", strings.TrimPrefix(f.Public, "https://"), cfg)
-		done <- dialed{c, err}
-	}()
-	// Not accepted while every connection is busy: the handshake gets no
-	// answer. (The busy ones stay so for 5 s, the header timeout.)
+	done := dialAsync(f, "127.0.0.4")
+	// Not accepted while every connection is being served, however long
+	// it waits: the handshake gets no answer. (They are proven: the wait
+	// is longer than the 1 s an unproven connection would have.)
 	select {
 	case d := <-done:
 		if d.c != nil {
 			_ = d.c.Close()
 		}
 		t.Fatalf("a 9th connection got through while 8 were busy: %v", d.err)
-	case <-time.After(300 * time.Millisecond):
+	case <-time.After(1500 * time.Millisecond):
 	}
 
 	// One busy connection ends its request: it turns idle, and the
 	// waiting connection takes its place.
 	first := busy[0]
-	_ = first.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(first, "\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	if st := first.readAnswer(t); st != http.StatusNotFound {
-		t.Fatalf("the completed request: %d, want 404", st)
+	if st := first.finish(t); st != http.StatusUnprocessableEntity {
+		t.Fatalf("the completed request: %d, want 422", st)
 	}
 	select {
 	case d := <-done:
@@ -208,5 +240,92 @@ func TestBusyConnectionsMakeNewOnesWait(t *testing.T) {
 		if c.closedByServer(20 * time.Millisecond) {
 			t.Errorf("busy connection %d was closed; want it left alone", i+1)
 		}
+	}
+	if v, _ := metric(t, f, "surveyguard_collector_slow_connections_closed_total", nil); v != 0 {
+		t.Errorf("surveyguard_collector_slow_connections_closed_total = %v, want 0", v)
+	}
+}
+
+// TestSlowConnectionsMakeRoom: clients holding every one of
+// maxConnections with connections that never get a request read — one
+// client's in their first request's headers, another's still before
+// their TLS handshake — keep a new respondent out for 1 s only. Its
+// connection takes the place of the unproven one admitted first of the
+// client holding the most, and the others stay open.
+func TestSlowConnectionsMakeRoom(t *testing.T) {
+	f := collectortest.Start(t, withLimits("{maxConnections: 8, maxConnectionsPerClient: 5}"))
+	var slow []*heldConn
+	for range 5 {
+		c := dialFrom(t, f, "127.0.0.2")
+		if _, err := io.WriteString(c, "GET /nothing-here HTTP/1.1\r\nHost: localhost\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		slow = append(slow, c)
+	}
+	addr := strings.TrimPrefix(f.Public, "https://")
+	var raw []net.Conn
+	for range 3 {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.3")}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		raw = append(raw, c)
+	}
+	eventually(t, 5*time.Second, "8 unproven connections open", func() (bool, string) {
+		open, idle := publicConns(t, f)
+		unproven := unprovenConns(t, f)
+		return open == 8 && idle == 0 && unproven == 8, fmt.Sprintf("open %v, idle %v, unproven %v", open, idle, unproven)
+	})
+
+	other := clientFrom(f, "127.0.0.4")
+	other.Client.Timeout = 10 * time.Second
+	if a := other.Do(t, http.MethodGet, f.Public+"/s/"+f.Config.Campaign, nil, nil); a.Status != http.StatusOK {
+		t.Fatalf("the survey page for a new respondent while unproven connections hold every slot: %d %s", a.Status, a.Raw)
+	}
+	// The first of 127.0.0.2's (5 connections, the most) was closed; the
+	// others, and 127.0.0.3's, are open, still within the 5 s the server
+	// gives a request's headers.
+	if !slow[0].closedByServer(2 * time.Second) {
+		t.Error("the first unproven connection of 127.0.0.2 is still open; want it closed to make room")
+	}
+	for i, c := range slow[1:] {
+		if c.closedByServer(20 * time.Millisecond) {
+			t.Errorf("unproven connection %d of 127.0.0.2 was closed; want only the first", i+1)
+		}
+	}
+	for i, c := range raw {
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); !isTimeout(err) {
+			t.Errorf("connection %d of 127.0.0.3 (before its handshake): %v; want it left open", i, err)
+		}
+	}
+	if v, ok := metric(t, f, "surveyguard_collector_slow_connections_closed_total", nil); !ok || v != 1 {
+		t.Errorf("surveyguard_collector_slow_connections_closed_total = %v (present %v), want 1", v, ok)
+	}
+	if v, _ := metric(t, f, "surveyguard_collector_idle_connections_closed_total", nil); v != 0 {
+		t.Errorf("surveyguard_collector_idle_connections_closed_total = %v, want 0", v)
+	}
+}
+
+// TestPublicListenerSpeaksHTTP1Only: the public listener offers no HTTP/2
+// (its connection limits follow each connection's requests, which net/http
+// reports for HTTP/1.1 only); the admin listener still does.
+func TestPublicListenerSpeaksHTTP1Only(t *testing.T) {
+	f := collectortest.Start(t, nil)
+	for _, tc := range []struct {
+		url, want string
+	}{{f.Public, "http/1.1"}, {f.Admin, "h2"}} {
+		cfg := f.Client.Transport.(*http.Transport).TLSClientConfig.Clone()
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+		c, err := tls.Dial("tcp", strings.TrimPrefix(tc.url, "https://"), cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		if got := c.ConnectionState().NegotiatedProtocol; got != tc.want {
+			t.Errorf("%s negotiated %q, want %q", tc.url, got, tc.want)
+		}
+		_ = c.Close()
 	}
 }

@@ -192,26 +192,38 @@ func (s *Server) limit(h http.Handler) http.Handler {
 // most perClient from one client (more are closed at once). Trusted proxies
 // carry many clients and are exempt from the per-client cap.
 //
-// A keep-alive connection waiting for its next request must not keep a
-// respondent out: when all max are open, a new connection takes the place
-// of an idle one (http.Server.ConnState tells which are idle), taken from
-// the client holding the most connections, its longest idle first. Only
-// when none is idle — every connection is reading a request, being answered
-// or still in its TLS handshake, all bounded by the server's timeouts —
-// does the new connection wait, until one closes or turns idle.
+// A connection that is not being served must not keep a respondent out
+// for long. When all max are open, a new connection takes the place of an
+// idle keep-alive connection (http.Server.ConnState tells which) or of one
+// that has gone unproven — still in its TLS handshake or its first
+// request's headers, no request ever read — for grace or longer, taken
+// from the client holding the most connections among those that have such
+// a one: its idle one first, else its one admitted first. Only when every connection is being served
+// or was admitted less than grace ago does the new connection wait (and
+// the connections behind it in the kernel's backlog with it), until one
+// closes, turns idle or passes grace. Clients opening connections and
+// sending nothing, or a byte now and then, thus hold each slot for grace,
+// not for the server's handshake and header timeouts.
 type connLimiter struct {
 	net.Listener
 	max       int
 	perClient int
 	clients   *clientResolver
 	hooks     connHooks
+	// grace is how long a connection may stay unproven before it can be
+	// closed to make room; now is the clock it is measured with.
+	grace time.Duration
+	now   func() time.Time
 
-	mu   sync.Mutex
-	room *sync.Cond // signalled when a connection closes or turns idle
-	// n counts the open connections, idle those of them that are idle,
-	// open those of each client the per-client cap applies to.
-	n, idle int
-	open    map[string]int
+	mu sync.Mutex
+	// room is signalled when a connection closes or turns idle, and when
+	// an unproven one passes grace while an Accept waits.
+	room *sync.Cond
+	// n counts the open connections, idle and unproven those of them that
+	// are idle or unproven, open those of each client the per-client cap
+	// applies to.
+	n, idle, unproven int
+	open              map[string]int
 	// groups holds the open connections by client, trusted proxies
 	// included, for the choice of an idle one to close.
 	groups map[string]*connGroup
@@ -222,19 +234,28 @@ type connLimiter struct {
 
 // connGroup is one client's open connections.
 type connGroup struct {
-	n    int
-	idle list.List // of *limitedConn, longest idle first
+	n        int
+	idle     list.List // of *limitedConn, longest idle first
+	unproven list.List // of *limitedConn, admitted first first
 }
 
 // connHooks tell the metrics what a connLimiter does; nil ones are skipped.
 type connHooks struct {
-	refused func()               // a connection closed at once: its client held perClient
-	evicted func()               // an idle connection closed to make room
-	counted func(open, idle int) // the counts changed (called under the limiter's lock)
+	refused func()                         // a connection closed at once: its client held perClient
+	evicted func()                         // an idle connection closed to make room
+	slow    func()                         // an unproven connection closed to make room
+	counted func(open, idle, unproven int) // the counts changed (called under the limiter's lock)
 }
+
+// proveWithin is how long a public connection may go without a request
+// read before it can be closed to make room (connLimiter.grace): a
+// respondent's browser completes its handshake and sends its request
+// within a few round trips.
+const proveWithin = time.Second
 
 func newConnLimiter(l net.Listener, maxConns, perClient int, clients *clientResolver, hooks connHooks) *connLimiter {
 	cl := &connLimiter{Listener: l, max: maxConns, perClient: perClient, clients: clients, hooks: hooks,
+		grace: proveWithin, now: time.Now,
 		open: map[string]int{}, groups: map[string]*connGroup{}}
 	cl.room = sync.NewCond(&cl.mu)
 	return cl
@@ -243,7 +264,7 @@ func newConnLimiter(l net.Listener, maxConns, perClient int, clients *clientReso
 // counted reports the counts; l.mu is held.
 func (l *connLimiter) counted() {
 	if l.hooks.counted != nil {
-		l.hooks.counted(l.n, l.idle)
+		l.hooks.counted(l.n, l.idle, l.unproven)
 	}
 }
 
@@ -264,8 +285,12 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		evicted, refused, err := l.admit(lc)
 		for _, v := range evicted {
 			_ = v.Conn.Close() // already uncounted; the server sees its read fail
-			if l.hooks.evicted != nil {
-				l.hooks.evicted()
+			hook := l.hooks.evicted
+			if v.wasUnproven {
+				hook = l.hooks.slow
+			}
+			if hook != nil {
+				hook()
 			}
 		}
 		switch {
@@ -284,10 +309,10 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 }
 
 // admit counts c in, unless its client holds perClient connections
-// already (refused), once there is room: it returns the idle connections
-// it took out of the count to make room, for the caller to close. It waits
-// while every connection is busy, holding c accepted but not served, as
-// the kernel's backlog would.
+// already (refused), once there is room: it returns the connections it
+// took out of the count to make room (idle ones, or ones unproven past
+// grace), for the caller to close. It waits while no connection can be
+// taken, holding c accepted but not served, as the kernel's backlog would.
 func (l *connLimiter) admit(c *limitedConn) (evicted []*limitedConn, refused bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -301,12 +326,15 @@ func (l *connLimiter) admit(c *limitedConn) (evicted []*limitedConn, refused boo
 		if l.n < l.max {
 			break
 		}
-		if v := l.idlest(); v != nil {
+		now := l.now()
+		v, next := l.evictable(now)
+		if v != nil {
+			v.wasUnproven = v.unproven != nil
 			l.drop(v)
 			evicted = append(evicted, v)
 			continue
 		}
-		l.room.Wait()
+		l.waitRoom(next, now)
 	}
 	l.n++
 	if c.counted {
@@ -318,26 +346,74 @@ func (l *connLimiter) admit(c *limitedConn) (evicted []*limitedConn, refused boo
 		l.groups[c.group] = g
 	}
 	g.n++
+	c.since = l.now()
+	c.unproven = g.unproven.PushBack(c)
+	l.unproven++
 	l.counted()
 	return evicted, false, nil
 }
 
-// idlest is the idle connection to close first: of the client holding the
-// most connections, the one idle longest; nil when none is idle.
-func (l *connLimiter) idlest() *limitedConn {
-	var best *limitedConn
+// waitRoom waits on l.room (l.mu held), woken also at next, when an
+// unproven connection passes grace; next is zero when none is unproven.
+func (l *connLimiter) waitRoom(next, now time.Time) {
+	if next.IsZero() {
+		l.room.Wait()
+		return
+	}
+	t := time.AfterFunc(next.Sub(now), func() {
+		l.mu.Lock()
+		l.room.Broadcast()
+		l.mu.Unlock()
+	})
+	l.room.Wait()
+	t.Stop()
+}
+
+// evictable is the connection to close to make room: of the clients
+// holding an idle connection or one unproven for grace or longer before
+// now, the one holding the most connections; of its connections, the one
+// idle longest, else the one admitted first. Between clients holding as
+// many, an idle connection goes before an unproven one, then the one idle
+// longest or admitted first. nil when there is none; next is then when the
+// first unproven connection still within grace passes it (zero when none is).
+func (l *connLimiter) evictable(now time.Time) (best *limitedConn, next time.Time) {
 	bestN := 0
 	for _, g := range l.groups {
-		f := g.idle.Front()
-		if f == nil {
+		var c *limitedConn
+		if f := g.idle.Front(); f != nil {
+			c = f.Value.(*limitedConn)
+		} else if f := g.unproven.Front(); f != nil {
+			u := f.Value.(*limitedConn)
+			if due := u.since.Add(l.grace); due.After(now) {
+				if next.IsZero() || due.Before(next) {
+					next = due
+				}
+				continue
+			}
+			c = u
+		} else {
 			continue
 		}
-		c := f.Value.(*limitedConn)
-		if best == nil || g.n > bestN || g.n == bestN && c.idleSeq < best.idleSeq {
+		if best == nil || g.n > bestN || g.n == bestN && closesBefore(c, best) {
 			best, bestN = c, g.n
 		}
 	}
-	return best
+	if best != nil {
+		next = time.Time{}
+	}
+	return best, next
+}
+
+// closesBefore orders two connections of clients holding as many: idle
+// before unproven, then idle longest or admitted first.
+func closesBefore(a, b *limitedConn) bool {
+	switch {
+	case (a.idle != nil) != (b.idle != nil):
+		return a.idle != nil
+	case a.idle != nil:
+		return a.idleSeq < b.idleSeq
+	}
+	return a.since.Before(b.since)
 }
 
 // drop takes c out of the count, once.
@@ -357,6 +433,11 @@ func (l *connLimiter) drop(c *limitedConn) {
 		g.idle.Remove(c.idle)
 		c.idle = nil
 		l.idle--
+	}
+	if c.unproven != nil {
+		g.unproven.Remove(c.unproven)
+		c.unproven = nil
+		l.unproven--
 	}
 	if g.n--; g.n <= 0 {
 		delete(l.groups, c.group)
@@ -392,6 +473,13 @@ func (l *connLimiter) connState(nc net.Conn, st http.ConnState) {
 		return // closed, or taken out to make room
 	}
 	g := l.groups[c.group]
+	if st != http.StateNew && c.unproven != nil {
+		// A request was read (or the connection taken over): it is proven.
+		g.unproven.Remove(c.unproven)
+		c.unproven = nil
+		l.unproven--
+		l.counted()
+	}
 	switch {
 	case st == http.StateIdle && c.idle == nil:
 		l.seq++
@@ -427,9 +515,13 @@ type limitedConn struct {
 	counted    bool
 
 	// Guarded by limiter.mu.
-	idle    *list.Element // in its group's idle list while idle
-	idleSeq uint64
-	gone    bool // no longer counted
+	idle     *list.Element // in its group's idle list while idle
+	idleSeq  uint64
+	unproven *list.Element // in its group's unproven list until a request is read
+	since    time.Time     // when it was admitted
+	gone     bool          // no longer counted
+	// wasUnproven: it was taken out of the count unproven, to make room.
+	wasUnproven bool
 }
 
 func (c *limitedConn) Close() error {

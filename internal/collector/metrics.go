@@ -28,10 +28,11 @@ type metrics struct {
 	hmacRejected prometheus.Gauge
 	storage      *prometheus.GaugeVec
 	storageFull  prometheus.Gauge
-	// The listeners': net/http's own errors, idle public connections
-	// closed to make room, and the public connections by state.
+	// The listeners': net/http's own errors, idle and unproven public
+	// connections closed to make room, and the public connections by state.
 	httpErrors  *prometheus.CounterVec
 	connEvicted prometheus.Counter
+	connSlow    prometheus.Counter
 	connections *prometheus.GaugeVec
 
 	// all is every collector registered in reg.
@@ -97,13 +98,17 @@ func newMetrics(campaign string) *metrics {
 		Name: "surveyguard_collector_idle_connections_closed_total", ConstLabels: labels,
 		Help: "Idle public keep-alive connections closed to make room for a new one, limits.maxConnections being open.",
 	})
+	m.connSlow = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "surveyguard_collector_slow_connections_closed_total", ConstLabels: labels,
+		Help: "Public connections closed to make room, limits.maxConnections being open, after 1 s or more with no request read (in their TLS handshake or first request's headers).",
+	})
 	m.connections = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "surveyguard_collector_public_connections", ConstLabels: labels,
-		Help: "The public listener's connections: open (counted against limits.maxConnections) and, of those, idle (waiting for a request).",
+		Help: "The public listener's connections: open (counted against limits.maxConnections) and, of those, idle (waiting for their next request) and unproven (no request read yet).",
 	}, []string{"state"})
 	m.all = []prometheus.Collector{m.requests, m.commit, m.batch, m.responses,
 		m.adminCalls, m.rateLimited, m.connRefused, m.reloadErrors, m.keysMissing, m.hmacRejected, m.storage, m.storageFull,
-		m.httpErrors, m.connEvicted, m.connections,
+		m.httpErrors, m.connEvicted, m.connSlow, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	m.reg.MustRegister(m.all...)
 	return m

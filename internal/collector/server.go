@@ -221,10 +221,11 @@ func Run(ctx context.Context, cfg *collectorapi.Config, o Options) error {
 		s.log.Info("admin-only: public listener off", "campaign", cfg.Campaign, "public", cfg.Listen.Public)
 	} else {
 		lim := cfg.Limits
-		open, idle := m.connections.WithLabelValues("open"), m.connections.WithLabelValues("idle")
+		open, idle, unproven := m.connections.WithLabelValues("open"), m.connections.WithLabelValues("idle"),
+			m.connections.WithLabelValues("unproven")
 		cl := newConnLimiter(listeners[1], lim.MaxConnections, lim.MaxConnectionsPerClient, s.clients, connHooks{
-			refused: m.connRefused.Inc, evicted: m.connEvicted.Inc,
-			counted: func(o, i int) { open.Set(float64(o)); idle.Set(float64(i)) },
+			refused: m.connRefused.Inc, evicted: m.connEvicted.Inc, slow: m.connSlow.Inc,
+			counted: func(o, i, u int) { open.Set(float64(o)); idle.Set(float64(i)); unproven.Set(float64(u)) },
 		})
 		servers[1].ConnState = cl.connState
 		listeners[1] = cl
@@ -314,11 +315,19 @@ const (
 // httpServer returns the server of the listener named listener ("public"
 // or "admin").
 func (s *Server) httpServer(listener string, h http.Handler) *http.Server {
-	idle := adminIdleTimeout
+	idle, protocols := adminIdleTimeout, (*http.Protocols)(nil)
 	if listener == "public" {
 		idle = publicIdleTimeout
+		// HTTP/1.1 only: the connection limiter counts a connection as
+		// proven once ConnState reports a request read. net/http reports an
+		// HTTP/2 connection active as soon as the client's 24-byte preface
+		// is read, before any request, so one would be proven for nothing.
+		// A survey is two requests; HTTP/2 gains it nothing.
+		protocols = new(http.Protocols)
+		protocols.SetHTTP1(true)
 	}
 	return &http.Server{
+		Protocols: protocols,
 		// net/http's own complaints (TLS handshakes, broken clients) go
 		// through the structured logger, like every other line, within a
 		// budget and without the client's address.

@@ -100,8 +100,9 @@ type LimitsConfig struct {
 	// Burst is how many requests a client may make at once before the rate applies.
 	Burst int `json:"burst,omitempty"`
 	// MaxConnections caps the public listener's open connections; when all
-	// are open, a new one takes an idle one's place, and waits to be
-	// accepted only while none is idle.
+	// are open, a new one takes the place of an idle one, or of one with no
+	// request read after 1 s, and waits to be accepted only while there is
+	// neither.
 	MaxConnections int `json:"maxConnections,omitempty"`
 	// MaxConnectionsPerClient caps one client's open connections; further
 	// ones are closed at once.
