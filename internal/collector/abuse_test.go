@@ -545,11 +545,20 @@ func TestPurgeRequestValidation(t *testing.T) {
 // not a 400 quoting Go's time layout or method names.
 func TestPurgeCutoffErrorsNameTheField(t *testing.T) {
 	f := collectortest.Start(t, nil)
-	for _, body := range []string{`{"cutoff":"yesterday","action":"Delete"}`, `{"cutoff":5,"action":"Delete"}`} {
+	for _, body := range []string{`{"cutoff":"yesterday","action":"Delete"}`, `{"cutoff":5,"action":"Delete"}`,
+		// RFC 3339 as Kubernetes writes it only (docs/collector.md).
+		`{"cutoff":"2026-01-01t00:00:00Z","action":"Delete"}`, `{"cutoff":"2026-01-01T00:00:00z","action":"Delete"}`,
+		`{"cutoff":"2026-01-01 00:00:00Z","action":"Delete"}`, `{"cutoff":"2026-01-01T00:00:00","action":"Delete"}`} {
 		a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", body)
 		msg, _ := a.Body["error"].(string)
 		if a.Status != 422 || a.Body["field"] != "cutoff" || strings.Contains(msg, "2006-01-02") || strings.Contains(msg, "UnmarshalJSON") {
 			t.Errorf("purge %s: %d %s; want 422 naming cutoff, in JSON terms", body, a.Status, a.Raw)
+		}
+	}
+	for _, cutoff := range []string{"2026-01-01T00:00:00Z", "2026-01-01T02:00:00.5+02:00"} {
+		body := `{"cutoff":"` + cutoff + `","action":"Delete","dryRun":true}`
+		if a := f.AdminDo(t, http.MethodPost, "/admin/v1/purge", body); a.Status != http.StatusOK {
+			t.Errorf("purge %s: %d %s; want 200", body, a.Status, a.Raw)
 		}
 	}
 }
