@@ -181,7 +181,7 @@ func size(ctx context.Context, db *sql.DB) (int64, error) {
 }
 
 // connectTimeout bounds opening a connection whose connection string sets
-// no connect_timeout.
+// no connect_timeout, or 0 (pgx reads both as none).
 var connectTimeout = 30 * time.Second
 
 // Open connects to the database named by dsn (a libpq keyword string or a
