@@ -117,10 +117,10 @@ func (r *BreachReportReconciler) deadlineEvents(b *privacyv1alpha1.BreachReport,
 		}
 		switch d.State {
 		case privacyv1alpha1.DeadlineState(regulations.Approaching):
-			r.event(b, corev1.EventTypeWarning, ReasonDeadlineApproaching, "Notify",
+			r.event(b, nil, corev1.EventTypeWarning, ReasonDeadlineApproaching, dutyAction("Notify", string(d.Regime), string(d.Duty)),
 				"%s is due by %s (%s) and not recorded as done", describeDuty(d), d.Due.UTC().Format(time.RFC3339), d.Clock)
 		case privacyv1alpha1.DeadlineState(regulations.Overdue):
-			r.event(b, corev1.EventTypeWarning, privacyv1alpha1.ReasonDeadlineMissed, "Notify",
+			r.event(b, nil, corev1.EventTypeWarning, privacyv1alpha1.ReasonDeadlineMissed, dutyAction("Notify", string(d.Regime), string(d.Duty)),
 				"%s was due by %s (%s) and is not recorded as done", describeDuty(d), d.Due.UTC().Format(time.RFC3339), d.Clock)
 		}
 		if holidaysErr != nil && d.Note != prev.Note {
@@ -128,7 +128,7 @@ func (r *BreachReportReconciler) deadlineEvents(b *privacyv1alpha1.BreachReport,
 		}
 	}
 	if holidayNoted {
-		r.event(b, corev1.EventTypeWarning, ReasonHolidayCalendarInvalid, "CountBusinessDays",
+		r.event(b, nil, corev1.EventTypeWarning, ReasonHolidayCalendarInvalid, "CountBusinessDays",
 			"business-day deadlines skip weekends only: %v", holidaysErr)
 	}
 }
@@ -189,11 +189,11 @@ func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *priva
 		paused := slices.Contains(c.Status.PausedBy, b.Name)
 		if ptr.Deref(b.Spec.Containment.PauseCollection, false) && paused && rec.PausedAt == nil {
 			rec.PausedAt = stamp
-			r.event(b, corev1.EventTypeNormal, "CollectionPaused", "Contain", "scaled the collector of campaign %s to zero", ref.Name)
+			r.event(b, c, corev1.EventTypeNormal, "CollectionPaused", "Contain", "scaled the collector of campaign %s to zero", ref.Name)
 		}
 		if b.Spec.ResolvedAt != nil && rec.PausedAt != nil && rec.ResumedAt == nil && !paused {
 			rec.ResumedAt = stamp
-			r.event(b, corev1.EventTypeNormal, "CollectionResumed", "Resolve", "the collector of campaign %s runs again", ref.Name)
+			r.event(b, c, corev1.EventTypeNormal, "CollectionResumed", "Resolve", "the collector of campaign %s runs again", ref.Name)
 		}
 		if ptr.Deref(b.Spec.Containment.RotateKeys, false) && rec.KeysRotatedAt == nil && c.Status.Encryption != nil {
 			// The campaign publishes the rotations its key Secret records.
@@ -201,7 +201,7 @@ func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *priva
 			if i >= 0 {
 				rot := c.Status.Encryption.BreachRotations[i]
 				rec.KeysRotatedAt, rec.KeyID = rot.RotatedAt.DeepCopy(), rot.KeyID
-				r.event(b, corev1.EventTypeNormal, "KeysRotated", "Contain", "campaign %s encrypts with new data key %s", ref.Name, rot.KeyID)
+				r.event(b, c, corev1.EventTypeNormal, "KeysRotated", "Contain", "campaign %s encrypts with new data key %s", ref.Name, rot.KeyID)
 			}
 		}
 		if rec != (privacyv1alpha1.CampaignContainment{Campaign: ref.Name}) {
@@ -212,10 +212,26 @@ func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *priva
 	return missing, nil
 }
 
-func (r *BreachReportReconciler) event(b *privacyv1alpha1.BreachReport, typ, reason, action, note string, args ...any) {
+// event records an event about b; related is the campaign it concerns, or
+// nil. Events of one reason about one object are told apart by their
+// action and related object only (the events API folds the others into
+// the first one's count, its note kept): per-campaign events name their
+// campaign, and deadline events their duty in the action.
+func (r *BreachReportReconciler) event(b *privacyv1alpha1.BreachReport, related runtime.Object, typ, reason, action, note string, args ...any) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(b, nil, typ, reason, action, note, args...)
+		r.Recorder.Eventf(b, related, typ, reason, action, note, args...)
 	}
+}
+
+// dutyAction is the action of a deadline's event: verb/regime/duty, with
+// the regime left out when empty.
+func dutyAction(verb string, parts ...string) string {
+	for _, p := range parts {
+		if p != "" {
+			verb += "/" + p
+		}
+	}
+	return verb
 }
 
 // SetupWithManager registers the reconciler; campaign changes (their

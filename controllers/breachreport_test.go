@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -268,6 +269,31 @@ func TestBreachRateFollowsTheReports(t *testing.T) {
 	eventually(t, "surveyguard_breach_rate", func() error {
 		if v, ok := metricValue(t, "surveyguard_breach_rate", ns); !ok || v != 0.6 {
 			return fmt.Errorf("surveyguard_breach_rate = %v (exported %v)", v, ok)
+		}
+		return nil
+	})
+}
+
+// TestEachDeadlineHasItsOwnEvent: two deadlines missed at once are two
+// DeadlineMissed events, each with its own note. The events API folds
+// events of one reason, action and related object about one object into
+// the first one's count, keeping its note: with one action for every
+// deadline, GDPR's missed deadline was told only as a second count of
+// CERT-In's.
+func TestEachDeadlineHasItsOwnEvent(t *testing.T) {
+	ns := namespace(t)
+	b := report(ns, "leak", breachClock.Now().Add(-100*time.Hour), "checkout-nps")
+	b.Spec.Jurisdictions = []privacyv1alpha1.Jurisdiction{privacyv1alpha1.JurisdictionCERTIn, privacyv1alpha1.JurisdictionGDPR}
+	create(t, b)
+	eventually(t, "a DeadlineMissed event for each of CERT-In's and GDPR's authority deadlines", func() error {
+		var notes []string
+		for _, e := range warnings(t, ns, "leak", privacyv1alpha1.ReasonDeadlineMissed) {
+			notes = append(notes, fmt.Sprintf("%s: %s", e.Action, e.Note))
+		}
+		slices.Sort(notes)
+		if len(notes) != 2 || !strings.HasPrefix(notes[0], "Notify/CERTIn/Authority: CERTIn Authority was due") ||
+			!strings.HasPrefix(notes[1], "Notify/GDPR/Authority: GDPR Authority was due") {
+			return fmt.Errorf("events %q", notes)
 		}
 		return nil
 	})

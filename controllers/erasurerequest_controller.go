@@ -128,7 +128,7 @@ func (r *ErasureRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		// First sight: fix the campaigns, and store them before erasing,
 		// so that campaigns created later are never added.
 		if er.Spec.Subject.SecretRef == nil {
-			r.event(er, corev1.EventTypeWarning, ReasonInlineSubject, "Validate",
+			r.event(er, "", corev1.EventTypeWarning, ReasonInlineSubject, "Validate",
 				"the subject's identifier is written in the request in plain text, where anyone who can read ErasureRequests sees it; "+
 					"put it in a Secret and name it in spec.subject.secretRef instead")
 		}
@@ -428,7 +428,7 @@ func (r *ErasureRequestReconciler) record(ctx context.Context, er *privacyv1alph
 	res.Erased = ptr.To(receipt.Erased)
 	res.At = &metav1.Time{Time: receipt.FinishedAt.UTC().Truncate(time.Second)}
 	res.Digest = receipt.Digest
-	r.event(er, corev1.EventTypeNormal, ReasonErased, "Erase", "campaign %s erased %d responses (receipt digest %s)",
+	r.event(er, res.Campaign, corev1.EventTypeNormal, ReasonErased, "Erase", "campaign %s erased %d responses (receipt digest %s)",
 		res.Campaign, receipt.Erased, shortDigest(receipt.Digest))
 	log.FromContext(ctx).Info("erased", "campaign", res.Campaign, "erased", receipt.Erased, "digest", receipt.Digest, "replayed", receipt.Replayed)
 	return 0
@@ -441,14 +441,14 @@ func (r *ErasureRequestReconciler) failed(er *privacyv1alpha1.ErasureRequest, re
 	msg := truncateMessage(err.Error())
 	if adminclient.Permanent(err) {
 		res.State, res.Message, res.LastAttemptAt = privacyv1alpha1.ErasureCampaignFailed, "the collector refused the erasure: "+msg, nil
-		r.event(er, corev1.EventTypeWarning, ReasonErasureRefused, "Erase", "campaign %s: %s", res.Campaign, res.Message)
+		r.event(er, res.Campaign, corev1.EventTypeWarning, ReasonErasureRefused, "Erase", "campaign %s: %s", res.Campaign, res.Message)
 		return 0
 	}
 	wait := retryBackoff(ptr.Deref(res.Attempts, 0))
 	res.State = privacyv1alpha1.ErasureCampaignRetrying
 	res.Message = fmt.Sprintf("%s; attempt %d, retrying in %s", msg, ptr.Deref(res.Attempts, 0), wait)
 	if ptr.Deref(res.Attempts, 0) == 1 {
-		r.event(er, corev1.EventTypeWarning, ReasonErasureRetrying, "Erase", "campaign %s: %s", res.Campaign, res.Message)
+		r.event(er, res.Campaign, corev1.EventTypeWarning, ReasonErasureRetrying, "Erase", "campaign %s: %s", res.Campaign, res.Message)
 	}
 	return wait
 }
@@ -586,23 +586,32 @@ func (r *ErasureRequestReconciler) statusEvents(er, before *privacyv1alpha1.Eras
 		}
 		switch d.State {
 		case privacyv1alpha1.DeadlineState("Approaching"):
-			r.event(er, corev1.EventTypeWarning, ReasonDeadlineApproaching, "Erase",
+			r.event(er, "", corev1.EventTypeWarning, ReasonDeadlineApproaching, dutyAction("Erase", string(d.Duty)),
 				"%s %s is due by %s (%s) and not done", er.Spec.Regime, d.Duty, d.Due.UTC().Format(time.RFC3339), d.Clock)
 		case privacyv1alpha1.DeadlineState("Overdue"):
-			r.event(er, corev1.EventTypeWarning, privacyv1alpha1.ReasonDeadlineMissed, "Erase",
+			r.event(er, "", corev1.EventTypeWarning, privacyv1alpha1.ReasonDeadlineMissed, dutyAction("Erase", string(d.Duty)),
 				"%s %s was due by %s (%s) and is not done", er.Spec.Regime, d.Duty, d.Due.UTC().Format(time.RFC3339), d.Clock)
 		}
 	}
 	if er.Status.Phase == privacyv1alpha1.ErasurePhaseCompleted && before.Status.Phase != privacyv1alpha1.ErasurePhaseCompleted {
-		r.event(er, corev1.EventTypeNormal, ReasonErasureCompleted, "Erase", "erased %d responses from %d campaigns",
+		r.event(er, "", corev1.EventTypeNormal, ReasonErasureCompleted, "Erase", "erased %d responses from %d campaigns",
 			ptr.Deref(er.Status.Erased, 0), len(er.Status.Results))
 	}
 }
 
-func (r *ErasureRequestReconciler) event(er *privacyv1alpha1.ErasureRequest, typ, reason, action, note string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(er, nil, typ, reason, action, note, args...)
+// event records an event about er; campaign names the campaign it concerns
+// as the event's related object, or is empty. Events of one reason about
+// one object are told apart by their action and related object only (see
+// BreachReportReconciler.event).
+func (r *ErasureRequestReconciler) event(er *privacyv1alpha1.ErasureRequest, campaign, typ, reason, action, note string, args ...any) {
+	if r.Recorder == nil {
+		return
 	}
+	var related runtime.Object
+	if campaign != "" {
+		related = &privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Namespace: er.Namespace, Name: campaign}}
+	}
+	r.Recorder.Eventf(er, related, typ, reason, action, note, args...)
 }
 
 // SetupWithManager registers the reconciler. A campaign's status change (its

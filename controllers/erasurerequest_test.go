@@ -160,6 +160,27 @@ func TestErasureAcrossCampaigns(t *testing.T) {
 	if ptr.Deref(er.Status.Erased, -1) != 3 || er.Status.CompletedAt == nil {
 		t.Errorf("status.erased %v completedAt %v, want 3 and a time", er.Status.Erased, er.Status.CompletedAt)
 	}
+	// One Erased event for each campaign, each its own object naming the
+	// campaign as related (the events API would fold two of one reason,
+	// action and related object into one, keeping the first one's note).
+	eventually(t, "an Erased event for each campaign", func() error {
+		evs := &eventsv1.EventList{}
+		if err := k8s.List(context.Background(), evs, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		var got []string
+		for _, e := range evs.Items {
+			if e.Regarding.Name == "forget-me" && e.Reason == "Erased" && e.Related != nil {
+				got = append(got, e.Related.Kind+"/"+e.Related.Name+": "+e.Note)
+			}
+		}
+		slices.Sort(got)
+		if len(got) != 2 || !strings.HasPrefix(got[0], "SurveyCampaign/checkout-nps: campaign checkout-nps erased 2 responses") ||
+			!strings.HasPrefix(got[1], "SurveyCampaign/support-nps: campaign support-nps erased 1 responses") {
+			return fmt.Errorf("Erased events %q", got)
+		}
+		return nil
+	})
 	if ready := meta.FindStatusCondition(er.Status.Conditions, privacyv1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
 		t.Errorf("Ready %+v, want True", ready)
 	}
