@@ -200,17 +200,24 @@ func setBreachReportStatus(b *privacyv1alpha1.BreachReport, missing []string, no
 	}
 	isContained, pending := contained(b, missing)
 	b.Status.Phase = breachPhase(&b.Spec, isContained)
+	// A resolved report asks its campaigns for nothing more (they resume,
+	// and rotate no key for it): what was not done by then never will be,
+	// and the report is no longer in progress.
+	abandoned := !isContained && b.Spec.ResolvedAt != nil && len(missing) < len(b.Spec.CampaignRefs)
 	switch {
 	case isContained && !ptr.Deref(b.Spec.Containment.PauseCollection, false) && !ptr.Deref(b.Spec.Containment.RotateKeys, false):
 		set(privacyv1alpha1.ConditionContained, true, privacyv1alpha1.ReasonSucceeded, "no containment was requested")
 	case isContained:
 		set(privacyv1alpha1.ConditionContained, true, privacyv1alpha1.ReasonSucceeded, "the requested containment is carried out")
+	case abandoned:
+		set(privacyv1alpha1.ConditionContained, false, privacyv1alpha1.ReasonResolved,
+			"resolved before the operator could "+strings.Join(pending, ", ")+"; that is no longer done")
 	default:
 		set(privacyv1alpha1.ConditionContained, false, privacyv1alpha1.ReasonProgressing, "waiting to "+strings.Join(pending, ", "))
 	}
 	// While containment is carried out the report is in progress (kstatus);
 	// a report whose campaigns are all missing is stalled instead (below).
-	if !isContained && len(missing) < len(b.Spec.CampaignRefs) {
+	if !isContained && !abandoned && len(missing) < len(b.Spec.CampaignRefs) {
 		set(privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonProgressing, "waiting to "+strings.Join(pending, ", "))
 	} else {
 		meta.RemoveStatusCondition(&b.Status.Conditions, privacyv1alpha1.ConditionReconciling)
@@ -235,7 +242,7 @@ func setBreachReportStatus(b *privacyv1alpha1.BreachReport, missing []string, no
 		return
 	}
 	meta.RemoveStatusCondition(&b.Status.Conditions, privacyv1alpha1.ConditionStalled)
-	if !isContained {
+	if !isContained && !abandoned {
 		set(privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonProgressing, "waiting to "+strings.Join(pending, ", "))
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -272,6 +273,56 @@ func TestBreachRateFollowsTheReports(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestResolvedBeforeContainedIsReady: a report applied already resolved
+// asks its campaign for nothing (no pause, no rotation), so the containment
+// it names is never carried out: the report says so and is Ready, instead
+// of waiting, Reconciling, for what will not come.
+func TestResolvedBeforeContainedIsReady(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	keys := &corev1.Secret{}
+	eventually(t, "k1", func() error { return get(ns, "checkout-nps-keys", keys) })
+
+	detected := breachClock.Now().Add(-time.Hour).Truncate(time.Second)
+	b := report(ns, "old-leak", detected, "checkout-nps")
+	b.Spec.Containment = privacyv1alpha1.ContainmentSpec{PauseCollection: ptr.To(true), RotateKeys: ptr.To(true)}
+	b.Spec.ResolvedAt = &metav1.Time{Time: detected.Add(time.Minute)}
+	create(t, b)
+
+	b = reportStatus(t, ns, "old-leak", func(b *privacyv1alpha1.BreachReport) error {
+		if ready := meta.FindStatusCondition(b.Status.Conditions, privacyv1alpha1.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue {
+			return fmt.Errorf("Ready %+v", ready)
+		}
+		return nil
+	})
+	c := meta.FindStatusCondition(b.Status.Conditions, privacyv1alpha1.ConditionContained)
+	if b.Status.Phase != privacyv1alpha1.BreachPhaseResolved || c == nil || c.Status != metav1.ConditionFalse || c.Reason != privacyv1alpha1.ReasonResolved ||
+		c.Message != "resolved before the operator could pause checkout-nps, rotate the keys of checkout-nps; that is no longer done" {
+		t.Errorf("phase %s, Contained %+v", b.Status.Phase, c)
+	}
+	if r := meta.FindStatusCondition(b.Status.Conditions, privacyv1alpha1.ConditionReconciling); r != nil {
+		t.Errorf("Reconciling %+v, want none", r)
+	}
+	u, err := unstructuredOf(b.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := kstatus(t, u); got != status.CurrentStatus {
+		t.Errorf("kstatus %s, want Current", got)
+	}
+	// The campaign was never paused, and no key was made for the report.
+	camp := &privacyv1alpha1.SurveyCampaign{}
+	if err := get(ns, "checkout-nps", camp); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(ns, "checkout-nps-keys", keys); err != nil {
+		t.Fatal(err)
+	}
+	if len(camp.Status.PausedBy) != 0 || string(keys.Data["active"]) != "k1" || len(keys.Data["key-k2"]) != 0 {
+		t.Errorf("pausedBy %v, active key %s; want neither a pause nor a rotation", camp.Status.PausedBy, keys.Data["active"])
+	}
 }
 
 // TestEachDeadlineHasItsOwnEvent: two deadlines missed at once are two

@@ -62,6 +62,9 @@ const (
 	ReasonDeadlineMissed = "DeadlineMissed"
 	// ReasonDeadlinesMet: every fixed breach notification deadline was met or is still ahead.
 	ReasonDeadlinesMet = "DeadlinesMet"
+	// ReasonResolved: a breach report was resolved before all of its
+	// requested containment was carried out; what was not is no longer done.
+	ReasonResolved = "Resolved"
 )
 
 // Finalizer is put on SurveyCampaigns so that deleting one purges its data and
