@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -535,7 +534,7 @@ func subjectFromSecret(secret *corev1.Secret, key string) (collectorapi.EraseReq
 		return bad("key %q is empty", key)
 	case !utf8.ValidString(v):
 		return bad("key %q is not valid UTF-8", key)
-	case strings.IndexFunc(v, unicode.IsControl) >= 0:
+	case hasControl(v):
 		return bad("key %q holds a control character, which no collector stores", key)
 	case isEmail && (utf8.RuneCountInString(v) > 320 || !storedEmailShape(v)):
 		return bad("key %q does not hold an email address (one @, at most 320 characters)", key)
@@ -547,6 +546,13 @@ func subjectFromSecret(secret *corev1.Secret, key string) (collectorapi.EraseReq
 		return bad("key %q holds more than 256 characters, the most a customer ID has", key)
 	}
 	return collectorapi.EraseRequest{CustomerID: v}, nil, nil
+}
+
+// hasControl says whether s holds a character the collector refuses in an
+// identifier: a control character, or a bidirectional override or isolate.
+func hasControl(s string) bool {
+	_, bad := collectorapi.ControlCharacter(s, false)
+	return bad
 }
 
 // ReasonSubjectSecretInvalid is the reason given when the subject's Secret has no usable identifier.

@@ -321,9 +321,11 @@ func TestSubjectFromSecret(t *testing.T) {
 		"an email":                          {s: secret("email", "ana@example.com"), email: "ana@example.com"},
 		"an email of 320 2-byte characters": {s: secret("email", strings.Repeat("é", 300)+"@"+strings.Repeat("é", 19)), email: strings.Repeat("é", 300) + "@" + strings.Repeat("é", 19)},
 		"an email stored by an earlier collector, with a space": {s: secret("email", "jane doe@example.com"), email: "jane doe@example.com"},
-		"two @":        {s: secret("email", "a@b@example.com"), problem: "does not hold an email address"},
-		"not UTF-8":    {s: secret("customerID", "C-\xff"), problem: "is not valid UTF-8"},
-		"a tab inside": {s: secret("email", "ana\t@example.com"), problem: "holds a control character"},
+		"two @":                    {s: secret("email", "a@b@example.com"), problem: "does not hold an email address"},
+		"not UTF-8":                {s: secret("customerID", "C-\xff"), problem: "is not valid UTF-8"},
+		"a tab inside":             {s: secret("email", "ana\t@example.com"), problem: "holds a control character"},
+		"a bidirectional override": {s: secret("customerID", "C-\u202e1234"), problem: "holds a control character"},
+		"a bidirectional isolate":  {s: secret("customerID", "C-\u20661234"), problem: "holds a control character"},
 	} {
 		got, problem, err := subjectFromSecret(tc.s, "")
 		switch {

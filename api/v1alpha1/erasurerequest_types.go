@@ -161,6 +161,7 @@ type ErasureSubject struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]')",message="customerID holds a control character or a bidirectional override, which no collector stores"
 	CustomerID string `json:"customerID,omitempty"`
 
 	// email is the respondent's email address.
@@ -168,6 +169,7 @@ type ErasureSubject struct {
 	// +kubebuilder:validation:MinLength=3
 	// +kubebuilder:validation:MaxLength=320
 	// +kubebuilder:validation:Pattern=`^[^@\s]+@[^@\s]+$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]')",message="email holds a control character or a bidirectional override, which no collector stores"
 	Email string `json:"email,omitempty"`
 
 	// secretRef names a Secret key holding the customer ID or email, so that

@@ -161,7 +161,7 @@ func checkErase(req *collectorapi.EraseRequest) error {
 		name, value string
 		max         int
 	}{{"customerID", req.CustomerID, maxCustomerID}, {"email", req.Email, maxEmail}} {
-		if _, bad := controlCharacter(f.value, false); bad || utf8.RuneCountInString(f.value) > f.max {
+		if _, bad := collectorapi.ControlCharacter(f.value, false); bad || utf8.RuneCountInString(f.value) > f.max {
 			return unprocessable(f.name, "%s must be at most %d characters without control characters", f.name, f.max)
 		}
 	}

@@ -130,7 +130,7 @@ func (s *Server) check(score int, consent *consentBody, comment, email, customer
 	segments map[string]string, idempotencyKey string) (*submission, error) {
 	c := s.cfg
 	if consent != nil {
-		if r, bad := controlCharacter(consent.NoticeVersion, false); bad {
+		if r, bad := collectorapi.ControlCharacter(consent.NoticeVersion, false); bad {
 			return nil, unprocessable("consent.noticeVersion", "consent.noticeVersion holds the control character %U, which is not accepted", r)
 		}
 	}
@@ -163,7 +163,7 @@ func (s *Server) check(score int, consent *consentBody, comment, email, customer
 		if !utf8.ValidString(*f.value) {
 			return nil, unprocessable(f.name, "%s is not valid UTF-8", f.name)
 		}
-		if r, bad := controlCharacter(*f.value, f.name == "comment"); bad {
+		if r, bad := collectorapi.ControlCharacter(*f.value, f.name == "comment"); bad {
 			return nil, unprocessable(f.name, "%s holds the control character %U, which is not accepted", f.name, r)
 		}
 		if n := utf8.RuneCountInString(*f.value); n > f.max {
