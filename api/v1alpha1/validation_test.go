@@ -330,6 +330,7 @@ var invalidUpdates = []struct {
 	{"shrink embedded volume", validCampaign, `{"spec":{"storage":{"embedded":{"size":"512Mi"}}}}`, "spec.storage.embedded.size"},
 	{"shrink embedded volume, in bytes", validCampaign, `{"spec":{"storage":{"embedded":{"size":536870912}}}}`, "storage.embedded.size cannot shrink"},
 	{"change an erasure request's subject", validErasure, `{"spec":{"subject":{"customerID":"C-9999"}}}`, "spec.subject"},
+	{"add an empty selector to an erasure request without one", validErasure, `{"spec":{"campaignSelector":{}}}`, "spec.campaignSelector is immutable"},
 	{"change an erasure request's regime", validErasure, `{"spec":{"regime":"GDPR"}}`, "spec.regime"},
 	{"add a selector to an erasure request", validErasure, `{"spec":{"campaignSelector":{"matchLabels":{"team":"checkout"}}}}`, "spec.campaignSelector"},
 	{"add receivedAt to an erasure request", validErasure, `{"spec":{"receivedAt":"2026-11-20T10:00:00Z"}}`, "spec.receivedAt"},
