@@ -39,8 +39,10 @@ func helm(t *testing.T, args ...string) (string, error) {
 }
 
 // TestKustomizeOverlayApplies renders config/default with kubectl's kustomize
-// and applies it: CRDs, RBAC, namespace, Deployment and metrics Service must
-// all be accepted.
+// and applies it as docs/getting-started.md installs it (client-side): CRDs,
+// RBAC, namespace, Deployment and metrics Service must all be accepted; then
+// as docs/operations.md upgrades it (server-side), which must find nothing
+// of its own in conflict with the first apply.
 func TestKustomizeOverlayApplies(t *testing.T) {
 	e := ownServer(t)
 	rendered, err := e.Kubectl("kustomize", filepath.Join(testenv.RepoRoot(), "config", "default"))
@@ -56,8 +58,11 @@ func TestKustomizeOverlayApplies(t *testing.T) {
 		}
 	}
 	file := writeTemp(t, "install.yaml", rendered)
-	if out, err := e.Kubectl("apply", "--server-side", "-f", file); err != nil {
+	if out, err := e.Kubectl("apply", "-f", file); err != nil {
 		t.Fatalf("applying config/default: %v\n%s", err, out)
+	}
+	if out, err := e.Kubectl("apply", "--server-side", "-f", file); err != nil {
+		t.Fatalf("applying config/default server-side over the first apply (the documented upgrade): %v\n%s", err, out)
 	}
 	out, err := e.Kubectl("get", "deployment,service", "-n", "surveyguard-system", "-o", "name")
 	if err != nil || !strings.Contains(out, "deployment.apps/surveyguard-manager") || !strings.Contains(out, "service/surveyguard-manager-metrics") {
