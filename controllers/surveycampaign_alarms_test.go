@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -145,8 +146,16 @@ func hasCondition(c *privacyv1alpha1.SurveyCampaign, typ string, status metav1.C
 func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
 	ns := namespace(t)
 	hmac := bytes.Repeat([]byte{0xab}, 32)
-	// k2 is active and k1 is still in the Secret, as after a rotation.
-	create(t, keySecret(ns, hmac, "k1", "k2"), policy(ns), campaign(ns))
+	// k2 is active and k1 is still in the Secret, as after a rotation,
+	// restored from a backup with kubectl apply: its last-applied
+	// annotation holds a copy of every key.
+	restored := keySecret(ns, hmac, "k1", "k2")
+	if restored.Annotations == nil {
+		restored.Annotations = map[string]string{}
+	}
+	restored.Annotations[corev1.LastAppliedConfigAnnotation] = `{"apiVersion":"v1","kind":"Secret","data":{"key-k1":"` +
+		base64.StdEncoding.EncodeToString(restored.Data["key-k1"]) + `"}}`
+	create(t, restored, policy(ns), campaign(ns))
 	storage := collectorapi.StorageStats{UsedBytes: 1 << 20, MaxBytes: 800 << 20, FreeBytes: ptr.To[int64](700 << 20)}
 	f := startFakeCollector(t, ns, &collectorapi.Stats{ActiveKeyID: "k2", MissingKeyIDs: []string{"k1"}, Storage: storage})
 
@@ -196,6 +205,9 @@ func TestCollectorAlarmsReachStatusAndKeysStay(t *testing.T) {
 	})
 	if !bytes.Equal(keys.Data["hmac"], hmac) {
 		t.Error("the operator changed the hmac key")
+	}
+	if a, ok := keys.Annotations[corev1.LastAppliedConfigAnnotation]; ok {
+		t.Errorf("the retired key stays in the last-applied annotation: %.40s...", a)
 	}
 
 	// The store is full: ingest is refused until a purge or a larger limit.

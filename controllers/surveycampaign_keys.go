@@ -244,6 +244,9 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 				dropped = append(dropped, id)
 			}
 		}
+		// A Secret restored with kubectl apply keeps a copy of every key
+		// in this annotation: the retired ones must leave it too.
+		delete(update.Annotations, corev1.LastAppliedConfigAnnotation)
 		if err := r.Update(ctx, update); err != nil {
 			return nil, fmt.Errorf("removing re-wrapped keys: %w", err)
 		}
