@@ -131,8 +131,8 @@ build: ## Build bin/surveyguard the way the Dockerfile does.
 	CGO_ENABLED=0 go build $(BUILD_FLAGS) -o $(BIN)/surveyguard .
 
 .PHONY: run
-run: ## Run the manager against the cluster of $KUBECONFIG.
-	go run . manager --metrics-bind-address=0 --health-probe-bind-address=127.0.0.1:8081
+run: ## Run the manager against the cluster of $KUBECONFIG; ARGS='--flag=value ...' adds flags.
+	go run . manager --metrics-bind-address=0 --health-probe-bind-address=127.0.0.1:8081 $(ARGS)
 
 .PHONY: demo
 demo: control-plane build ## Start a local control plane, install the CRDs, run the manager, apply the samples.
