@@ -501,7 +501,42 @@ func (r *ErasureRequestReconciler) subject(ctx context.Context, er *privacyv1alp
 		}
 		return collectorapi.EraseRequest{}, nil, fmt.Errorf("reading Secret %s: %w", ref.Name, err)
 	}
+	campaigns := &privacyv1alpha1.SurveyCampaignList{}
+	if err := r.List(ctx, campaigns, client.InNamespace(er.Namespace)); err != nil {
+		return collectorapi.EraseRequest{}, nil, fmt.Errorf("listing campaigns: %w", err)
+	}
+	if why := credentialSecret(secret, campaigns.Items); why != "" {
+		return collectorapi.EraseRequest{}, &erasureProblem{reason: ReasonSubjectSecretInvalid, recheck: true,
+			message: fmt.Sprintf("Secret %q (spec.subject.secretRef) %s, not a subject's identifier; name a Secret made for the request", secret.Name, why)}, nil
+	}
 	return subjectFromSecret(secret, ref.Key)
+}
+
+// credentialTypes are the Secret types that hold credentials by definition.
+var credentialTypes = []corev1.SecretType{corev1.SecretTypeServiceAccountToken, corev1.SecretTypeDockercfg,
+	corev1.SecretTypeDockerConfigJson, corev1.SecretTypeBasicAuth, corev1.SecretTypeSSHAuth, corev1.SecretTypeTLS,
+	corev1.SecretTypeBootstrapToken}
+
+// credentialSecret says why secret holds credentials rather than a
+// subject's identifier ("" when it may): one the operator made (a
+// campaign's keys, admin token or certificates), a campaign's database
+// Secret, or one of Kubernetes' credential types. An ErasureRequest's
+// status tells whether its subject's value matched a respondent; naming a
+// credential would make that a way to test guesses at it, and would send
+// it to every collector.
+func credentialSecret(secret *corev1.Secret, campaigns []privacyv1alpha1.SurveyCampaign) string {
+	switch {
+	case secret.Labels[privacyv1alpha1.LabelManagedBy] == privacyv1alpha1.ManagedByValue:
+		return "is one the operator manages (a campaign's keys or credentials)"
+	case slices.Contains(credentialTypes, secret.Type):
+		return "is of type " + string(secret.Type) + ", which holds credentials"
+	}
+	for i := range campaigns {
+		if pg := campaigns[i].Spec.Storage.Postgres; pg != nil && pg.SecretRef.Name == secret.Name {
+			return "holds campaign " + campaigns[i].Name + "'s database connection string"
+		}
+	}
+	return ""
 }
 
 // subjectFromSecret picks the identifier out of the Secret: key, or

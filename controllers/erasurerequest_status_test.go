@@ -342,3 +342,30 @@ func TestSubjectFromSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialSecretIsNoSubject: a Secret that holds credentials is not
+// read as a subject's identifier, whoever names it in an ErasureRequest.
+func TestCredentialSecretIsNoSubject(t *testing.T) {
+	pg := privacyv1alpha1.SurveyCampaign{ObjectMeta: metav1.ObjectMeta{Name: "support-nps"}}
+	pg.Spec.Storage.Postgres = &privacyv1alpha1.PostgresStorage{SecretRef: privacyv1alpha1.SecretKeyReference{Name: "support-nps-pg"}}
+	campaigns := []privacyv1alpha1.SurveyCampaign{{ObjectMeta: metav1.ObjectMeta{Name: "checkout-nps"}}, pg}
+	secret := func(name string, typ corev1.SecretType, labels map[string]string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Type: typ}
+	}
+	for _, tc := range []struct {
+		s    *corev1.Secret
+		want string
+	}{
+		{secret("erase-ticket-4711", "", nil), ""},
+		{secret("erase-ticket-4712", corev1.SecretTypeOpaque, map[string]string{"team": "privacy"}), ""},
+		{secret("checkout-nps-keys", corev1.SecretTypeOpaque, map[string]string{privacyv1alpha1.LabelManagedBy: privacyv1alpha1.ManagedByValue}), "is one the operator manages"},
+		{secret("support-nps-pg", corev1.SecretTypeOpaque, nil), "holds campaign support-nps's database connection string"},
+		{secret("registry", corev1.SecretTypeDockerConfigJson, nil), "is of type kubernetes.io/dockerconfigjson"},
+		{secret("serving", corev1.SecretTypeTLS, nil), "is of type kubernetes.io/tls"},
+		{secret("sa-token", corev1.SecretTypeServiceAccountToken, nil), "is of type kubernetes.io/service-account-token"},
+	} {
+		if got := credentialSecret(tc.s, campaigns); (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.s.Name, got, tc.want)
+		}
+	}
+}

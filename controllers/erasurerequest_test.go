@@ -435,6 +435,20 @@ func TestPausedCampaignIsErasedAndStaysPaused(t *testing.T) {
 		}
 		return nil
 	})
+	// Nor is a campaign's own key Secret read as a subject: naming a
+	// credential would make the request's status a test of guesses at it.
+	create(t, &privacyv1alpha1.ErasureRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "key-subject"},
+		Spec: privacyv1alpha1.ErasureRequestSpec{Subject: privacyv1alpha1.ErasureSubject{
+			SecretRef: &privacyv1alpha1.SecretKeyReference{Name: "checkout-nps-keys", Key: "active"}}},
+	})
+	erasureStatus(t, ns, "key-subject", func(er *privacyv1alpha1.ErasureRequest) error {
+		st := meta.FindStatusCondition(er.Status.Conditions, privacyv1alpha1.ConditionStalled)
+		if st == nil || st.Reason != "SubjectSecretInvalid" || !strings.Contains(st.Message, `Secret "checkout-nps-keys" (spec.subject.secretRef) is one the operator manages`) {
+			return fmt.Errorf("conditions %+v, want Stalled SubjectSecretInvalid naming the operator's Secret", er.Status.Conditions)
+		}
+		return nil
+	})
 	c := &privacyv1alpha1.SurveyCampaign{}
 	if err := get(ns, "checkout-nps", c); err != nil {
 		t.Fatal(err)
