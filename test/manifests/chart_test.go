@@ -113,6 +113,9 @@ func TestHelmToggles(t *testing.T) {
 			if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--watch-namespaces") }) {
 				t.Errorf("the manager gets --watch-namespaces by default: %v", args)
 			}
+			if vols, found, _ := unstructured.NestedSlice(objs.get(t, "Deployment/"+releaseNS+"/"+fullname).Object, "spec", "template", "spec", "volumes"); found {
+				t.Errorf("volumes %v by default, want none", vols)
+			}
 		}},
 		{"crds.enabled=false", []string{"crds.enabled=false"}, func(t *testing.T, objs objects) {
 			if crds := objs.ofKind("CustomResourceDefinition"); len(crds) != 0 {
@@ -124,6 +127,20 @@ func TestHelmToggles(t *testing.T) {
 				if a := objs.get(t, "CustomResourceDefinition//"+name).GetAnnotations(); a["helm.sh/resource-policy"] != "" {
 					t.Errorf("CRD %s keeps the resource policy with crds.keep=false: %v", name, a)
 				}
+			}
+		}},
+		{"metrics.certSecret", []string{"metrics.certSecret=sg-metrics-tls"}, func(t *testing.T, objs objects) {
+			d := objs.get(t, "Deployment/"+releaseNS+"/"+fullname)
+			vols, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "volumes")
+			containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+			var mounts []any
+			if len(containers) == 1 {
+				mounts, _, _ = unstructured.NestedSlice(containers[0].(map[string]any), "volumeMounts")
+			}
+			wantVol := []any{map[string]any{"name": "metrics-cert", "secret": map[string]any{"secretName": "sg-metrics-tls"}}} //nolint:gosec // a Secret's name, no credential
+			wantMount := []any{map[string]any{"name": "metrics-cert", "mountPath": "/tmp/k8s-metrics-server/serving-certs", "readOnly": true}}
+			if !reflect.DeepEqual(vols, wantVol) || !reflect.DeepEqual(mounts, wantMount) {
+				t.Errorf("volumes %v, mounts %v; want the Secret mounted where the metrics server reads its certificate", vols, mounts)
 			}
 		}},
 		{"metrics.enabled=false", []string{"metrics.enabled=false"}, func(t *testing.T, objs objects) {

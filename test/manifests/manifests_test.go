@@ -184,6 +184,7 @@ func TestHelmRefusesBadValues(t *testing.T) {
 		{"misspelt network policy rule", []string{"--set", "networkPolicy.ingress[0].form[0].podSelector.matchLabels.a=b"}, "form"},
 		{"both disruption budgets", []string{"--set", "podDisruptionBudget.enabled=true", "--set", "podDisruptionBudget.minAvailable=1"}, "minAvailable"},
 		{"bad scrape interval", []string{"--set", "metrics.serviceMonitor.interval=often"}, "interval"},
+		{"metrics certificate Secret not a name", []string{"--set", "metrics.certSecret=Metrics_TLS"}, "certSecret"},
 		{"ServiceMonitor without metrics", []string{"--set", "metrics.enabled=false", "--set", "metrics.serviceMonitor.enabled=true"}, "metrics.enabled"},
 	}
 	for _, tc := range cases {
