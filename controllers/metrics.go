@@ -51,6 +51,9 @@ var (
 	collectorAvailableDesc = prometheus.NewDesc("surveyguard_campaign_collector_available",
 		"1 while the campaign's CollectorAvailable condition is True, 0 while it is False (also when paused: see surveyguard_campaign_paused).",
 		[]string{"namespace", "campaign"}, nil)
+	stalledDesc = prometheus.NewDesc("surveyguard_campaign_stalled",
+		"1 while the campaign's Stalled condition is True (a person must act: its message says what; the other conditions, and the metrics made from them, are not updated meanwhile), else 0.",
+		[]string{"namespace", "campaign"}, nil)
 	pausedDesc = prometheus.NewDesc("surveyguard_campaign_paused",
 		"1 while the campaign is paused (spec.paused, or a breach report's containment in status.pausedBy), else 0.",
 		[]string{"namespace", "campaign"}, nil)
@@ -73,7 +76,7 @@ var (
 		"1 when the due time of a breach report's duty passed before the duty was carried out (Overdue, Late, LateWithReason), else 0.",
 		[]string{"namespace", "breachreport", "regime", "duty"}, nil)
 	deadlineApproachingDesc = prometheus.NewDesc("surveyguard_breach_deadline_approaching",
-		"1 while at least 80% of a breach report's duty's clock has elapsed and the duty is not carried out, else 0.",
+		"1 while at least 80% of a breach report's duty's clock has elapsed, the due time not yet passed, and the duty not carried out (state Approaching), else 0.",
 		[]string{"namespace", "breachreport", "regime", "duty"}, nil)
 	deadlineMissedDesc = prometheus.NewDesc("surveyguard_breach_deadline_missed",
 		"1 while a breach report's duty is past its due time and not carried out (state Overdue), else 0.",
@@ -130,6 +133,7 @@ type campaignFigures struct {
 	// nil while the condition is absent or Unknown.
 	available        *bool
 	paused           bool
+	stalled          bool
 	retentionOverdue *bool
 	storageExceeded  *bool
 	oldestRecord     *time.Time
@@ -191,6 +195,7 @@ func (m *CampaignMetrics) observe(c *privacyv1alpha1.SurveyCampaign) {
 	conds := c.Status.Conditions
 	f.available = conditionIs(conds, privacyv1alpha1.ConditionCollectorAvailable, metav1.ConditionTrue)
 	f.paused = ptr.Deref(c.Spec.Paused, false) || len(c.Status.PausedBy) > 0
+	f.stalled = meta.IsStatusConditionTrue(conds, privacyv1alpha1.ConditionStalled)
 	f.retentionOverdue = conditionIs(conds, privacyv1alpha1.ConditionRetentionEnforced, metav1.ConditionFalse,
 		privacyv1alpha1.ReasonRetentionOverdue)
 	f.storageExceeded = conditionIs(conds, privacyv1alpha1.ConditionStorageAvailable, metav1.ConditionFalse,
@@ -210,7 +215,7 @@ func (m *CampaignMetrics) observe(c *privacyv1alpha1.SurveyCampaign) {
 // Describe implements prometheus.Collector.
 func (m *CampaignMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{npsScoreDesc, responsesDesc, marginOfErrorDesc, keyAgeDesc, keyRotationIntervalDesc,
-		breachRateDesc, breachesDesc, collectorAvailableDesc, pausedDesc, retentionOverdueDesc, oldestRecordDesc,
+		breachRateDesc, breachesDesc, collectorAvailableDesc, pausedDesc, stalledDesc, retentionOverdueDesc, oldestRecordDesc,
 		lastPurgeDesc, lastPurgedDesc, storageExceededDesc} {
 		ch <- d
 	}
@@ -246,6 +251,7 @@ func (m *CampaignMetrics) Collect(ch chan<- prometheus.Metric) {
 			gauge(collectorAvailableDesc, flag(*f.available))
 		}
 		gauge(pausedDesc, flag(f.paused))
+		gauge(stalledDesc, flag(f.stalled))
 		if f.retentionOverdue != nil {
 			gauge(retentionOverdueDesc, flag(*f.retentionOverdue))
 		}

@@ -72,6 +72,7 @@ func TestCampaignMetricsFromStatus(t *testing.T) {
 		cond(privacyv1alpha1.ConditionCollectorAvailable, metav1.ConditionFalse, privacyv1alpha1.ReasonCollectorUnavailable),
 		cond(privacyv1alpha1.ConditionRetentionEnforced, metav1.ConditionFalse, privacyv1alpha1.ReasonRetentionOverdue),
 		cond(privacyv1alpha1.ConditionStorageAvailable, metav1.ConditionFalse, privacyv1alpha1.ReasonStorageBudgetExceeded),
+		cond(privacyv1alpha1.ConditionStalled, metav1.ConditionTrue, privacyv1alpha1.ReasonRetentionPolicyNotFound),
 	}
 	troubled.Status.Retention = &privacyv1alpha1.RetentionStatus{
 		Policy: "ninety-days", OldestRecordTime: &metav1.Time{Time: now.Add(-100 * 24 * time.Hour)},
@@ -113,6 +114,11 @@ surveyguard_breaches{campaign="returns",namespace="shop"} 1
 surveyguard_campaign_paused{campaign="checkout",namespace="shop"} 0
 surveyguard_campaign_paused{campaign="new",namespace="shop"} 1
 surveyguard_campaign_paused{campaign="returns",namespace="shop"} 1
+# HELP surveyguard_campaign_stalled 1 while the campaign's Stalled condition is True (a person must act: its message says what; the other conditions, and the metrics made from them, are not updated meanwhile), else 0.
+# TYPE surveyguard_campaign_stalled gauge
+surveyguard_campaign_stalled{campaign="checkout",namespace="shop"} 1
+surveyguard_campaign_stalled{campaign="new",namespace="shop"} 0
+surveyguard_campaign_stalled{campaign="returns",namespace="shop"} 0
 # HELP surveyguard_campaign_collector_available 1 while the campaign's CollectorAvailable condition is True, 0 while it is False (also when paused: see surveyguard_campaign_paused).
 # TYPE surveyguard_campaign_collector_available gauge
 surveyguard_campaign_collector_available{campaign="checkout",namespace="shop"} 0
@@ -146,7 +152,7 @@ surveyguard_storage_budget_exceeded{campaign="checkout",namespace="shop"} 1
 surveyguard_storage_budget_exceeded{campaign="returns",namespace="shop"} 0
 `, lastPurge, pausedPurge, oldest)
 	if err := testutil.CollectAndCompare(m, strings.NewReader(want),
-		"surveyguard_breaches", "surveyguard_campaign_paused", "surveyguard_campaign_collector_available",
+		"surveyguard_breaches", "surveyguard_campaign_paused", "surveyguard_campaign_stalled", "surveyguard_campaign_collector_available",
 		"surveyguard_key_rotation_interval_seconds", "surveyguard_nps_margin_of_error",
 		"surveyguard_retention_last_purge_timestamp_seconds", "surveyguard_retention_last_purged_responses",
 		"surveyguard_retention_oldest_record_timestamp_seconds", "surveyguard_retention_overdue",
@@ -166,6 +172,11 @@ surveyguard_storage_budget_exceeded{campaign="returns",namespace="shop"} 0
 # TYPE surveyguard_campaign_collector_available gauge
 surveyguard_campaign_collector_available{campaign="checkout",namespace="shop"} 1
 surveyguard_campaign_collector_available{campaign="returns",namespace="shop"} 0
+# HELP surveyguard_campaign_stalled 1 while the campaign's Stalled condition is True (a person must act: its message says what; the other conditions, and the metrics made from them, are not updated meanwhile), else 0.
+# TYPE surveyguard_campaign_stalled gauge
+surveyguard_campaign_stalled{campaign="checkout",namespace="shop"} 0
+surveyguard_campaign_stalled{campaign="new",namespace="shop"} 0
+surveyguard_campaign_stalled{campaign="returns",namespace="shop"} 0
 # HELP surveyguard_retention_overdue 1 while the campaign's RetentionEnforced condition is False with reason RetentionOverdue (a response older than the policy allows), else 0; absent until the condition is known.
 # TYPE surveyguard_retention_overdue gauge
 surveyguard_retention_overdue{campaign="checkout",namespace="shop"} 0
@@ -176,7 +187,8 @@ surveyguard_storage_budget_exceeded{campaign="checkout",namespace="shop"} 0
 surveyguard_storage_budget_exceeded{campaign="returns",namespace="shop"} 0
 `
 	if err := testutil.CollectAndCompare(m, strings.NewReader(recovered),
-		"surveyguard_campaign_collector_available", "surveyguard_retention_overdue", "surveyguard_storage_budget_exceeded"); err != nil {
+		"surveyguard_campaign_collector_available", "surveyguard_campaign_stalled", "surveyguard_retention_overdue",
+		"surveyguard_storage_budget_exceeded"); err != nil {
 		t.Errorf("after recovery: %v", err)
 	}
 }

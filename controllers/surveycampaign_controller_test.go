@@ -565,6 +565,9 @@ func TestMissingPolicyStallsAndRecovers(t *testing.T) {
 	if got := kstatusOf(t, c); got != status.FailedStatus {
 		t.Errorf("kstatus %s, want Failed", got)
 	}
+	if got, ok := metricValue(t, "surveyguard_campaign_stalled", ns); !ok || got != 1 {
+		t.Errorf("surveyguard_campaign_stalled = %v (exported %v), want 1", got, ok)
+	}
 	if err := get(ns, "checkout-nps-collector", &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
 		t.Errorf("a stalled campaign got a collector: %v", err)
 	}
@@ -578,6 +581,9 @@ func TestMissingPolicyStallsAndRecovers(t *testing.T) {
 		}
 		return get(ns, "checkout-nps-collector", &appsv1.Deployment{})
 	})
+	if got, ok := metricValue(t, "surveyguard_campaign_stalled", ns); !ok || got != 0 {
+		t.Errorf("surveyguard_campaign_stalled = %v (exported %v) once recovered, want 0", got, ok)
+	}
 }
 
 // startCollector runs a real collector process-alike on loopback with the
@@ -719,7 +725,7 @@ func TestNPSFromARealCollectorAndIdlePassesWriteNothing(t *testing.T) {
 		"surveyguard_nps_score": 25, "surveyguard_responses": 8, "surveyguard_key_age_seconds": wantAge,
 		"surveyguard_nps_margin_of_error":           ptr.Deref(c.Status.NPS.MarginOfError, -1),
 		"surveyguard_key_rotation_interval_seconds": c.Spec.Encryption.KeyRotationInterval.Seconds(),
-		"surveyguard_campaign_collector_available":  1, "surveyguard_campaign_paused": 0,
+		"surveyguard_campaign_collector_available":  1, "surveyguard_campaign_paused": 0, "surveyguard_campaign_stalled": 0,
 		"surveyguard_storage_budget_exceeded": 0, "surveyguard_breaches": 0,
 	} {
 		if got, ok := metricValue(t, name, ns); !ok || got != want {

@@ -47,7 +47,7 @@ func newMetrics(campaign string) *metrics {
 			Name: "surveyguard_collector_requests_total", Help: "HTTP requests by handler and status code.", ConstLabels: labels,
 		}, []string{"handler", "code"}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "surveyguard_collector_commit_seconds", Help: "Duration of a group commit (one durable transaction).",
+			Name: "surveyguard_collector_commit_seconds", Help: "Duration of a group commit's transaction (on SQLite without the fsync of the WAL that follows it).",
 			ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -60,7 +60,7 @@ func newMetrics(campaign string) *metrics {
 	}
 	m.adminCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "surveyguard_collector_admin_calls_total", ConstLabels: labels,
-		Help: "Admin API calls (stats, purge, erase) by caller kind (operator, job, purge, unknown) and outcome (ok, refused, error).",
+		Help: "Admin API calls (stats, purge, erase, other: any other /admin/ path) by caller kind (operator, job, purge, unknown) and outcome (ok, refused, error).",
 	}, []string{"action", "caller", "outcome"})
 	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "surveyguard_collector_rate_limited_total", ConstLabels: labels,
