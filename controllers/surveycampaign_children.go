@@ -15,6 +15,7 @@ import (
 
 	goyaml "go.yaml.in/yaml/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 
@@ -288,6 +289,34 @@ func secretVolume(name, secret string) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
 		Secret: &corev1.SecretVolumeSource{SecretName: secret, DefaultMode: ptr.To[int32](0o400)},
 	}}
+}
+
+// podSpecDiffers says whether got, a pod spec the API server holds, is not
+// want's: equality.Semantic.DeepDerivative reads every field want leaves
+// unset, and every element a list or map of got has past want's, as
+// defaulted, so it alone would keep what an edit added (a sidecar, a
+// volume, a capability, privileged: true). Lists the API server does not
+// lengthen must be as long as want's, and the security contexts must set
+// nothing want does not.
+func podSpecDiffers(want, got *corev1.PodSpec) bool {
+	if !equality.Semantic.DeepDerivative(*want, *got) ||
+		len(got.Containers) != len(want.Containers) || len(got.InitContainers) != len(want.InitContainers) ||
+		len(got.EphemeralContainers) != len(want.EphemeralContainers) || len(got.Volumes) != len(want.Volumes) ||
+		len(got.HostAliases) != len(want.HostAliases) || len(got.ImagePullSecrets) != len(want.ImagePullSecrets) ||
+		got.ServiceAccountName != want.ServiceAccountName || got.NodeName != want.NodeName ||
+		!equality.Semantic.DeepDerivative(got.SecurityContext, want.SecurityContext) {
+		return true
+	}
+	for i := range want.Containers {
+		w, g := &want.Containers[i], &got.Containers[i]
+		if len(g.Env) != len(w.Env) || len(g.EnvFrom) != len(w.EnvFrom) || len(g.VolumeMounts) != len(w.VolumeMounts) ||
+			len(g.VolumeDevices) != len(w.VolumeDevices) || len(g.Ports) != len(w.Ports) ||
+			len(g.Command) != len(w.Command) || len(g.Args) != len(w.Args) ||
+			!equality.Semantic.DeepDerivative(g.SecurityContext, w.SecurityContext) {
+			return true
+		}
+	}
+	return false
 }
 
 // podSecurityContext is the hardening of every pod the operator runs.

@@ -21,6 +21,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -419,6 +420,45 @@ func TestManualEditsAreRevertedAndDeletedChildrenComeBack(t *testing.T) {
 		}
 		if !*d.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem || *d.Spec.Replicas != 1 {
 			return fmt.Errorf("still edited")
+		}
+		return nil
+	})
+
+	// Edits that only add to the pod are reverted too: a comparison that
+	// reads whatever the desired object leaves unset as the API server's
+	// default would keep them all.
+	hardened := d.Spec.Template.Spec.DeepCopy()
+	added := func(spec *corev1.PodSpec) {
+		c := &spec.Containers[0]
+		c.SecurityContext.Capabilities.Add = []corev1.Capability{"NET_ADMIN"}
+		c.Env = append(c.Env, corev1.EnvVar{Name: "DEBUG", Value: "1"})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "host", MountPath: "/host"})
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}})
+		spec.Containers = append(spec.Containers, corev1.Container{Name: "sidecar", Image: "example.com/sidecar:1"})
+	}
+	update(t, d, func() { added(&d.Spec.Template.Spec) })
+	cj := &batchv1.CronJob{}
+	eventually(t, "retention CronJob", func() error { return get(ns, "checkout-nps-retention", cj) })
+	purgePod := cj.Spec.JobTemplate.Spec.Template.Spec.DeepCopy()
+	update(t, cj, func() {
+		spec := &cj.Spec.JobTemplate.Spec.Template.Spec
+		spec.Containers[0].SecurityContext.Capabilities.Add = []corev1.Capability{"SYS_ADMIN"}
+		keys := corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "checkout-nps-keys"}} //nolint:gosec // G101: a Secret's name, no credential
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: "keys", VolumeSource: keys})
+	})
+	eventually(t, "additions reverted", func() error {
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		if err := get(ns, "checkout-nps-retention", cj); err != nil {
+			return err
+		}
+		if !equality.Semantic.DeepEqual(d.Spec.Template.Spec, *hardened) {
+			return fmt.Errorf("the collector pod still has additions: %d containers, %d volumes, capabilities %+v",
+				len(d.Spec.Template.Spec.Containers), len(d.Spec.Template.Spec.Volumes), d.Spec.Template.Spec.Containers[0].SecurityContext.Capabilities)
+		}
+		if !equality.Semantic.DeepEqual(cj.Spec.JobTemplate.Spec.Template.Spec, *purgePod) {
+			return fmt.Errorf("the purge pod still has additions: %d volumes", len(cj.Spec.JobTemplate.Spec.Template.Spec.Volumes))
 		}
 		return nil
 	})

@@ -209,7 +209,8 @@ func reconcileRetention(ctx context.Context, r *SurveyCampaignReconciler, p *cam
 		for k, v := range want.Labels {
 			cj.Labels[k] = v
 		}
-		if !equality.Semantic.DeepDerivative(want.Spec, cj.Spec) {
+		if !equality.Semantic.DeepDerivative(want.Spec, cj.Spec) ||
+			podSpecDiffers(&want.Spec.JobTemplate.Spec.Template.Spec, &cj.Spec.JobTemplate.Spec.Template.Spec) {
 			cj.Spec = want.Spec
 		}
 		return nil
