@@ -170,6 +170,10 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 	setRetention(c, obs.policy, obs.stats, now)
 
 	alarm := readyAlarm(c)
+	if obs.paused && alarm != nil && alarm.Type == privacyv1alpha1.ConditionStorageAvailable {
+		// A paused collector takes no answers: a full store refuses none.
+		alarm = nil
+	}
 	// Stalled is removed after the switch unless the switch set it: a
 	// condition removed and set again moves to the end of the list, and
 	// the status would change on every pass.
@@ -193,6 +197,15 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		}
 		setCondition(c, privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonProgressing, msg)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonProgressing, msg)
+	case alarm != nil:
+		// A person must act (restore a key, purge or raise a limit):
+		// nothing converges by itself, so Stalled, not Reconciling
+		// (kstatus: Failed). A pause does not hide a key's alarm: the
+		// responses sealed by the key are still there.
+		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
+		stalled = true
+		setCondition(c, privacyv1alpha1.ConditionStalled, true, alarm.Reason, alarm.Message)
+		setCondition(c, privacyv1alpha1.ConditionReady, false, alarm.Reason, alarm.Message)
 	case obs.paused && !publicOff(obs.deployment):
 		msg := "scaling the collector to zero for " + pauseCauses(c, obs.breaches.pausedBy)
 		setCondition(c, privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonProgressing, msg)
@@ -200,14 +213,6 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 	case obs.paused:
 		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
 		setCondition(c, privacyv1alpha1.ConditionReady, true, privacyv1alpha1.ReasonPaused, pausedMessage(c, obs))
-	case alarm != nil:
-		// A person must act (restore a key, purge or raise a limit):
-		// nothing converges by itself, so Stalled, not Reconciling
-		// (kstatus: Failed).
-		meta.RemoveStatusCondition(&c.Status.Conditions, privacyv1alpha1.ConditionReconciling)
-		stalled = true
-		setCondition(c, privacyv1alpha1.ConditionStalled, true, alarm.Reason, alarm.Message)
-		setCondition(c, privacyv1alpha1.ConditionReady, false, alarm.Reason, alarm.Message)
 	case !available:
 		setCondition(c, privacyv1alpha1.ConditionReconciling, true, privacyv1alpha1.ReasonProgressing, availableMsg)
 		setCondition(c, privacyv1alpha1.ConditionReady, false, privacyv1alpha1.ReasonProgressing, availableMsg)

@@ -102,6 +102,21 @@ func TestSetCampaignStatus(t *testing.T) {
 			storage: metav1.ConditionUnknown, readyReason: privacyv1alpha1.ReasonProgressing,
 		},
 		{
+			// The last figures read before the pause said a key was
+			// missing: the pause does not hide it (kstatus Failed).
+			name:  "paused with a data key missing",
+			obs:   observed{paused: true, deployment: &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](0)}}, stats: &missing, activeKeyID: "k1"},
+			ready: metav1.ConditionFalse, stalled: metav1.ConditionTrue, collector: metav1.ConditionFalse, enc: metav1.ConditionFalse, storage: metav1.ConditionTrue,
+			readyReason: privacyv1alpha1.ReasonKeyMissing, encReason: privacyv1alpha1.ReasonKeyMissing,
+		},
+		{
+			// A paused collector takes no answers, so a full store refuses none.
+			name:  "paused with the storage budget exceeded",
+			obs:   observed{paused: true, deployment: &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](0)}}, stats: &full, activeKeyID: "k1"},
+			ready: metav1.ConditionTrue, collector: metav1.ConditionFalse, enc: metav1.ConditionTrue, storage: metav1.ConditionFalse,
+			readyReason: privacyv1alpha1.ReasonPaused,
+		},
+		{
 			name:  "storage budget exceeded: ingest refused",
 			obs:   observed{deployment: available(1), stats: &full, activeKeyID: "k1"},
 			ready: metav1.ConditionFalse, stalled: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionTrue, storage: metav1.ConditionFalse,
