@@ -228,6 +228,30 @@ func TestContainmentPausesRotatesOnceAndResumes(t *testing.T) {
 	if err := get(ns, "checkout-nps", c); err != nil || len(c.Status.PausedBy) != 0 {
 		t.Errorf("pausedBy %v after resolution: %v", c.Status.PausedBy, err)
 	}
+	if c.Status.Encryption == nil || len(c.Status.Encryption.BreachRotations) != 1 {
+		t.Errorf("breach rotations %+v after resolution, want the report's kept", c.Status.Encryption)
+	}
+
+	// Deleted: its record of the rotation goes from the key Secret and the
+	// status, so that records do not pile up past what the status holds.
+	if err := k8s.Delete(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the deleted report's rotation forgotten", func() error {
+		if err := get(ns, "checkout-nps-keys", keys); err != nil {
+			return err
+		}
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if a, ok := keys.Annotations["privacy.surveyguard.io/breach-rotations"]; ok || c.Status.Encryption == nil || len(c.Status.Encryption.BreachRotations) != 0 {
+			return fmt.Errorf("annotation %q, published %+v", a, c.Status.Encryption)
+		}
+		return nil
+	})
+	if string(keys.Data["active"]) != "k2" {
+		t.Errorf("active key %q after the report's deletion, want k2", keys.Data["active"])
+	}
 }
 
 func TestBreachRateFollowsTheReports(t *testing.T) {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -118,7 +119,7 @@ func breachRotations(s *corev1.Secret) map[string]keyRotation {
 // with. The breach reports' rotations and the collector's figures come from
 // the components before it.
 func reconcileKeys(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
-	s, err := r.keySecret(ctx, p.c, p.obs, p.obs.breaches.rotateFor)
+	s, err := r.keySecret(ctx, p.c, p.obs, p.obs.breaches.rotateFor, p.obs.breaches.named)
 	p.keys = s
 	return err
 }
@@ -129,7 +130,7 @@ func reconcileKeys(ctx context.Context, r *SurveyCampaignReconciler, p *campaign
 // the collector reports that nothing is sealed by them any more. It never
 // changes the HMAC key, and never makes a new Secret once keys existed: a
 // Secret that is gone or damaged stalls the campaign.
-func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, rotateFor []string) (*corev1.Secret, error) {
+func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed, rotateFor []string, named map[string]bool) (*corev1.Secret, error) {
 	n := childNames(c)
 	now := r.Clock.Now()
 	s := &corev1.Secret{}
@@ -199,6 +200,16 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 	}
 	update := s.DeepCopy()
 	done := breachRotations(s)
+	// The record of a report that no longer exists goes: nothing reads it,
+	// and kept for every report ever made it would outgrow what the status
+	// can publish.
+	stale := false
+	for uid := range done {
+		if !named[uid] {
+			delete(done, uid)
+			stale = true
+		}
+	}
 	var pending []string
 	for _, uid := range rotateFor {
 		if _, ok := done[uid]; !ok {
@@ -216,12 +227,12 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 			for _, uid := range pending {
 				done[uid] = keyRotation{Key: id, At: now.UTC().Truncate(time.Second)}
 			}
-			record, err := json.Marshal(done)
-			if err != nil {
+			why = "requested by a breach containment"
+		}
+		if len(pending) > 0 || stale {
+			if err := recordRotations(update, done); err != nil {
 				return nil, err
 			}
-			update.Annotations[annotationBreachRotations] = string(record)
-			why = "requested by a breach containment"
 		}
 		if err := r.Update(ctx, update); err != nil {
 			return nil, fmt.Errorf("rotating keys: %w", err)
@@ -253,18 +264,57 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 		r.event(c, corev1.EventTypeNormal, "KeysRetired", "Retire", "removed data keys %v: the collector re-wrapped everything under %s", dropped, active)
 		obs.changed = append(obs.changed, "Secret/"+n.keys)
 		s = update
+	case stale:
+		if err := recordRotations(update, done); err != nil {
+			return nil, err
+		}
+		if err := r.Update(ctx, update); err != nil {
+			return nil, fmt.Errorf("forgetting the rotations of deleted breach reports: %w", err)
+		}
+		obs.changed = append(obs.changed, "Secret/"+n.keys)
+		s = update
 	}
 	obs.activeKeyID, obs.rotatedAt = keyState(s)
 	obs.breachRotations = publishedRotations(s)
 	return s, nil
 }
 
+// recordRotations writes done as the key Secret's record of breach
+// rotations (s is the copy to update).
+func recordRotations(s *corev1.Secret, done map[string]keyRotation) error {
+	if len(done) == 0 {
+		delete(s.Annotations, annotationBreachRotations)
+		return nil
+	}
+	record, err := json.Marshal(done)
+	if err != nil {
+		return err
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[annotationBreachRotations] = string(record)
+	return nil
+}
+
+// maxPublishedRotations is how many breach rotations the status holds
+// (status.encryption.breachRotations' MaxItems).
+const maxPublishedRotations = 100
+
 // publishedRotations is the key Secret's record of breach rotations as the
-// campaign publishes it (status.encryption.breachRotations), by report UID.
+// campaign publishes it (status.encryption.breachRotations), by report UID:
+// the newest maxPublishedRotations, should more reports than that want the
+// campaign's keys rotated.
 func publishedRotations(s *corev1.Secret) []privacyv1alpha1.BreachKeyRotation {
 	var out []privacyv1alpha1.BreachKeyRotation
 	for uid, rot := range breachRotations(s) {
 		out = append(out, privacyv1alpha1.BreachKeyRotation{ReportUID: uid, KeyID: rot.Key, RotatedAt: metav1.Time{Time: rot.At.UTC()}})
+	}
+	if len(out) > maxPublishedRotations {
+		slices.SortFunc(out, func(a, b privacyv1alpha1.BreachKeyRotation) int {
+			return cmp.Or(b.RotatedAt.Compare(a.RotatedAt.Time), strings.Compare(a.ReportUID, b.ReportUID))
+		})
+		out = out[:maxPublishedRotations]
 	}
 	slices.SortFunc(out, func(a, b privacyv1alpha1.BreachKeyRotation) int { return strings.Compare(a.ReportUID, b.ReportUID) })
 	return out

@@ -118,7 +118,9 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		if obs.deployment != nil {
 			c.Status.PausedBy = nil
 			if publicOff(obs.deployment) {
-				c.Status.PausedBy = obs.breaches.pausedBy
+				// At most the 100 the status holds (the first by name):
+				// more would make every status write fail.
+				c.Status.PausedBy = obs.breaches.pausedBy[:min(len(obs.breaches.pausedBy), 100)]
 			}
 		}
 	}
@@ -428,16 +430,20 @@ type campaignBreaches struct {
 	pausedBy  []string
 	rotateFor []string
 	count     int32
+	// named are the UIDs of every report naming the campaign, resolved or
+	// not: the key Secret's record of breach rotations keeps theirs only.
+	named map[string]bool
 }
 
 func breachesOf(reports []privacyv1alpha1.BreachReport, campaign string, now time.Time) campaignBreaches {
-	var out campaignBreaches
+	out := campaignBreaches{named: map[string]bool{}}
 	from := breachWindowStart(now)
 	for i := range reports {
 		b := &reports[i]
 		if !b.DeletionTimestamp.IsZero() || !names(b, campaign) {
 			continue
 		}
+		out.named[string(b.UID)] = true
 		if detected := b.Spec.DetectedAt.Time; !detected.Before(from) && !detected.After(now) {
 			out.count++
 		}

@@ -2,11 +2,13 @@ package controllers
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -412,5 +414,26 @@ func TestJoinStalls(t *testing.T) {
 	c := &stalledError{reason: "C", message: "c", recheckAfter: 10 * time.Second}
 	if got := joinStalls(a, c); got.recheckAfter != 10*time.Second || got.message != "a; c" {
 		t.Errorf("joinStalls(a, c) = %+v, want the sooner recheck", got)
+	}
+}
+
+// TestPublishedRotationsFitTheStatus: more breach rotations than the
+// status holds publish the newest 100, so the status can still be written.
+func TestPublishedRotationsFitTheStatus(t *testing.T) {
+	start := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	done := map[string]keyRotation{}
+	for i := range 101 {
+		done[fmt.Sprintf("uid-%03d", i)] = keyRotation{Key: fmt.Sprintf("k%d", i+2), At: start.Add(time.Duration(i) * time.Minute)}
+	}
+	s := &corev1.Secret{}
+	if err := recordRotations(s, done); err != nil {
+		t.Fatal(err)
+	}
+	got := publishedRotations(s)
+	if len(got) != 100 || got[0].ReportUID != "uid-001" || got[99].ReportUID != "uid-100" {
+		t.Fatalf("%d published, from %s to %s; want the newest 100, uid-001 to uid-100", len(got), got[0].ReportUID, got[len(got)-1].ReportUID)
+	}
+	if err := recordRotations(s, map[string]keyRotation{}); err != nil || s.Annotations[annotationBreachRotations] != "" {
+		t.Errorf("an empty record: %v, annotation %q; want it removed", err, s.Annotations[annotationBreachRotations])
 	}
 }

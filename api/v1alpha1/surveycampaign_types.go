@@ -491,7 +491,7 @@ type SurveyCampaignStatus struct {
 	Retention *RetentionStatus `json:"retention,omitempty"`
 
 	// pausedBy names the unresolved BreachReports whose containment keeps the
-	// collector scaled to zero.
+	// collector scaled to zero: the first 100 by name, should there be more.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=100
@@ -590,7 +590,8 @@ type EncryptionStatus struct {
 	RotatedAt *metav1.Time `json:"rotatedAt,omitempty"`
 
 	// breachRotations are the key rotations done for breach reports'
-	// containment, one per report: what the reports record as done.
+	// containment, one per report that still exists: what the reports
+	// record as done. The newest 100, should there be more.
 	// +optional
 	// +listType=map
 	// +listMapKey=reportUID
