@@ -66,9 +66,9 @@ func deadline(b *privacyv1alpha1.BreachReport, duty string) privacyv1alpha1.Brea
 }
 
 // TestOverdueFlipsWhenTheDeadlinePasses: nobody touches the report; the
-// reconciler looks again when CERT-In's six hours run out by its clock (three
-// hours behind the machine's, so the machine's clock alone would have called
-// it overdue from the start).
+// reconciler looks again when CERT-In's six hours run out by its clock (days
+// behind the machine's, so the machine's clock alone would have called it
+// overdue from the start).
 func TestOverdueFlipsWhenTheDeadlinePasses(t *testing.T) {
 	ns := namespace(t)
 	detected := breachClock.Now().Add(-6*time.Hour + 3*time.Second).Truncate(time.Second)

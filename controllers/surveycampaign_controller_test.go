@@ -58,9 +58,12 @@ var (
 	fakeClock        = clocktesting.NewFakeClock(time.Now())
 	collectors       = adminclient.New(nil, 5*time.Second, adminclient.WithDialContext(podNetwork))
 	metrics          = controllers.NewCampaignMetrics(fakeClock)
-	// breachClock runs with real time, three hours behind it: a deadline
-	// long past by the machine's clock is still ahead by the reconciler's.
-	breachClock    = shiftedClock{-3 * time.Hour}
+	// breachClock runs with real time from Friday 2026-11-20 10:00 UTC,
+	// behind the machine's clock: a deadline long past by the machine's
+	// clock is still ahead by the reconciler's, and no test depends on the
+	// day it runs (a rule coming into force, such as DPDP's on 13 May 2027,
+	// a weekend, a holiday).
+	breachClock    = shiftedClock{time.Until(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))}
 	breachMetrics  = controllers.NewBreachMetrics()
 	erasureMetrics = controllers.NewErasureMetrics()
 	// managerLog is everything the reconcilers log, at debug level.

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,6 +79,9 @@ func eventually(t *testing.T, limit time.Duration, what string, cond func() erro
 	testenv.Eventually(t, limit, what, cond)
 }
 
+// runs numbers the tests' runs in this process, for their namespaces.
+var runs atomic.Int64
+
 // TestRetentionOnASimulatedCluster follows a campaign with an every-minute
 // retention policy: the collector Deployment gets a Running pod on a KWOK
 // node, the real CronJob controller starts purge Jobs that KWOK completes,
@@ -86,13 +90,15 @@ func eventually(t *testing.T, limit time.Duration, what string, cond func() erro
 func TestRetentionOnASimulatedCluster(t *testing.T) {
 	ctx := context.Background()
 	begin := time.Now()
-	const ns, name = "shop", "checkout-nps"
+	// A namespace (and volume) of its own each run: -count runs the tests
+	// again against the same cluster.
+	ns, name := fmt.Sprintf("shop-%d", runs.Add(1)), "checkout-nps"
 	adminAddr := testenv.MustFreeAddr(t)
 	startManager(t, ns+"/"+name+"="+adminAddr)
 
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
-		testenv.HostPathVolume("e2e-data", t.TempDir(), resource.MustParse("1Gi")),
+		testenv.HostPathVolume("e2e-data-"+ns, t.TempDir(), resource.MustParse("1Gi")),
 		&privacyv1alpha1.RetentionPolicy{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "every-minute"},
 			Spec: privacyv1alpha1.RetentionPolicySpec{
@@ -286,11 +292,11 @@ func TestRetentionOnASimulatedCluster(t *testing.T) {
 // rotated twice and the restart writes nothing.
 func TestBreachContainmentSurvivesARestart(t *testing.T) {
 	ctx := context.Background()
-	const ns = "clinic"
+	ns := fmt.Sprintf("clinic-%d", runs.Add(1))
 	stop := startManager(t, ns+"/intake-nps=127.0.0.1:1")
 	for _, o := range []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
-		testenv.HostPathVolume("e2e-clinic-data", t.TempDir(), resource.MustParse("1Gi")),
+		testenv.HostPathVolume("e2e-data-"+ns, t.TempDir(), resource.MustParse("1Gi")),
 		&privacyv1alpha1.RetentionPolicy{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ninety-days"},
 			Spec:       privacyv1alpha1.RetentionPolicySpec{MaxAge: metav1.Duration{Duration: 2160 * time.Hour}},
