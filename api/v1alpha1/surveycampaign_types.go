@@ -651,6 +651,7 @@ type RetentionStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=sgc,categories=surveyguard
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || (size(self.metadata.name) <= 53 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",optionalOldSelf=true,message="metadata.name must be a DNS label of at most 53 characters (lower-case letters, digits and '-', beginning and ending with a letter or digit): the collector's Service and certificate are named <name>-collector"
 // +kubebuilder:printcolumn:name="NPS",type=integer,JSONPath=`.status.nps.score`
 // +kubebuilder:printcolumn:name="MOE",type=number,JSONPath=`.status.nps.marginOfError`
 // +kubebuilder:printcolumn:name="Responses",type=integer,JSONPath=`.status.nps.responses`

@@ -771,3 +771,39 @@ func TestDocExamplesApplyServerSide(t *testing.T) {
 		t.Fatalf("%d examples found in the docs; the README alone shows one of each kind", examples)
 	}
 }
+
+// TestCampaignNamesMustFitTheirChildren: a campaign's name becomes its
+// collector's Service name and certificate name, so one that cannot is
+// refused when applied, not stalled afterwards.
+func TestCampaignNamesMustFitTheirChildren(t *testing.T) {
+	ctx := context.Background()
+	ns := testNamespace(t)
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{strings.Repeat("a", 53), true},
+		{"checkout-nps-2", true},
+		{strings.Repeat("a", 54), false},
+		{"checkout.nps", false},
+		{"-checkout", false},
+	} {
+		obj := object(t, validCampaign, `{}`)
+		obj.SetName(tc.name)
+		obj.SetNamespace(ns)
+		err := k8s.Create(ctx, obj, client.FieldValidation("Strict"))
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%q refused: %v", tc.name, err)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), "metadata.name must be a DNS label of at most 53 characters")):
+			t.Errorf("%q: %v; want a refusal naming metadata.name", tc.name, err)
+		}
+		if tc.ok && err == nil {
+			// A later edit of an accepted campaign is not refused for its name.
+			obj.SetLabels(map[string]string{"edited": "true"})
+			if err := k8s.Update(ctx, obj); err != nil {
+				t.Errorf("editing %q: %v", tc.name, err)
+			}
+		}
+	}
+}
