@@ -200,14 +200,21 @@ func (r *SurveyCampaignReconciler) reconcileDelete(ctx context.Context, c *priva
 			return fmt.Errorf("deleting Certificate %s: %w", cert.GetName(), err)
 		}
 	}
+	noKeys := false // the key Secret was not there to delete
 	for _, name := range []string{n.keys, n.ca, n.tls} {
 		s := &corev1.Secret{}
 		s.Name, s.Namespace = name, c.Namespace
-		if err := r.Delete(ctx, s); client.IgnoreNotFound(err) != nil {
+		err := r.Delete(ctx, s)
+		if client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("destroying Secret %s: %w", name, err)
 		}
+		noKeys = noKeys || name == n.keys && err != nil
 	}
-	r.event(c, corev1.EventTypeNormal, "KeysDestroyed", "CryptoShred", "destroyed the data keys and HMAC key in Secret %s", n.keys)
+	if noKeys {
+		r.event(c, corev1.EventTypeNormal, "KeysDestroyed", "CryptoShred", "Secret %s did not exist: no key was left to destroy", n.keys)
+	} else {
+		r.event(c, corev1.EventTypeNormal, "KeysDestroyed", "CryptoShred", "destroyed the data keys and HMAC key in Secret %s", n.keys)
+	}
 	r.Collectors.Forget(c.Namespace + "/" + c.Name)
 	patch := client.MergeFrom(c.DeepCopy())
 	controllerutil.RemoveFinalizer(c, privacyv1alpha1.Finalizer)

@@ -452,7 +452,7 @@ type CollectorLimits struct {
 // by the operator.
 type SurveyCampaignStatus struct {
 	// conditions are Ready, Reconciling, Stalled, CollectorAvailable,
-	// EncryptionEnforced and RetentionEnforced.
+	// EncryptionEnforced, RetentionEnforced and StorageAvailable.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -533,7 +533,8 @@ type NPSStatus struct {
 	// +optional
 	Suppressed *bool `json:"suppressed,omitempty"`
 
-	// updatedAt is when the figures were read from the collector.
+	// updatedAt is when the figures last changed: a read of the collector
+	// that finds the same figures leaves it as it was.
 	// +optional
 	UpdatedAt *metav1.Time `json:"updatedAt,omitempty"`
 }
