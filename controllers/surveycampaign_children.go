@@ -292,27 +292,30 @@ func secretVolume(name, secret string) corev1.Volume {
 }
 
 // podSpecDiffers says whether got, a pod spec the API server holds, is not
-// want's: equality.Semantic.DeepDerivative reads every field want leaves
-// unset, and every element a list or map of got has past want's, as
-// defaulted, so it alone would keep what an edit added (a sidecar, a
-// volume, a capability, privileged: true). Lists the API server does not
-// lengthen must be as long as want's, and the security contexts must set
-// nothing want does not.
+// want's. equality.Semantic.DeepDerivative reads every field want leaves
+// unset, and every element a list of got has past want's, as defaulted, so
+// alone it would keep what an edit added to widen what the pod may do: a
+// container, a hostPath volume, the host's namespaces, another service
+// account, a security context beyond want's (an added capability,
+// privileged). Those count as differences. Other additions (an env var, a
+// pull secret, a volume and its mount) are left, as an admission webhook
+// may make them on every write: reverting them would be a write for ever.
 func podSpecDiffers(want, got *corev1.PodSpec) bool {
 	if !equality.Semantic.DeepDerivative(*want, *got) ||
 		len(got.Containers) != len(want.Containers) || len(got.InitContainers) != len(want.InitContainers) ||
-		len(got.EphemeralContainers) != len(want.EphemeralContainers) || len(got.Volumes) != len(want.Volumes) ||
-		len(got.HostAliases) != len(want.HostAliases) || len(got.ImagePullSecrets) != len(want.ImagePullSecrets) ||
-		got.ServiceAccountName != want.ServiceAccountName || got.NodeName != want.NodeName ||
+		len(got.EphemeralContainers) != len(want.EphemeralContainers) ||
+		got.HostNetwork != want.HostNetwork || got.HostPID != want.HostPID || got.HostIPC != want.HostIPC ||
+		got.ServiceAccountName != want.ServiceAccountName ||
 		!equality.Semantic.DeepDerivative(got.SecurityContext, want.SecurityContext) {
 		return true
 	}
+	for _, v := range got.Volumes {
+		if v.HostPath != nil {
+			return true
+		}
+	}
 	for i := range want.Containers {
-		w, g := &want.Containers[i], &got.Containers[i]
-		if len(g.Env) != len(w.Env) || len(g.EnvFrom) != len(w.EnvFrom) || len(g.VolumeMounts) != len(w.VolumeMounts) ||
-			len(g.VolumeDevices) != len(w.VolumeDevices) || len(g.Ports) != len(w.Ports) ||
-			len(g.Command) != len(w.Command) || len(g.Args) != len(w.Args) ||
-			!equality.Semantic.DeepDerivative(g.SecurityContext, w.SecurityContext) {
+		if !equality.Semantic.DeepDerivative(got.Containers[i].SecurityContext, want.Containers[i].SecurityContext) {
 			return true
 		}
 	}

@@ -466,6 +466,22 @@ func TestManualEditsAreRevertedAndDeletedChildrenComeBack(t *testing.T) {
 		return nil
 	})
 
+	// What an admission webhook may add on every write (here an env var)
+	// and that does not widen what the pod may do is left: reverting it
+	// would be a write on every pass.
+	update(t, d, func() {
+		c := &d.Spec.Template.Spec.Containers[0]
+		c.Env = append(c.Env, corev1.EnvVar{Name: "HTTPS_PROXY", Value: "http://proxy.example:3128"})
+	})
+	generation := d.Generation
+	waitPasses(t, ns, passes.get(ns)+3)
+	if err := get(ns, "checkout-nps-collector", d); err != nil {
+		t.Fatal(err)
+	}
+	if env := d.Spec.Template.Spec.Containers[0].Env; d.Generation != generation || env[len(env)-1].Name != "HTTPS_PROXY" {
+		t.Errorf("generation %d (was %d), env %v; want a webhook's env var left alone", d.Generation, generation, env)
+	}
+
 	svc := &corev1.Service{}
 	eventually(t, "Service", func() error { return get(ns, "checkout-nps-collector", svc) })
 	if err := k8s.Delete(context.Background(), svc); err != nil {
