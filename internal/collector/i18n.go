@@ -188,8 +188,8 @@ func negotiate(header string, available []string) string {
 		}
 		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			f, err := strconv.ParseFloat(v, 64)
+		if p := strings.TrimSpace(params); len(p) >= 2 && strings.EqualFold(p[:2], "q=") { // "Q=" too (RFC 9110 §12.4.2)
+			f, err := strconv.ParseFloat(p[2:], 64)
 			if err != nil || f < 0 || f > 1 {
 				continue
 			}

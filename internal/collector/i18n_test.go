@@ -36,6 +36,7 @@ func TestPageLanguage(t *testing.T) {
 		{"", "HI-in;q=0.9", "hi"},
 		{"", "en;q=0.5, hi;q=0.9", "hi"},
 		{"", "hi;q=0.5, en;q=0.9", "en"},
+		{"", "hi;Q=0.5,en;q=0.9", "en"}, // the parameter's name is case-insensitive
 		{"", "fr, hi;q=0.1", "hi"},
 		{"", "hi;q=0", "en"},
 		{"", "hi;q=2", "en"},

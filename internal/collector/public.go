@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,6 +104,10 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 // parseResponse checks a JSON response against the campaign's rules.
 func (s *Server) parseResponse(body []byte, idempotencyKey string) (*submission, error) {
 	var req responseRequest
+	if string(bytes.TrimSpace(body)) == "null" {
+		// encoding/json reads null into an object as nothing at all.
+		return nil, unprocessable("", "the body must be a JSON object")
+	}
 	if err := decodeStrict(body, &req); err != nil {
 		return nil, err
 	}
@@ -116,6 +121,9 @@ func (s *Server) parseResponse(body []byte, idempotencyKey string) (*submission,
 func parseScore(raw json.RawMessage) (int, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return 0, unprocessable("score", "score is required: an integer from 0 to 10")
+	}
+	if c := raw[0]; c == '"' || c == '[' || c == '{' || c == 't' || c == 'f' {
+		return 0, unprocessable("score", "score must be a JSON integer from 0 to 10")
 	}
 	n, err := strconv.Atoi(string(raw))
 	if err != nil || n < 0 || n > 10 {
@@ -298,6 +306,20 @@ func (s *Server) save(r *http.Request, sub *submission) (store.InsertResult, err
 	return res, nil
 }
 
+// idempotencyKeyOf is the request's Idempotency-Key: "" when it sends
+// none; one that is empty, or sent twice, is refused (an empty one would
+// otherwise read as none, and the retry it was meant for be stored twice).
+func idempotencyKeyOf(r *http.Request) (string, error) {
+	vals := r.Header.Values("Idempotency-Key")
+	switch {
+	case len(vals) == 0:
+		return "", nil
+	case len(vals) > 1 || vals[0] == "":
+		return "", unprocessable("Idempotency-Key", "the Idempotency-Key header must be sent once, with 1 to %d visible ASCII characters", maxIdempotencyKey)
+	}
+	return vals[0], nil
+}
+
 // handleResponses is POST /v1/responses.
 func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
 	if err := requireJSON(r); err != nil {
@@ -309,7 +331,12 @@ func (s *Server) handleResponses(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	sub, err := s.parseResponse(body, r.Header.Get("Idempotency-Key"))
+	key, err := idempotencyKeyOf(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	sub, err := s.parseResponse(body, key)
 	if err != nil {
 		writeError(w, err)
 		return
