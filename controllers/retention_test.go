@@ -252,6 +252,34 @@ func TestInvalidScheduleStallsThePolicyAndKeepsTheCronJob(t *testing.T) {
 	if cj := cronJob(t, ns, func(*batchv1.CronJob) error { return nil }); cj.Spec.Schedule != "0 3 * * *" {
 		t.Errorf("the CronJob took the invalid schedule %q", cj.Spec.Schedule)
 	}
+
+	// A legal hold and a new maxAge still reach the CronJob: only the
+	// schedule is kept. Scheduled purges stop while the status says held.
+	update(t, p, func() {
+		p.Spec.LegalHold = ptr.To(true)
+		p.Spec.MaxAge.Duration = 48 * time.Hour
+	})
+	cj := cronJob(t, ns, func(cj *batchv1.CronJob) error {
+		if !ptr.Deref(cj.Spec.Suspend, false) || !slices.Contains(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, "48h0m0s") {
+			return fmt.Errorf("suspend %v, args %v", cj.Spec.Suspend, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args)
+		}
+		return nil
+	})
+	if cj.Spec.Schedule != "0 3 * * *" {
+		t.Errorf("the CronJob took the invalid schedule %q with the hold", cj.Spec.Schedule)
+	}
+
+	// An argument appended by hand (every purge a dry run) is reverted.
+	update(t, cj, func() {
+		c := &cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+		c.Args = append(c.Args, "--dry-run")
+	})
+	cronJob(t, ns, func(cj *batchv1.CronJob) error {
+		if args := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args; slices.Contains(args, "--dry-run") {
+			return fmt.Errorf("args %v", args)
+		}
+		return nil
+	})
 }
 
 // TestPurgeReceiptAndRetentionEnforced runs a purge the way the CronJob's pod

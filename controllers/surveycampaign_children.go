@@ -297,7 +297,8 @@ func secretVolume(name, secret string) corev1.Volume {
 // alone it would keep what an edit added to widen what the pod may do: a
 // container, a hostPath volume, the host's namespaces, another service
 // account, a security context beyond want's (an added capability,
-// privileged). Those count as differences. Other additions (an env var, a
+// privileged), or the program's arguments. Those count as differences.
+// Other additions (an env var, a
 // pull secret, a volume and its mount) are left, as an admission webhook
 // may make them on every write: reverting them would be a write for ever.
 func podSpecDiffers(want, got *corev1.PodSpec) bool {
@@ -315,7 +316,11 @@ func podSpecDiffers(want, got *corev1.PodSpec) bool {
 		}
 	}
 	for i := range want.Containers {
-		if !equality.Semantic.DeepDerivative(got.Containers[i].SecurityContext, want.Containers[i].SecurityContext) {
+		w, g := &want.Containers[i], &got.Containers[i]
+		// Arguments appended (a purge's --dry-run, a second --max-age that
+		// wins over the first) change what the program does.
+		if !slices.Equal(g.Command, w.Command) || !slices.Equal(g.Args, w.Args) ||
+			!equality.Semantic.DeepDerivative(g.SecurityContext, w.SecurityContext) {
 			return true
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
@@ -197,17 +198,26 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 
 // reconcileRetention is the retention CronJob component: <campaign>-retention
 // runs the policy's purge on its schedule. A policy whose schedule does not
-// parse leaves the CronJob as it was (the policy and RetentionEnforced say why).
+// parse leaves the CronJob its last schedule (the policy and
+// RetentionEnforced say why), and no CronJob is made until it parses;
+// everything else the policy says still applies: a suspend or a legal hold
+// stops the purges, a new maxAge or action is taken.
 func reconcileRetention(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	c, obs, policy, withCA := p.c, p.obs, p.policy, len(p.caCert) > 0
-	if _, err := parseSchedule(policySchedule(policy)); err != nil {
-		return nil
-	}
 	want := desiredCronJob(c, policy, p.image, withCA)
+	_, schedErr := parseSchedule(policySchedule(policy))
+	if schedErr != nil {
+		if err := r.Get(ctx, client.ObjectKeyFromObject(want), &batchv1.CronJob{}); err != nil {
+			return client.IgnoreNotFound(err) // none yet: no schedule to keep
+		}
+	}
 	cj := &batchv1.CronJob{ObjectMeta: nameOf(want.ObjectMeta)}
 	return r.ensureSlim(ctx, c, cj, want, obs, func() error {
 		for k, v := range want.Labels {
 			cj.Labels[k] = v
+		}
+		if schedErr != nil {
+			want.Spec.Schedule = cj.Spec.Schedule
 		}
 		if !equality.Semantic.DeepDerivative(want.Spec, cj.Spec) ||
 			podSpecDiffers(&want.Spec.JobTemplate.Spec.Template.Spec, &cj.Spec.JobTemplate.Spec.Template.Spec) {

@@ -99,6 +99,9 @@ func (o *Options) validate() error {
 	if o.Action != store.ActionDelete && o.Action != store.ActionAnonymize {
 		errs = append(errs, fmt.Errorf("--action must be Delete or Anonymize, got %q", o.Action))
 	}
+	if o.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("--timeout must be positive, got %s", o.Timeout))
+	}
 	return errors.Join(errs...)
 }
 
@@ -119,7 +122,7 @@ func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 			return nil, fmt.Errorf("reading the CA: %w", err)
 		}
 	}
-	cutoff := o.Now().Add(-o.MaxAge).UTC().Truncate(time.Second)
+	cutoff := o.Now().UTC().Truncate(time.Second).Add(-o.MaxAge) // now truncated to the second, as documented
 	var dial map[string]string
 	if o.ConnectTo != "" {
 		dial = map[string]string{o.AdminURL: o.ConnectTo}

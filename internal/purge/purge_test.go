@@ -155,6 +155,8 @@ func TestPurgeRunFailures(t *testing.T) {
 		{"no flags", nil, true, "--admin-url"},
 		{"max age too short", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "30m"}, true, "--max-age must be at least 1h"},
 		{"unknown action", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h", "--action", "Shred"}, true, "--action"},
+		{"no timeout", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h", "--timeout", "0s"}, true, "--timeout must be positive"},
+		{"negative timeout", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h", "--timeout", "-1s"}, true, "--timeout must be positive"},
 		{"wrong token", []string{"--admin-url", f.Admin, "--token-file", bad, "--ca-file", f.CAFile, "--max-age", "2h"}, false, "401"},
 		{"untrusted certificate", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h"}, false, "certificate"},
 		{"connect-to without a port", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h", "--connect-to", "localhost"}, true, "--connect-to must be host:port"},
