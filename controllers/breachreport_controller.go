@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -223,15 +224,10 @@ func (r *BreachReportReconciler) event(b *privacyv1alpha1.BreachReport, related 
 	}
 }
 
-// dutyAction is the action of a deadline's event: verb/regime/duty, with
-// the regime left out when empty.
-func dutyAction(verb string, parts ...string) string {
-	for _, p := range parts {
-		if p != "" {
-			verb += "/" + p
-		}
-	}
-	return verb
+// dutyAction is the action of a deadline's event: the verb and the duty's
+// names, "/"-separated (Notify/GDPR/Authority).
+func dutyAction(verb string, names ...string) string {
+	return strings.Join(append([]string{verb}, names...), "/")
 }
 
 // SetupWithManager registers the reconciler; campaign changes (their

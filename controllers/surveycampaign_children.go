@@ -291,19 +291,18 @@ func secretVolume(name, secret string) corev1.Volume {
 	}}
 }
 
-// podSpecDiffers says whether got, a pod spec the API server holds, is not
-// want's. equality.Semantic.DeepDerivative reads every field want leaves
-// unset, and every element a list of got has past want's, as defaulted, so
-// alone it would keep what an edit added to widen what the pod may do: a
-// container, a hostPath volume, the host's namespaces, another service
-// account, a security context beyond want's (an added capability,
-// privileged), or the program's arguments. Those count as differences.
-// Other additions (an env var, a
-// pull secret, a volume and its mount) are left, as an admission webhook
-// may make them on every write: reverting them would be a write for ever.
-func podSpecDiffers(want, got *corev1.PodSpec) bool {
-	if !equality.Semantic.DeepDerivative(*want, *got) ||
-		len(got.Containers) != len(want.Containers) || len(got.InitContainers) != len(want.InitContainers) ||
+// podWidened says whether got, a pod spec the API server holds, adds to
+// want what widens what the pod may do, which equality.Semantic.
+// DeepDerivative (the callers' comparison) reads as defaults: it ignores
+// every field want leaves unset and every element a list of got has past
+// want's. That is a container, a hostPath volume, the host's namespaces,
+// another service account, a security context beyond want's (an added
+// capability, privileged), or the program's arguments. Other additions (an
+// env var, a pull secret, a volume and its mount) are left, as an admission
+// webhook may make them on every write: reverting them would be a write
+// for ever.
+func podWidened(want, got *corev1.PodSpec) bool {
+	if len(got.Containers) != len(want.Containers) || len(got.InitContainers) != len(want.InitContainers) ||
 		len(got.EphemeralContainers) != len(want.EphemeralContainers) ||
 		got.HostNetwork != want.HostNetwork || got.HostPID != want.HostPID || got.HostIPC != want.HostIPC ||
 		got.ServiceAccountName != want.ServiceAccountName ||

@@ -23,12 +23,12 @@ import (
 // or a breach's) scales it to zero, or, while an ErasureRequest still has to
 // erase from it, to one replica admin-only. Fields the API server defaults
 // are left alone (DeepDerivative); anything an edit added to the pod is
-// not (podSpecDiffers).
+// not (podWidened).
 func reconcileDeployment(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	want := desiredDeployment(p.c, p.image, checksum(p.config, p.keys.Data, p.dsn), p.obs.paused, p.obs.adminOnly())
 	deploy := &appsv1.Deployment{ObjectMeta: nameOf(want.ObjectMeta)}
 	if err := r.ensureSlim(ctx, p.c, deploy, want, p.obs, func() error {
-		if !equality.Semantic.DeepDerivative(want.Spec, deploy.Spec) || podSpecDiffers(&want.Spec.Template.Spec, &deploy.Spec.Template.Spec) {
+		if !equality.Semantic.DeepDerivative(want.Spec, deploy.Spec) || podWidened(&want.Spec.Template.Spec, &deploy.Spec.Template.Spec) {
 			deploy.Spec = want.Spec
 		}
 		return nil

@@ -297,24 +297,24 @@ func recordRotations(s *corev1.Secret, done map[string]keyRotation) error {
 	return nil
 }
 
-// maxPublishedRotations is how many breach rotations the status holds
-// (status.encryption.breachRotations' MaxItems).
-const maxPublishedRotations = 100
+// maxStatusList is how many items the status's lists of reports hold
+// (status.pausedBy's and status.encryption.breachRotations' MaxItems).
+const maxStatusList = 100
 
 // publishedRotations is the key Secret's record of breach rotations as the
 // campaign publishes it (status.encryption.breachRotations), by report UID:
-// the newest maxPublishedRotations, should more reports than that want the
+// the newest maxStatusList, should more reports than that want the
 // campaign's keys rotated.
 func publishedRotations(s *corev1.Secret) []privacyv1alpha1.BreachKeyRotation {
 	var out []privacyv1alpha1.BreachKeyRotation
 	for uid, rot := range breachRotations(s) {
 		out = append(out, privacyv1alpha1.BreachKeyRotation{ReportUID: uid, KeyID: rot.Key, RotatedAt: metav1.Time{Time: rot.At.UTC()}})
 	}
-	if len(out) > maxPublishedRotations {
+	if len(out) > maxStatusList {
 		slices.SortFunc(out, func(a, b privacyv1alpha1.BreachKeyRotation) int {
 			return cmp.Or(b.RotatedAt.Compare(a.RotatedAt.Time), strings.Compare(a.ReportUID, b.ReportUID))
 		})
-		out = out[:maxPublishedRotations]
+		out = out[:maxStatusList]
 	}
 	slices.SortFunc(out, func(a, b privacyv1alpha1.BreachKeyRotation) int { return strings.Compare(a.ReportUID, b.ReportUID) })
 	return out

@@ -220,7 +220,7 @@ func reconcileRetention(ctx context.Context, r *SurveyCampaignReconciler, p *cam
 			want.Spec.Schedule = cj.Spec.Schedule
 		}
 		if !equality.Semantic.DeepDerivative(want.Spec, cj.Spec) ||
-			podSpecDiffers(&want.Spec.JobTemplate.Spec.Template.Spec, &cj.Spec.JobTemplate.Spec.Template.Spec) {
+			podWidened(&want.Spec.JobTemplate.Spec.Template.Spec, &cj.Spec.JobTemplate.Spec.Template.Spec) {
 			cj.Spec = want.Spec
 		}
 		return nil

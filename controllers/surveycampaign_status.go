@@ -118,9 +118,9 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 		if obs.deployment != nil {
 			c.Status.PausedBy = nil
 			if publicOff(obs.deployment) {
-				// At most the 100 the status holds (the first by name):
+				// At most what the status holds (the first by name):
 				// more would make every status write fail.
-				c.Status.PausedBy = obs.breaches.pausedBy[:min(len(obs.breaches.pausedBy), 100)]
+				c.Status.PausedBy = obs.breaches.pausedBy[:min(len(obs.breaches.pausedBy), maxStatusList)]
 			}
 		}
 	}

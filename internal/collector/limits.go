@@ -198,10 +198,10 @@ func (s *Server) limit(h http.Handler) http.Handler {
 // that has gone unproven — still in its TLS handshake or its first
 // request's headers, no request ever read — for grace or longer, taken
 // from the client holding the most connections among those that have such
-// a one: its idle one first, else its one admitted first. Only when every connection is being served
-// or was admitted less than grace ago does the new connection wait (and
-// the connections behind it in the kernel's backlog with it), until one
-// closes, turns idle or passes grace. Clients opening connections and
+// a one: its idle one first, else its one admitted first. Only when every
+// connection is being served or was admitted less than grace ago does the
+// new connection wait (and the connections behind it in the kernel's
+// backlog with it), until one closes, turns idle or passes grace. Clients opening connections and
 // sending nothing, or a byte now and then, thus hold each slot for grace,
 // not for the server's handshake and header timeouts.
 type connLimiter struct {
