@@ -1,6 +1,10 @@
 package postgres
 
-import "time"
+import (
+	"context"
+	"database/sql"
+	"time"
+)
 
 // SetConnectTimeout sets the default connect timeout for a test and
 // returns a function that restores it.
@@ -9,3 +13,6 @@ func SetConnectTimeout(d time.Duration) func() {
 	connectTimeout = d
 	return func() { connectTimeout = old }
 }
+
+// OpenDB opens the store's pool of connections to dsn, without the store.
+func OpenDB(ctx context.Context, dsn string) (*sql.DB, error) { return openDB(ctx, dsn) }

@@ -187,6 +187,21 @@ var connectTimeout = 30 * time.Second
 // Open connects to the database named by dsn (a libpq keyword string or a
 // postgres:// URL) and creates the schema if needed.
 func Open(ctx context.Context, dsn string, o sqlstore.Options) (*sqlstore.Store, error) {
+	db, err := openDB(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	// Reads and writes share the pool; PostgreSQL serves both at once.
+	s, err := sqlstore.New(ctx, Dialect, db, nil, o)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return s, nil
+}
+
+// openDB opens the pool of connections to dsn, each made durable
+// (durableCommits), and checks that one can be opened.
+func openDB(ctx context.Context, dsn string) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		// The DSN holds a password: say what is wrong without echoing it.
@@ -198,17 +213,33 @@ func Open(ctx context.Context, dsn string, o sqlstore.Options) (*sqlstore.Store,
 		// with it.
 		cfg.ConnectTimeout = connectTimeout
 	}
-	db := stdlib.OpenDB(*cfg)
+	db := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(durableCommits))
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: connecting to %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err)
 	}
-	// Reads and writes share the pool; PostgreSQL serves both at once.
-	s, err := sqlstore.New(ctx, Dialect, db, nil, o)
-	if err != nil {
-		return nil, errors.Join(err, db.Close())
+	return db, nil
+}
+
+// durableCommits makes a new connection's commits wait for the server's
+// WAL flush: a response is answered 201 only after its COMMIT returns, so
+// synchronous_commit=off, which a server's configuration, the role, the
+// database or the DSN's options may set, would answer responses a crash of
+// the server can still lose. It is set back to on (PostgreSQL's default)
+// for the session; local, remote_write, on and remote_apply all wait for
+// the local flush and are kept.
+func durableCommits(ctx context.Context, conn *pgx.Conn) error {
+	var v string
+	if err := conn.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
+		return fmt.Errorf("postgres: reading synchronous_commit: %w", err)
 	}
-	return s, nil
+	if v != "off" {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, `SET synchronous_commit = on`); err != nil {
+		return fmt.Errorf("postgres: setting synchronous_commit: %w", err)
+	}
+	return nil
 }

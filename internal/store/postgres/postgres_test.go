@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -284,5 +285,72 @@ func TestSilentServerTimesOut(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("the open is still waiting on a silent server after a minute")
+	}
+}
+
+// TestCommitsWaitForTheFlush: a database, or a DSN, that turns
+// synchronous_commit off does not make the store answer responses before
+// PostgreSQL has flushed them; a stronger setting is kept.
+func TestCommitsWaitForTheFlush(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, database, options, want string
+	}{
+		{name: "the database turns it off", database: "off", want: "on"},
+		{name: "the DSN turns it off", options: "-c synchronous_commit=off", want: "on"},
+		{name: "a stronger setting is kept", database: "remote_apply", want: "remote_apply"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := newDatabase(t, "synccommit")
+			name := dsn[strings.LastIndex(dsn, "/")+1 : strings.Index(dsn, "?")]
+			if tc.database != "" {
+				admin, err := pgx.Connect(ctx, pg.DSN("postgres"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" SET synchronous_commit = "+tc.database)
+				_ = admin.Close(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.options != "" {
+				dsn += "&options=" + strings.NewReplacer(" ", "%20", "=", "%3D").Replace(tc.options)
+			}
+			// The setting really reaches a plain connection.
+			plain, err := pgx.Connect(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var raw string
+			err = plain.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&raw)
+			_ = plain.Close(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := cmp.Or(tc.database, "off"); raw != want {
+				t.Fatalf("a plain connection has synchronous_commit %q, want %q: the test does not set what it means to", raw, want)
+			}
+			db, err := postgres.OpenDB(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = db.Close() }()
+			// Every connection of the pool, not only the first.
+			conns := make([]*sql.Conn, 3)
+			for i := range conns {
+				if conns[i], err = db.Conn(ctx); err != nil {
+					t.Fatal(err)
+				}
+				defer func() { _ = conns[i].Close() }()
+				var got string
+				if err := conns[i].QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got != tc.want {
+					t.Errorf("connection %d of the store's pool has synchronous_commit %q, want %q", i, got, tc.want)
+				}
+			}
+		})
 	}
 }
