@@ -167,7 +167,9 @@ type Store interface {
 	Erase(ctx context.Context, req EraseRequest) (EraseReceipt, error)
 	// Rewrap calls fn on up to limit records whose personal fields are
 	// sealed by a key other than activeKeyID, stores what fn returns, and
-	// says how many it re-wrapped.
+	// says how many records it handed to fn: 0 when none is left. A record
+	// erased, purged or re-wrapped elsewhere between the read and the write
+	// is counted there but left as the other change left it.
 	Rewrap(ctx context.Context, activeKeyID string, limit int, fn func(*Record) error) (int, error)
 	// Size says how many bytes the store holds: for SQLite the database's
 	// pages in use (free pages left by deletes do not count; nor does the

@@ -77,9 +77,12 @@ func uncount(r row, d *deltas) {
 	forget(r, d)
 }
 
-// changeByID runs stmt (built for n IDs, ending in RETURNING id) on rows, in
-// chunks, and returns the rows it really changed: another replica may have
-// deleted or anonymized some first, and those must not be uncounted twice.
+// changeByID runs stmt (built for n IDs, ending in RETURNING id, key_id) on
+// rows, in chunks, and returns the rows it really changed: another replica
+// may have deleted or anonymized some first, and those must not be
+// uncounted twice. Each returned row holds the key it was sealed by when
+// it was changed, not when rows were read: a re-wrap that committed since
+// moved its count to the new key, which is the one to take it from.
 func (s *Store) changeByID(ctx context.Context, tx *sql.Tx, rows []row, stmt func(n int) string) ([]row, error) {
 	byID := make(map[string]row, len(rows))
 	var done []row
@@ -96,11 +99,14 @@ func (s *Store) changeByID(ctx context.Context, tx *sql.Tx, rows []row, stmt fun
 		}
 		for res.Next() {
 			var id string
-			if err := res.Scan(&id); err != nil {
+			var key sql.NullString
+			if err := res.Scan(&id, &key); err != nil {
 				_ = res.Close()
 				return nil, err
 			}
-			done = append(done, byID[id])
+			r := byID[id]
+			r.keyID = key
+			done = append(done, r)
 		}
 		if err := res.Close(); err != nil {
 			return nil, fmt.Errorf("%s: changing responses: %w", s.d.Name, err)
@@ -114,7 +120,7 @@ func (s *Store) changeByID(ctx context.Context, tx *sql.Tx, rows []row, stmt fun
 const changeChunk = 500
 
 func deleteByID(n int) string {
-	return `DELETE FROM responses WHERE id IN (` + placeholders(n) + `) RETURNING id`
+	return `DELETE FROM responses WHERE id IN (` + placeholders(n) + `) RETURNING id, key_id`
 }
 
 // anonymizeBatch replaces one transaction's worth of raw old responses by

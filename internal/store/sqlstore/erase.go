@@ -45,6 +45,9 @@ func (s *Store) Erase(ctx context.Context, req store.EraseRequest) (store.EraseR
 	if err != nil {
 		return store.EraseReceipt{}, err
 	}
+	if testHookEraseRead != nil {
+		testHookEraseRead()
+	}
 	if len(list) == 0 && req.RequestID == "" {
 		receipt.Digest, receipt.FinishedAt = digestIDs(nil), time.Now().UTC()
 		return receipt, nil
@@ -87,6 +90,10 @@ func (s *Store) Erase(ctx context.Context, req store.EraseRequest) (store.EraseR
 	}
 	return receipt, nil
 }
+
+// testHookEraseRead, when set (by tests), runs after an erasure has read
+// the subject's responses and before it deletes them.
+var testHookEraseRead func()
 
 // subjectRows reads, on the reader's snapshot, every response whose
 // customer-ID or email pseudonym is one of subjects.

@@ -7,3 +7,11 @@ func SetSnapshotHook(f func()) (restore func()) {
 	testHookSnapshotRead = f
 	return func() { testHookSnapshotRead = old }
 }
+
+// SetEraseHook makes f run after an erasure has read the subject's
+// responses and before it deletes them, until the returned function is called.
+func SetEraseHook(f func()) (restore func()) {
+	old := testHookEraseRead
+	testHookEraseRead = f
+	return func() { testHookEraseRead = old }
+}
