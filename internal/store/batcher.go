@@ -169,6 +169,14 @@ func (b *Batcher) Exclusive(ctx context.Context, fn func() error) error {
 	return t.err
 }
 
+// Durable returns once every transaction committed before it was called is
+// durable, or the error of the Sync that failed to make it so. A read on
+// another connection can see a commit the Sync has not covered yet; what it
+// found is answered only after this.
+func (b *Batcher) Durable(ctx context.Context) error {
+	return b.Exclusive(ctx, func() error { return nil })
+}
+
 func (b *Batcher) run() {
 	defer b.wg.Done()
 	if b.durable != nil {

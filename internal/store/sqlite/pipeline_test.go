@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,16 +99,70 @@ func TestNoAnswerBeforeSync(t *testing.T) {
 	metaSet := make(chan error, 1)
 	go func() { metaSet <- s.SetMeta(ctx, "k", "v") }()
 	waitVisible(t, "the meta write", func() bool { _, ok, _ := s.Meta(ctx, "k"); return ok })
+	noAnswerUntilReleased(t, g, map[string]chan error{"insert": inserted, "SetMeta": metaSet})
+}
 
-	select {
-	case err := <-inserted:
-		t.Fatalf("the insert was answered (%v) while the fsync after its commit had not returned", err)
-	case err := <-metaSet:
-		t.Fatalf("SetMeta returned (%v) while the fsync after its commit had not returned", err)
-	case <-time.After(200 * time.Millisecond):
+// TestReadsConfirmOnlyWhatIsDurable: a reader sees what the writer has
+// committed before the fsync after it returns, but what it finds is
+// confirmed only after that fsync: the response an idempotency key names
+// (FindKey, a duplicate's 201) and an erasure's receipt (a replay says the
+// deletes are done).
+func TestReadsConfirmOnlyWhatIsDurable(t *testing.T) {
+	g := newGate()
+	s := g.open(t)
+	ctx := context.Background()
+	erased := sealed(2)
+	if _, err := s.Insert(ctx, erased); err != nil {
+		t.Fatal(err)
+	}
+	g.armed.Store(true)
+
+	// The insert's fsync is held; the erasure commits behind it.
+	r := sealed(1)
+	r.IdempotencyKey = "hashed-key"
+	inserted := make(chan error, 1)
+	go func() { _, err := s.Insert(ctx, r); inserted <- err }()
+	<-g.entered
+	waitVisible(t, "the insert", func() bool { _, err := s.Get(ctx, r.ID); return err == nil })
+	req := store.EraseRequest{Subjects: []string{erased.SubjectCustomerID}, RequestID: "uid-1"}
+	erasure := make(chan error, 1)
+	go func() { _, err := s.Erase(ctx, req); erasure <- err }()
+	waitVisible(t, "the erasure", func() bool { _, err := s.Get(ctx, erased.ID); return errors.Is(err, store.ErrNotFound) })
+
+	found := make(chan error, 1)
+	go func() {
+		id, err := s.FindKey(ctx, r.IdempotencyKey)
+		if err == nil && id != r.ID {
+			err = fmt.Errorf("FindKey named %s, want %s", id, r.ID)
+		}
+		found <- err
+	}()
+	replay := make(chan error, 1)
+	go func() {
+		rc, err := s.Erase(ctx, req)
+		if err == nil && (!rc.Replayed || rc.Erased != 1) {
+			err = fmt.Errorf("the repeat gave %+v, want the first receipt, replayed", rc)
+		}
+		replay <- err
+	}()
+	noAnswerUntilReleased(t, g, map[string]chan error{"insert": inserted, "erasure": erasure, "FindKey": found, "the erasure's replay": replay})
+}
+
+// noAnswerUntilReleased checks that none of calls returns while g holds
+// the fsync, then releases it and checks that each returns without an error.
+func noAnswerUntilReleased(t *testing.T, g *gate, calls map[string]chan error) {
+	t.Helper()
+	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(time.After(200 * time.Millisecond))}}
+	var names []string
+	for name, ch := range calls {
+		names = append(names, name)
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
+	}
+	if i, v, _ := reflect.Select(cases); i > 0 {
+		t.Fatalf("%s returned (%v) while the fsync after the commit had not returned", names[i-1], v.Interface())
 	}
 	g.once.Do(func() { close(g.release) })
-	for name, ch := range map[string]chan error{"insert": inserted, "SetMeta": metaSet} {
+	for name, ch := range calls {
 		select {
 		case err := <-ch:
 			if err != nil {
@@ -144,6 +199,45 @@ func TestSyncFailureFailsWrites(t *testing.T) {
 	}
 	if err := s.Ping(ctx); !errors.Is(err, store.ErrSyncFailed) {
 		t.Errorf("Ping after a failed fsync: %v, want ErrSyncFailed (readyz fails)", err)
+	}
+}
+
+// TestSyncFailureConfirmsNothing: what a failed fsync covered is visible to
+// readers, but may not be on disk: a duplicate's lookup (FindKey) and an
+// erasure's replay do not confirm it.
+func TestSyncFailureConfirmsNothing(t *testing.T) {
+	g := newGate()
+	s := g.open(t)
+	ctx := context.Background()
+	erased := sealed(1)
+	if _, err := s.Insert(ctx, erased); err != nil {
+		t.Fatal(err)
+	}
+	g.armed.Store(true)
+	g.fail.Store(true)
+	req := store.EraseRequest{Subjects: []string{erased.SubjectCustomerID}, RequestID: "uid-1"}
+	if _, err := s.Erase(ctx, req); !errors.Is(err, store.ErrSyncFailed) {
+		t.Fatalf("erasure whose fsync failed: %v, want ErrSyncFailed", err)
+	}
+	if rc, err := s.Erase(ctx, req); !errors.Is(err, store.ErrSyncFailed) {
+		t.Errorf("the retry of an erasure whose fsync failed: %+v, %v; want ErrSyncFailed, not a replay", rc, err)
+	}
+	r := sealed(2)
+	r.IdempotencyKey = "hashed-key"
+	if _, err := s.Insert(ctx, r); !errors.Is(err, store.ErrSyncFailed) {
+		t.Fatalf("insert after a failed fsync: %v, want ErrSyncFailed", err)
+	}
+	g2 := newGate()
+	s2 := g2.open(t)
+	r2 := sealed(3)
+	r2.IdempotencyKey = "hashed-key-2"
+	g2.armed.Store(true)
+	g2.fail.Store(true)
+	if _, err := s2.Insert(ctx, r2); !errors.Is(err, store.ErrSyncFailed) {
+		t.Fatalf("insert whose fsync failed: %v, want ErrSyncFailed", err)
+	}
+	if id, err := s2.FindKey(ctx, r2.IdempotencyKey); !errors.Is(err, store.ErrSyncFailed) {
+		t.Errorf("FindKey of an insert whose fsync failed: %q, %v; want ErrSyncFailed (a duplicate's 201 would name it)", id, err)
 	}
 }
 

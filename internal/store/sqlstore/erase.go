@@ -37,8 +37,17 @@ func (s *Store) Erase(ctx context.Context, req store.EraseRequest) (store.EraseR
 	receipt := store.EraseReceipt{RequestID: req.RequestID, StartedAt: time.Now().UTC()}
 	key := metaErasure + req.RequestID
 	if req.RequestID != "" {
-		if prior, ok, err := s.erasure(ctx, s.reader, key); err != nil || ok {
-			return prior, err
+		prior, ok, err := s.erasure(ctx, s.reader, key)
+		if err != nil {
+			return store.EraseReceipt{}, err
+		}
+		if ok {
+			// The reader may see the receipt's commit before its fsync:
+			// a replay says the deletes are done only once they are durable.
+			if err := s.batcher.Durable(ctx); err != nil {
+				return store.EraseReceipt{}, err
+			}
+			return prior, nil
 		}
 	}
 	list, err := s.subjectRows(ctx, req.Subjects)

@@ -104,7 +104,9 @@ func (s *Store) Get(ctx context.Context, id string) (*store.Record, error) {
 }
 
 // FindKey implements store.Store, on a reader: the same lookup a
-// duplicate's insert makes.
+// duplicate's insert makes. A reader sees commits the WAL's fsync has not
+// covered yet (SQLite's pipeline), so a response found is named only once
+// it is durable, as a duplicate's insert would be answered.
 func (s *Store) FindKey(ctx context.Context, idempotencyKey string) (string, error) {
 	var id string
 	err := s.reader.QueryRowContext(ctx, s.q.dupID, idempotencyKey).Scan(&id)
@@ -113,6 +115,9 @@ func (s *Store) FindKey(ctx context.Context, idempotencyKey string) (string, err
 	}
 	if err != nil {
 		return "", fmt.Errorf("%s: looking up an idempotency key: %w", s.d.Name, err)
+	}
+	if err := s.batcher.Durable(ctx); err != nil {
+		return "", err
 	}
 	return id, nil
 }
