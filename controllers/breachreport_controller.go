@@ -71,7 +71,11 @@ func (r *BreachReportReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	before := b.DeepCopy()
 
 	holidays, holidaysErr := r.holidays(ctx)
-	deadlines, next, wake := breachDeadlines(&b.Spec, now, holidays, holidaysErr)
+	spec, err := r.withJurisdictions(ctx, b)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	deadlines, next, wake := breachDeadlines(spec, now, holidays, holidaysErr)
 	b.Status.Deadlines = deadlines
 	b.Status.NextDeadline, b.Status.NextDuty = nil, ""
 	if next != nil {
@@ -161,6 +165,39 @@ func holidaysFrom(ctx context.Context, reader client.Reader, name types.Namespac
 		return nil, fmt.Errorf("holiday calendar ConfigMap %s: %w", name, err)
 	}
 	return h, nil
+}
+
+// withJurisdictions is the report's spec with the regimes its deadlines
+// follow: its own jurisdictions when it lists any (the compliance officer's
+// assessment of where the breach reaches), and otherwise every regime the
+// campaigns it names list in spec.privacy.jurisdictions, so that a report
+// filed in a hurry without them still tracks the campaigns' deadlines. A
+// campaign that does not exist adds none.
+func (r *BreachReportReconciler) withJurisdictions(ctx context.Context, b *privacyv1alpha1.BreachReport) (*privacyv1alpha1.BreachReportSpec, error) {
+	if len(b.Spec.Jurisdictions) > 0 {
+		return &b.Spec, nil
+	}
+	var regimes []privacyv1alpha1.Jurisdiction
+	for _, ref := range b.Spec.CampaignRefs {
+		c := &privacyv1alpha1.SurveyCampaign{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: ref.Name}, c); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return nil, fmt.Errorf("reading SurveyCampaign %s: %w", ref.Name, err)
+		}
+		for _, j := range c.Spec.Privacy.Jurisdictions {
+			if !slices.Contains(regimes, j) {
+				regimes = append(regimes, j)
+			}
+		}
+	}
+	if len(regimes) == 0 {
+		return &b.Spec, nil
+	}
+	spec := b.Spec.DeepCopy()
+	spec.Jurisdictions = regimes
+	return spec, nil
 }
 
 // recordContainment notes, per campaign, the containment the campaign

@@ -226,6 +226,9 @@ func setBreachReportStatus(b *privacyv1alpha1.BreachReport, missing []string, no
 	if overdue := overdueDuties(b.Status.Deadlines); len(overdue) > 0 {
 		set(privacyv1alpha1.ConditionOverdue, true, privacyv1alpha1.ReasonDeadlineMissed,
 			"the deadline of "+strings.Join(overdue, "; "))
+	} else if len(b.Status.Deadlines) == 0 {
+		set(privacyv1alpha1.ConditionOverdue, false, privacyv1alpha1.ReasonNoJurisdictions,
+			"no deadline is tracked: neither spec.jurisdictions nor the named campaigns' spec.privacy.jurisdictions list a regime")
 	} else {
 		msg := "every fixed deadline is met or still ahead"
 		if b.Status.NextDuty != "" {

@@ -570,3 +570,77 @@ func TestClocksThatWaitAndPause(t *testing.T) {
 		return nil
 	})
 }
+
+// TestReportFollowsItsCampaignsJurisdictions: a report that lists no
+// jurisdictions tracks the deadlines of the regimes its campaigns list,
+// and follows a change of them; a report that lists its own keeps them;
+// one with none anywhere says that it tracks no deadline.
+func TestReportFollowsItsCampaignsJurisdictions(t *testing.T) {
+	ns := namespace(t)
+	c := campaign(ns)
+	c.Spec.Privacy.Jurisdictions = []privacyv1alpha1.Jurisdiction{privacyv1alpha1.JurisdictionGDPR}
+	create(t, policy(ns), c)
+	detected := breachClock.Now().Add(-time.Hour).Truncate(time.Second)
+	regimes := func(b *privacyv1alpha1.BreachReport) []string {
+		var out []string
+		for _, d := range b.Status.Deadlines {
+			if !slices.Contains(out, string(d.Regime)) {
+				out = append(out, string(d.Regime))
+			}
+		}
+		return out
+	}
+	create(t, report(ns, "unlisted", detected, "checkout-nps"))
+	b := reportStatus(t, ns, "unlisted", func(b *privacyv1alpha1.BreachReport) error {
+		if got := regimes(b); !slices.Equal(got, []string{"GDPR"}) {
+			return fmt.Errorf("deadlines of %v, want GDPR's, the campaign's", got)
+		}
+		return nil
+	})
+	if due := deadline(b, "GDPR Authority").Due; due == nil || !due.Equal(&metav1.Time{Time: detected.Add(72 * time.Hour)}) {
+		t.Errorf("GDPR Authority due %v, want 72 hours after detection, %v", due, detected.Add(72*time.Hour))
+	}
+	if cond := meta.FindStatusCondition(b.Status.Conditions, privacyv1alpha1.ConditionOverdue); cond == nil || cond.Reason != privacyv1alpha1.ReasonDeadlinesMet {
+		t.Errorf("Overdue %+v, want reason %s", cond, privacyv1alpha1.ReasonDeadlinesMet)
+	}
+
+	// The campaign's regimes change: the report follows without an edit.
+	// (Once the campaign has settled, so that no other change of it, its
+	// first key, wakes the report instead.)
+	waitFor(t, ns, c.Name, c, func(c *privacyv1alpha1.SurveyCampaign) error {
+		if c.Status.Encryption == nil || c.Status.ObservedGeneration != c.Generation {
+			return fmt.Errorf("encryption %+v, observedGeneration %d of %d", c.Status.Encryption, c.Status.ObservedGeneration, c.Generation)
+		}
+		return nil
+	})
+	update(t, c, func() {
+		c.Spec.Privacy.Jurisdictions = []privacyv1alpha1.Jurisdiction{privacyv1alpha1.JurisdictionGDPR, privacyv1alpha1.JurisdictionDPDP}
+	})
+	reportStatus(t, ns, "unlisted", func(b *privacyv1alpha1.BreachReport) error {
+		if got := regimes(b); !slices.Equal(got, []string{"DPDP", "GDPR"}) {
+			return fmt.Errorf("deadlines of %v, want DPDP's and GDPR's", got)
+		}
+		return nil
+	})
+
+	// A report's own list is the compliance officer's assessment: kept.
+	listed := report(ns, "listed", detected, "checkout-nps")
+	listed.Spec.Jurisdictions = []privacyv1alpha1.Jurisdiction{privacyv1alpha1.JurisdictionCERTIn}
+	create(t, listed)
+	reportStatus(t, ns, "listed", func(b *privacyv1alpha1.BreachReport) error {
+		if got := regimes(b); !slices.Equal(got, []string{"CERTIn"}) {
+			return fmt.Errorf("deadlines of %v, want CERTIn's only", got)
+		}
+		return nil
+	})
+
+	// No regime anywhere: said, not read as deadlines met.
+	create(t, report(ns, "nowhere", detected, "ghost"))
+	reportStatus(t, ns, "nowhere", func(b *privacyv1alpha1.BreachReport) error {
+		cond := meta.FindStatusCondition(b.Status.Conditions, privacyv1alpha1.ConditionOverdue)
+		if len(b.Status.Deadlines) != 0 || cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != privacyv1alpha1.ReasonNoJurisdictions {
+			return fmt.Errorf("deadlines %v, Overdue %+v; want none and reason %s", b.Status.Deadlines, cond, privacyv1alpha1.ReasonNoJurisdictions)
+		}
+		return nil
+	})
+}

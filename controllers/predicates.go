@@ -42,9 +42,11 @@ var policyCares = campaignUpdate(func(old, updated *privacyv1alpha1.SurveyCampai
 		!equality.Semantic.DeepEqual(old.Status.Retention, updated.Status.Retention)
 })
 
-// reportCares: which reports pause the campaign, and its active key.
+// reportCares: which reports pause the campaign, its active key, and the
+// regimes a report that lists none follows.
 var reportCares = campaignUpdate(func(old, updated *privacyv1alpha1.SurveyCampaign) bool {
 	return !slices.Equal(old.Status.PausedBy, updated.Status.PausedBy) ||
+		!slices.Equal(old.Spec.Privacy.Jurisdictions, updated.Spec.Privacy.Jurisdictions) ||
 		!equality.Semantic.DeepEqual(old.Status.Encryption, updated.Status.Encryption)
 })
 

@@ -107,7 +107,8 @@ type BreachReportSpec struct {
 	Description string `json:"description,omitempty"`
 
 	// jurisdictions lists the regimes whose duties apply; each regime's duties
-	// and clocks are in docs/regulations.md.
+	// and clocks are in docs/regulations.md. When it is empty, the regimes the
+	// named campaigns list in spec.privacy.jurisdictions apply.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=10

@@ -62,6 +62,9 @@ const (
 	ReasonDeadlineMissed = "DeadlineMissed"
 	// ReasonDeadlinesMet: every fixed breach notification deadline was met or is still ahead.
 	ReasonDeadlinesMet = "DeadlinesMet"
+	// ReasonNoJurisdictions: a breach report tracks no deadline, because
+	// neither it nor the campaigns it names list a jurisdiction.
+	ReasonNoJurisdictions = "NoJurisdictions"
 	// ReasonResolved: a breach report was resolved before all of its
 	// requested containment was carried out; what was not is no longer done.
 	ReasonResolved = "Resolved"

@@ -267,6 +267,8 @@ type PrivacySpec struct {
 	RedactComments *bool `json:"redactComments,omitempty"`
 
 	// jurisdictions lists the privacy regimes that apply (see docs/regulations.md).
+	// A BreachReport naming the campaign that lists no jurisdictions of its own
+	// tracks these regimes' deadlines.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=10
