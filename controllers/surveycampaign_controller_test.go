@@ -1,8 +1,10 @@
 package controllers_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -1260,4 +1262,74 @@ func TestVolumeThatCannotGrowStallsAndKeepsTheCollector(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestRestoredOlderKeySecretIssuesNoKeyIDAgain: the key Secret is lost and
+// restored from a backup taken before the last rotation. Its rotation time
+// is old, so the operator rotates at once; the new key must not take the
+// ID of the key made after the backup (which stored responses may be
+// sealed by, and whose bytes the backup lacks): with the same ID and other
+// bytes they would fail to decrypt, and no key would be reported missing.
+func TestRestoredOlderKeySecretIssuesNoKeyIDAgain(t *testing.T) {
+	ns := namespace(t)
+	sc := campaign(ns)
+	sc.Spec.Encryption.KeyRotationInterval = &metav1.Duration{Duration: 24 * time.Hour}
+	create(t, policy(ns), sc)
+	t.Cleanup(func() { fakeClock.SetTime(time.Now()) })
+	keys := &corev1.Secret{}
+	rotateTo := func(want string) {
+		t.Helper()
+		fakeClock.Step(25 * time.Hour)
+		eventually(t, want+" active", func() error {
+			poke(t, ns)
+			if err := get(ns, "checkout-nps-keys", keys); err != nil {
+				return err
+			}
+			if string(keys.Data["active"]) != want {
+				return fmt.Errorf("active %s", keys.Data["active"])
+			}
+			return nil
+		})
+		waitFor(t, ns, "checkout-nps", &privacyv1alpha1.SurveyCampaign{}, func(c *privacyv1alpha1.SurveyCampaign) error {
+			if c.Status.Encryption == nil || c.Status.Encryption.ActiveKeyID != want {
+				return fmt.Errorf("status.encryption %+v", c.Status.Encryption)
+			}
+			return nil
+		})
+	}
+	eventually(t, "k1 active", func() error {
+		if err := get(ns, "checkout-nps-keys", keys); err != nil {
+			return err
+		}
+		if string(keys.Data["active"]) != "k1" {
+			return fmt.Errorf("active %s", keys.Data["active"])
+		}
+		return nil
+	})
+	rotateTo("k2")
+	backup := keys.DeepCopy()
+	rotateTo("k3")
+	k3 := slices.Clone(keys.Data["key-k3"])
+
+	if err := k8s.Delete(context.Background(), keys); err != nil {
+		t.Fatal(err)
+	}
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: backup.Name, Namespace: ns, Labels: backup.Labels, Annotations: backup.Annotations},
+		Type: backup.Type, Data: backup.Data})
+	eventually(t, "a rotation after the restore", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps-keys", keys); err != nil {
+			return err
+		}
+		if string(keys.Data["active"]) == "k2" {
+			return fmt.Errorf("active k2, keys %v", slices.Sorted(maps.Keys(keys.Data)))
+		}
+		return nil
+	})
+	if got := string(keys.Data["active"]); got != "k4" {
+		t.Errorf("the key made after the restore is %s, want k4: k3 was issued before the backup's restore", got)
+	}
+	if b, ok := keys.Data["key-k3"]; ok && !bytes.Equal(b, k3) {
+		t.Errorf("key-k3 holds other bytes than the k3 issued before: what k3 sealed would fail to decrypt")
+	}
 }

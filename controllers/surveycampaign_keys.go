@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/collectorapi"
 )
 
 // defaultKeyRotation is spec.encryption.keyRotationInterval's default.
@@ -60,14 +61,38 @@ func keyNumber(id string) int {
 	return n
 }
 
-func nextKeyID(data map[string][]byte) string {
+// nextKeyID is the ID of a new data key: one more than the highest of the
+// Secret's and of used, the IDs the campaign is known to have issued
+// beyond what the Secret holds now. An ID is never issued twice: a Secret
+// restored from a backup older than the last rotation lacks the keys made
+// since, and a new key under one of their IDs would make what they seal
+// fail to decrypt, with no key reported missing.
+func nextKeyID(data map[string][]byte, used ...string) string {
 	next := 1
-	for _, id := range dataKeyIDs(data) {
+	for _, id := range append(dataKeyIDs(data), used...) {
 		if n := keyNumber(id); n >= next {
 			next = n + 1
 		}
 	}
 	return "k" + strconv.Itoa(next)
+}
+
+// issuedKeyIDs are the data key IDs the campaign has published or its
+// collector reports: its status's active key and breach rotations, and the
+// collector's active key and the keys it misses.
+func issuedKeyIDs(c *privacyv1alpha1.SurveyCampaign, stats *collectorapi.Stats) []string {
+	var ids []string
+	if e := c.Status.Encryption; e != nil {
+		ids = append(ids, e.ActiveKeyID)
+		for _, r := range e.BreachRotations {
+			ids = append(ids, r.KeyID)
+		}
+	}
+	if stats != nil {
+		ids = append(ids, stats.ActiveKeyID)
+		ids = append(ids, stats.MissingKeyIDs...)
+	}
+	return ids
 }
 
 // keyState reads the active key ID and rotation time of a key Secret.
@@ -76,8 +101,9 @@ func keyState(s *corev1.Secret) (string, time.Time) {
 	return strings.TrimSpace(string(s.Data["active"])), at
 }
 
-// addDataKey makes a new active key in s, stamped now.
-func addDataKey(s *corev1.Secret, now time.Time) (string, error) {
+// addDataKey makes a new active key in s, stamped now, under an ID neither
+// s nor used holds (nextKeyID).
+func addDataKey(s *corev1.Secret, now time.Time, used ...string) (string, error) {
 	key, err := randomBytes(32)
 	if err != nil {
 		return "", err
@@ -85,7 +111,7 @@ func addDataKey(s *corev1.Secret, now time.Time) (string, error) {
 	if s.Data == nil {
 		s.Data = map[string][]byte{}
 	}
-	id := nextKeyID(s.Data)
+	id := nextKeyID(s.Data, used...)
 	s.Data["key-"+id] = key
 	s.Data["active"] = []byte(id)
 	if s.Annotations == nil {
@@ -218,7 +244,7 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 	}
 	switch {
 	case len(pending) > 0 || !now.Before(rotatedAt.Add(rotationInterval(c))):
-		id, err := addDataKey(update, now)
+		id, err := addDataKey(update, now, issuedKeyIDs(c, obs.stats)...)
 		if err != nil {
 			return nil, err
 		}

@@ -282,6 +282,10 @@ func TestKeyIDs(t *testing.T) {
 	if got := nextKeyID(data); got != "k11" {
 		t.Errorf("nextKeyID = %s, want k11", got)
 	}
+	// IDs issued before, which the Secret no longer holds, are not issued again.
+	if got := nextKeyID(data, "k12", "", "x"); got != "k13" {
+		t.Errorf("nextKeyID with k12 issued = %s, want k13", got)
+	}
 }
 
 func TestServingCertificate(t *testing.T) {
