@@ -3,9 +3,11 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -643,4 +645,83 @@ func TestReportFollowsItsCampaignsJurisdictions(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestKeysMadeAfterTheReportCountAsItsRotation: a campaign whose keys are
+// made after a report asked for their rotation takes its first key as that
+// rotation: the breach cannot have exposed a key made after it was
+// reported. The containment is recorded with it at once, and no second key
+// is made for nothing (it was made at the next look, a minute later).
+func TestKeysMadeAfterTheReportCountAsItsRotation(t *testing.T) {
+	ns := namespace(t)
+	b := report(ns, "early", breachClock.Now().Add(-time.Hour), "checkout-nps")
+	b.Spec.Containment = privacyv1alpha1.ContainmentSpec{RotateKeys: ptr.To(true)}
+	create(t, b)
+	reportStatus(t, ns, "early", func(b *privacyv1alpha1.BreachReport) error {
+		if !meta.IsStatusConditionTrue(b.Status.Conditions, privacyv1alpha1.ConditionStalled) {
+			return fmt.Errorf("conditions %+v, want Stalled: its campaign does not exist yet", b.Status.Conditions)
+		}
+		return nil
+	})
+	versions := watchCampaigns(t, ns)
+	create(t, policy(ns), campaign(ns))
+	b = reportStatus(t, ns, "early", func(b *privacyv1alpha1.BreachReport) error {
+		if b.Status.Phase != privacyv1alpha1.BreachPhaseContained || len(b.Status.Containment) != 1 {
+			return fmt.Errorf("phase %s, containment %+v", b.Status.Phase, b.Status.Containment)
+		}
+		return nil
+	})
+	if rec := b.Status.Containment[0]; rec.KeyID != "k1" || rec.KeysRotatedAt == nil {
+		t.Errorf("containment record %+v, want the first key, k1", rec)
+	}
+	keys := &corev1.Secret{}
+	if err := get(ns, "checkout-nps-keys", keys); err != nil {
+		t.Fatal(err)
+	}
+	if ids := slices.Sorted(maps.Keys(keys.Data)); string(keys.Data["active"]) != "k1" || slices.Contains(ids, "key-k2") {
+		t.Errorf("key Secret holds %v, active %s; want k1 alone", ids, keys.Data["active"])
+	}
+	// The pass that made the key published its record with it: the report,
+	// which reads only the campaign, waits for no later pass (one may
+	// come only at the next look, a minute later).
+	for _, c := range versions() {
+		if e := c.Status.Encryption; e != nil && e.ActiveKeyID != "" {
+			if len(e.BreachRotations) != 1 || e.BreachRotations[0].ReportUID != string(b.UID) || e.BreachRotations[0].KeyID != "k1" {
+				t.Errorf("the first status naming the key, resourceVersion %s, publishes breach rotations %+v; want the report's, k1",
+					c.ResourceVersion, e.BreachRotations)
+			}
+			break
+		}
+	}
+}
+
+// watchCampaigns records every version of the campaigns in ns from now on.
+func watchCampaigns(t *testing.T, ns string) func() []privacyv1alpha1.SurveyCampaign {
+	t.Helper()
+	wc, err := client.NewWithWatch(restConfig, client.Options{Scheme: k8s.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := wc.Watch(ctx, &privacyv1alpha1.SurveyCampaignList{}, client.InNamespace(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []privacyv1alpha1.SurveyCampaign
+	go func() {
+		for ev := range w.ResultChan() {
+			if c, ok := ev.Object.(*privacyv1alpha1.SurveyCampaign); ok {
+				mu.Lock()
+				seen = append(seen, *c)
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []privacyv1alpha1.SurveyCampaign {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
 }

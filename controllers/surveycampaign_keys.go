@@ -202,6 +202,20 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 		if err != nil {
 			return nil, err
 		}
+		// A report that already asks for a rotation gets this first key as
+		// its rotation: it is made after the report asked, so the breach
+		// cannot have exposed it. Its containment is then recorded at once,
+		// not at the next look a minute later, with a key rotated for
+		// nothing.
+		if len(rotateFor) > 0 {
+			done := map[string]keyRotation{}
+			for _, uid := range rotateFor {
+				done[uid] = keyRotation{Key: id, At: now.UTC().Truncate(time.Second)}
+			}
+			if err := recordRotations(s, done); err != nil {
+				return nil, err
+			}
+		}
 		if err := r.own(c, s); err != nil {
 			return nil, err
 		}
@@ -212,6 +226,7 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 		// (an event of its own would be one more write per new campaign).
 		obs.recordChange("Secret", n.keys, string(controllerutil.OperationResultCreated), " (data key "+id+")")
 		obs.activeKeyID, obs.rotatedAt = keyState(s)
+		obs.breachRotations = publishedRotations(s)
 		return s, nil
 	}
 	if err != nil {
