@@ -72,6 +72,9 @@ var (
 	storageExceededDesc = prometheus.NewDesc("surveyguard_storage_budget_exceeded",
 		"1 while the campaign's StorageAvailable condition is False with reason StorageBudgetExceeded (new responses refused), else 0; absent until the condition is known.",
 		[]string{"namespace", "campaign"}, nil)
+	redactionsDesc = prometheus.NewDesc("surveyguard_comment_redactions_total",
+		"Personal data of a kind (email, phone, card...) the campaign's collector scrubbed from comments since its store began (status.redactions).",
+		[]string{"namespace", "campaign", "kind"}, nil)
 	deadlineOverdueDesc = prometheus.NewDesc("surveyguard_breach_deadline_overdue",
 		"1 when the due time of a breach report's duty passed before the duty was carried out (Overdue, Late, LateWithReason), else 0.",
 		[]string{"namespace", "breachreport", "regime", "duty"}, nil)
@@ -139,6 +142,7 @@ type campaignFigures struct {
 	oldestRecord     *time.Time
 	lastPurge        *time.Time
 	lastPurged       int64
+	redactions       []privacyv1alpha1.RedactionCount
 }
 
 // conditionIs says whether a condition is True, or False with one of
@@ -209,6 +213,7 @@ func (m *CampaignMetrics) observe(c *privacyv1alpha1.SurveyCampaign) {
 			f.lastPurged = r.LastPurged
 		}
 	}
+	f.redactions = slices.Clone(c.Status.Redactions)
 	m.set(types.NamespacedName{Namespace: c.Namespace, Name: c.Name}, f)
 }
 
@@ -216,7 +221,7 @@ func (m *CampaignMetrics) observe(c *privacyv1alpha1.SurveyCampaign) {
 func (m *CampaignMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{npsScoreDesc, responsesDesc, marginOfErrorDesc, keyAgeDesc, keyRotationIntervalDesc,
 		breachRateDesc, breachesDesc, collectorAvailableDesc, pausedDesc, stalledDesc, retentionOverdueDesc, oldestRecordDesc,
-		lastPurgeDesc, lastPurgedDesc, storageExceededDesc} {
+		lastPurgeDesc, lastPurgedDesc, storageExceededDesc, redactionsDesc} {
 		ch <- d
 	}
 }
@@ -264,6 +269,9 @@ func (m *CampaignMetrics) Collect(ch chan<- prometheus.Metric) {
 		if f.lastPurge != nil {
 			gauge(lastPurgeDesc, float64(f.lastPurge.Unix()))
 			gauge(lastPurgedDesc, float64(f.lastPurged))
+		}
+		for _, r := range f.redactions {
+			ch <- prometheus.MustNewConstMetric(redactionsDesc, prometheus.CounterValue, float64(r.Count), key.Namespace, key.Name, r.Kind)
 		}
 	})
 }

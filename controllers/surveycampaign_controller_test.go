@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
@@ -1098,6 +1099,9 @@ func gauge(t *testing.T, c prometheus.Collector, name string, want map[string]st
 				match = match && labels[k] == v
 			}
 			if match {
+				if c := m.GetCounter(); c != nil {
+					return c.GetValue(), true
+				}
 				return m.GetGauge().GetValue(), true
 			}
 		}
@@ -1331,5 +1335,44 @@ func TestRestoredOlderKeySecretIssuesNoKeyIDAgain(t *testing.T) {
 	}
 	if b, ok := keys.Data["key-k3"]; ok && !bytes.Equal(b, k3) {
 		t.Errorf("key-k3 holds other bytes than the k3 issued before: what k3 sealed would fail to decrypt")
+	}
+}
+
+// TestRedactionCountsArePublished: what the collector scrubbed from
+// comments is counted by kind on the campaign's status and in the
+// operator's metrics; the text never is.
+func TestRedactionCountsArePublished(t *testing.T) {
+	ns := namespace(t)
+	create(t, policy(ns), campaign(ns))
+	f := startCollector(t, ns)
+	for i, comment := range []string{"write to ana@example.com or call +91 98765 43210", "ana@example.org again", "nothing personal"} {
+		body := fmt.Sprintf(`{"score":9,"consent":{"given":true,"noticeVersion":"2026-01"},"customerID":"C-%d","comment":%q}`, i, comment)
+		if a := f.Do(t, http.MethodPost, f.Public+"/v1/responses", []byte(body), map[string]string{"Content-Type": "application/json"}); a.Status != http.StatusCreated {
+			t.Fatalf("post: %d %s", a.Status, a.Raw)
+		}
+	}
+	want := []privacyv1alpha1.RedactionCount{{Kind: "email", Count: 2}, {Kind: "phone", Count: 1}}
+	c := waitFor(t, ns, "checkout-nps", &privacyv1alpha1.SurveyCampaign{}, func(c *privacyv1alpha1.SurveyCampaign) error {
+		if !slices.Equal(c.Status.Redactions, want) {
+			poke(t, ns)
+			return fmt.Errorf("status.redactions %+v, want %+v", c.Status.Redactions, want)
+		}
+		return nil
+	})
+	raw, err := json.Marshal(c.Status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "example") || strings.Contains(string(raw), "98765") {
+		t.Errorf("the status holds scrubbed text: %s", raw)
+	}
+	for _, r := range want {
+		eventually(t, "surveyguard_comment_redactions_total "+r.Kind, func() error {
+			v, ok := gauge(t, metrics, "surveyguard_comment_redactions_total", map[string]string{"namespace": ns, "campaign": "checkout-nps", "kind": r.Kind})
+			if !ok || v != float64(r.Count) {
+				return fmt.Errorf("%v (exported %v), want %d", v, ok, r.Count)
+			}
+			return nil
+		})
 	}
 }

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -168,6 +169,7 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 	}
 	if obs.stats != nil {
 		setNPS(c, obs.stats, now)
+		setRedactions(c, obs.stats)
 	}
 	setRetention(c, obs.policy, obs.stats, now)
 
@@ -395,6 +397,21 @@ func parseHumanBytes(s string) (int64, bool) {
 
 // setNPS publishes the collector's figures; updatedAt moves only when they
 // change, so an idle campaign's status is not rewritten by every poll.
+// setRedactions publishes the collector's counts of what it scrubbed from
+// comments, by kind in alphabetical order; at most maxRedactionKinds.
+func setRedactions(c *privacyv1alpha1.SurveyCampaign, st *collectorapi.Stats) {
+	var out []privacyv1alpha1.RedactionCount
+	for _, kind := range slices.Sorted(maps.Keys(st.Redactions)) {
+		if n := st.Redactions[kind]; n > 0 && kind != "" && len(kind) <= 32 && len(out) < maxRedactionKinds {
+			out = append(out, privacyv1alpha1.RedactionCount{Kind: kind, Count: n})
+		}
+	}
+	c.Status.Redactions = out
+}
+
+// maxRedactionKinds is status.redactions' MaxItems.
+const maxRedactionKinds = 32
+
 func setNPS(c *privacyv1alpha1.SurveyCampaign, st *collectorapi.Stats, now time.Time) {
 	next := &privacyv1alpha1.NPSStatus{
 		Responses: st.Responses, Suppressed: ptr.To(st.Suppressed), Score: st.Score,

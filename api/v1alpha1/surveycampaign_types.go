@@ -499,6 +499,34 @@ type SurveyCampaignStatus struct {
 	// +kubebuilder:validation:MaxItems=100
 	// +kubebuilder:validation:items:MaxLength=253
 	PausedBy []string `json:"pausedBy,omitempty"`
+
+	// redactions counts, by kind, the personal data the collector scrubbed
+	// from comments since its store began (docs/collector.md, "Comment
+	// redaction"): how often respondents wrote an email address, a phone
+	// number or a card number into a comment. The scrubbed text is never
+	// published. Absent until a comment had something scrubbed.
+	// +optional
+	// +listType=map
+	// +listMapKey=kind
+	// +kubebuilder:validation:MaxItems=32
+	Redactions []RedactionCount `json:"redactions,omitempty"`
+}
+
+// RedactionCount is how often one kind of personal data was scrubbed from
+// the campaign's comments.
+type RedactionCount struct {
+	// kind is what was scrubbed: email, phone, card, aadhaar, pan, upi, iban,
+	// ip, gstin, voterid, passport, vehicle, ssn, nino, mac, dob, name or
+	// crypto; or unscanned, the end of a comment too long to read, dropped.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	Kind string `json:"kind,omitempty"`
+
+	// count is how many were scrubbed.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Count int64 `json:"count,omitempty"`
 }
 
 // NPSStatus is the Net Promoter Score of a campaign. Below minGroupSize
