@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -663,7 +662,7 @@ func TestKeysMadeAfterTheReportCountAsItsRotation(t *testing.T) {
 		}
 		return nil
 	})
-	versions := watchCampaigns(t, ns)
+	versions := watchVersions[privacyv1alpha1.SurveyCampaign](t, ns, &privacyv1alpha1.SurveyCampaignList{})
 	create(t, policy(ns), campaign(ns))
 	b = reportStatus(t, ns, "early", func(b *privacyv1alpha1.BreachReport) error {
 		if b.Status.Phase != privacyv1alpha1.BreachPhaseContained || len(b.Status.Containment) != 1 {
@@ -692,36 +691,5 @@ func TestKeysMadeAfterTheReportCountAsItsRotation(t *testing.T) {
 			}
 			break
 		}
-	}
-}
-
-// watchCampaigns records every version of the campaigns in ns from now on.
-func watchCampaigns(t *testing.T, ns string) func() []privacyv1alpha1.SurveyCampaign {
-	t.Helper()
-	wc, err := client.NewWithWatch(restConfig, client.Options{Scheme: k8s.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	w, err := wc.Watch(ctx, &privacyv1alpha1.SurveyCampaignList{}, client.InNamespace(ns))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var seen []privacyv1alpha1.SurveyCampaign
-	go func() {
-		for ev := range w.ResultChan() {
-			if c, ok := ev.Object.(*privacyv1alpha1.SurveyCampaign); ok {
-				mu.Lock()
-				seen = append(seen, *c)
-				mu.Unlock()
-			}
-		}
-	}()
-	return func() []privacyv1alpha1.SurveyCampaign {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(seen)
 	}
 }

@@ -59,7 +59,7 @@ func TestRetentionCronJobFollowsItsPolicy(t *testing.T) {
 	p := policy(ns)
 	p.Spec.Schedule = "0 3 * * *"
 	p.Spec.Action = privacyv1alpha1.RetentionActionAnonymize
-	versions := watchCronJobs(t, ns)
+	versions := watchVersions[batchv1.CronJob](t, ns, &batchv1.CronJobList{})
 	create(t, p, campaign(ns))
 
 	cj := cronJob(t, ns, func(*batchv1.CronJob) error { return nil })
@@ -382,8 +382,9 @@ func TestDeletingAPolicyInUseStallsItsCampaigns(t *testing.T) {
 	}
 }
 
-// watchCronJobs records every version of the CronJobs in ns from now on.
-func watchCronJobs(t *testing.T, ns string) func() []batchv1.CronJob {
+// watchVersions records every version of the objects of list's kind, T,
+// in ns from now on.
+func watchVersions[T any](t *testing.T, ns string, list client.ObjectList) func() []T {
 	t.Helper()
 	wc, err := client.NewWithWatch(restConfig, client.Options{Scheme: k8s.Scheme()})
 	if err != nil {
@@ -391,22 +392,22 @@ func watchCronJobs(t *testing.T, ns string) func() []batchv1.CronJob {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	w, err := wc.Watch(ctx, &batchv1.CronJobList{}, client.InNamespace(ns))
+	w, err := wc.Watch(ctx, list, client.InNamespace(ns))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var seen []batchv1.CronJob
+	var seen []T
 	go func() {
 		for ev := range w.ResultChan() {
-			if cj, ok := ev.Object.(*batchv1.CronJob); ok {
+			if o, ok := any(ev.Object).(*T); ok {
 				mu.Lock()
-				seen = append(seen, *cj)
+				seen = append(seen, *o)
 				mu.Unlock()
 			}
 		}
 	}()
-	return func() []batchv1.CronJob {
+	return func() []T {
 		mu.Lock()
 		defer mu.Unlock()
 		return slices.Clone(seen)
