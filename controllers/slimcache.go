@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"io"
 	"reflect"
 	"strings"
 	"sync"
@@ -248,6 +249,16 @@ func (v *verifiedChildren) record(campaign types.NamespacedName, kind string, p 
 }
 
 // forget drops what is remembered of a campaign's children, when it goes.
+// templateKeys is the kind under which the verified set records the key
+// Secret's data that the collector Deployment's pod template was last
+// verified to carry (its checksum rolls the pods when the keys change).
+const templateKeys = "keys of the collector's pod template"
+
+// keysDigest is what templateKeys records of a key Secret's data.
+func keysDigest(data map[string][]byte) digest {
+	return sum(func(h hash.Hash, _ *json.Encoder) { _, _ = io.WriteString(h, checksum(nil, data, nil)) })
+}
+
 func (v *verifiedChildren) forget(campaign types.NamespacedName) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -719,6 +721,31 @@ func adminStats(t *testing.T, f *collectortest.Fixture) collectortest.Answer {
 	return f.Do(t, http.MethodGet, f.Admin+"/admin/v1/stats", nil, map[string]string{"Authorization": "Bearer " + string(token)})
 }
 
+// operatorStatsCalls is how many times the operator has read the
+// collector's figures, by the collector's count.
+func operatorStatsCalls(t *testing.T, f *collectortest.Fixture) float64 {
+	t.Helper()
+	token, err := os.ReadFile(filepath.Join(f.Dir, "secrets", "admin", "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := f.Do(t, http.MethodGet, f.Admin+"/metrics", nil, map[string]string{"Authorization": "Bearer " + string(token)})
+	if a.Status != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", a.Status, a.Raw)
+	}
+	for _, line := range strings.Split(a.Raw, "\n") {
+		if strings.HasPrefix(line, "surveyguard_collector_admin_calls_total{") &&
+			strings.Contains(line, `action="stats"`) && strings.Contains(line, `caller="operator"`) && strings.Contains(line, `outcome="ok"`) {
+			v, err := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64)
+			if err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
 func post(t *testing.T, f *collectortest.Fixture, score int, customer string) {
 	t.Helper()
 	body := fmt.Sprintf(`{"score":%d,"consent":{"given":true,"noticeVersion":"2026-01"},"customerID":%q}`, score, customer)
@@ -1375,4 +1402,111 @@ func TestRedactionCountsArePublished(t *testing.T) {
 			return nil
 		})
 	}
+}
+
+// TestKeysStayWhileThePodTemplateLagsBehind: after a rotation the
+// collector re-wraps everything under the new key, but the Deployment's
+// pod template cannot be updated to the new keys (an admission policy
+// refuses it). The pods that answered may have reloaded the Secret on
+// their own, yet with several replicas another may still seal with the old
+// key: the old key stays until the template carries the new keys and has
+// rolled out, and goes once it does.
+func TestKeysStayWhileThePodTemplateLagsBehind(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	sc := campaign(ns)
+	sc.Spec.Encryption.KeyRotationInterval = &metav1.Duration{Duration: 24 * time.Hour}
+	create(t, policy(ns), sc)
+	f := startCollector(t, ns)
+	post(t, f, 9, "C-1")
+	waitReady(t, ns)
+
+	name := "freeze-templates-" + ns
+	vap := &admissionregistrationv1.ValidatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: `object.spec.template == oldObject.spec.template`, Message: "pod templates are frozen"}},
+		}}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}}}}
+	create(t, vap, binding)
+	unfreeze := func() {
+		_ = k8s.Delete(ctx, binding)
+		_ = k8s.Delete(ctx, vap)
+	}
+	t.Cleanup(unfreeze)
+	eventually(t, "the policy refuses a template change", func() error {
+		d := &appsv1.Deployment{}
+		if err := get(ns, "checkout-nps-collector", d); err != nil {
+			return err
+		}
+		d.Spec.Template.Annotations["test/frozen"] = "?"
+		if err := k8s.Update(ctx, d, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "frozen") {
+			return fmt.Errorf("a template change was not refused: %v", err)
+		}
+		return nil
+	})
+
+	t.Cleanup(func() { fakeClock.SetTime(time.Now()) })
+	fakeClock.Step(25 * time.Hour)
+	keys := &corev1.Secret{}
+	eventually(t, "k2 active", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps-keys", keys); err != nil {
+			return err
+		}
+		if string(keys.Data["active"]) != "k2" {
+			return fmt.Errorf("active %s", keys.Data["active"])
+		}
+		return nil
+	})
+	// The kubelet refreshes the mounted Secret in the running pod: the
+	// collector reloads it and re-wraps C-1 under k2. C-2 is sealed by k2.
+	syncSecrets(t, ns, filepath.Join(f.Dir, "secrets"))
+	eventually(t, "re-wrapped under k2", func() error {
+		st := adminStats(t, f)
+		if st.Body["activeKeyID"] != "k2" || st.Body["rewrapPending"].(float64) != 0 {
+			return fmt.Errorf("stats %s", st.Raw)
+		}
+		return nil
+	})
+	// Every pass fails at the Deployment, so its status keeps the figures it
+	// had; the operator's calls for them are counted by the collector. A
+	// pass that read them has decided about k1 once a later one has asked.
+	read := operatorStatsCalls(t, f)
+	eventually(t, "two more passes read the figures", func() error {
+		markAvailable(t, ns)
+		poke(t, ns)
+		if n := operatorStatsCalls(t, f); n < read+2 {
+			return fmt.Errorf("%v calls since the re-wrap", n-read)
+		}
+		return nil
+	})
+	if err := get(ns, "checkout-nps-keys", keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := keys.Data["key-k1"]; !ok {
+		t.Fatal("k1 was retired while the Deployment's pod template could not take the new keys")
+	}
+
+	unfreeze()
+	eventually(t, "k1 retired once the template rolled out", func() error {
+		markAvailable(t, ns)
+		poke(t, ns)
+		if err := get(ns, "checkout-nps-keys", keys); err != nil {
+			return err
+		}
+		if _, ok := keys.Data["key-k1"]; ok {
+			return fmt.Errorf("k1 still present; stats %s", adminStats(t, f).Raw)
+		}
+		return nil
+	})
 }

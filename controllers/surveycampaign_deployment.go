@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
@@ -36,6 +37,9 @@ func reconcileDeployment(ctx context.Context, r *SurveyCampaignReconciler, p *ca
 		return err
 	}
 	p.obs.deployment = deploy
+	// The pods now roll onto these keys: the keys component may retire
+	// older ones once the rollout is done, not before (surveycampaign_keys.go).
+	r.verified.record(client.ObjectKeyFromObject(p.c), templateKeys, verifiedPair{want: keysDigest(p.keys.Data)})
 	return nil
 }
 

@@ -282,13 +282,17 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 		obs.changed = append(obs.changed, "Secret/"+n.keys)
 		s = update
 	case obs.stats != nil && obs.stats.ActiveKeyID == active && obs.stats.RewrapPending == 0 &&
-		len(obs.stats.MissingKeyIDs) == 0 && obs.rolledOut && len(dataKeyIDs(s.Data)) > 1:
+		len(obs.stats.MissingKeyIDs) == 0 && obs.rolledOut && len(dataKeyIDs(s.Data)) > 1 &&
+		r.verified.holds(client.ObjectKeyFromObject(c), templateKeys, verifiedPair{want: keysDigest(s.Data)}):
 		// Retire only when the collector says nothing needs the old keys:
 		// all re-wrapped, and no key it needs missing from its files (its
 		// figures then come from an incomplete keyring: keep everything).
 		// One pod answered: with several (PostgreSQL), a pod of the
 		// template before the rotation may still seal new answers with
-		// the old key, so none may be left.
+		// the old key, so none may be left: the Deployment's template
+		// must carry these keys (an earlier pass wrote or verified it;
+		// one whose update keeps failing, an admission policy's refusal,
+		// does not) and be rolled out.
 		var dropped []string
 		for _, id := range dataKeyIDs(s.Data) {
 			if id != active {
