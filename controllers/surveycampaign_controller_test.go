@@ -23,6 +23,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -1499,6 +1500,88 @@ func TestKeysStayWhileThePodTemplateLagsBehind(t *testing.T) {
 
 	unfreeze()
 	eventually(t, "k1 retired once the template rolled out", func() error {
+		markAvailable(t, ns)
+		poke(t, ns)
+		if err := get(ns, "checkout-nps-keys", keys); err != nil {
+			return err
+		}
+		if _, ok := keys.Data["key-k1"]; ok {
+			return fmt.Errorf("k1 still present; stats %s", adminStats(t, f).Raw)
+		}
+		return nil
+	})
+}
+
+// TestKeysStayWhileACollectorPodTerminates: where the Deployment's status
+// does not count terminating pods (before Kubernetes 1.35; envtest's
+// Deployments here have no terminatingReplicas either), a pod still
+// terminating is read from its Service's EndpointSlices: within its grace
+// period it may still commit an answer sealed with the old key, which
+// stays until it is gone.
+func TestKeysStayWhileACollectorPodTerminates(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	sc := campaign(ns)
+	sc.Spec.Encryption.KeyRotationInterval = &metav1.Duration{Duration: 24 * time.Hour}
+	create(t, policy(ns), sc)
+	f := startCollector(t, ns)
+	post(t, f, 9, "C-1")
+	waitReady(t, ns)
+
+	// What the EndpointSlice controller keeps for the Service while an
+	// old pod shuts down.
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-nps-collector-old", Namespace: ns, Labels: map[string]string{
+			discoveryv1.LabelServiceName: "checkout-nps-collector", discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io",
+		}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("admin"), Port: ptr.To[int32](8444)}},
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.9"},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false), Serving: ptr.To(true), Terminating: ptr.To(true)}}},
+	}
+	create(t, slice)
+
+	t.Cleanup(func() { fakeClock.SetTime(time.Now()) })
+	fakeClock.Step(25 * time.Hour)
+	keys := &corev1.Secret{}
+	eventually(t, "k2 active", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps-keys", keys); err != nil {
+			return err
+		}
+		if string(keys.Data["active"]) != "k2" {
+			return fmt.Errorf("active %s", keys.Data["active"])
+		}
+		return nil
+	})
+	syncSecrets(t, ns, filepath.Join(f.Dir, "secrets"))
+	eventually(t, "re-wrapped under k2", func() error {
+		st := adminStats(t, f)
+		if st.Body["activeKeyID"] != "k2" || st.Body["rewrapPending"].(float64) != 0 {
+			return fmt.Errorf("stats %s", st.Raw)
+		}
+		return nil
+	})
+	read := operatorStatsCalls(t, f)
+	eventually(t, "two more passes read the figures", func() error {
+		markAvailable(t, ns)
+		poke(t, ns)
+		if n := operatorStatsCalls(t, f); n < read+2 {
+			return fmt.Errorf("%v calls since the re-wrap", n-read)
+		}
+		return nil
+	})
+	if err := get(ns, "checkout-nps-keys", keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := keys.Data["key-k1"]; !ok {
+		t.Fatal("k1 was retired while a collector pod was still terminating")
+	}
+
+	if err := k8s.Delete(ctx, slice); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "k1 retired once the pod is gone", func() error {
 		markAvailable(t, ns)
 		poke(t, ns)
 		if err := get(ns, "checkout-nps-keys", keys); err != nil {

@@ -283,7 +283,8 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 		s = update
 	case obs.stats != nil && obs.stats.ActiveKeyID == active && obs.stats.RewrapPending == 0 &&
 		len(obs.stats.MissingKeyIDs) == 0 && obs.rolledOut && len(dataKeyIDs(s.Data)) > 1 &&
-		r.verified.holds(client.ObjectKeyFromObject(c), templateKeys, verifiedPair{want: keysDigest(s.Data)}):
+		r.verified.holds(client.ObjectKeyFromObject(c), templateKeys, verifiedPair{want: keysDigest(s.Data)}) &&
+		!r.terminatingLeft(ctx, c, obs):
 		// Retire only when the collector says nothing needs the old keys:
 		// all re-wrapped, and no key it needs missing from its files (its
 		// figures then come from an incomplete keyring: keep everything).
@@ -322,6 +323,18 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 	obs.activeKeyID, obs.rotatedAt = keyState(s)
 	obs.breachRotations = publishedRotations(s)
 	return s, nil
+}
+
+// terminatingLeft says whether a collector pod may still be terminating
+// where the Deployment's status does not say (before Kubernetes 1.35): its
+// Service's EndpointSlices are asked, and a failure to read them counts as
+// one left.
+func (r *SurveyCampaignReconciler) terminatingLeft(ctx context.Context, c *privacyv1alpha1.SurveyCampaign, obs *observed) bool {
+	if !obs.terminatingUncounted {
+		return false
+	}
+	left, err := terminatingCollector(ctx, r.APIReader, c)
+	return err != nil || left
 }
 
 // recordRotations writes done as the key Secret's record of breach

@@ -40,6 +40,7 @@ func readStats(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass
 		return nil //nolint:nilerr // no Deployment yet: nothing to ask
 	}
 	obs.rolledOut = rolledOut(d)
+	obs.terminatingUncounted = d.Status.TerminatingReplicas == nil
 	// A paused collector is asked only while it runs admin-only.
 	if obs.paused && !runsAdminOnly(d) {
 		return nil
@@ -118,6 +119,29 @@ func unreadyCollector(ctx context.Context, api client.Reader, c *privacyv1alpha1
 		return "", err
 	}
 	return pickEndpoint(list.Items), nil
+}
+
+// terminatingCollector says whether a collector pod of the campaign is
+// still terminating, by the EndpointSlices of its Service: what the
+// Deployment's status does not count before Kubernetes 1.35
+// (terminatingReplicas, alpha in 1.33). Read from the API server, and only
+// when keys are about to be retired.
+func terminatingCollector(ctx context.Context, api client.Reader, c *privacyv1alpha1.SurveyCampaign) (bool, error) {
+	list := &discoveryv1.EndpointSliceList{}
+	if err := api.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels{
+		discoveryv1.LabelServiceName: childNames(c).collector,
+		discoveryv1.LabelManagedBy:   endpointSliceController,
+	}); err != nil {
+		return false, err
+	}
+	for _, s := range list.Items {
+		for _, e := range s.Endpoints {
+			if ptr.Deref(e.Conditions.Terminating, false) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // endpointSliceController is the LabelManagedBy value of the slices the

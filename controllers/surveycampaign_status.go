@@ -63,6 +63,10 @@ type observed struct {
 	// template (readStats): none still seals with a key set older than
 	// the one the figures came from.
 	rolledOut bool
+	// terminatingUncounted says the Deployment's status does not count
+	// terminating pods (terminatingReplicas, from Kubernetes 1.35):
+	// rolledOut cannot see them.
+	terminatingUncounted bool
 	// activeKeyID and rotatedAt describe the key Secret, breachRotations the
 	// rotations it records for breach reports.
 	activeKeyID     string
