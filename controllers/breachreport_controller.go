@@ -50,7 +50,7 @@ type BreachReportReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=breachreports,verbs=get;list;watch
-// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=breachreports/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=breachreports/status,verbs=patch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -67,7 +67,7 @@ type ErasureRequestReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=erasurerequests,verbs=get;list;watch
-// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=erasurerequests/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=erasurerequests/status,verbs=patch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get

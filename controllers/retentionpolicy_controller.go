@@ -43,7 +43,7 @@ type RetentionPolicyReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=retentionpolicies,verbs=get;list;watch
-// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=retentionpolicies/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=retentionpolicies/status,verbs=patch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch
 

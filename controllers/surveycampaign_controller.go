@@ -64,8 +64,8 @@ type SurveyCampaignReconciler struct {
 	verified verifiedChildren
 }
 
-// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns/status,verbs=patch
 // +kubebuilder:rbac:groups=privacy.surveyguard.io,resources=surveycampaigns/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

@@ -138,7 +138,7 @@ func breachRotations(s *corev1.Secret) map[string]keyRotation {
 	return out
 }
 
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 
 // reconcileKeys is the keys component: the key Secret <campaign>-keys, with
 // the data keys and the HMAC key the collector encrypts and pseudonymises

@@ -9,7 +9,7 @@ import (
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
 
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
 
 // reconcileServing is the TLS component: the collector's serving certificate
 // in the Secret <campaign>-tls, issued by cert-manager when spec.tls names an

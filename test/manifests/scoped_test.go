@@ -42,6 +42,12 @@ func TestHelmNamespaceScoped(t *testing.T) {
 		{[]string{"create", "deployments.apps", "-n", "team-b"}, "yes"},
 		{[]string{"watch", "surveycampaigns.privacy.surveyguard.io", "-n", "team-b"}, "yes"},
 		{[]string{"update", "leases.coordination.k8s.io", "-n", ns}, "yes"},
+		// Least privilege: children go by garbage collection, and the
+		// operator patches nothing but its campaigns and their statuses.
+		{[]string{"delete", "persistentvolumeclaims", "-n", "team-a"}, "no"},
+		{[]string{"patch", "deployments.apps", "-n", "team-a"}, "no"},
+		{[]string{"delete", "secrets", "-n", "team-a"}, "yes"},
+		{[]string{"delete", "leases.coordination.k8s.io", "-n", ns}, "no"},
 	} {
 		// can-i exits 1 when the answer is no.
 		out, _ := e.Kubectl(append([]string{"auth", "can-i", "--as=" + sa}, tc.args...)...)
@@ -93,6 +99,14 @@ func TestHelmNamespaceScoped(t *testing.T) {
 		}
 		if strings.TrimSpace(out) == "" {
 			return fmt.Errorf("no collector Deployment in team-a yet")
+		}
+		// Its status, written with the patch verb alone.
+		gen, err := e.Kubectl("get", "surveycampaign", "checkout-nps", "-n", "team-a", "-o", "jsonpath={.status.observedGeneration}")
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(gen) == "" {
+			return fmt.Errorf("no status.observedGeneration yet")
 		}
 		return nil
 	})
