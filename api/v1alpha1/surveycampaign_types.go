@@ -92,9 +92,11 @@ type SurveyCampaignSpec struct {
 	// +default={}
 	Privacy PrivacySpec `json:"privacy,omitempty,omitzero"`
 
-	// storage selects where responses are stored: exactly one of embedded or postgres.
-	// +required
-	Storage StorageSpec `json:"storage,omitzero"`
+	// storage selects where responses are stored: exactly one of embedded or
+	// postgres. Defaults to embedded (an SQLite database on a 1Gi volume).
+	// +optional
+	// +default={"embedded":{}}
+	Storage StorageSpec `json:"storage,omitempty,omitzero"`
 
 	// tls configures the certificate of the collector's listeners. When unset
 	// the operator issues one from its own self-signed CA.

@@ -144,7 +144,6 @@ var invalidCases = []struct {
 	{"unknown jurisdiction", validCampaign, `{"spec":{"privacy":{"jurisdictions":["PDPA"]}}}`, "spec.privacy.jurisdictions[0]"},
 	{"two storage backends", validCampaign, `{"spec":{"storage":{"postgres":{"secretRef":{"name":"pg"}}}}}`, "spec.storage"},
 	{"no storage backend", validCampaign, `{"spec":{"storage":{"embedded":null}}}`, "spec.storage"},
-	{"storage missing", validCampaign, `{"spec":{"storage":null}}`, "spec.storage"},
 	{"embedded volume too small", validCampaign, `{"spec":{"storage":{"embedded":{"size":"1Mi"}}}}`, "spec.storage.embedded.size"},
 	{"postgres without secret name", validCampaign, `{"spec":{"storage":{"embedded":null,"postgres":{"secretRef":{"key":"dsn"}}}}}`, "spec.storage.postgres.secretRef.name"},
 	{"several replicas on embedded storage", validCampaign, `{"spec":{"collector":{"replicas":3}}}`, "spec.collector.replicas"},
@@ -552,7 +551,6 @@ func TestDefaults(t *testing.T) {
 	minimal.Spec.Question = "How likely are you to recommend us to a friend or colleague?"
 	minimal.Spec.Consent.NoticeVersion = "v1"
 	minimal.Spec.RetentionPolicyRef.Name = "ninety-days"
-	minimal.Spec.Storage.Embedded = &privacyv1alpha1.EmbeddedStorage{}
 	if err := k8s.Create(ctx, minimal); err != nil {
 		t.Fatal(err)
 	}
@@ -575,6 +573,7 @@ func TestDefaults(t *testing.T) {
 		{"encryption.keyRotationInterval", s.Encryption.KeyRotationInterval.Duration.String(), "720h0m0s"},
 		{"privacy.minGroupSize", s.Privacy.MinGroupSize, int32(10)},
 		{"privacy.redactComments", deref(s.Privacy.RedactComments), true},
+		{"storage.postgres set", s.Storage.Postgres != nil, false},
 		{"storage.embedded.size", s.Storage.Embedded.Size.String(), "1Gi"},
 		{"collector.replicas", s.Collector.Replicas, int32(1)},
 		{"collector.limits.requestsPerSecond", s.Collector.Limits.RequestsPerSecond, int32(10)},
