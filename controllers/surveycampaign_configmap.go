@@ -9,7 +9,7 @@ import (
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
 
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
 
 // reconcileConfigMap is the ConfigMap component: <campaign>-collector holds
 // collector.yaml, rendered from the campaign and its policy (readPolicy).

@@ -16,7 +16,7 @@ import (
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
 
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;delete
 
 // reconcileDeployment is the Deployment component: <campaign>-collector runs
 // the hardened collector; a checksum of its configuration, keys and database

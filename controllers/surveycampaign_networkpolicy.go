@@ -18,7 +18,7 @@ import (
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
 
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;delete
 
 // reconcileNetworkPolicy is the NetworkPolicy component: <campaign>-collector
 // opens the public port, the admin port only to the operator's namespace and

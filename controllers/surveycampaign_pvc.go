@@ -12,7 +12,7 @@ import (
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
 
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;create;update;delete
 
 // reconcilePVC is the PersistentVolumeClaim component: <campaign>-data holds
 // the SQLite database of embedded storage (none for PostgreSQL). A bound

@@ -194,7 +194,7 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 	}
 }
 
-// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;delete
 
 // reconcileRetention is the retention CronJob component: <campaign>-retention
 // runs the policy's purge on its schedule. A policy whose schedule does not

@@ -11,7 +11,7 @@ import (
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
 
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;delete
 
 // reconcileService is the Service component: <campaign>-collector exposes
 // the public port 8443 and the admin port 9443. Only ports and selector are

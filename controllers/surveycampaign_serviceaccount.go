@@ -10,7 +10,7 @@ import (
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
 
-// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;delete
 
 // reconcileServiceAccount is the ServiceAccount component: the collector's
 // pods run as <campaign>-collector, which mounts no API token (the collector
