@@ -168,31 +168,36 @@ func holidaysFrom(ctx context.Context, reader client.Reader, name types.Namespac
 }
 
 // withJurisdictions is the report's spec with the regimes its deadlines
-// follow: its own jurisdictions when it lists any (the compliance officer's
-// assessment of where the breach reaches), and otherwise every regime the
-// campaigns it names list in spec.privacy.jurisdictions, so that a report
-// filed in a hurry without them still tracks the campaigns' deadlines. A
-// campaign that does not exist adds none.
+// follow, which it also publishes as status.jurisdictions: the report's own
+// jurisdictions and every regime the campaigns it names list in
+// spec.privacy.jurisdictions, so that a report filed in a hurry, or one
+// that lists a regime only to record a notification under it, still
+// tracks all of them. While a named campaign is missing (deleted), the
+// regimes followed before are kept: the duties the breach started do not
+// end with the campaign.
 func (r *BreachReportReconciler) withJurisdictions(ctx context.Context, b *privacyv1alpha1.BreachReport) (*privacyv1alpha1.BreachReportSpec, error) {
-	if len(b.Spec.Jurisdictions) > 0 {
-		return &b.Spec, nil
-	}
-	var regimes []privacyv1alpha1.Jurisdiction
-	for _, ref := range b.Spec.CampaignRefs {
-		c := &privacyv1alpha1.SurveyCampaign{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: ref.Name}, c); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return nil, fmt.Errorf("reading SurveyCampaign %s: %w", ref.Name, err)
-		}
-		for _, j := range c.Spec.Privacy.Jurisdictions {
+	regimes := slices.Clone(b.Spec.Jurisdictions)
+	add := func(js []privacyv1alpha1.Jurisdiction) {
+		for _, j := range js {
 			if !slices.Contains(regimes, j) {
 				regimes = append(regimes, j)
 			}
 		}
 	}
-	if len(regimes) == 0 {
+	for _, ref := range b.Spec.CampaignRefs {
+		c := &privacyv1alpha1.SurveyCampaign{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: ref.Name}, c); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("reading SurveyCampaign %s: %w", ref.Name, err)
+			}
+			add(b.Status.Jurisdictions)
+			continue
+		}
+		add(c.Spec.Privacy.Jurisdictions)
+	}
+	slices.Sort(regimes)
+	b.Status.Jurisdictions = regimes
+	if len(regimes) == len(b.Spec.Jurisdictions) {
 		return &b.Spec, nil
 	}
 	spec := b.Spec.DeepCopy()

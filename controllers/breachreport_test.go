@@ -572,10 +572,10 @@ func TestClocksThatWaitAndPause(t *testing.T) {
 	})
 }
 
-// TestReportFollowsItsCampaignsJurisdictions: a report that lists no
-// jurisdictions tracks the deadlines of the regimes its campaigns list,
-// and follows a change of them; a report that lists its own keeps them;
-// one with none anywhere says that it tracks no deadline.
+// TestReportFollowsItsCampaignsJurisdictions: a report tracks the deadlines
+// of the regimes it lists and of those its campaigns list, and follows a
+// change of them; once its campaign is deleted it drops none; one with no
+// regime anywhere says that it tracks no deadline.
 func TestReportFollowsItsCampaignsJurisdictions(t *testing.T) {
 	ns := namespace(t)
 	c := campaign(ns)
@@ -624,13 +624,29 @@ func TestReportFollowsItsCampaignsJurisdictions(t *testing.T) {
 		return nil
 	})
 
-	// A report's own list is the compliance officer's assessment: kept.
+	// A report's own list adds to its campaigns': listing a regime (to
+	// record a notification under it, say) drops none of theirs.
 	listed := report(ns, "listed", detected, "checkout-nps")
 	listed.Spec.Jurisdictions = []privacyv1alpha1.Jurisdiction{privacyv1alpha1.JurisdictionCERTIn}
 	create(t, listed)
 	reportStatus(t, ns, "listed", func(b *privacyv1alpha1.BreachReport) error {
-		if got := regimes(b); !slices.Equal(got, []string{"CERTIn"}) {
-			return fmt.Errorf("deadlines of %v, want CERTIn's only", got)
+		if got := regimes(b); !slices.Equal(got, []string{"CERTIn", "DPDP", "GDPR"}) {
+			return fmt.Errorf("deadlines of %v, want CERTIn's, DPDP's and GDPR's", got)
+		}
+		if got := b.Status.Jurisdictions; !slices.Equal(got, []privacyv1alpha1.Jurisdiction{"CERTIn", "DPDP", "GDPR"}) {
+			return fmt.Errorf("status.jurisdictions %v", got)
+		}
+		return nil
+	})
+
+	// The campaign is deleted: the duties the breach started stay.
+	deleteCampaign(t, ns)
+	reportStatus(t, ns, "unlisted", func(b *privacyv1alpha1.BreachReport) error {
+		if !meta.IsStatusConditionTrue(b.Status.Conditions, privacyv1alpha1.ConditionStalled) {
+			return fmt.Errorf("conditions %+v, want Stalled: the campaign is gone", b.Status.Conditions)
+		}
+		if got := regimes(b); !slices.Equal(got, []string{"DPDP", "GDPR"}) {
+			return fmt.Errorf("deadlines of %v once the campaign is gone, want DPDP's and GDPR's still", got)
 		}
 		return nil
 	})
@@ -683,13 +699,18 @@ func TestKeysMadeAfterTheReportCountAsItsRotation(t *testing.T) {
 	// The pass that made the key published its record with it: the report,
 	// which reads only the campaign, waits for no later pass (one may
 	// come only at the next look, a minute later).
-	for _, c := range versions() {
-		if e := c.Status.Encryption; e != nil && e.ActiveKeyID != "" {
-			if len(e.BreachRotations) != 1 || e.BreachRotations[0].ReportUID != string(b.UID) || e.BreachRotations[0].KeyID != "k1" {
-				t.Errorf("the first status naming the key, resourceVersion %s, publishes breach rotations %+v; want the report's, k1",
-					c.ResourceVersion, e.BreachRotations)
+	var first *privacyv1alpha1.SurveyCampaign
+	eventually(t, "the watch delivered the status naming the key", func() error {
+		for _, c := range versions() {
+			if e := c.Status.Encryption; e != nil && e.ActiveKeyID != "" {
+				first = &c
+				return nil
 			}
-			break
 		}
+		return fmt.Errorf("no version names a key yet")
+	})
+	if e := first.Status.Encryption; len(e.BreachRotations) != 1 || e.BreachRotations[0].ReportUID != string(b.UID) || e.BreachRotations[0].KeyID != "k1" {
+		t.Errorf("the first status naming the key, resourceVersion %s, publishes breach rotations %+v; want the report's, k1",
+			first.ResourceVersion, e.BreachRotations)
 	}
 }

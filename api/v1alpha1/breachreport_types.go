@@ -107,8 +107,8 @@ type BreachReportSpec struct {
 	Description string `json:"description,omitempty"`
 
 	// jurisdictions lists the regimes whose duties apply; each regime's duties
-	// and clocks are in docs/regulations.md. When it is empty, the regimes the
-	// named campaigns list in spec.privacy.jurisdictions apply.
+	// and clocks are in docs/regulations.md. The regimes the named campaigns
+	// list in spec.privacy.jurisdictions apply too (status.jurisdictions).
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=10
@@ -386,6 +386,15 @@ type BreachReportStatus struct {
 	// +listMapKey=campaign
 	// +kubebuilder:validation:MaxItems=100
 	Containment []CampaignContainment `json:"containment,omitempty"`
+
+	// jurisdictions are the regimes whose deadlines the report tracks: those
+	// spec.jurisdictions lists and those its campaigns list in
+	// spec.privacy.jurisdictions. While a named campaign is missing (deleted),
+	// none is dropped: the duties a breach started do not end with the campaign.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=10
+	Jurisdictions []Jurisdiction `json:"jurisdictions,omitempty"`
 }
 
 // BreachReport records a personal-data breach, tracks its regulatory deadlines

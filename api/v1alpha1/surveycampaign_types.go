@@ -269,8 +269,7 @@ type PrivacySpec struct {
 	RedactComments *bool `json:"redactComments,omitempty"`
 
 	// jurisdictions lists the privacy regimes that apply (see docs/regulations.md).
-	// A BreachReport naming the campaign that lists no jurisdictions of its own
-	// tracks these regimes' deadlines.
+	// A BreachReport naming the campaign tracks these regimes' deadlines too.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=10
