@@ -172,8 +172,13 @@ func (b *Batcher) Exclusive(ctx context.Context, fn func() error) error {
 // Durable returns once every transaction committed before it was called is
 // durable, or the error of the Sync that failed to make it so. A read on
 // another connection can see a commit the Sync has not covered yet; what it
-// found is answered only after this.
+// found is answered only after this. Without a Sync every commit is durable
+// when it returns, and Durable waits for nothing. It must not be called on
+// the writer goroutine (inside Exclusive or a flush): it waits for it.
 func (b *Batcher) Durable(ctx context.Context) error {
+	if b.sync == nil {
+		return b.failure()
+	}
 	return b.Exclusive(ctx, func() error { return nil })
 }
 

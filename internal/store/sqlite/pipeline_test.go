@@ -105,8 +105,8 @@ func TestNoAnswerBeforeSync(t *testing.T) {
 // TestReadsConfirmOnlyWhatIsDurable: a reader sees what the writer has
 // committed before the fsync after it returns, but what it finds is
 // confirmed only after that fsync: the response an idempotency key names
-// (FindKey, a duplicate's 201) and an erasure's receipt (a replay says the
-// deletes are done).
+// (FindKey, a duplicate's 201), an erasure's receipt (a replay says the
+// deletes are done) and the figures (the operator retires keys by them).
 func TestReadsConfirmOnlyWhatIsDurable(t *testing.T) {
 	g := newGate()
 	s := g.open(t)
@@ -145,7 +145,15 @@ func TestReadsConfirmOnlyWhatIsDurable(t *testing.T) {
 		}
 		replay <- err
 	}()
-	noAnswerUntilReleased(t, g, map[string]chan error{"insert": inserted, "erasure": erasure, "FindKey": found, "the erasure's replay": replay})
+	stats := make(chan error, 1)
+	go func() {
+		st, err := s.Stats(ctx)
+		if err == nil && st.Counts.Total() != 1 {
+			err = fmt.Errorf("Stats counts %d responses, want 1 (the insert, not the erased one)", st.Counts.Total())
+		}
+		stats <- err
+	}()
+	noAnswerUntilReleased(t, g, map[string]chan error{"insert": inserted, "erasure": erasure, "FindKey": found, "the erasure's replay": replay, "Stats": stats})
 }
 
 // noAnswerUntilReleased checks that none of calls returns while g holds
@@ -203,8 +211,8 @@ func TestSyncFailureFailsWrites(t *testing.T) {
 }
 
 // TestSyncFailureConfirmsNothing: what a failed fsync covered is visible to
-// readers, but may not be on disk: a duplicate's lookup (FindKey) and an
-// erasure's replay do not confirm it.
+// readers, but may not be on disk: a duplicate's lookup (FindKey), an
+// erasure's replay and the figures do not confirm it.
 func TestSyncFailureConfirmsNothing(t *testing.T) {
 	g := newGate()
 	s := g.open(t)
@@ -221,6 +229,9 @@ func TestSyncFailureConfirmsNothing(t *testing.T) {
 	}
 	if rc, err := s.Erase(ctx, req); !errors.Is(err, store.ErrSyncFailed) {
 		t.Errorf("the retry of an erasure whose fsync failed: %+v, %v; want ErrSyncFailed, not a replay", rc, err)
+	}
+	if st, err := s.Stats(ctx); !errors.Is(err, store.ErrSyncFailed) {
+		t.Errorf("Stats after a failed fsync: %d responses, %v; want ErrSyncFailed (the operator retires keys by them)", st.Counts.Total(), err)
 	}
 	r := sealed(2)
 	r.IdempotencyKey = "hashed-key"

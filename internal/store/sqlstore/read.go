@@ -13,7 +13,10 @@ import (
 )
 
 // Stats implements store.Store. It reads the counters, one index lookup for
-// the oldest raw response and the last receipt: no table scan.
+// the oldest raw response and the last receipt: no table scan. The figures
+// are returned once what they were read from is durable (the operator
+// retires a key when they say nothing needs it), or not at all after a
+// failed fsync.
 func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	st := store.Stats{Redactions: map[string]int64{}, KeyIDs: map[string]int64{}}
 	rows, err := s.reader.QueryContext(ctx, `SELECT name, n FROM counters`)
@@ -63,6 +66,9 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 		if err := json.Unmarshal([]byte(receipt.String), st.LastPurge); err != nil {
 			return st, fmt.Errorf("%s: decoding the last purge: %w", s.d.Name, err)
 		}
+	}
+	if err := s.batcher.Durable(ctx); err != nil {
+		return store.Stats{}, err
 	}
 	return st, nil
 }
