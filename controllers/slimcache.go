@@ -248,7 +248,6 @@ func (v *verifiedChildren) record(campaign types.NamespacedName, kind string, p 
 	v.m[campaign][kind] = p
 }
 
-// forget drops what is remembered of a campaign's children, when it goes.
 // templateKeys is the kind under which the verified set records the key
 // Secret's data that the collector Deployment's pod template was last
 // verified to carry (its checksum rolls the pods when the keys change).
@@ -259,6 +258,7 @@ func keysDigest(data map[string][]byte) digest {
 	return sum(func(h hash.Hash, _ *json.Encoder) { _, _ = io.WriteString(h, checksum(nil, data, nil)) })
 }
 
+// forget drops what is remembered of a campaign's children, when it goes.
 func (v *verifiedChildren) forget(campaign types.NamespacedName) {
 	v.mu.Lock()
 	defer v.mu.Unlock()

@@ -399,8 +399,6 @@ func parseHumanBytes(s string) (int64, bool) {
 	return q.Value(), true
 }
 
-// setNPS publishes the collector's figures; updatedAt moves only when they
-// change, so an idle campaign's status is not rewritten by every poll.
 // setRedactions publishes the collector's counts of what it scrubbed from
 // comments, by kind in alphabetical order; at most maxRedactionKinds.
 func setRedactions(c *privacyv1alpha1.SurveyCampaign, st *collectorapi.Stats) {
@@ -416,6 +414,8 @@ func setRedactions(c *privacyv1alpha1.SurveyCampaign, st *collectorapi.Stats) {
 // maxRedactionKinds is status.redactions' MaxItems.
 const maxRedactionKinds = 32
 
+// setNPS publishes the collector's figures; updatedAt moves only when they
+// change, so an idle campaign's status is not rewritten by every poll.
 func setNPS(c *privacyv1alpha1.SurveyCampaign, st *collectorapi.Stats, now time.Time) {
 	next := &privacyv1alpha1.NPSStatus{
 		Responses: st.Responses, Suppressed: ptr.To(st.Suppressed), Score: st.Score,
