@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"unique"
@@ -253,9 +254,15 @@ func (v *verifiedChildren) record(campaign types.NamespacedName, kind string, p 
 // verified to carry (its checksum rolls the pods when the keys change).
 const templateKeys = "keys of the collector's pod template"
 
-// keysDigest is what templateKeys records of a key Secret's data.
-func keysDigest(data map[string][]byte) digest {
-	return sum(func(h hash.Hash, _ *json.Encoder) { _, _ = io.WriteString(h, checksum(nil, data, nil)) })
+// templateKeysPair is what templateKeys records: the key Secret's data the
+// template carries, and the Deployment generation that carries it (a pass
+// may read the Deployment from a cache that has not seen that generation
+// yet, whose rollout says nothing of these keys).
+func templateKeysPair(data map[string][]byte, generation int64) verifiedPair {
+	return verifiedPair{
+		want: sum(func(h hash.Hash, _ *json.Encoder) { _, _ = io.WriteString(h, checksum(nil, data, nil)) }),
+		live: sum(func(h hash.Hash, _ *json.Encoder) { _, _ = io.WriteString(h, strconv.FormatInt(generation, 10)) }),
+	}
 }
 
 // forget drops what is remembered of a campaign's children, when it goes.

@@ -39,7 +39,7 @@ func reconcileDeployment(ctx context.Context, r *SurveyCampaignReconciler, p *ca
 	p.obs.deployment = deploy
 	// The pods now roll onto these keys: the keys component may retire
 	// older ones once the rollout is done, not before (surveycampaign_keys.go).
-	r.verified.record(client.ObjectKeyFromObject(p.c), templateKeys, verifiedPair{want: keysDigest(p.keys.Data)})
+	r.verified.record(client.ObjectKeyFromObject(p.c), templateKeys, templateKeysPair(p.keys.Data, deploy.Generation))
 	return nil
 }
 

@@ -283,7 +283,7 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 		s = update
 	case obs.stats != nil && obs.stats.ActiveKeyID == active && obs.stats.RewrapPending == 0 &&
 		len(obs.stats.MissingKeyIDs) == 0 && obs.rolledOut && len(dataKeyIDs(s.Data)) > 1 &&
-		r.verified.holds(client.ObjectKeyFromObject(c), templateKeys, verifiedPair{want: keysDigest(s.Data)}) &&
+		r.verified.holds(client.ObjectKeyFromObject(c), templateKeys, templateKeysPair(s.Data, obs.deploymentGeneration)) &&
 		!r.terminatingLeft(ctx, c, obs):
 		// Retire only when the collector says nothing needs the old keys:
 		// all re-wrapped, and no key it needs missing from its files (its

@@ -39,7 +39,7 @@ func readStats(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass
 	if err := r.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: childNames(c).collector}, d); err != nil {
 		return nil //nolint:nilerr // no Deployment yet: nothing to ask
 	}
-	obs.rolledOut = rolledOut(d)
+	obs.rolledOut, obs.deploymentGeneration = rolledOut(d), d.Generation
 	obs.terminatingUncounted = d.Status.TerminatingReplicas == nil
 	// A paused collector is asked only while it runs admin-only.
 	if obs.paused && !runsAdminOnly(d) {

@@ -63,6 +63,9 @@ type observed struct {
 	// template (readStats): none still seals with a key set older than
 	// the one the figures came from.
 	rolledOut bool
+	// deploymentGeneration is the generation of the Deployment rolledOut
+	// was read from.
+	deploymentGeneration int64
 	// terminatingUncounted says the Deployment's status does not count
 	// terminating pods (terminatingReplicas, from Kubernetes 1.35):
 	// rolledOut cannot see them.
