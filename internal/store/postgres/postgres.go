@@ -227,18 +227,21 @@ func openDB(ctx context.Context, dsn string) (*sql.DB, error) {
 // WAL flush: a response is answered 201 only after its COMMIT returns, so
 // synchronous_commit=off, which a server's configuration, the role, the
 // database or the DSN's options may set, would answer responses a crash of
-// the server can still lose. It is set back to on (PostgreSQL's default)
-// for the session; local, remote_write, on and remote_apply all wait for
-// the local flush and are kept.
+// the server can still lose. It is set back to on (PostgreSQL's default);
+// local, remote_write, on and remote_apply all wait for the local flush and
+// are kept. Either way the value is pinned for the session, so that a later
+// change of the server's configuration (ALTER SYSTEM and a reload) does not
+// turn it off under a pooled connection. (A pooler that shares sessions
+// between transactions, PgBouncer's transaction mode, does not keep it.)
 func durableCommits(ctx context.Context, conn *pgx.Conn) error {
 	var v string
 	if err := conn.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
 		return fmt.Errorf("postgres: reading synchronous_commit: %w", err)
 	}
-	if v != "off" {
-		return nil
+	if v == "off" {
+		v = "on"
 	}
-	if _, err := conn.Exec(ctx, `SET synchronous_commit = on`); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT set_config('synchronous_commit', $1, false)`, v); err != nil {
 		return fmt.Errorf("postgres: setting synchronous_commit: %w", err)
 	}
 	return nil

@@ -343,12 +343,17 @@ func TestCommitsWaitForTheFlush(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer func() { _ = conns[i].Close() }()
-				var got string
-				if err := conns[i].QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&got); err != nil {
+				var got, source string
+				if err := conns[i].QueryRowContext(ctx, `SELECT setting, source FROM pg_settings WHERE name = 'synchronous_commit'`).Scan(&got, &source); err != nil {
 					t.Fatal(err)
 				}
 				if got != tc.want {
 					t.Errorf("connection %d of the store's pool has synchronous_commit %q, want %q", i, got, tc.want)
+				}
+				// Pinned for the session: a reload of the server's
+				// configuration does not change it under the pool.
+				if source != "session" {
+					t.Errorf("connection %d's synchronous_commit comes from %q, want session", i, source)
 				}
 			}
 		})
