@@ -294,6 +294,7 @@ type StorageSpec struct {
 }
 
 // EmbeddedStorage is an SQLite database on a PersistentVolumeClaim.
+// +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",message="storage.embedded.storageClassName cannot change after creation: a PersistentVolumeClaim's class is fixed",fieldPath=".storageClassName"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.size) || !has(self.size) || quantity(string(self.size)).compareTo(quantity(string(oldSelf.size))) >= 0",message="storage.embedded.size cannot shrink: a PersistentVolumeClaim can only grow",fieldPath=".size"
 type EmbeddedStorage struct {
 	// size is the capacity of the PersistentVolumeClaim, between 64Mi and 1Ti.
@@ -306,6 +307,7 @@ type EmbeddedStorage struct {
 	// storageClassName is the StorageClass of the PersistentVolumeClaim; the
 	// cluster default when unset. "" is Kubernetes' "no class": the claim
 	// binds to a volume without one and is never provisioned dynamically.
+	// It cannot be set, changed or removed after creation.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	StorageClassName *string `json:"storageClassName,omitempty"`

@@ -317,6 +317,9 @@ func TestInvalidManifestsAreRefused(t *testing.T) {
 	t.Logf("%d invalid manifests refused", len(invalidCases))
 }
 
+// classCampaign is validCampaign with a storage class.
+var classCampaign = strings.Replace(validCampaign, "storage: {embedded: {size: 1Gi}}", "storage: {embedded: {size: 1Gi, storageClassName: fast}}", 1)
+
 // invalidUpdates are changes to a stored object that the API server must
 // refuse; the stored object must stay as it was.
 var invalidUpdates = []struct {
@@ -325,6 +328,9 @@ var invalidUpdates = []struct {
 	patch string
 	want  string
 }{
+	{"change the storage class", classCampaign, `{"spec":{"storage":{"embedded":{"storageClassName":"slow"}}}}`, "storageClassName cannot change"},
+	{"remove storage, and with it the class", classCampaign, `{"spec":{"storage":null}}`, "storageClassName cannot change"},
+	{"add a storage class", validCampaign, `{"spec":{"storage":{"embedded":{"storageClassName":"fast"}}}}`, "storageClassName cannot change"},
 	{"switch storage backend", validCampaign, `{"spec":{"storage":{"embedded":null,"postgres":{"secretRef":{"name":"pg"}}}}}`, "spec.storage"},
 	{"shrink embedded volume", validCampaign, `{"spec":{"storage":{"embedded":{"size":"512Mi"}}}}`, "spec.storage.embedded.size"},
 	{"shrink embedded volume, in bytes", validCampaign, `{"spec":{"storage":{"embedded":{"size":536870912}}}}`, "storage.embedded.size cannot shrink"},
