@@ -1593,3 +1593,58 @@ func TestKeysStayWhileACollectorPodTerminates(t *testing.T) {
 		return nil
 	})
 }
+
+// TestLastKeyIDNeverGoesDown: the key Secret is restored from a backup
+// older than the last rotation, at a time no rotation is due. The status
+// then names the restored active key, yet keeps the newest ID ever made,
+// and the next rotation takes the ID after it.
+func TestLastKeyIDNeverGoesDown(t *testing.T) {
+	ns := namespace(t)
+	sc := campaign(ns)
+	sc.Spec.Encryption.KeyRotationInterval = &metav1.Duration{Duration: 24 * time.Hour}
+	create(t, policy(ns), sc)
+	t.Cleanup(func() { fakeClock.SetTime(time.Now()) })
+	keys := &corev1.Secret{}
+	active := func(want string) {
+		t.Helper()
+		eventually(t, want+" active", func() error {
+			poke(t, ns)
+			if err := get(ns, "checkout-nps-keys", keys); err != nil {
+				return err
+			}
+			if string(keys.Data["active"]) != want {
+				return fmt.Errorf("active %s", keys.Data["active"])
+			}
+			return nil
+		})
+	}
+	encryption := func(activeKey, last string) {
+		t.Helper()
+		waitFor(t, ns, "checkout-nps", &privacyv1alpha1.SurveyCampaign{}, func(c *privacyv1alpha1.SurveyCampaign) error {
+			if e := c.Status.Encryption; e == nil || e.ActiveKeyID != activeKey || e.LastKeyID != last {
+				poke(t, ns)
+				return fmt.Errorf("status.encryption %+v, want active %s, last %s", e, activeKey, last)
+			}
+			return nil
+		})
+	}
+	active("k1")
+	fakeClock.Step(25 * time.Hour)
+	active("k2")
+	backup := keys.DeepCopy()
+	fakeClock.Step(25 * time.Hour)
+	active("k3")
+	encryption("k3", "k3")
+
+	// Restored as taken right after its rotation: none is due.
+	if err := k8s.Delete(context.Background(), keys); err != nil {
+		t.Fatal(err)
+	}
+	backup.Annotations["privacy.surveyguard.io/rotated-at"] = fakeClock.Now().UTC().Format(time.RFC3339)
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: backup.Name, Namespace: ns, Labels: backup.Labels, Annotations: backup.Annotations},
+		Type: backup.Type, Data: backup.Data})
+	encryption("k2", "k3")
+
+	fakeClock.Step(25 * time.Hour)
+	active("k4")
+}

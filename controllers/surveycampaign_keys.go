@@ -68,22 +68,33 @@ func keyNumber(id string) int {
 // since, and a new key under one of their IDs would make what they seal
 // fail to decrypt, with no key reported missing.
 func nextKeyID(data map[string][]byte, used ...string) string {
-	next := 1
-	for _, id := range append(dataKeyIDs(data), used...) {
-		if n := keyNumber(id); n >= next {
-			next = n + 1
-		}
+	return "k" + strconv.Itoa(highestKeyNumber(data, used...)+1)
+}
+
+// lastKeyID is the highest data key ID of the Secret's and of used; "" when
+// there is none.
+func lastKeyID(data map[string][]byte, used ...string) string {
+	if n := highestKeyNumber(data, used...); n > 0 {
+		return "k" + strconv.Itoa(n)
 	}
-	return "k" + strconv.Itoa(next)
+	return ""
+}
+
+func highestKeyNumber(data map[string][]byte, used ...string) int {
+	highest := 0
+	for _, id := range append(dataKeyIDs(data), used...) {
+		highest = max(highest, keyNumber(id))
+	}
+	return highest
 }
 
 // issuedKeyIDs are the data key IDs the campaign has published or its
-// collector reports: its status's active key and breach rotations, and the
-// collector's active key and the keys it misses.
+// collector reports: its status's active and last key and breach
+// rotations, and the collector's active key and the keys it misses.
 func issuedKeyIDs(c *privacyv1alpha1.SurveyCampaign, stats *collectorapi.Stats) []string {
 	var ids []string
 	if e := c.Status.Encryption; e != nil {
-		ids = append(ids, e.ActiveKeyID)
+		ids = append(ids, e.ActiveKeyID, e.LastKeyID)
 		for _, r := range e.BreachRotations {
 			ids = append(ids, r.KeyID)
 		}
@@ -227,6 +238,7 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 		obs.recordChange("Secret", n.keys, string(controllerutil.OperationResultCreated), " (data key "+id+")")
 		obs.activeKeyID, obs.rotatedAt = keyState(s)
 		obs.breachRotations = publishedRotations(s)
+		obs.lastKeyID = id
 		return s, nil
 	}
 	if err != nil {
@@ -322,6 +334,7 @@ func (r *SurveyCampaignReconciler) keySecret(ctx context.Context, c *privacyv1al
 	}
 	obs.activeKeyID, obs.rotatedAt = keyState(s)
 	obs.breachRotations = publishedRotations(s)
+	obs.lastKeyID = lastKeyID(s.Data, issuedKeyIDs(c, obs.stats)...)
 	return s, nil
 }
 

@@ -70,6 +70,8 @@ type observed struct {
 	// terminating pods (terminatingReplicas, from Kubernetes 1.35):
 	// rolledOut cannot see them.
 	terminatingUncounted bool
+	// lastKeyID is the newest data key ID ever made (status.encryption.lastKeyID).
+	lastKeyID string
 	// activeKeyID and rotatedAt describe the key Secret, breachRotations the
 	// rotations it records for breach reports.
 	activeKeyID     string
@@ -172,6 +174,7 @@ func setCampaignStatus(c *privacyv1alpha1.SurveyCampaign, obs observed, now time
 	if obs.activeKeyID != "" {
 		c.Status.Encryption = &privacyv1alpha1.EncryptionStatus{
 			ActiveKeyID: obs.activeKeyID, RotatedAt: &metav1.Time{Time: obs.rotatedAt}, BreachRotations: obs.breachRotations,
+			LastKeyID: obs.lastKeyID,
 		}
 	}
 	if obs.stats != nil {

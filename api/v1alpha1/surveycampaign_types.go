@@ -623,6 +623,15 @@ type EncryptionStatus struct {
 	// +optional
 	RotatedAt *metav1.Time `json:"rotatedAt,omitempty"`
 
+	// lastKeyID is the newest data key ID the operator has made for the
+	// campaign. It never goes down, even when the key Secret is restored from
+	// an older backup: a new key always takes the next ID, so no ID ever
+	// names two keys.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	LastKeyID string `json:"lastKeyID,omitempty"`
+
 	// breachRotations are the key rotations done for breach reports'
 	// containment, one per report that still exists: what the reports
 	// record as done. The newest 100, should there be more.
