@@ -1456,6 +1456,20 @@ func TestKeysStayWhileThePodTemplateLagsBehind(t *testing.T) {
 		return nil
 	})
 
+	rotateAndHoldK1(t, ns, f, "the Deployment's pod template could not take the new keys")
+
+	unfreeze()
+	waitK1Retired(t, ns, f)
+}
+
+// rotateAndHoldK1 rotates the campaign's key to k2 (its clock 25 h on),
+// lets the collector re-wrap everything under k2, waits until two more
+// passes have read those figures (the collector counts the operator's
+// calls; a pass that read them has decided about k1 once a later one has
+// asked), and fails the test if k1 was retired meanwhile: why names what
+// should have kept it.
+func rotateAndHoldK1(t *testing.T, ns string, f *collectortest.Fixture, why string) {
+	t.Helper()
 	t.Cleanup(func() { fakeClock.SetTime(time.Now()) })
 	fakeClock.Step(25 * time.Hour)
 	keys := &corev1.Secret{}
@@ -1470,7 +1484,7 @@ func TestKeysStayWhileThePodTemplateLagsBehind(t *testing.T) {
 		return nil
 	})
 	// The kubelet refreshes the mounted Secret in the running pod: the
-	// collector reloads it and re-wraps C-1 under k2. C-2 is sealed by k2.
+	// collector reloads it and re-wraps under k2.
 	syncSecrets(t, ns, filepath.Join(f.Dir, "secrets"))
 	eventually(t, "re-wrapped under k2", func() error {
 		st := adminStats(t, f)
@@ -1479,9 +1493,6 @@ func TestKeysStayWhileThePodTemplateLagsBehind(t *testing.T) {
 		}
 		return nil
 	})
-	// Every pass fails at the Deployment, so its status keeps the figures it
-	// had; the operator's calls for them are counted by the collector. A
-	// pass that read them has decided about k1 once a later one has asked.
 	read := operatorStatsCalls(t, f)
 	eventually(t, "two more passes read the figures", func() error {
 		markAvailable(t, ns)
@@ -1495,11 +1506,15 @@ func TestKeysStayWhileThePodTemplateLagsBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, ok := keys.Data["key-k1"]; !ok {
-		t.Fatal("k1 was retired while the Deployment's pod template could not take the new keys")
+		t.Fatal("k1 was retired while " + why)
 	}
+}
 
-	unfreeze()
-	eventually(t, "k1 retired once the template rolled out", func() error {
+// waitK1Retired waits until the operator retires k1.
+func waitK1Retired(t *testing.T, ns string, f *collectortest.Fixture) {
+	t.Helper()
+	keys := &corev1.Secret{}
+	eventually(t, "k1 retired", func() error {
 		markAvailable(t, ns)
 		poke(t, ns)
 		if err := get(ns, "checkout-nps-keys", keys); err != nil {
@@ -1541,57 +1556,12 @@ func TestKeysStayWhileACollectorPodTerminates(t *testing.T) {
 	}
 	create(t, slice)
 
-	t.Cleanup(func() { fakeClock.SetTime(time.Now()) })
-	fakeClock.Step(25 * time.Hour)
-	keys := &corev1.Secret{}
-	eventually(t, "k2 active", func() error {
-		poke(t, ns)
-		if err := get(ns, "checkout-nps-keys", keys); err != nil {
-			return err
-		}
-		if string(keys.Data["active"]) != "k2" {
-			return fmt.Errorf("active %s", keys.Data["active"])
-		}
-		return nil
-	})
-	syncSecrets(t, ns, filepath.Join(f.Dir, "secrets"))
-	eventually(t, "re-wrapped under k2", func() error {
-		st := adminStats(t, f)
-		if st.Body["activeKeyID"] != "k2" || st.Body["rewrapPending"].(float64) != 0 {
-			return fmt.Errorf("stats %s", st.Raw)
-		}
-		return nil
-	})
-	read := operatorStatsCalls(t, f)
-	eventually(t, "two more passes read the figures", func() error {
-		markAvailable(t, ns)
-		poke(t, ns)
-		if n := operatorStatsCalls(t, f); n < read+2 {
-			return fmt.Errorf("%v calls since the re-wrap", n-read)
-		}
-		return nil
-	})
-	if err := get(ns, "checkout-nps-keys", keys); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := keys.Data["key-k1"]; !ok {
-		t.Fatal("k1 was retired while a collector pod was still terminating")
-	}
+	rotateAndHoldK1(t, ns, f, "a collector pod was still terminating")
 
 	if err := k8s.Delete(ctx, slice); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "k1 retired once the pod is gone", func() error {
-		markAvailable(t, ns)
-		poke(t, ns)
-		if err := get(ns, "checkout-nps-keys", keys); err != nil {
-			return err
-		}
-		if _, ok := keys.Data["key-k1"]; ok {
-			return fmt.Errorf("k1 still present; stats %s", adminStats(t, f).Raw)
-		}
-		return nil
-	})
+	waitK1Retired(t, ns, f)
 }
 
 // TestLastKeyIDNeverGoesDown: the key Secret is restored from a backup

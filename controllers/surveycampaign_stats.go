@@ -111,14 +111,22 @@ func runsUnready(d *appsv1.Deployment) bool {
 // collector is unavailable, and a cache would watch every slice of the
 // cluster.
 func unreadyCollector(ctx context.Context, api client.Reader, c *privacyv1alpha1.SurveyCampaign) (string, error) {
-	list := &discoveryv1.EndpointSliceList{}
-	if err := api.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels{
-		discoveryv1.LabelServiceName: childNames(c).collector,
-		discoveryv1.LabelManagedBy:   endpointSliceController,
-	}); err != nil {
+	items, err := collectorSlices(ctx, api, c)
+	if err != nil {
 		return "", err
 	}
-	return pickEndpoint(list.Items), nil
+	return pickEndpoint(items), nil
+}
+
+// collectorSlices are the EndpointSlices the cluster's EndpointSlice
+// controller keeps for the campaign's collector Service, read from api.
+func collectorSlices(ctx context.Context, api client.Reader, c *privacyv1alpha1.SurveyCampaign) ([]discoveryv1.EndpointSlice, error) {
+	list := &discoveryv1.EndpointSliceList{}
+	err := api.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels{
+		discoveryv1.LabelServiceName: childNames(c).collector,
+		discoveryv1.LabelManagedBy:   endpointSliceController,
+	})
+	return list.Items, err
 }
 
 // terminatingCollector says whether a collector pod of the campaign is
@@ -127,14 +135,11 @@ func unreadyCollector(ctx context.Context, api client.Reader, c *privacyv1alpha1
 // (terminatingReplicas, alpha in 1.33). Read from the API server, and only
 // when keys are about to be retired.
 func terminatingCollector(ctx context.Context, api client.Reader, c *privacyv1alpha1.SurveyCampaign) (bool, error) {
-	list := &discoveryv1.EndpointSliceList{}
-	if err := api.List(ctx, list, client.InNamespace(c.Namespace), client.MatchingLabels{
-		discoveryv1.LabelServiceName: childNames(c).collector,
-		discoveryv1.LabelManagedBy:   endpointSliceController,
-	}); err != nil {
+	items, err := collectorSlices(ctx, api, c)
+	if err != nil {
 		return false, err
 	}
-	for _, s := range list.Items {
+	for _, s := range items {
 		for _, e := range s.Endpoints {
 			if ptr.Deref(e.Conditions.Terminating, false) {
 				return true, nil
