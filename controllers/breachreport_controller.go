@@ -71,21 +71,18 @@ func (r *BreachReportReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	before := b.DeepCopy()
 
 	holidays, holidaysErr := r.holidays(ctx)
-	spec, err := r.withJurisdictions(ctx, b)
+	campaigns, err := r.namedCampaigns(ctx, b)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	deadlines, next, wake := breachDeadlines(spec, now, holidays, holidaysErr)
+	deadlines, next, wake := breachDeadlines(withJurisdictions(b, campaigns), now, holidays, holidaysErr)
 	b.Status.Deadlines = deadlines
 	b.Status.NextDeadline, b.Status.NextDuty = nil, ""
 	if next != nil {
 		b.Status.NextDeadline = next.Due
 		b.Status.NextDuty = describeDuty(*next) + " by " + next.Due.UTC().Format(time.RFC3339)
 	}
-	missing, err := r.recordContainment(ctx, b, now)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
+	missing := r.recordContainment(b, campaigns, now)
 	setBreachReportStatus(b, missing, now)
 	b.Status.ObservedGeneration = b.Generation
 	r.Metrics.observe(b)
@@ -167,15 +164,33 @@ func holidaysFrom(ctx context.Context, reader client.Reader, name types.Namespac
 	return h, nil
 }
 
+// namedCampaigns reads the campaigns the report names, by name; nil for one
+// that does not exist.
+func (r *BreachReportReconciler) namedCampaigns(ctx context.Context, b *privacyv1alpha1.BreachReport) (map[string]*privacyv1alpha1.SurveyCampaign, error) {
+	out := make(map[string]*privacyv1alpha1.SurveyCampaign, len(b.Spec.CampaignRefs))
+	for _, ref := range b.Spec.CampaignRefs {
+		c := &privacyv1alpha1.SurveyCampaign{}
+		switch err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: ref.Name}, c); {
+		case apierrors.IsNotFound(err):
+			out[ref.Name] = nil
+		case err != nil:
+			return nil, fmt.Errorf("reading SurveyCampaign %s: %w", ref.Name, err)
+		default:
+			out[ref.Name] = c
+		}
+	}
+	return out, nil
+}
+
 // withJurisdictions is the report's spec with the regimes its deadlines
 // follow, which it also publishes as status.jurisdictions: the report's own
-// jurisdictions and every regime the campaigns it names list in
+// jurisdictions and every regime its campaigns list in
 // spec.privacy.jurisdictions, so that a report filed in a hurry, or one
 // that lists a regime only to record a notification under it, still
 // tracks all of them. While a named campaign is missing (deleted), the
 // regimes followed before are kept: the duties the breach started do not
 // end with the campaign.
-func (r *BreachReportReconciler) withJurisdictions(ctx context.Context, b *privacyv1alpha1.BreachReport) (*privacyv1alpha1.BreachReportSpec, error) {
+func withJurisdictions(b *privacyv1alpha1.BreachReport, campaigns map[string]*privacyv1alpha1.SurveyCampaign) *privacyv1alpha1.BreachReportSpec {
 	regimes := slices.Clone(b.Spec.Jurisdictions)
 	add := func(js []privacyv1alpha1.Jurisdiction) {
 		for _, j := range js {
@@ -184,12 +199,8 @@ func (r *BreachReportReconciler) withJurisdictions(ctx context.Context, b *priva
 			}
 		}
 	}
-	for _, ref := range b.Spec.CampaignRefs {
-		c := &privacyv1alpha1.SurveyCampaign{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: ref.Name}, c); err != nil {
-			if !apierrors.IsNotFound(err) {
-				return nil, fmt.Errorf("reading SurveyCampaign %s: %w", ref.Name, err)
-			}
+	for _, c := range campaigns {
+		if c == nil {
 			add(b.Status.Jurisdictions)
 			continue
 		}
@@ -197,17 +208,14 @@ func (r *BreachReportReconciler) withJurisdictions(ctx context.Context, b *priva
 	}
 	slices.Sort(regimes)
 	b.Status.Jurisdictions = regimes
-	if len(regimes) == len(b.Spec.Jurisdictions) {
-		return &b.Spec, nil
-	}
 	spec := b.Spec.DeepCopy()
 	spec.Jurisdictions = regimes
-	return spec, nil
+	return spec
 }
 
 // recordContainment notes, per campaign, the containment the campaign
 // reconciler carried out, and returns the campaigns that do not exist.
-func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *privacyv1alpha1.BreachReport, now time.Time) ([]string, error) {
+func (r *BreachReportReconciler) recordContainment(b *privacyv1alpha1.BreachReport, campaigns map[string]*privacyv1alpha1.SurveyCampaign, now time.Time) []string {
 	var missing []string
 	records := map[string]privacyv1alpha1.CampaignContainment{}
 	for _, rec := range b.Status.Containment {
@@ -216,11 +224,8 @@ func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *priva
 	var out []privacyv1alpha1.CampaignContainment
 	stamp := &metav1.Time{Time: now.UTC().Truncate(time.Second)}
 	for _, ref := range b.Spec.CampaignRefs {
-		c := &privacyv1alpha1.SurveyCampaign{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: ref.Name}, c); err != nil {
-			if !apierrors.IsNotFound(err) {
-				return nil, fmt.Errorf("reading SurveyCampaign %s: %w", ref.Name, err)
-			}
+		c := campaigns[ref.Name]
+		if c == nil {
 			missing = append(missing, ref.Name)
 			if rec, ok := records[ref.Name]; ok {
 				out = append(out, rec) // keep what was done before it went
@@ -252,7 +257,7 @@ func (r *BreachReportReconciler) recordContainment(ctx context.Context, b *priva
 		}
 	}
 	b.Status.Containment = out
-	return missing, nil
+	return missing
 }
 
 // event records an event about b; related is the campaign it concerns, or

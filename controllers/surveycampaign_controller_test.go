@@ -836,10 +836,7 @@ func TestNPSFromARealCollectorAndIdlePassesWriteNothing(t *testing.T) {
 }
 
 func TestKeyRotationAndRetirement(t *testing.T) {
-	ns := namespace(t)
-	sc := campaign(ns)
-	sc.Spec.Encryption.KeyRotationInterval = &metav1.Duration{Duration: 24 * time.Hour}
-	create(t, policy(ns), sc)
+	ns := rotatingCampaign(t)
 	f := startCollector(t, ns)
 	post(t, f, 9, "C-1")
 	post(t, f, 3, "C-2")
@@ -880,6 +877,18 @@ func TestKeyRotationAndRetirement(t *testing.T) {
 	if c.Status.Encryption == nil || c.Status.Encryption.ActiveKeyID != "k2" || !c.Status.Encryption.RotatedAt.Time.Equal(fakeClock.Now().Truncate(time.Second)) {
 		t.Errorf("encryption status %+v, clock %s", c.Status.Encryption, fakeClock.Now())
 	}
+}
+
+// rotatingCampaign creates, in a namespace of the test's own, the policy
+// and the campaign with a data key that rotates every 24 h, and returns
+// the namespace.
+func rotatingCampaign(t *testing.T) string {
+	t.Helper()
+	ns := namespace(t)
+	sc := campaign(ns)
+	sc.Spec.Encryption.KeyRotationInterval = &metav1.Duration{Duration: 24 * time.Hour}
+	create(t, policy(ns), sc)
+	return ns
 }
 
 // deleteCampaign deletes the campaign once it carries its finalizer and
@@ -1303,10 +1312,7 @@ func TestVolumeThatCannotGrowStallsAndKeepsTheCollector(t *testing.T) {
 // sealed by, and whose bytes the backup lacks): with the same ID and other
 // bytes they would fail to decrypt, and no key would be reported missing.
 func TestRestoredOlderKeySecretIssuesNoKeyIDAgain(t *testing.T) {
-	ns := namespace(t)
-	sc := campaign(ns)
-	sc.Spec.Encryption.KeyRotationInterval = &metav1.Duration{Duration: 24 * time.Hour}
-	create(t, policy(ns), sc)
+	ns := rotatingCampaign(t)
 	t.Cleanup(func() { fakeClock.SetTime(time.Now()) })
 	keys := &corev1.Secret{}
 	rotateTo := func(want string) {
@@ -1414,10 +1420,7 @@ func TestRedactionCountsArePublished(t *testing.T) {
 // rolled out, and goes once it does.
 func TestKeysStayWhileThePodTemplateLagsBehind(t *testing.T) {
 	ctx := context.Background()
-	ns := namespace(t)
-	sc := campaign(ns)
-	sc.Spec.Encryption.KeyRotationInterval = &metav1.Duration{Duration: 24 * time.Hour}
-	create(t, policy(ns), sc)
+	ns := rotatingCampaign(t)
 	f := startCollector(t, ns)
 	post(t, f, 9, "C-1")
 	waitReady(t, ns)
@@ -1535,10 +1538,7 @@ func waitK1Retired(t *testing.T, ns string, f *collectortest.Fixture) {
 // stays until it is gone.
 func TestKeysStayWhileACollectorPodTerminates(t *testing.T) {
 	ctx := context.Background()
-	ns := namespace(t)
-	sc := campaign(ns)
-	sc.Spec.Encryption.KeyRotationInterval = &metav1.Duration{Duration: 24 * time.Hour}
-	create(t, policy(ns), sc)
+	ns := rotatingCampaign(t)
 	f := startCollector(t, ns)
 	post(t, f, 9, "C-1")
 	waitReady(t, ns)
@@ -1569,10 +1569,7 @@ func TestKeysStayWhileACollectorPodTerminates(t *testing.T) {
 // then names the restored active key, yet keeps the newest ID ever made,
 // and the next rotation takes the ID after it.
 func TestLastKeyIDNeverGoesDown(t *testing.T) {
-	ns := namespace(t)
-	sc := campaign(ns)
-	sc.Spec.Encryption.KeyRotationInterval = &metav1.Duration{Duration: 24 * time.Hour}
-	create(t, policy(ns), sc)
+	ns := rotatingCampaign(t)
 	t.Cleanup(func() { fakeClock.SetTime(time.Now()) })
 	keys := &corev1.Secret{}
 	active := func(want string) {

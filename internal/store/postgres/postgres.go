@@ -234,14 +234,8 @@ func openDB(ctx context.Context, dsn string) (*sql.DB, error) {
 // turn it off under a pooled connection. (A pooler that shares sessions
 // between transactions, PgBouncer's transaction mode, does not keep it.)
 func durableCommits(ctx context.Context, conn *pgx.Conn) error {
-	var v string
-	if err := conn.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&v); err != nil {
-		return fmt.Errorf("postgres: reading synchronous_commit: %w", err)
-	}
-	if v == "off" {
-		v = "on"
-	}
-	if _, err := conn.Exec(ctx, `SELECT set_config('synchronous_commit', $1, false)`, v); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT set_config('synchronous_commit', CASE current_setting('synchronous_commit')
+		WHEN 'off' THEN 'on' ELSE current_setting('synchronous_commit') END, false)`); err != nil {
 		return fmt.Errorf("postgres: setting synchronous_commit: %w", err)
 	}
 	return nil
