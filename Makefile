@@ -54,13 +54,14 @@ generate: $(CONTROLLER_GEN) ## Generate the deepcopy code of the API types.
 	go run ./hack/regdoc docs/regulations.md
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRDs and RBAC, and copy them into the Helm chart (templates/crds.yaml renders files/crds).
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs and RBAC, and copy them and the admission policies into the Helm chart (templates/crds.yaml renders files/crds).
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true rbac:roleName=surveyguard-manager \
 		paths=./api/... paths=./controllers/... paths=./internal/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	rm -rf charts/surveyguard/crds charts/surveyguard/files/crds && mkdir -p charts/surveyguard/files/crds
 	cp config/crd/bases/*.yaml charts/surveyguard/files/crds/
 	cp config/rbac/role.yaml charts/surveyguard/files/manager-role.yaml
+	cp config/admission/secret_references.yaml charts/surveyguard/files/admission-policies.yaml
 
 .PHONY: fmt
 fmt: ## Format the Go code.

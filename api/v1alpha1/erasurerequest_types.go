@@ -176,7 +176,9 @@ type ErasureSubject struct {
 	// the identifier is not stored in the request itself. With key unset, the
 	// Secret's "customerID" key is used, else its "email" key. The operator
 	// reads the Secret when it asks the collectors and never changes or
-	// deletes it.
+	// deletes it. Only a Secret the request's author may get can be named:
+	// the admission policy surveyguard-erasure-subject-secret refuses the
+	// request otherwise.
 	// +optional
 	SecretRef *SecretKeyReference `json:"secretRef,omitempty"`
 }

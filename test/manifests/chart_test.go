@@ -77,6 +77,11 @@ const release, releaseNS = "sg", "sg-system"
 // fullname is the chart's name for its objects with release "sg".
 const fullname = "sg-surveyguard"
 
+// admissionPolicies are the chart's ValidatingAdmissionPolicies (each with a
+// binding of the same name), by the part of their name after the release's
+// prefix.
+var admissionPolicies = []string{"erasure-subject-secret", "database-secret"}
+
 // TestHelmToggles lints the chart with --strict and renders it for each
 // toggle, checking what each one adds, removes or changes.
 func TestHelmToggles(t *testing.T) {
@@ -115,6 +120,23 @@ func TestHelmToggles(t *testing.T) {
 			}
 			if vols, found, _ := unstructured.NestedSlice(objs.get(t, "Deployment/"+releaseNS+"/"+fullname).Object, "spec", "template", "spec", "volumes"); found {
 				t.Errorf("volumes %v by default, want none", vols)
+			}
+			for _, p := range admissionPolicies {
+				binding := objs.get(t, "ValidatingAdmissionPolicyBinding//"+fullname+"-"+p)
+				if got := nested(t, binding, "spec", "policyName"); got != fullname+"-"+p {
+					t.Errorf("binding %s names policy %v", binding.GetName(), got)
+				}
+				if sel, found, _ := unstructured.NestedMap(binding.Object, "spec", "matchResources"); found {
+					t.Errorf("binding %s matches %v by default, want every namespace", binding.GetName(), sel)
+				}
+				objs.get(t, "ValidatingAdmissionPolicy//"+fullname+"-"+p)
+			}
+		}},
+		{"admissionPolicies.enabled=false", []string{"admissionPolicies.enabled=false"}, func(t *testing.T, objs objects) {
+			for _, kind := range []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
+				if n := len(objs.ofKind(kind)); n != 0 {
+					t.Errorf("%d %s rendered with admissionPolicies.enabled=false", n, kind)
+				}
 			}
 		}},
 		{"crds.enabled=false", []string{"crds.enabled=false"}, func(t *testing.T, objs objects) {
@@ -307,6 +329,15 @@ func TestHelmToggles(t *testing.T) {
 			if !slices.Contains(args, "--watch-namespaces=team-a,team-b") {
 				t.Errorf("the manager's args %v lack --watch-namespaces=team-a,team-b", args)
 			}
+			want := map[string]any{"namespaceSelector": map[string]any{"matchExpressions": []any{map[string]any{
+				"key": "kubernetes.io/metadata.name", "operator": "In", "values": []any{"team-a", "team-b"}}}},
+				"objectSelector": map[string]any{}, "matchPolicy": "Equivalent"}
+			for _, p := range admissionPolicies {
+				binding := objs.get(t, "ValidatingAdmissionPolicyBinding//"+fullname+"-"+p)
+				if got := nested(t, binding, "spec", "matchResources"); !reflect.DeepEqual(got, want) {
+					t.Errorf("binding %s matches %v in the namespace-scoped mode, want %v", binding.GetName(), got, want)
+				}
+			}
 		}},
 		{"watchNamespaces with a holiday calendar elsewhere", []string{"watchNamespaces={team-a}", "holidayCalendar=compliance/holidays"}, func(t *testing.T, objs objects) {
 			role := objs.get(t, "Role/compliance/"+fullname+"-holiday-calendar")
@@ -444,6 +475,14 @@ func TestKustomizeEquivalentToChart(t *testing.T) {
 	} {
 		if k, c := nested(t, kd, field...), nested(t, cd, field...); !reflect.DeepEqual(k, c) {
 			t.Errorf("the manager Deployment's %s differs:\nconfig/default: %v\nchart:          %v", strings.Join(field, "."), k, c)
+		}
+	}
+	for _, p := range admissionPolicies {
+		for _, kind := range []string{"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
+			key := kind + "//surveyguard-" + p
+			if k, c := kust.get(t, key), chartObjs.get(t, key); !reflect.DeepEqual(k.Object["spec"], c.Object["spec"]) {
+				t.Errorf("%s differs between config/default and the chart:\nconfig/default: %v\nchart:          %v", key, k.Object["spec"], c.Object["spec"])
+			}
 		}
 	}
 	ks, cs := kust.get(t, "Service/surveyguard-system/surveyguard-manager-metrics"), chartObjs.get(t, "Service/surveyguard-system/surveyguard-metrics")
