@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/internal/collector"
 	"github.com/surveyguard/surveyguard/internal/purge"
 	"github.com/surveyguard/surveyguard/internal/store"
 )
@@ -412,4 +414,99 @@ func watchVersions[T any](t *testing.T, ns string, list client.ObjectList) func(
 		defer mu.Unlock()
 		return slices.Clone(seen)
 	}
+}
+
+// TestPausedCampaignIsPurged: a paused campaign's collector (scaled to zero)
+// runs admin-only, one replica with its public listener off, while a Job of
+// its retention CronJob runs; the purge goes through it and its receipt
+// reaches the campaign; when the Job ends the collector goes back to zero.
+// The campaign reads paused throughout.
+func TestPausedCampaignIsPurged(t *testing.T) {
+	ns := namespace(t)
+	c := campaign(ns)
+	c.Spec.Paused = ptr.To(true)
+	create(t, policy(ns), c)
+	deployment := func(what string, check func(replicas int32, adminOnly bool) error) {
+		t.Helper()
+		eventually(t, what, func() error {
+			d := &appsv1.Deployment{}
+			if err := get(ns, "checkout-nps-collector", d); err != nil {
+				return err
+			}
+			return check(*d.Spec.Replicas, slices.Contains(d.Spec.Template.Spec.Containers[0].Args, "--admin-only"))
+		})
+	}
+	scaledDown := func(replicas int32, adminOnly bool) error {
+		if replicas != 0 || adminOnly {
+			return fmt.Errorf("replicas %d, admin-only %v; want 0 replicas", replicas, adminOnly)
+		}
+		return nil
+	}
+	deployment("the paused collector at zero", scaledDown)
+	running := func(jobs ...string) {
+		t.Helper()
+		cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "checkout-nps-retention"}}
+		eventually(t, "the CronJob's running Jobs", func() error {
+			if err := get(ns, cj.Name, cj); err != nil {
+				return err
+			}
+			cj.Status.Active = nil
+			for _, job := range jobs {
+				cj.Status.Active = append(cj.Status.Active, corev1.ObjectReference{APIVersion: "batch/v1", Kind: "Job", Namespace: ns, Name: job})
+			}
+			return k8s.Status().Update(context.Background(), cj)
+		})
+	}
+
+	// The CronJob controller starts a run, as the schedule says.
+	const job = "checkout-nps-retention-29388000"
+	running(job)
+	deployment("one admin-only replica for the run", func(replicas int32, adminOnly bool) error {
+		if replicas != 1 || !adminOnly {
+			return fmt.Errorf("replicas %d, admin-only %v; want one admin-only replica", replicas, adminOnly)
+		}
+		return nil
+	})
+	eventually(t, "CollectorAvailable naming the run", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		a := condition(c, privacyv1alpha1.ConditionCollectorAvailable)
+		if a == nil || a.Reason != privacyv1alpha1.ReasonPaused || !strings.Contains(a.Message, "admin-only (public listener off) until retention Job "+job+" finished") {
+			return fmt.Errorf("CollectorAvailable %+v", a)
+		}
+		return nil
+	})
+	// The admin-only pod comes up and the run purges through it.
+	f := startCollectorIn(t, t.TempDir(), ns, "checkout-nps", "", collector.Options{AdminOnly: true}, nil)
+	receipt, err := purge.Run(context.Background(), purge.Options{
+		AdminURL: "https://checkout-nps-collector." + ns + ".svc:9443", ConnectTo: strings.TrimPrefix(f.Admin, "https://"), TokenFile: f.TokenFile, CAFile: f.CAFile,
+		MaxAge: time.Hour, Action: store.ActionDelete, Job: job, Timeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the run's receipt on the campaign", func() error {
+		poke(t, ns)
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if r := c.Status.Retention; r == nil || r.LastPurgeTime == nil {
+			return fmt.Errorf("retention %+v, want the run's purge (%s)", r, receipt.Digest)
+		}
+		return nil
+	})
+
+	// The run ends: back to zero, still paused.
+	running()
+	deployment("the collector back at zero", scaledDown)
+	eventually(t, "Ready, paused", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		if r := condition(c, privacyv1alpha1.ConditionReady); r == nil || r.Reason != privacyv1alpha1.ReasonPaused {
+			return fmt.Errorf("Ready %+v, want Paused", r)
+		}
+		return nil
+	})
 }

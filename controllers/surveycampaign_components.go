@@ -59,6 +59,7 @@ type component struct {
 var campaignComponents = []component{
 	{name: "breach reports", reconcile: readBreaches},
 	{name: "erasure requests", reconcile: readErasures},
+	{name: "retention runs", reconcile: readPurges},
 	{name: "campaign name", reconcile: checkName},
 	{name: "retention policy", reconcile: readPolicy},
 	{name: "database Secret", reconcile: readDatabaseSecret},

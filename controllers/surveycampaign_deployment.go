@@ -22,7 +22,7 @@ import (
 // the hardened collector; a checksum of its configuration, keys and database
 // connection string rolls the pods when one changes, and a pause (the spec's
 // or a breach's) scales it to zero, or, while an ErasureRequest still has to
-// erase from it, to one replica admin-only. Fields the API server defaults
+// erase from it or a retention Job runs, to one replica admin-only. Fields the API server defaults
 // are left alone (DeepDerivative); anything an edit added to the pod is
 // not (podWidened).
 func reconcileDeployment(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {

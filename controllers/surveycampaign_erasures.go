@@ -46,8 +46,9 @@ func readErasures(ctx context.Context, r *SurveyCampaignReconciler, p *campaignP
 	return nil
 }
 
-// adminOnly says whether the pass runs the paused collector admin-only.
-func (o *observed) adminOnly() bool { return o.paused && len(o.erasures) > 0 }
+// adminOnly says whether the pass runs the paused collector admin-only: an
+// erasure waits on it, or a retention Job runs (readPurges).
+func (o *observed) adminOnly() bool { return o.paused && (len(o.erasures) > 0 || len(o.purges) > 0) }
 
 // runsAdminOnly says whether the Deployment runs its collector admin-only.
 func runsAdminOnly(d *appsv1.Deployment) bool {

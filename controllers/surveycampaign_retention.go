@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path"
+	"slices"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -192,6 +193,27 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 			},
 		},
 	}
+}
+
+// readPurges is the retention-run input: the Jobs of the campaign's
+// retention CronJob that are running (its status.active, which the CronJob
+// controller keeps, and whose every change brings the campaign back). A
+// paused campaign's collector runs admin-only while one runs, so that a
+// pause (a breach's containment, or a long spec.paused) never stops the
+// purges the policy asks for; the purge waits for the collector to answer
+// (internal/purge). A Job made by hand from the CronJob (kubectl create
+// job --from) is not in that list.
+func readPurges(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
+	p.obs.purges = nil
+	cj := &batchv1.CronJob{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: p.c.Namespace, Name: retentionCronJobName(p.c)}, cj); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	for _, job := range cj.Status.Active {
+		p.obs.purges = append(p.obs.purges, job.Name)
+	}
+	slices.Sort(p.obs.purges)
+	return nil
 }
 
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;delete

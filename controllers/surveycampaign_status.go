@@ -52,8 +52,10 @@ type observed struct {
 	// paused is spec.paused or a breach containment.
 	paused bool
 	// erasures are the ErasureRequests that still have to erase from the
-	// campaign: a paused collector runs admin-only for them.
+	// campaign, and purges the retention Jobs running against it: a paused
+	// collector runs admin-only for them.
 	erasures []string
+	purges   []string
 	// deployment is the collector's Deployment as last read.
 	deployment *appsv1.Deployment
 	// stats are the collector's figures; statsErr why they could not be read.
@@ -534,8 +536,15 @@ func scaledToZero(d *appsv1.Deployment) bool {
 // pausedMessage says why a campaign's collector takes no responses, and how.
 func pausedMessage(c *privacyv1alpha1.SurveyCampaign, obs observed) string {
 	if runsAdminOnly(obs.deployment) {
+		var until []string
+		if len(obs.erasures) > 0 {
+			until = append(until, "ErasureRequest "+strings.Join(obs.erasures, ", ")+" erased")
+		}
+		if len(obs.purges) > 0 {
+			until = append(until, "retention Job "+strings.Join(obs.purges, ", ")+" finished")
+		}
 		return "paused by " + pauseCauses(c, obs.breaches.pausedBy) +
-			": the collector runs admin-only (public listener off) until ErasureRequest " + strings.Join(obs.erasures, ", ") + " erased; stored data is kept"
+			": the collector runs admin-only (public listener off) until " + strings.Join(until, " and ") + "; stored data is kept"
 	}
 	return "paused by " + pauseCauses(c, obs.breaches.pausedBy) + ": the collector is scaled to zero; stored data is kept"
 }

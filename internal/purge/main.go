@@ -43,10 +43,14 @@ type Options struct {
 	Job       string
 	// ConnectTo, when set, is the host:port dialled instead of the URL's
 	// (a port-forward); the certificate is still checked for the URL's host.
-	ConnectTo      string
+	ConnectTo string
+	// Timeout bounds the run: the waits for a collector that cannot be
+	// reached yet, and the purge call.
 	Timeout        time.Duration
 	TerminationLog string
 	Now            func() time.Time
+	// Log, when set, is told of each wait for the collector.
+	Log io.Writer
 }
 
 // Main parses the flags and runs one purge.
@@ -62,7 +66,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.DryRun, "dry-run", false, "Report what would be purged without changing anything.")
 	fs.StringVar(&o.ConnectTo, "connect-to", "", "Dial this host:port instead of the --admin-url host (kubectl port-forward); the certificate is still verified for the URL's host.")
 	fs.StringVar(&o.Job, "job", os.Getenv("JOB_NAME"), "Name of the Job running the purge, kept on the receipt ($JOB_NAME).")
-	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "How long the purge may take.")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "How long the purge may take, waiting for a collector that cannot be reached yet included.")
 	fs.StringVar(&o.TerminationLog, "termination-log", "/dev/termination-log", "Where to leave the receipt for Kubernetes; skipped when the file does not exist.")
 	if help, err := cli.Parse(fs, args); help || err != nil {
 		return err
@@ -71,6 +75,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := o.validate(); err != nil {
 		return fmt.Errorf("%w: %w", cli.ErrUsage, err)
 	}
+	o.Log = stderr
 	receipt, err := Run(ctx, o)
 	if err != nil {
 		return err
@@ -108,10 +113,22 @@ func (o *Options) validate() error {
 // Run asks the collector to purge and returns its receipt, also written to
 // the termination log when that file exists. The request always names its
 // action (Delete when o.Action is empty) and its caller (Caller(o.Job)).
+//
+// A collector that cannot be reached (the connection is refused, or its
+// name does not resolve) is asked again, after 1 s, 2 s, 4 s... at most 10 s
+// apart, until o.Timeout has passed since the run began: a paused
+// campaign's collector starts, admin-only, only once the operator sees
+// this run's Job. Any other failure ends the run at once, as before: the
+// collector answered, or the call got as far as TLS.
 func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
 	token, err := os.ReadFile(o.TokenFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading the admin token: %w", err)
@@ -133,16 +150,40 @@ func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 	// --timeout bounds the purge call itself, shorter or longer than the
 	// admin client's own wait for purges.
 	client := adminclient.New(dial, o.Timeout, adminclient.WithCaller(Caller(o.Job)), adminclient.WithLongCallTimeout(o.Timeout))
-	receipt, err := client.Purge(ctx, adminclient.Target{
-		Campaign: o.AdminURL, URL: o.AdminURL, CA: ca, Token: strings.TrimSpace(string(token)),
-	}, collectorapi.PurgeRequest{Cutoff: cutoff, Action: o.Action, DryRun: o.DryRun, Job: o.Job})
-	if err != nil {
-		return nil, fmt.Errorf("the collector did not purge: %w", err)
+	target := adminclient.Target{Campaign: o.AdminURL, URL: o.AdminURL, CA: ca, Token: strings.TrimSpace(string(token))}
+	req := collectorapi.PurgeRequest{Cutoff: cutoff, Action: o.Action, DryRun: o.DryRun, Job: o.Job}
+	var receipt *store.PurgeReceipt
+	for wait := time.Second; ; wait = min(2*wait, maxWait) {
+		if receipt, err = client.Purge(ctx, target, req); err == nil {
+			break
+		}
+		if !unreached(err) {
+			return nil, fmt.Errorf("the collector did not purge: %w", err)
+		}
+		_, _ = fmt.Fprintf(o.Log, "the collector cannot be reached (%v); asking again in %s\n", err, wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("the collector did not purge: %w; no answer within --timeout (%w)", err, context.Cause(ctx))
+		case <-t.C:
+		}
 	}
 	if err := writeTerminationLog(o.TerminationLog, receipt); err != nil {
 		return receipt, err
 	}
 	return receipt, nil
+}
+
+// maxWait is the longest wait between two tries to reach the collector.
+const maxWait = 10 * time.Second
+
+// unreached says the call failed before reaching a collector: no connection
+// could be made, or the name did not resolve.
+func unreached(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &dns)
 }
 
 // Caller is what a purge run calls itself in the Surveyguard-Caller header:

@@ -6,6 +6,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -160,7 +162,8 @@ func TestPurgeRunFailures(t *testing.T) {
 		{"wrong token", []string{"--admin-url", f.Admin, "--token-file", bad, "--ca-file", f.CAFile, "--max-age", "2h"}, false, "401"},
 		{"untrusted certificate", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h"}, false, "certificate"},
 		{"connect-to without a port", []string{"--admin-url", f.Admin, "--token-file", f.TokenFile, "--max-age", "2h", "--connect-to", "localhost"}, true, "--connect-to must be host:port"},
-		{"nothing listening", []string{"--admin-url", "https://127.0.0.1:1", "--token-file", f.TokenFile, "--max-age", "2h"}, false, "connection refused"},
+		// Asked again until --timeout has passed (TestPurgeWaitsForTheCollector).
+		{"nothing listening", []string{"--admin-url", "https://127.0.0.1:1", "--token-file", f.TokenFile, "--max-age", "2h", "--timeout", "1500ms"}, false, "connection refused; no answer within --timeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,6 +182,79 @@ func TestPurgeRunFailures(t *testing.T) {
 				t.Errorf("a failed run printed a receipt: %s", out.String())
 			}
 		})
+	}
+}
+
+// TestPurgeWaitsForTheCollector: a paused campaign's collector starts only
+// once the operator sees the retention Job run, so the run asks again while
+// nothing listens, says so on stderr, and purges once the collector answers.
+func TestPurgeWaitsForTheCollector(t *testing.T) {
+	f := collectortest.Start(t, nil)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close() // nothing listens there until the collector "starts"
+	errOut := &collectortest.SyncBuffer{}
+	var out strings.Builder
+	done := make(chan error, 1)
+	go func() {
+		done <- purge.Main(context.Background(), []string{"--admin-url", f.Admin, "--connect-to", addr,
+			"--token-file", f.TokenFile, "--ca-file", f.CAFile, "--max-age", "1h", "--timeout", "1m"}, &out, errOut)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(errOut.String(), "connection refused); asking again in 1s") {
+		select {
+		case err := <-done:
+			t.Fatalf("the run ended before the collector came up: %v\n%s", err, errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no wait for the collector was told in 30 s: %q", errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The collector comes up at that address.
+	if l, err = net.Listen("tcp", addr); err != nil {
+		t.Fatalf("listening again on %s: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go forward(l, strings.TrimPrefix(f.Admin, "https://"))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("purge: %v\n%s", err, errOut.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("the run did not end within a minute of the collector coming up: %s", errOut.String())
+	}
+	var receipt store.PurgeReceipt
+	if err := json.Unmarshal([]byte(out.String()), &receipt); err != nil || receipt.Digest == "" {
+		t.Fatalf("stdout is not a receipt (%v): %s", err, out.String())
+	}
+	if last, _ := f.Stats(t)["lastPurge"].(map[string]any); last["digest"] != receipt.Digest {
+		t.Errorf("the collector's lastPurge = %v, want the receipt", last)
+	}
+}
+
+// forward copies each connection l accepts to and from target.
+func forward(l net.Listener, target string) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer func() { _ = c.Close() }()
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				return
+			}
+			defer func() { _ = u.Close() }()
+			go func() { _, _ = io.Copy(u, c) }()
+			_, _ = io.Copy(c, u)
+		}()
 	}
 }
 
