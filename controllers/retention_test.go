@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -117,18 +118,37 @@ func TestRetentionCronJobFollowsItsPolicy(t *testing.T) {
 			t.Errorf("volume %s mounts more than the one key it needs: %+v", v.Name, v.VolumeSource)
 		}
 	}
-	// The purge pods may reach the admin port; the collector's policy does not select them.
+	// The purge pods may reach the admin port, and the campaign's policy
+	// holds them too: they carry the admin token, so their egress is DNS and
+	// the collector's admin port, nothing else.
 	np := &networkingv1.NetworkPolicy{}
 	if err := get(ns, "checkout-nps-collector", np); err != nil {
 		t.Fatal(err)
 	}
-	podLabels := cj.Spec.JobTemplate.Spec.Template.Labels
-	if peers := np.Spec.Ingress[1].From; len(peers) != 2 || peers[1].PodSelector == nil ||
-		podLabels["app.kubernetes.io/name"] != peers[1].PodSelector.MatchLabels["app.kubernetes.io/name"] {
-		t.Errorf("admin ingress %+v, purge pod labels %v", peers, podLabels)
+	deploy := &appsv1.Deployment{}
+	if err := get(ns, "checkout-nps-collector", deploy); err != nil {
+		t.Fatal(err)
 	}
-	if podLabels["app.kubernetes.io/name"] == np.Spec.PodSelector.MatchLabels["app.kubernetes.io/name"] {
-		t.Errorf("the collector's NetworkPolicy selects the purge pods too")
+	podLabels, collectorLabels := labels.Set(cj.Spec.JobTemplate.Spec.Template.Labels), labels.Set(deploy.Spec.Template.Labels)
+	selects := func(sel *metav1.LabelSelector, l labels.Set) bool {
+		s, err := metav1.LabelSelectorAsSelector(sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Matches(l)
+	}
+	if peers := np.Spec.Ingress[1].From; len(peers) != 2 || peers[1].PodSelector == nil || !selects(peers[1].PodSelector, podLabels) {
+		t.Errorf("admin ingress %+v does not admit the purge pods (labels %v)", peers, podLabels)
+	}
+	if !selects(&np.Spec.PodSelector, podLabels) || !selects(&np.Spec.PodSelector, collectorLabels) {
+		t.Errorf("the NetworkPolicy's pods %+v are not both the purge pods (%v) and the collector's (%v)", np.Spec.PodSelector, podLabels, collectorLabels)
+	}
+	if selects(&np.Spec.PodSelector, labels.Set{"app.kubernetes.io/name": "surveyguard-collector", "app.kubernetes.io/instance": "other-nps"}) {
+		t.Errorf("the NetworkPolicy selects another campaign's pods")
+	}
+	if e := np.Spec.Egress; len(e) != 2 || len(e[1].To) != 1 || e[1].To[0].PodSelector == nil || !selects(e[1].To[0].PodSelector, collectorLabels) ||
+		selects(e[1].To[0].PodSelector, podLabels) || len(e[1].Ports) != 1 || e[1].Ports[0].Port.IntValue() != 9443 || len(e[0].To) != 0 || e[0].Ports[0].Port.IntValue() != 53 {
+		t.Errorf("egress %+v, want DNS and the collector's admin port only", e)
 	}
 
 	// The policy reports its campaign.

@@ -22,7 +22,9 @@ import (
 
 // reconcileNetworkPolicy is the NetworkPolicy component: <campaign>-collector
 // opens the public port, the admin port only to the operator's namespace and
-// the campaign's retention Jobs, and egress only to DNS (and PostgreSQL).
+// the campaign's retention Jobs, and egress only to DNS (and PostgreSQL). It
+// also holds the retention Jobs' pods, which carry the admin token, to DNS
+// and the collector's admin port.
 func reconcileNetworkPolicy(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	want := desiredNetworkPolicy(p.c, r.OperatorNamespace, dsnPorts(string(p.dsn)))
 	np := &networkingv1.NetworkPolicy{ObjectMeta: nameOf(want.ObjectMeta)}
@@ -37,12 +39,24 @@ func reconcileNetworkPolicy(ctx context.Context, r *SurveyCampaignReconciler, p 
 // desiredNetworkPolicy opens the public port to all, the admin port to the
 // operator's namespace only, and lets the collector reach DNS and (with
 // PostgreSQL storage) the database's ports, dbPorts.
+//
+// It selects the campaign's retention Job pods as well as its collector
+// pods: one policy, so a campaign costs no more writes. The Job pods get
+// the same rules, of which they use DNS and the egress to the collector's
+// admin port; nothing listens on their ports, and the collector gains
+// nothing it can use from an egress to its own admin port.
 func desiredNetworkPolicy(c *privacyv1alpha1.SurveyCampaign, operatorNamespace string, dbPorts []int) *networkingv1.NetworkPolicy {
 	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
 	port := func(p int, proto corev1.Protocol) networkingv1.NetworkPolicyPort {
 		return networkingv1.NetworkPolicyPort{Port: ptr.To(intstr.FromInt(p)), Protocol: &proto}
 	}
-	egress := []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{port(53, udp), port(53, tcp)}}}
+	egress := []networkingv1.NetworkPolicyEgressRule{
+		{Ports: []networkingv1.NetworkPolicyPort{port(53, udp), port(53, tcp)}},
+		// The retention Jobs' purge call.
+		{Ports: []networkingv1.NetworkPolicyPort{port(adminPort, tcp)}, To: []networkingv1.NetworkPolicyPeer{
+			{PodSelector: &metav1.LabelSelector{MatchLabels: selectorLabels(c)}},
+		}},
+	}
 	if c.Spec.Storage.Postgres != nil {
 		rule := networkingv1.NetworkPolicyEgressRule{}
 		for _, p := range dbPorts {
@@ -53,7 +67,7 @@ func desiredNetworkPolicy(c *privacyv1alpha1.SurveyCampaign, operatorNamespace s
 	return &networkingv1.NetworkPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: childNames(c).collector, Namespace: c.Namespace, Labels: childLabels(c)},
 		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(c)},
+			PodSelector: policedPods(c),
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
 			Ingress: []networkingv1.NetworkPolicyIngressRule{
 				{Ports: []networkingv1.NetworkPolicyPort{port(publicPort, tcp)}},
@@ -69,6 +83,21 @@ func desiredNetworkPolicy(c *privacyv1alpha1.SurveyCampaign, operatorNamespace s
 				},
 			},
 			Egress: egress,
+		},
+	}
+}
+
+// policedPods selects the campaign's collector pods (selectorLabels) and its
+// retention Jobs' pods (retentionSelectorLabels).
+func policedPods(c *privacyv1alpha1.SurveyCampaign) metav1.LabelSelector {
+	collector, retention := selectorLabels(c), retentionSelectorLabels(c)
+	const name = "app.kubernetes.io/name"
+	match := maps.Clone(collector)
+	delete(match, name)
+	return metav1.LabelSelector{
+		MatchLabels: match,
+		MatchExpressions: []metav1.LabelSelectorRequirement{
+			{Key: name, Operator: metav1.LabelSelectorOpIn, Values: []string{collector[name], retention[name]}},
 		},
 	}
 }
