@@ -270,7 +270,7 @@ func setEncryptionEnforced(c *privacyv1alpha1.SurveyCampaign, obs observed) {
 	case obs.activeKeyID == "":
 		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonProgressing, "the key Secret is not ready")
 	case st != nil && len(st.MissingKeyIDs) > 0:
-		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonKeyMissing, missingKeysMessage(st.MissingKeyIDs, keys))
+		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonKeyMissing, missingKeysMessage(st.MissingKeyIDs, st.ChangedKeyIDs, keys))
 	case st != nil && st.HMACKeyRejected:
 		setCondition(c, privacyv1alpha1.ConditionEncryptionEnforced, false, privacyv1alpha1.ReasonHMACKeyRejected, fmt.Sprintf(
 			"the hmac key in Secret %s changed while stored responses carry pseudonyms made with the previous one; "+
@@ -289,15 +289,35 @@ func setEncryptionEnforced(c *privacyv1alpha1.SurveyCampaign, obs observed) {
 	}
 }
 
-// missingKeysMessage names the data keys the collector misses.
-func missingKeysMessage(ids []string, secret string) string {
-	ids = append([]string(nil), ids...)
-	sort.Strings(ids)
-	if len(ids) == 1 {
-		return fmt.Sprintf("data key %s is missing from Secret %s while stored responses are sealed by it; restore it from backup", ids[0], secret)
+// missingKeysMessage names the data keys the collector misses: ids, of
+// which changed are in the Secret with other bytes than sealed the stored
+// responses.
+func missingKeysMessage(ids, changed []string, secret string) string {
+	var gone []string
+	for _, id := range ids {
+		if !slices.Contains(changed, id) {
+			gone = append(gone, id)
+		}
 	}
-	return fmt.Sprintf("data keys %s are missing from Secret %s while stored responses are sealed by them; restore them from backup",
-		strings.Join(ids, ", "), secret)
+	var says []string
+	say := func(ids []string, one, many string) {
+		ids = slices.Sorted(slices.Values(ids))
+		switch len(ids) {
+		case 0:
+		case 1:
+			says = append(says, fmt.Sprintf(one, ids[0], secret))
+		default:
+			says = append(says, fmt.Sprintf(many, strings.Join(ids, ", "), secret))
+		}
+	}
+	say(gone, "data key %s is missing from Secret %s while stored responses are sealed by it",
+		"data keys %s are missing from Secret %s while stored responses are sealed by them")
+	say(changed, "data key %s in Secret %s holds other bytes than the key that sealed stored responses under that ID",
+		"data keys %s in Secret %s hold other bytes than the keys that sealed stored responses under those IDs")
+	if len(ids) == 1 {
+		return strings.Join(says, "; ") + "; restore it from backup"
+	}
+	return strings.Join(says, "; ") + "; restore them from backup"
 }
 
 // keyAlarm is EncryptionEnforced when it reports a key a person must restore.

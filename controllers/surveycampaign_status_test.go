@@ -38,6 +38,8 @@ func TestSetCampaignStatus(t *testing.T) {
 	hmac.HMACKeyRejected = true
 	both := full
 	both.MissingKeyIDs = []string{"k3", "k1"}
+	changed := *stats
+	changed.MissingKeyIDs, changed.ChangedKeyIDs = []string{"k2", "k1", "k3"}, []string{"k3", "k1"}
 	cases := []struct {
 		name                    string
 		obs                     observed
@@ -136,6 +138,16 @@ func TestSetCampaignStatus(t *testing.T) {
 			messages: map[string]string{
 				privacyv1alpha1.ConditionEncryptionEnforced: "data key k1 is missing from Secret x-keys while stored responses are sealed by it; restore it from backup",
 				privacyv1alpha1.ConditionReady:              "data key k1 is missing from Secret x-keys",
+			},
+		},
+		{
+			name:  "data key files hold other bytes than sealed the stored responses",
+			obs:   observed{deployment: available(1), stats: &changed, activeKeyID: "k1"},
+			ready: metav1.ConditionFalse, stalled: metav1.ConditionTrue, collector: metav1.ConditionTrue, enc: metav1.ConditionFalse, storage: metav1.ConditionTrue,
+			readyReason: privacyv1alpha1.ReasonKeyMissing, encReason: privacyv1alpha1.ReasonKeyMissing,
+			messages: map[string]string{
+				privacyv1alpha1.ConditionEncryptionEnforced: "data key k2 is missing from Secret x-keys while stored responses are sealed by it; " +
+					"data keys k1, k3 in Secret x-keys hold other bytes than the keys that sealed stored responses under those IDs; restore them from backup",
 			},
 		},
 		{

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -47,6 +48,7 @@ func (s *Server) stats(r *http.Request) (*collectorapi.Stats, error) {
 	}
 	out.RewrapPending = pendingRewrap(st, kr.ActiveKeyID())
 	out.MissingKeyIDs = append([]string{}, *s.secrets.missing.Load()...)
+	out.ChangedKeyIDs = slices.Clone(*s.secrets.changed.Load())
 	out.HMACKeyRejected = s.secrets.hmacRejected.Load()
 	out.Storage = s.budget.snapshot()
 	out.AdminOnly = s.adminOnly

@@ -402,3 +402,100 @@ func TestRetryAfterHMACChangeIsStillADuplicate(t *testing.T) {
 		t.Errorf("responses = %v, want 1: a retry was counted twice", n)
 	}
 }
+
+// TestChangedDataKeyFileIsRefusedWhileItSealsResponses overwrites key-k1's
+// file with other bytes while responses are sealed by k1. The collector
+// keeps sealing and reading with the bytes it loaded and reports k1 (stats,
+// /readyz) until the file is restored; a rotation to k2 then re-wraps every
+// response, which it could not had one been sealed with the wrong bytes.
+func TestChangedDataKeyFileIsRefusedWhileItSealsResponses(t *testing.T) {
+	f := collectortest.Start(t, nil)
+	for i := range 2 {
+		if a := f.Post(t, fmt.Sprintf(`{"score":%d,%s,"comment":"sealed by k1"}`, i, consentOK)); a.Status != 201 {
+			t.Fatal(a.Raw)
+		}
+	}
+	keyFile := filepath.Join(f.KeysDir, "key-k1")
+	saved, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collectortest.WriteFile(t, keyFile, newHMAC(t))
+	eventually(t, 20*time.Second, "k1 reported while its file holds other bytes", func() (bool, string) {
+		st, a := f.Stats(t), readyz(t, f)
+		return slices.Equal(missingKeyIDs(st), []string{"k1"}) && fmt.Sprint(st["changedKeyIDs"]) == "[k1]" && a.Status == 503 && strings.Contains(a.Raw, "other bytes"),
+			fmt.Sprint(st, " readyz ", a.Status, a.Raw)
+	})
+	// Sealed with the bytes k1 sealed with before.
+	if a := f.Post(t, `{"score":7,`+consentOK+`,"comment":"sealed meanwhile"}`); a.Status != 201 {
+		t.Fatalf("ingest while key-k1 holds other bytes: %d %s", a.Status, a.Raw)
+	}
+	collectortest.WriteFile(t, keyFile, saved)
+	eventually(t, 20*time.Second, "key-k1 restored: nothing reported, ready", func() (bool, string) {
+		st, a := f.Stats(t), readyz(t, f)
+		return len(missingKeyIDs(st)) == 0 && a.Status == 200, fmt.Sprint(st, " readyz ", a.Status, a.Raw)
+	})
+	collectortest.WriteKeys(t, f.KeysDir, "k2", "k2")
+	eventually(t, 20*time.Second, "every response re-wrapped to k2", func() (bool, string) {
+		st := f.Stats(t)
+		return st["activeKeyID"] == "k2" && st["rewrapPending"] == 0.0 && len(missingKeyIDs(st)) == 0, fmt.Sprint(st)
+	})
+}
+
+// TestChangedDataKeyFilesAtStart starts the collector on a store whose
+// responses are sealed by k1 and k2 with both files changed: k1, no longer
+// active, is left out (reported missing, its response waits to be
+// re-wrapped), and k2, the active key, seals nothing: answers that need it
+// are refused with 503 until its file is restored, anonymous ones stored.
+// Restoring both files brings everything back.
+func TestChangedDataKeyFilesAtStart(t *testing.T) {
+	dir := t.TempDir()
+	f := collectortest.StartWith(t, dir, nil, collector.Options{})
+	if a := f.Post(t, `{"score":9,`+consentOK+`,"comment":"sealed by k1"}`); a.Status != 201 {
+		t.Fatal(a.Raw)
+	}
+	f.Stop()
+	// A second key directory with the same hmac key and k2 active, first
+	// without key-k1, so that k1's response is not re-wrapped.
+	keys2 := filepath.Join(dir, "keys2")
+	if err := os.MkdirAll(keys2, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(f.KeysDir, "hmac"), filepath.Join(keys2, "hmac"))
+	collectortest.WriteKeys(t, keys2, "k2", "k2")
+	withKeys2 := func(s string) string { return strings.Replace(s, "keysDir: "+f.KeysDir, "keysDir: "+keys2, 1) }
+	g := collectortest.StartWith(t, dir, withKeys2, collector.Options{})
+	if a := g.Post(t, `{"score":8,`+consentOK+`,"comment":"sealed by k2"}`); a.Status != 201 {
+		t.Fatal(a.Raw)
+	}
+	g.Stop()
+	k2, err := os.ReadFile(filepath.Join(keys2, "key-k2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	collectortest.WriteFile(t, filepath.Join(keys2, "key-k1"), newHMAC(t))
+	collectortest.WriteFile(t, filepath.Join(keys2, "key-k2"), newHMAC(t))
+
+	h := collectortest.StartWith(t, dir, withKeys2, collector.Options{})
+	if st := h.Stats(t); !slices.Equal(missingKeyIDs(st), []string{"k1", "k2"}) || st["activeKeyID"] != "k2" || st["rewrapPending"] != 1.0 {
+		t.Fatalf("stats with both key files changed: %v; want k1 and k2 reported, k2 active, k1's response waiting", st)
+	}
+	if a := readyz(t, h); a.Status != 503 || !strings.Contains(a.Raw, "other bytes") {
+		t.Errorf("/readyz: %d %s; want 503 naming the changed files", a.Status, a.Raw)
+	}
+	if a := h.Post(t, `{"score":9,`+consentOK+`,"comment":"needs the active key"}`); a.Status != 503 || !strings.Contains(a.Raw, "active data key") {
+		t.Errorf("an answer to seal with the changed active key: %d %s; want 503", a.Status, a.Raw)
+	}
+	if a := h.Post(t, `{"score":9,`+consentOK+`}`); a.Status != 201 {
+		t.Errorf("an answer with nothing to seal: %d %s; want 201", a.Status, a.Raw)
+	}
+	copyFile(t, filepath.Join(f.KeysDir, "key-k1"), filepath.Join(keys2, "key-k1"))
+	collectortest.WriteFile(t, filepath.Join(keys2, "key-k2"), k2)
+	eventually(t, 20*time.Second, "key files restored: nothing reported, every response re-wrapped to k2", func() (bool, string) {
+		st, a := h.Stats(t), readyz(t, h)
+		return len(missingKeyIDs(st)) == 0 && st["rewrapPending"] == 0.0 && a.Status == 200, fmt.Sprint(st, " readyz ", a.Status, a.Raw)
+	})
+	if a := h.Post(t, `{"score":10,`+consentOK+`,"comment":"sealed by k2 again"}`); a.Status != 201 {
+		t.Errorf("ingest after the restore: %d %s", a.Status, a.Raw)
+	}
+}

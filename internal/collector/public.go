@@ -286,6 +286,10 @@ func (s *Server) save(r *http.Request, sub *submission) (store.InsertResult, err
 		return store.InsertResult{}, &apiError{Status: http.StatusServiceUnavailable, RetryAfter: storageRetryAfter,
 			Message: "answers with identifiers cannot be stored until the collector's pseudonym key is restored"}
 	}
+	if s.secrets.activeUnusable.Load() && (sub.email != nil || sub.customerID != nil || sub.comment != nil) {
+		return store.InsertResult{}, &apiError{Status: http.StatusServiceUnavailable, RetryAfter: storageRetryAfter,
+			Message: "answers with an email, customer ID or comment cannot be stored until the collector's active data key file is restored"}
+	}
 	rec, err := s.seal(sub)
 	if err != nil {
 		return store.InsertResult{}, err

@@ -42,6 +42,12 @@ type secrets struct {
 	missing      atomic.Pointer[[]string]
 	hmacRejected atomic.Bool
 	hmacUnusable atomic.Bool
+	// changed lists data keys whose files hold other bytes than the key
+	// that sealed stored responses (reported missing too), and
+	// activeUnusable says the active one is among them with its old bytes
+	// not at hand: nothing is sealed or re-wrapped until it is restored.
+	changed        atomic.Pointer[[]string]
+	activeUnusable atomic.Bool
 	// settled is true once a reconcile found every needed key and the hmac
 	// key accepted: until the files change, the store need not be asked
 	// again (only the active key gains responses, and the fingerprint is
@@ -61,6 +67,7 @@ func loadSecrets(keysDir, tokenFile string) (*secrets, error) {
 	s.files, s.keysSig = kr, sig
 	s.keys.Store(kr)
 	s.missing.Store(&[]string{})
+	s.changed.Store(&[]string{})
 	return s, nil
 }
 
@@ -101,12 +108,19 @@ func loadKeyFiles(dir string) (*crypto.Keyring, []byte, error) {
 // metaHMACFingerprint is the store's record of the pseudonym key in use.
 const metaHMACFingerprint = "hmacFingerprint"
 
+// metaKeyFingerprint, followed by a data key's ID, is the store's record of
+// the bytes that key seals with (crypto.Keyring.Fingerprint).
+const metaKeyFingerprint = "keyFingerprint/"
+
 // reconcileKeys loads changed key files and decides, against what the
 // store holds, which keys to use:
 //   - a data key whose file is gone stays in memory while stored responses
 //     are sealed by it, and is reported missing (stats, metrics, /readyz);
 //   - a changed hmac file is refused while stored responses carry
-//     pseudonyms made with the previous key, which stays in use.
+//     pseudonyms made with the previous key, which stays in use;
+//   - a data key file that holds other bytes than the key that sealed
+//     stored responses under its ID is refused the same way
+//     (checkKeyBytes).
 func (s *Server) reconcileKeys(ctx context.Context) error {
 	sec := s.secrets
 	sig, err := dirSignature(sec.keysDir)
@@ -138,8 +152,17 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 			}
 		}
 	}
-	sort.Strings(missing)
 	kr, _ := files.Retain(prev, referenced)
+	kr, otherBytes, err := s.checkKeyBytes(ctx, kr, prev, st.KeyIDs)
+	if err != nil {
+		return err
+	}
+	for _, id := range otherBytes {
+		if !slices.Contains(missing, id) {
+			missing = append(missing, id)
+		}
+	}
+	sort.Strings(missing)
 
 	fp, known, err := s.store.Meta(ctx, metaHMACFingerprint)
 	if err != nil {
@@ -168,6 +191,11 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 	}
 	sec.hmacRejected.Store(rejected)
 	sec.hmacUnusable.Store(unusable)
+	if len(otherBytes) > 0 && !slices.Equal(otherBytes, *sec.changed.Load()) {
+		s.log.Error(errKeyChanged, "data key files hold other bytes than the keys that sealed stored responses under their IDs; the old bytes are kept in memory where loaded (else the key counts as missing), restore the files",
+			"keyIDs", otherBytes, "activeKeyUnusable", sec.activeUnusable.Load())
+	}
+	sec.changed.Store(&otherBytes)
 	s.setMissingKeys(missing)
 	sec.settled.Store(len(missing) == 0 && !rejected)
 	if prev.ActiveKeyID() != kr.ActiveKeyID() {
@@ -175,6 +203,50 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 	}
 	sec.keys.Store(kr)
 	return nil
+}
+
+// checkKeyBytes compares each data key of kr with the store's record of the
+// bytes its ID sealed with (metaKeyFingerprint), and returns kr to use and
+// the IDs whose files hold other bytes while stored responses (sealed, in
+// sealed counts by key) are sealed by the old ones:
+//   - a key the store has no record of is recorded (a new key, or a store
+//     older than the records);
+//   - a key that seals no stored response takes its new bytes, recorded;
+//   - otherwise the file is refused: the old bytes stay in use when prev
+//     holds them (the file changed while the collector ran); if not, the
+//     key is left out, as if its file were gone, or, for the active key,
+//     which cannot be, nothing is sealed or re-wrapped until the file is
+//     restored (activeUnusable).
+func (s *Server) checkKeyBytes(ctx context.Context, kr, prev *crypto.Keyring, sealed map[string]int64) (*crypto.Keyring, []string, error) {
+	var changed []string
+	activeUnusable := false
+	for _, id := range kr.KeyIDs() {
+		fp := kr.Fingerprint(id)
+		recorded, known, err := s.store.Meta(ctx, metaKeyFingerprint+id)
+		if err != nil {
+			return nil, nil, fmt.Errorf("keys: reading the fingerprint of data key %s: %w", id, err)
+		}
+		if known && recorded == fp {
+			continue
+		}
+		if !known || sealed[id] == 0 {
+			if err := s.store.SetMeta(ctx, metaKeyFingerprint+id, fp); err != nil {
+				return nil, nil, fmt.Errorf("keys: recording the fingerprint of data key %s: %w", id, err)
+			}
+			continue
+		}
+		changed = append(changed, id)
+		switch {
+		case prev.Fingerprint(id) == recorded:
+			kr = kr.WithKeyOf(prev, id)
+		case id == kr.ActiveKeyID():
+			activeUnusable = true
+		default:
+			kr = kr.Without(id)
+		}
+	}
+	s.secrets.activeUnusable.Store(activeUnusable)
+	return kr, changed, nil
 }
 
 // reportGoneKeys is for key files that no longer make a keyring (the
@@ -236,10 +308,14 @@ func keyFileIDs(dir string) (map[string]bool, error) {
 var (
 	errHMACChanged = errors.New("the hmac key changed")
 	errKeyMissing  = errors.New("data keys missing")
+	errKeyChanged  = errors.New("data key files changed")
 )
 
 // keyProblem is why the keys cannot serve every stored response, or "".
 func (s *Server) keyProblem() string {
+	if c := *s.secrets.changed.Load(); len(c) > 0 {
+		return "data key files hold other bytes than the keys that sealed stored responses: " + strings.Join(c, ", ")
+	}
 	if m := *s.secrets.missing.Load(); len(m) > 0 {
 		return "data keys missing: " + strings.Join(m, ", ")
 	}

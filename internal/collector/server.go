@@ -549,6 +549,9 @@ func maskAddrs(s string) string {
 const rewrapBatch = 500
 
 func (s *Server) rewrap(ctx context.Context) {
+	if s.secrets.activeUnusable.Load() {
+		return // the active key's bytes are not those its ID sealed with
+	}
 	kr := s.secrets.keys.Load()
 	for ctx.Err() == nil {
 		n, err := s.store.Rewrap(ctx, kr.ActiveKeyID(), rewrapBatch, func(r *store.Record) error {

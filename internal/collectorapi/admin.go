@@ -31,6 +31,10 @@ type Stats struct {
 	// responses are still sealed by them: kept in memory until the files
 	// come back, and /readyz fails meanwhile. Empty, never absent, when none.
 	MissingKeyIDs []string `json:"missingKeyIDs"`
+	// ChangedKeyIDs are those of MissingKeyIDs whose files are there but
+	// hold other bytes than the key that sealed stored responses under the
+	// same ID; absent when none.
+	ChangedKeyIDs []string `json:"changedKeyIDs,omitempty"`
 	// HMACKeyRejected is true when the hmac file changed while stored
 	// responses carry pseudonyms made with the previous key: the previous
 	// key stays in use (erasure and customer counts depend on it).

@@ -22,6 +22,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -49,6 +50,8 @@ type Keyring struct {
 	active  string
 	aeads   map[string]cipher.AEAD
 	hmacKey []byte
+	// fingerprints identify each data key's bytes (Fingerprint).
+	fingerprints map[string]string
 }
 
 // Load reads the keys in dir and checks them: the active key must exist,
@@ -92,7 +95,8 @@ func New(active string, keys map[string][]byte, hmacKey []byte) (*Keyring, error
 	if _, ok := keys[active]; !ok {
 		return nil, fmt.Errorf("the active key %q has no key-%s file", active, active)
 	}
-	kr := &Keyring{active: active, aeads: make(map[string]cipher.AEAD, len(keys)), hmacKey: bytes.Clone(hmacKey)}
+	kr := &Keyring{active: active, aeads: make(map[string]cipher.AEAD, len(keys)), hmacKey: bytes.Clone(hmacKey),
+		fingerprints: make(map[string]string, len(keys))}
 	for id, k := range keys {
 		if !keyIDPattern.MatchString(id) {
 			return nil, fmt.Errorf("key ID %q must be 1 to 16 characters of [a-z0-9]", id)
@@ -109,8 +113,44 @@ func New(active string, keys map[string][]byte, hmacKey []byte) (*Keyring, error
 			return nil, err
 		}
 		kr.aeads[id] = aead
+		m := hmac.New(sha256.New, k)
+		m.Write([]byte("surveyguard/data-key-fingerprint/v1"))
+		kr.fingerprints[id] = base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 	}
 	return kr, nil
+}
+
+// Fingerprint identifies data key id's bytes without revealing them (an
+// HMAC of a fixed text under the key), "" when k lacks it: the collector
+// keeps it beside what the key seals, to notice a file that holds other
+// bytes under the same ID.
+func (k *Keyring) Fingerprint(id string) string { return k.fingerprints[id] }
+
+// WithKeyOf returns a copy of k whose data key id is prev's: a file that
+// holds other bytes is not taken while stored data is sealed by the old ones.
+func (k *Keyring) WithKeyOf(prev *Keyring, id string) *Keyring {
+	out := k.clone()
+	out.aeads[id], out.fingerprints[id] = prev.aeads[id], prev.fingerprints[id]
+	return out
+}
+
+// Without returns a copy of k without data key id, which must not be the
+// active one.
+func (k *Keyring) Without(id string) *Keyring {
+	if id == k.active {
+		panic("crypto: the active key cannot be left out of a keyring")
+	}
+	out := k.clone()
+	delete(out.aeads, id)
+	delete(out.fingerprints, id)
+	return out
+}
+
+// clone copies k's maps, so that a copy can change them.
+func (k *Keyring) clone() *Keyring {
+	out := *k
+	out.aeads, out.fingerprints = maps.Clone(k.aeads), maps.Clone(k.fingerprints)
+	return &out
 }
 
 // ActiveKeyID is the ID of the key that encrypts new data.
@@ -276,22 +316,18 @@ func (k *Keyring) WithHMACKeyOf(prev *Keyring) *Keyring {
 // and the IDs it took from prev.
 func (k *Keyring) Retain(prev *Keyring, ids []string) (*Keyring, []string) {
 	var kept []string
-	out := *k
-	out.aeads = make(map[string]cipher.AEAD, len(k.aeads))
-	for id, a := range k.aeads {
-		out.aeads[id] = a
-	}
+	out := k.clone()
 	for _, id := range ids {
 		if _, ok := k.aeads[id]; ok {
 			continue
 		}
 		if a, ok := prev.aeads[id]; ok {
-			out.aeads[id] = a
+			out.aeads[id], out.fingerprints[id] = a, prev.fingerprints[id]
 			kept = append(kept, id)
 		}
 	}
 	sort.Strings(kept)
-	return &out, kept
+	return out, kept
 }
 
 // Has reports whether the keyring holds the data key id.

@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -187,6 +188,45 @@ func TestRetainAndHMACKeyOf(t *testing.T) {
 	if same.Pseudonym(KindEmail, "a@b.c") != prev.Pseudonym(KindEmail, "a@b.c") || same.ActiveKeyID() != "k3" {
 		t.Error("WithHMACKeyOf did not take the previous pseudonym key, or lost the data keys")
 	}
+}
+
+func TestFingerprintsAndKeyOf(t *testing.T) {
+	prev, keys, h := newRing(t, "k1", "k1", "k2")
+	again, err := New("k1", keys, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fp := prev.Fingerprint("k1"); fp == "" || fp != again.Fingerprint("k1") || fp == prev.Fingerprint("k2") || prev.Fingerprint("k9") != "" {
+		t.Fatalf("fingerprints k1 %q (again %q), k2 %q, k9 %q: want one per key's bytes, none for a key not held",
+			fp, again.Fingerprint("k1"), prev.Fingerprint("k2"), prev.Fingerprint("k9"))
+	}
+	if strings.Contains(prev.Fingerprint("k1"), base64.RawURLEncoding.EncodeToString(keys["k1"])[:8]) {
+		t.Error("the fingerprint shows the key")
+	}
+	ct, err := prev.Encrypt("comment", "r1", []byte("sealed by the first k1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _, _ := newRing(t, "k1", "k1", "k2") // other bytes under the same IDs
+	if _, err := files.Decrypt("comment", "r1", ct); err == nil {
+		t.Fatal("other bytes under k1 opened k1's ciphertext")
+	}
+	kr := files.WithKeyOf(prev, "k1")
+	if pt, err := kr.Decrypt("comment", "r1", ct); err != nil || string(pt) != "sealed by the first k1" || kr.Fingerprint("k1") != prev.Fingerprint("k1") {
+		t.Errorf("WithKeyOf: %q, %v, fingerprint %q; want the first k1's bytes", pt, err, kr.Fingerprint("k1"))
+	}
+	if files.Fingerprint("k1") == prev.Fingerprint("k1") {
+		t.Error("WithKeyOf changed the keyring it was called on")
+	}
+	if out := kr.Without("k2"); out.Has("k2") || out.Fingerprint("k2") != "" || !kr.Has("k2") {
+		t.Error("Without kept k2, or changed the keyring it was called on")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Without took the active key out")
+		}
+	}()
+	kr.Without("k1")
 }
 
 func TestLoad(t *testing.T) {
