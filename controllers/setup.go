@@ -20,8 +20,10 @@ type Options struct {
 	// AllowedCollectorImages are the images a campaign's
 	// spec.collector.image may name besides CollectorImage's repository.
 	AllowedCollectorImages []string
-	// OperatorNamespace is the namespace allowed to reach collectors' admin ports.
+	// OperatorNamespace is the namespace allowed to reach collectors' admin
+	// ports: its pods with OperatorPodLabels, all of them when there are none.
 	OperatorNamespace string
+	OperatorPodLabels map[string]string
 	// Collectors reaches the collectors' admin APIs; a default client when nil.
 	Collectors *adminclient.Client
 	// StatsInterval is how often campaigns' figures are read.
@@ -76,7 +78,7 @@ func SetupAll(mgr ctrl.Manager, o Options) error {
 		{"surveycampaign", (&SurveyCampaignReconciler{
 			Client: c, Scheme: s, Recorder: recorder,
 			Collectors: collectors, CollectorImage: o.CollectorImage, AllowedCollectorImages: o.AllowedCollectorImages,
-			OperatorNamespace: o.OperatorNamespace, StatsInterval: o.StatsInterval, Metrics: metrics, Workers: o.Workers,
+			OperatorNamespace: o.OperatorNamespace, OperatorPodLabels: o.OperatorPodLabels, StatsInterval: o.StatsInterval, Metrics: metrics, Workers: o.Workers,
 		}).SetupWithManager},
 		{"retentionpolicy", (&RetentionPolicyReconciler{Client: c, Scheme: s, Recorder: recorder}).SetupWithManager},
 		{"breachreport", (&BreachReportReconciler{

@@ -165,7 +165,7 @@ func TestEveryComparedChildIsCachedSlim(t *testing.T) {
 	for _, full := range []client.Object{
 		desiredConfigMap(c, []byte("campaign: checkout\n")),
 		desiredService(c),
-		desiredNetworkPolicy(c, "surveyguard-system", []int{5432}),
+		desiredNetworkPolicy(c, "surveyguard-system", nil, []int{5432}),
 		desiredPDB(c),
 		bound,
 	} {

@@ -48,8 +48,10 @@ type SurveyCampaignReconciler struct {
 	// AllowedCollectorImages are what spec.collector.image may name besides
 	// CollectorImage's repository (imageAllowed).
 	AllowedCollectorImages []string
-	// OperatorNamespace may reach the collectors' admin port.
+	// OperatorNamespace may reach the collectors' admin port: its pods with
+	// OperatorPodLabels, all of them when there are none.
 	OperatorNamespace string
+	OperatorPodLabels map[string]string
 	// StatsInterval is how often a campaign's figures are read (with ±20% jitter).
 	StatsInterval time.Duration
 	// Metrics exports the campaigns' figures; an unregistered set when nil.

@@ -108,7 +108,7 @@ func startManager(env *testenv.Env) error {
 	r := &controllers.SurveyCampaignReconciler{
 		Client: counting, Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("surveyguard"),
 		Clock: fakeClock, Collectors: collectors, CollectorImage: "example.com/surveyguard:test",
-		OperatorNamespace: "surveyguard-system", StatsInterval: 2 * time.Second, Metrics: metrics,
+		OperatorNamespace: "surveyguard-system", OperatorPodLabels: operatorPods, StatsInterval: 2 * time.Second, Metrics: metrics,
 		APIReader: countingReader{mgr.GetAPIReader()},
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
@@ -227,6 +227,10 @@ func (s countingStatus) Patch(ctx context.Context, o client.Object, p client.Pat
 	writes.Add(1)
 	return s.SubResourceWriter.Patch(ctx, o, p, opts...)
 }
+
+// operatorPods are the manager's pod labels the tests' operator is given
+// (--operator-pod-labels).
+var operatorPods = map[string]string{"app.kubernetes.io/name": "surveyguard", "app.kubernetes.io/component": "manager"}
 
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
@@ -360,8 +364,9 @@ func TestChildrenAreHardenedAndOwned(t *testing.T) {
 	eventually(t, "Service", func() error { return get(ns, "checkout-nps-collector", svc) })
 	np := &networkingv1.NetworkPolicy{}
 	eventually(t, "NetworkPolicy", func() error { return get(ns, "checkout-nps-collector", np) })
-	if len(np.Spec.Ingress) != 2 || np.Spec.Ingress[1].From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "surveyguard-system" {
-		t.Errorf("admin ingress is not limited to the operator's namespace: %+v", np.Spec.Ingress)
+	if len(np.Spec.Ingress) != 2 || np.Spec.Ingress[1].From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "surveyguard-system" ||
+		np.Spec.Ingress[1].From[0].PodSelector == nil || !maps.Equal(np.Spec.Ingress[1].From[0].PodSelector.MatchLabels, operatorPods) {
+		t.Errorf("admin ingress is not limited to the operator's pods (%v in surveyguard-system): %+v", operatorPods, np.Spec.Ingress)
 	}
 
 	c := &privacyv1alpha1.SurveyCampaign{}

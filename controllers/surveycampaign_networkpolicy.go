@@ -26,7 +26,7 @@ import (
 // also holds the retention Jobs' pods, which carry the admin token, to DNS
 // and the collector's admin port.
 func reconcileNetworkPolicy(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
-	want := desiredNetworkPolicy(p.c, r.OperatorNamespace, dsnPorts(string(p.dsn)))
+	want := desiredNetworkPolicy(p.c, r.OperatorNamespace, r.OperatorPodLabels, dsnPorts(string(p.dsn)))
 	np := &networkingv1.NetworkPolicy{ObjectMeta: nameOf(want.ObjectMeta)}
 	return r.ensureSlim(ctx, p.c, np, want, p.obs, func() error {
 		if !equality.Semantic.DeepEqual(want.Spec, np.Spec) {
@@ -37,18 +37,25 @@ func reconcileNetworkPolicy(ctx context.Context, r *SurveyCampaignReconciler, p 
 }
 
 // desiredNetworkPolicy opens the public port to all, the admin port to the
-// operator's namespace only, and lets the collector reach DNS and (with
-// PostgreSQL storage) the database's ports, dbPorts.
+// operator's namespace only (to its pods with operatorPods, when given), and
+// lets the collector reach DNS and (with PostgreSQL storage) the database's
+// ports, dbPorts.
 //
 // It selects the campaign's retention Job pods as well as its collector
 // pods: one policy, so a campaign costs no more writes. The Job pods get
 // the same rules, of which they use DNS and the egress to the collector's
 // admin port; nothing listens on their ports, and the collector gains
 // nothing it can use from an egress to its own admin port.
-func desiredNetworkPolicy(c *privacyv1alpha1.SurveyCampaign, operatorNamespace string, dbPorts []int) *networkingv1.NetworkPolicy {
+func desiredNetworkPolicy(c *privacyv1alpha1.SurveyCampaign, operatorNamespace string, operatorPods map[string]string, dbPorts []int) *networkingv1.NetworkPolicy {
 	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
 	port := func(p int, proto corev1.Protocol) networkingv1.NetworkPolicyPort {
 		return networkingv1.NetworkPolicyPort{Port: ptr.To(intstr.FromInt(p)), Protocol: &proto}
+	}
+	operator := networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{
+		MatchLabels: map[string]string{"kubernetes.io/metadata.name": operatorNamespace},
+	}}
+	if len(operatorPods) > 0 {
+		operator.PodSelector = &metav1.LabelSelector{MatchLabels: maps.Clone(operatorPods)}
 	}
 	egress := []networkingv1.NetworkPolicyEgressRule{
 		{Ports: []networkingv1.NetworkPolicyPort{port(53, udp), port(53, tcp)}},
@@ -74,9 +81,7 @@ func desiredNetworkPolicy(c *privacyv1alpha1.SurveyCampaign, operatorNamespace s
 				{
 					Ports: []networkingv1.NetworkPolicyPort{port(adminPort, tcp)},
 					From: []networkingv1.NetworkPolicyPeer{
-						{NamespaceSelector: &metav1.LabelSelector{
-							MatchLabels: map[string]string{"kubernetes.io/metadata.name": operatorNamespace},
-						}},
+						operator,
 						// The campaign's own retention Jobs, in its namespace.
 						{PodSelector: &metav1.LabelSelector{MatchLabels: retentionSelectorLabels(c)}},
 					},

@@ -56,8 +56,10 @@ type Options struct {
 	CollectorImage string
 	// AllowedCollectorImages may be named by spec.collector.image.
 	AllowedCollectorImages []string
-	// OperatorNamespace may reach collectors' admin ports (NetworkPolicy).
+	// OperatorNamespace may reach collectors' admin ports (NetworkPolicy):
+	// its pods with OperatorPodLabels, or all of them when there are none.
 	OperatorNamespace string
+	OperatorPodLabels map[string]string
 	// CollectorAddresses maps "namespace/name" of a campaign to a host:port
 	// to dial instead of its Service (development and tests only).
 	CollectorAddresses []string
@@ -174,6 +176,29 @@ func watchNamespaces(flag string) ([]string, error) {
 	return out, nil
 }
 
+// operatorPodLabels reads --operator-pod-labels: key=value pairs, comma
+// separated, each a valid label; empty is none.
+func operatorPodLabels(flag string) (map[string]string, error) {
+	if strings.TrimSpace(flag) == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, pair := range strings.Split(flag, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		errs := validation.IsQualifiedName(k)
+		if ok {
+			errs = append(errs, validation.IsValidLabelValue(v)...)
+		} else {
+			errs = append(errs, "want key=value")
+		}
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("%w: --operator-pod-labels=%q: %q is not a label: %s", cli.ErrUsage, flag, pair, strings.Join(errs, "; "))
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
 // NewScheme returns the scheme with the built-in kinds and surveyguard's.
 func NewScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
@@ -220,6 +245,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			"an exact reference, or a prefix ending in \"/\". Repeatable or comma-separated; none by default.")
 	fs.StringVar(&o.OperatorNamespace, "operator-namespace", os.Getenv("POD_NAMESPACE"),
 		"Namespace allowed to reach collectors' admin port; $POD_NAMESPACE by default.")
+	var podLabels string
+	fs.StringVar(&podLabels, "operator-pod-labels", "",
+		"Labels of the manager's pods, key=value[,key=value]: only pods of --operator-namespace with all of them may reach collectors' admin port "+
+			"(besides each campaign's retention Jobs); every pod of that namespace when empty.")
 	fs.Var((*stringList)(&o.CollectorAddresses), "collector-address",
 		"Development only: namespace/name=host:port dials that address for the campaign's admin API instead of its Service "+
 			"(TLS is still verified against the Service's name). Repeatable.")
@@ -251,6 +280,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var err error
 	if o.WatchNamespaces, err = watchNamespaces(watch); err != nil {
+		return err
+	}
+	if o.OperatorPodLabels, err = operatorPodLabels(podLabels); err != nil {
 		return err
 	}
 	if err := checkLeaderElection(o); err != nil {
@@ -335,7 +367,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return err
 	}
 	if err := controllers.SetupAll(mgr, controllers.Options{
-		CollectorImage: o.CollectorImage, AllowedCollectorImages: o.AllowedCollectorImages, OperatorNamespace: o.OperatorNamespace,
+		CollectorImage: o.CollectorImage, AllowedCollectorImages: o.AllowedCollectorImages,
+		OperatorNamespace: o.OperatorNamespace, OperatorPodLabels: o.OperatorPodLabels,
 		Collectors: adminclient.New(dial, 0), StatsInterval: o.StatsInterval, Workers: o.Workers,
 		HolidayCalendar: holidays,
 	}); err != nil {

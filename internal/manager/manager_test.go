@@ -128,6 +128,15 @@ func TestMainRejectsBadWatchNamespaces(t *testing.T) {
 	}
 }
 
+func TestMainRejectsBadOperatorPodLabels(t *testing.T) {
+	for _, v := range []string{"app", "a=b,", "bad key=x", "a=has space", "=x", "a=" + strings.Repeat("x", 64)} {
+		err := manager.Main(context.Background(), []string{"--operator-pod-labels=" + v}, &strings.Builder{}, &strings.Builder{})
+		if err == nil || !strings.Contains(err.Error(), "--operator-pod-labels") || !strings.Contains(err.Error(), "is not a label") {
+			t.Errorf("--operator-pod-labels=%s: want an error naming the flag, got %v", v, err)
+		}
+	}
+}
+
 func TestMainRejectsAnEmptyCollectorImage(t *testing.T) {
 	err := manager.Main(context.Background(), []string{"--collector-image="}, &strings.Builder{}, &strings.Builder{})
 	if err == nil || !strings.Contains(err.Error(), "--collector-image must name an image") {

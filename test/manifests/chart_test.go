@@ -118,6 +118,23 @@ func TestHelmToggles(t *testing.T) {
 			if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--watch-namespaces") }) {
 				t.Errorf("the manager gets --watch-namespaces by default: %v", args)
 			}
+			// The labels that may reach collectors' admin port are the
+			// manager pods' own, its release's included.
+			podLabels, _, _ := unstructured.NestedStringMap(objs.get(t, "Deployment/"+releaseNS+"/"+fullname).Object, "spec", "template", "metadata", "labels")
+			i := slices.IndexFunc(args, func(a string) bool { return strings.HasPrefix(a, "--operator-pod-labels=") })
+			if i < 0 {
+				t.Fatalf("the manager gets no --operator-pod-labels: %v", args)
+			}
+			pairs := strings.Split(strings.TrimPrefix(args[i], "--operator-pod-labels="), ",")
+			for _, pair := range pairs {
+				k, v, _ := strings.Cut(pair, "=")
+				if podLabels[k] != v {
+					t.Errorf("--operator-pod-labels names %s=%s; the manager's pods have %v", k, v, podLabels)
+				}
+			}
+			if !slices.Contains(pairs, "app.kubernetes.io/instance="+release) {
+				t.Errorf("--operator-pod-labels %v does not name the release, so another release's pods would match", pairs)
+			}
 			if vols, found, _ := unstructured.NestedSlice(objs.get(t, "Deployment/"+releaseNS+"/"+fullname).Object, "spec", "template", "spec", "volumes"); found {
 				t.Errorf("volumes %v by default, want none", vols)
 			}
