@@ -286,6 +286,17 @@ func TestHelmToggles(t *testing.T) {
 			if types := nested(t, np, "spec", "policyTypes"); !reflect.DeepEqual(types, []any{"Ingress", "Egress"}) {
 				t.Errorf("policyTypes %v, want Ingress and Egress", types)
 			}
+			// The admin port is reached on collector pods only, in any namespace.
+			collector := map[string]any{"namespaceSelector": map[string]any{},
+				"podSelector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "surveyguard-collector"}}}
+			for _, rule := range nested(t, np, "spec", "egress").([]any) {
+				r := rule.(map[string]any)
+				for _, p := range r["ports"].([]any) {
+					if fmt.Sprint(p.(map[string]any)["port"]) == "9443" && !reflect.DeepEqual(r["to"], []any{collector}) {
+						t.Errorf("egress to 9443 reaches %v, want collector pods only", r["to"])
+					}
+				}
+			}
 		}},
 		{"podDisruptionBudget", []string{"podDisruptionBudget.enabled=true"}, func(t *testing.T, objs objects) {
 			pdb := objs.get(t, "PodDisruptionBudget/"+releaseNS+"/"+fullname)
