@@ -319,8 +319,8 @@ type EmbeddedStorage struct {
 // PostgresStorage points the collector at a PostgreSQL database.
 type PostgresStorage struct {
 	// secretRef names the Secret key that holds the PostgreSQL connection string
-	// (a DSN or URL). The key defaults to "dsn". Whoever sets or changes the
-	// Secret's name must be allowed to get that Secret: the admission policy
+	// (a DSN or URL). The key defaults to "dsn". Whoever sets or changes this
+	// reference (name or key) must be allowed to get the Secret: the admission policy
 	// surveyguard-database-secret refuses the campaign otherwise.
 	// +required
 	SecretRef SecretKeyReference `json:"secretRef,omitzero"`

@@ -50,19 +50,24 @@ func TestAdmissionPoliciesCheckSecretReferences(t *testing.T) {
 
 	// A policy is enforced once the API server has loaded it: until then a
 	// dry run is let through.
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		out, ok := as("alice", "create", "--dry-run=server", "-f", erasure)
-		if !ok && strings.Contains(out, subjectRefused) {
-			break
+	for _, p := range []struct{ file, refused string }{
+		{erasure, subjectRefused},
+		{campaign, `spec.storage.postgres.secretRef.name: alice may not get the Secret "support-nps-pg"`},
+	} {
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			out, ok := as("alice", "create", "--dry-run=server", "-f", p.file)
+			if !ok && strings.Contains(out, p.refused) {
+				break
+			}
+			if !ok && !strings.Contains(out, "may not get") {
+				t.Fatalf("alice's dry run of %s failed for another reason: %s", p.file, out)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the policy for %s is not enforced after 90 s; the last dry run gave %q", p.file, out)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		if !ok && !strings.Contains(out, "may not get") {
-			t.Fatalf("alice's dry run failed for another reason: %s", out)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the erasure subject's policy is not enforced after 90 s; the last dry run gave %q", out)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
 
 	t.Run("erasure subject", func(t *testing.T) {
@@ -117,6 +122,12 @@ spec:
 		}
 		if out, ok := as("bob", "patch", "sgc", "support-nps", "--type=merge", "-p", next); !ok {
 			t.Errorf("bob could not point the campaign at a Secret he may read: %s", out)
+		}
+		// Another key of the same Secret is read as well: asked again.
+		otherKey := `{"spec":{"storage":{"postgres":{"secretRef":{"name":"support-nps-pg-next","key":"password"}}}}}`
+		want = `spec.storage.postgres.secretRef.name: alice may not get the Secret "support-nps-pg-next" in namespace refs, so cannot name it`
+		if out, ok := as("alice", "patch", "sgc", "support-nps", "--type=merge", "-p", otherKey); ok || !strings.Contains(out, want) {
+			t.Errorf("alice pointed the campaign at another key of a Secret she may not read: %s", out)
 		}
 		embedded := filepath.Join(samples, "privacy_v1alpha1_surveycampaign.yaml")
 		if out, ok := as("alice", "create", "--dry-run=server", "-f", embedded); !ok {
