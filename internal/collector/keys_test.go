@@ -499,3 +499,44 @@ func TestChangedDataKeyFilesAtStart(t *testing.T) {
 		t.Errorf("ingest after the restore: %d %s", a.Status, a.Raw)
 	}
 }
+
+// TestChangedKeyThatSealsNothingYet: a key file changed while no stored
+// response is sealed by it is refused all the same (another replica may be
+// sealing with the old bytes), except by a collector that starts on a store
+// holding no response at all (a database a deleted campaign emptied).
+func TestChangedKeyThatSealsNothingYet(t *testing.T) {
+	dir := t.TempDir()
+	collectortest.WriteKeys(t, filepath.Join(dir, "keys"), "k1", "k1", "k2") // k2 not active: it seals nothing
+	f := collectortest.StartWith(t, dir, nil, collector.Options{})
+	if a := f.Post(t, `{"score":9,`+consentOK+`,"comment":"sealed by k1"}`); a.Status != 201 {
+		t.Fatal(a.Raw)
+	}
+	k2File := filepath.Join(f.KeysDir, "key-k2")
+	k2, err := os.ReadFile(k2File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collectortest.WriteFile(t, k2File, newHMAC(t))
+	eventually(t, 20*time.Second, "k2 refused though it seals nothing", func() (bool, string) {
+		st := f.Stats(t)
+		return fmt.Sprint(st["changedKeyIDs"]) == "[k2]", fmt.Sprint(st)
+	})
+	collectortest.WriteFile(t, k2File, k2)
+	eventually(t, 20*time.Second, "k2 restored", func() (bool, string) {
+		st := f.Stats(t)
+		return st["changedKeyIDs"] == nil && len(missingKeyIDs(st)) == 0, fmt.Sprint(st)
+	})
+
+	// An empty store: a new collector takes the file's bytes.
+	empty := t.TempDir()
+	g := collectortest.StartWith(t, empty, nil, collector.Options{})
+	g.Stop()
+	collectortest.WriteFile(t, filepath.Join(g.KeysDir, "key-k1"), newHMAC(t))
+	h := collectortest.StartWith(t, empty, nil, collector.Options{})
+	if st := h.Stats(t); st["changedKeyIDs"] != nil || len(missingKeyIDs(st)) != 0 {
+		t.Errorf("a new key file on a store with no response: %v; want it taken", st)
+	}
+	if a := h.Post(t, `{"score":9,`+consentOK+`,"comment":"sealed by the new k1"}`); a.Status != 201 {
+		t.Errorf("ingest: %d %s", a.Status, a.Raw)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/surveyguard/surveyguard/internal/crypto"
+	"github.com/surveyguard/surveyguard/internal/store"
 )
 
 // secrets holds what comes from mounted Secret files: the keyring and the
@@ -153,7 +154,7 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 		}
 	}
 	kr, _ := files.Retain(prev, referenced)
-	kr, otherBytes, err := s.checkKeyBytes(ctx, kr, prev, st.KeyIDs)
+	kr, otherBytes, activeUnusable, err := s.checkKeyBytes(ctx, kr, prev, st)
 	if err != nil {
 		return err
 	}
@@ -190,10 +191,9 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 			"responses", st.Counts.Total(), "customers", st.DistinctCustomers, "previousKeyInUse", !unusable)
 	}
 	sec.hmacRejected.Store(rejected)
-	sec.hmacUnusable.Store(unusable)
 	if len(otherBytes) > 0 && !slices.Equal(otherBytes, *sec.changed.Load()) {
 		s.log.Error(errKeyChanged, "data key files hold other bytes than the keys that sealed stored responses under their IDs; the old bytes are kept in memory where loaded (else the key counts as missing), restore the files",
-			"keyIDs", otherBytes, "activeKeyUnusable", sec.activeUnusable.Load())
+			"keyIDs", otherBytes, "activeKeyUnusable", activeUnusable)
 	}
 	sec.changed.Store(&otherBytes)
 	s.setMissingKeys(missing)
@@ -201,37 +201,62 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 	if prev.ActiveKeyID() != kr.ActiveKeyID() {
 		s.log.Info("keys reloaded", "activeKeyID", kr.ActiveKeyID())
 	}
+	// save reads these flags, then the keyring: a flag that stops sealing
+	// (or pseudonyms) is raised before the keyring it guards is published,
+	// and lowered only after the keyring that needs it no more is.
+	for _, f := range []struct {
+		flag *atomic.Bool
+		on   bool
+	}{{&sec.hmacUnusable, unusable}, {&sec.activeUnusable, activeUnusable}} {
+		if f.on {
+			f.flag.Store(true)
+		}
+	}
 	sec.keys.Store(kr)
+	if !unusable {
+		sec.hmacUnusable.Store(false)
+	}
+	if !activeUnusable {
+		sec.activeUnusable.Store(false)
+	}
 	return nil
 }
 
 // checkKeyBytes compares each data key of kr with the store's record of the
-// bytes its ID sealed with (metaKeyFingerprint), and returns kr to use and
-// the IDs whose files hold other bytes while stored responses (sealed, in
-// sealed counts by key) are sealed by the old ones:
+// bytes its ID sealed with (metaKeyFingerprint), and returns kr to use, the
+// IDs whose files hold other bytes than recorded, and whether the active key
+// is among them with its recorded bytes nowhere at hand:
 //   - a key the store has no record of is recorded (a new key, or a store
 //     older than the records);
-//   - a key that seals no stored response takes its new bytes, recorded;
-//   - otherwise the file is refused: the old bytes stay in use when prev
-//     holds them (the file changed while the collector ran); if not, the
-//     key is left out, as if its file were gone, or, for the active key,
-//     which cannot be, nothing is sealed or re-wrapped until the file is
-//     restored (activeUnusable).
-func (s *Server) checkKeyBytes(ctx context.Context, kr, prev *crypto.Keyring, sealed map[string]int64) (*crypto.Keyring, []string, error) {
+//   - on a store that holds no response at all (a PostgreSQL database a
+//     deleted campaign emptied, say), a collector that never held the
+//     recorded bytes takes the file's, recorded anew;
+//   - otherwise the file is refused, whether or not a stored response is
+//     sealed by the key yet: another replica may be sealing with the old
+//     bytes at this moment, and the operator never changes a key's bytes.
+//     The old bytes stay in use when prev holds them (the file changed
+//     while the collector ran); if not, the key is left out, as if its file
+//     were gone, or, for the active key, which cannot be, nothing is sealed
+//     or re-wrapped until the file is restored (activeUnusable).
+func (s *Server) checkKeyBytes(ctx context.Context, kr, prev *crypto.Keyring, st store.Stats) (*crypto.Keyring, []string, bool, error) {
+	empty := st.Counts.Total() == 0 && st.DistinctCustomers == 0
+	for _, n := range st.KeyIDs {
+		empty = empty && n == 0
+	}
 	var changed []string
 	activeUnusable := false
 	for _, id := range kr.KeyIDs() {
 		fp := kr.Fingerprint(id)
 		recorded, known, err := s.store.Meta(ctx, metaKeyFingerprint+id)
 		if err != nil {
-			return nil, nil, fmt.Errorf("keys: reading the fingerprint of data key %s: %w", id, err)
+			return nil, nil, false, fmt.Errorf("keys: reading the fingerprint of data key %s: %w", id, err)
 		}
 		if known && recorded == fp {
 			continue
 		}
-		if !known || sealed[id] == 0 {
+		if held := prev.Fingerprint(id); !known || (empty && (held == "" || held == fp)) {
 			if err := s.store.SetMeta(ctx, metaKeyFingerprint+id, fp); err != nil {
-				return nil, nil, fmt.Errorf("keys: recording the fingerprint of data key %s: %w", id, err)
+				return nil, nil, false, fmt.Errorf("keys: recording the fingerprint of data key %s: %w", id, err)
 			}
 			continue
 		}
@@ -245,8 +270,7 @@ func (s *Server) checkKeyBytes(ctx context.Context, kr, prev *crypto.Keyring, se
 			kr = kr.Without(id)
 		}
 	}
-	s.secrets.activeUnusable.Store(activeUnusable)
-	return kr, changed, nil
+	return kr, changed, activeUnusable, nil
 }
 
 // reportGoneKeys is for key files that no longer make a keyring (the
