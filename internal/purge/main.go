@@ -111,7 +111,7 @@ func (o *Options) validate() error {
 }
 
 // Run asks the collector to purge and returns its receipt, also written to
-// the termination log when that file exists. The request always names its
+// the termination log when that file exists. o.Timeout must be positive. The request always names its
 // action (Delete when o.Action is empty) and its caller (Caller(o.Job)).
 //
 // A collector that cannot be reached (the connection is refused, or its
@@ -126,6 +126,9 @@ func Run(ctx context.Context, o Options) (*store.PurgeReceipt, error) {
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.Timeout <= 0 {
+		return nil, fmt.Errorf("the purge run needs a positive timeout, got %s", o.Timeout)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()

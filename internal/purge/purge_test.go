@@ -109,6 +109,12 @@ func TestPurgeRunAgainstACollector(t *testing.T) {
 		t.Errorf("the refusal does not carry the collector's reason: %v", err)
 	}
 
+	// Run without a timeout would give up at once: refused, naming it.
+	if _, err := purge.Run(context.Background(), purge.Options{AdminURL: f.Admin, TokenFile: f.TokenFile, CAFile: f.CAFile, MaxAge: time.Hour}); err == nil ||
+		!strings.Contains(err.Error(), "positive timeout") {
+		t.Errorf("a run without a timeout: %v", err)
+	}
+
 	// Run without an action still names one: Delete.
 	receiptPtr, err = purge.Run(context.Background(), purge.Options{
 		AdminURL: f.Admin, TokenFile: f.TokenFile, CAFile: f.CAFile, MaxAge: time.Hour, Timeout: time.Minute,
