@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
+	"github.com/surveyguard/surveyguard/controllers"
 	"github.com/surveyguard/surveyguard/internal/collector"
 	"github.com/surveyguard/surveyguard/internal/purge"
 	"github.com/surveyguard/surveyguard/internal/store"
@@ -520,6 +521,50 @@ func TestPausedCampaignIsPurged(t *testing.T) {
 	// The run ends: back to zero, still paused.
 	running()
 	deployment("the collector back at zero", scaledDown)
+
+	// A run made by hand (kubectl create job --from=cronjob/...) carries
+	// the Job template's labels and the CronJob as its owner, and is not in
+	// the CronJob's status: it counts as long as it is unfinished.
+	cj := &batchv1.CronJob{}
+	if err := get(ns, "checkout-nps-retention", cj); err != nil {
+		t.Fatal(err)
+	}
+	byHand := func(name string, owned bool) *batchv1.Job {
+		job := &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: cj.Spec.JobTemplate.Labels},
+			Spec:       *cj.Spec.JobTemplate.Spec.DeepCopy(),
+		}
+		job.Spec.Template.Labels = nil // the API server's own job-name and controller-uid labels go there
+		if owned {
+			job.OwnerReferences = []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: cj.Name, UID: cj.UID}}
+		}
+		create(t, job)
+		return job
+	}
+	// Labels alone do not make a run: a Job the CronJob does not own
+	// leaves the collector at zero.
+	byHand("checkout-nps-lookalike", false)
+	manual := byHand("checkout-nps-manual", true)
+	deployment("one admin-only replica for the run made by hand", func(replicas int32, adminOnly bool) error {
+		if replicas != 1 || !adminOnly {
+			return fmt.Errorf("replicas %d, admin-only %v; want one admin-only replica", replicas, adminOnly)
+		}
+		return nil
+	})
+	eventually(t, "CollectorAvailable naming the run made by hand only", func() error {
+		if err := get(ns, "checkout-nps", c); err != nil {
+			return err
+		}
+		a := condition(c, privacyv1alpha1.ConditionCollectorAvailable)
+		if a == nil || !strings.Contains(a.Message, "until retention Job checkout-nps-manual finished") || strings.Contains(a.Message, "lookalike") {
+			return fmt.Errorf("CollectorAvailable %+v", a)
+		}
+		return nil
+	})
+	if err := k8s.Delete(context.Background(), manual, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
+		t.Fatal(err)
+	}
+	deployment("the collector back at zero after the run made by hand", scaledDown)
 	eventually(t, "Ready, paused", func() error {
 		if err := get(ns, "checkout-nps", c); err != nil {
 			return err
@@ -529,4 +574,22 @@ func TestPausedCampaignIsPurged(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestJobFinished(t *testing.T) {
+	for _, tc := range []struct {
+		conditions []batchv1.JobCondition
+		want       bool
+	}{
+		{nil, false},
+		{[]batchv1.JobCondition{{Type: batchv1.JobSuspended, Status: corev1.ConditionTrue}}, false},
+		{[]batchv1.JobCondition{{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue}}, false},
+		{[]batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionFalse}}, false},
+		{[]batchv1.JobCondition{{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue}, {Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}, true},
+		{[]batchv1.JobCondition{{Type: batchv1.JobFailed, Status: corev1.ConditionTrue}}, true},
+	} {
+		if got := controllers.JobFinished(&batchv1.Job{Status: batchv1.JobStatus{Conditions: tc.conditions}}); got != tc.want {
+			t.Errorf("conditions %+v: finished %v, want %v", tc.conditions, got, tc.want)
+		}
+	}
 }

@@ -94,6 +94,11 @@ func CampaignChildKinds() []client.Object {
 	return out
 }
 
+// WatchedManagedKinds are the built-in kinds the operator watches but does
+// not make itself, which it reads only with its managed-by label: the
+// retention CronJobs' Jobs, which carry the Job template's labels.
+func WatchedManagedKinds() []client.Object { return []client.Object{&batchv1.Job{}} }
+
 // stalledError is a component's conclusion that the spec cannot work until a
 // person changes something: the one way a stall is signalled. Reason is the
 // Stalled condition's reason.

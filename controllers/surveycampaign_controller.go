@@ -9,6 +9,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -428,6 +429,9 @@ func (r *SurveyCampaignReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// An erasure request's results say whether a paused campaign's
 		// collector must run admin-only, and its receipts move the figures.
 		Watches(&privacyv1alpha1.ErasureRequest{}, handler.EnqueueRequestsFromMapFunc(campaignsOfErasure)).
+		// A retention Job's start and end say whether a paused campaign's
+		// collector must run admin-only (readPurges).
+		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(campaignOfJob)).
 		Named("surveycampaign").
 		Complete(r)
 }

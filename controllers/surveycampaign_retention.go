@@ -15,8 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	privacyv1alpha1 "github.com/surveyguard/surveyguard/api/v1alpha1"
 )
@@ -195,14 +197,18 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 	}
 }
 
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch
+
 // readPurges is the retention-run input: the Jobs of the campaign's
-// retention CronJob that are running (its status.active, which the CronJob
-// controller keeps, and whose every change brings the campaign back). A
-// paused campaign's collector runs admin-only while one runs, so that a
-// pause (a breach's containment, or a long spec.paused) never stops the
-// purges the policy asks for; the purge waits for the collector to answer
-// (internal/purge). A Job made by hand from the CronJob (kubectl create
-// job --from) is not in that list.
+// retention CronJob that are running. A paused campaign's collector runs
+// admin-only while one runs, so that a pause (a breach's containment, or a
+// long spec.paused) never stops the purges the policy asks for; the purge
+// waits for the collector to answer (internal/purge). A run is a Job the
+// CronJob lists in status.active, or an unfinished Job it owns: one made by
+// hand (kubectl create job --from, which sets the CronJob as its owner), or
+// one the CronJob controller made but did not list (its status write lost).
+// Jobs are cached by their managed-by label, and each change of one brings
+// its campaign back (campaignOfJob).
 func readPurges(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	p.obs.purges = nil
 	cj := &batchv1.CronJob{}
@@ -212,8 +218,41 @@ func readPurges(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPas
 	for _, job := range cj.Status.Active {
 		p.obs.purges = append(p.obs.purges, job.Name)
 	}
+	jobs := &batchv1.JobList{}
+	if err := r.List(ctx, jobs, client.InNamespace(p.c.Namespace),
+		client.MatchingLabels{privacyv1alpha1.LabelCampaign: p.c.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("listing retention Jobs: %w", err)
+	}
+	for i := range jobs.Items {
+		job := &jobs.Items[i]
+		if ownedBy(job, cj.UID) && !jobFinished(job) && !slices.Contains(p.obs.purges, job.Name) {
+			p.obs.purges = append(p.obs.purges, job.Name)
+		}
+	}
 	slices.Sort(p.obs.purges)
 	return nil
+}
+
+// ownedBy says whether uid is among obj's owners.
+func ownedBy(obj client.Object, uid types.UID) bool {
+	return slices.ContainsFunc(obj.GetOwnerReferences(), func(o metav1.OwnerReference) bool { return o.UID == uid })
+}
+
+// jobFinished says whether the Job has completed or failed.
+func jobFinished(job *batchv1.Job) bool {
+	return slices.ContainsFunc(job.Status.Conditions, func(c batchv1.JobCondition) bool {
+		return (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue
+	})
+}
+
+// campaignOfJob is the campaign a retention Job purges, by its label: its
+// start and end may start or end a paused campaign's admin-only run.
+func campaignOfJob(_ context.Context, o client.Object) []reconcile.Request {
+	name := o.GetLabels()[privacyv1alpha1.LabelCampaign]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
 }
 
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=get;list;watch;create;update;delete

@@ -111,7 +111,7 @@ type SurveyCampaignSpec struct {
 	// paused scales the collector to zero when true. Stored data is kept.
 	// While an ErasureRequest waits on the campaign, or a Job of its
 	// retention CronJob runs, one replica runs admin-only (no public
-	// listener): erasures and scheduled purges go on during a pause.
+	// listener): erasures and purges go on during a pause.
 	// +optional
 	Paused *bool `json:"paused,omitempty"`
 }

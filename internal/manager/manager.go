@@ -141,7 +141,7 @@ const DefaultCollectorImage = "ghcr.io/surveyguard/surveyguard:latest"
 func CacheOptions(namespaces ...string) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{privacyv1alpha1.LabelManagedBy: privacyv1alpha1.ManagedByValue})
 	byObject := map[client.Object]cache.ByObject{}
-	for _, obj := range controllers.CampaignChildKinds() {
+	for _, obj := range append(controllers.CampaignChildKinds(), controllers.WatchedManagedKinds()...) {
 		byObject[obj] = cache.ByObject{Label: managed}
 	}
 	// managedFields are a large part of every cached object and the
