@@ -479,25 +479,32 @@ func TestPausedCampaignIsPurged(t *testing.T) {
 		})
 	}
 
+	// runsAdminOnlyFor waits for one admin-only replica, and for the
+	// campaign to name job, and no other, as what it runs for.
+	runsAdminOnlyFor := func(job string) {
+		t.Helper()
+		deployment("one admin-only replica for "+job, func(replicas int32, adminOnly bool) error {
+			if replicas != 1 || !adminOnly {
+				return fmt.Errorf("replicas %d, admin-only %v; want one admin-only replica", replicas, adminOnly)
+			}
+			return nil
+		})
+		eventually(t, "CollectorAvailable naming "+job, func() error {
+			if err := get(ns, "checkout-nps", c); err != nil {
+				return err
+			}
+			a := condition(c, privacyv1alpha1.ConditionCollectorAvailable)
+			if a == nil || a.Reason != privacyv1alpha1.ReasonPaused || !strings.HasSuffix(a.Message, "admin-only (public listener off) until retention Job "+job+" finished; stored data is kept") {
+				return fmt.Errorf("CollectorAvailable %+v", a)
+			}
+			return nil
+		})
+	}
+
 	// The CronJob controller starts a run, as the schedule says.
 	const job = "checkout-nps-retention-29388000"
 	running(job)
-	deployment("one admin-only replica for the run", func(replicas int32, adminOnly bool) error {
-		if replicas != 1 || !adminOnly {
-			return fmt.Errorf("replicas %d, admin-only %v; want one admin-only replica", replicas, adminOnly)
-		}
-		return nil
-	})
-	eventually(t, "CollectorAvailable naming the run", func() error {
-		if err := get(ns, "checkout-nps", c); err != nil {
-			return err
-		}
-		a := condition(c, privacyv1alpha1.ConditionCollectorAvailable)
-		if a == nil || a.Reason != privacyv1alpha1.ReasonPaused || !strings.Contains(a.Message, "admin-only (public listener off) until retention Job "+job+" finished") {
-			return fmt.Errorf("CollectorAvailable %+v", a)
-		}
-		return nil
-	})
+	runsAdminOnlyFor(job)
 	// The admin-only pod comes up and the run purges through it.
 	f := startCollectorIn(t, t.TempDir(), ns, "checkout-nps", "", collector.Options{AdminOnly: true}, nil)
 	receipt, err := purge.Run(context.Background(), purge.Options{
@@ -545,22 +552,7 @@ func TestPausedCampaignIsPurged(t *testing.T) {
 	// leaves the collector at zero.
 	byHand("checkout-nps-lookalike", false)
 	manual := byHand("checkout-nps-manual", true)
-	deployment("one admin-only replica for the run made by hand", func(replicas int32, adminOnly bool) error {
-		if replicas != 1 || !adminOnly {
-			return fmt.Errorf("replicas %d, admin-only %v; want one admin-only replica", replicas, adminOnly)
-		}
-		return nil
-	})
-	eventually(t, "CollectorAvailable naming the run made by hand only", func() error {
-		if err := get(ns, "checkout-nps", c); err != nil {
-			return err
-		}
-		a := condition(c, privacyv1alpha1.ConditionCollectorAvailable)
-		if a == nil || !strings.Contains(a.Message, "until retention Job checkout-nps-manual finished") || strings.Contains(a.Message, "lookalike") {
-			return fmt.Errorf("CollectorAvailable %+v", a)
-		}
-		return nil
-	})
+	runsAdminOnlyFor(manual.Name)
 	if err := k8s.Delete(context.Background(), manual, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
 		t.Fatal(err)
 	}

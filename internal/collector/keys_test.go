@@ -31,6 +31,19 @@ func readyz(t testing.TB, f *collectortest.Fixture) collectortest.Answer {
 	return f.Do(t, http.MethodGet, f.Admin+"/readyz", nil, nil)
 }
 
+// secondKeysDir makes dir/keys2 with f's hmac key and a new key k2 active
+// (no key-k1), and returns it with the configuration edit that uses it.
+func secondKeysDir(t testing.TB, f *collectortest.Fixture, dir string) (string, func(string) string) {
+	t.Helper()
+	keys2 := filepath.Join(dir, "keys2")
+	if err := os.MkdirAll(keys2, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(f.KeysDir, "hmac"), filepath.Join(keys2, "hmac"))
+	collectortest.WriteKeys(t, keys2, "k2", "k2")
+	return keys2, func(s string) string { return strings.Replace(s, "keysDir: "+f.KeysDir, "keysDir: "+keys2, 1) }
+}
+
 func copyFile(t testing.TB, from, to string) {
 	t.Helper()
 	data, err := os.ReadFile(from)
@@ -127,15 +140,8 @@ func TestMissingDataKeyFailsReadinessUntilRestored(t *testing.T) {
 	f.Stop()
 
 	// A second key directory: the same hmac key, k2 active, no key-k1.
-	keys2 := filepath.Join(dir, "keys2")
-	if err := os.MkdirAll(keys2, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, filepath.Join(f.KeysDir, "hmac"), filepath.Join(keys2, "hmac"))
-	collectortest.WriteKeys(t, keys2, "k2", "k2")
-	g := collectortest.StartWith(t, dir, func(s string) string {
-		return strings.Replace(s, "keysDir: "+f.KeysDir, "keysDir: "+keys2, 1)
-	}, collector.Options{})
+	keys2, withKeys2 := secondKeysDir(t, f, dir)
+	g := collectortest.StartWith(t, dir, withKeys2, collector.Options{})
 
 	st := g.Stats(t)
 	if !slices.Equal(missingKeyIDs(st), []string{"k1"}) || st["activeKeyID"] != "k2" || st["rewrapPending"] != 3.0 {
@@ -455,15 +461,9 @@ func TestChangedDataKeyFilesAtStart(t *testing.T) {
 		t.Fatal(a.Raw)
 	}
 	f.Stop()
-	// A second key directory with the same hmac key and k2 active, first
-	// without key-k1, so that k1's response is not re-wrapped.
-	keys2 := filepath.Join(dir, "keys2")
-	if err := os.MkdirAll(keys2, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, filepath.Join(f.KeysDir, "hmac"), filepath.Join(keys2, "hmac"))
-	collectortest.WriteKeys(t, keys2, "k2", "k2")
-	withKeys2 := func(s string) string { return strings.Replace(s, "keysDir: "+f.KeysDir, "keysDir: "+keys2, 1) }
+	// A second key directory, first without key-k1, so that k1's
+	// response is not re-wrapped.
+	keys2, withKeys2 := secondKeysDir(t, f, dir)
 	g := collectortest.StartWith(t, dir, withKeys2, collector.Options{})
 	if a := g.Post(t, `{"score":8,`+consentOK+`,"comment":"sealed by k2"}`); a.Status != 201 {
 		t.Fatal(a.Raw)
