@@ -58,6 +58,13 @@ func CacheTransform() toolscache.TransformFunc {
 		if !ok {
 			return in, nil
 		}
+		if job, ok := obj.(*batchv1.Job); ok {
+			// A retention Job is read for its owner, labels and
+			// conditions only (readPurges): up to six finished ones are
+			// kept per campaign, each with a whole pod template.
+			job.Spec = batchv1.JobSpec{}
+			job.SetAnnotations(nil)
+		}
 		if content, ok := slimContent(obj); ok && !isSlim(obj) {
 			sum := liveDigest(obj, content)
 			slimDown(obj)

@@ -102,6 +102,28 @@ func TestLiveDigestSeesEveryComparedField(t *testing.T) {
 	}
 }
 
+func TestJobIsCachedSlim(t *testing.T) {
+	c := slimTestCampaign()
+	p := &privacyv1alpha1.RetentionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "ninety-days", Namespace: "surveys"}}
+	cj := desiredCronJob(c, p, "example.com/sg:1", true)
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-nps-retention-1", Namespace: "surveys", Labels: cj.Spec.JobTemplate.Labels,
+			Annotations:     map[string]string{"batch.kubernetes.io/cronjob-scheduled-timestamp": "2026-12-05T03:00:00Z"},
+			OwnerReferences: []metav1.OwnerReference{{Kind: "CronJob", Name: cj.Name, UID: "cj-uid"}}},
+		Spec:   cj.Spec.JobTemplate.Spec,
+		Status: batchv1.JobStatus{Conditions: []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}},
+	}
+	if _, err := CacheTransform()(job); err != nil {
+		t.Fatal(err)
+	}
+	if len(job.Spec.Template.Spec.Containers) != 0 || job.Annotations != nil {
+		t.Errorf("pod template or annotations kept: %+v", job)
+	}
+	if !ownedBy(job, "cj-uid") || !jobFinished(job) || job.Labels[privacyv1alpha1.LabelCampaign] != c.Name {
+		t.Errorf("slim Job lost what readPurges reads: %+v", job)
+	}
+}
+
 func TestCronJobIsCachedSlim(t *testing.T) {
 	c := slimTestCampaign()
 	p := &privacyv1alpha1.RetentionPolicy{ObjectMeta: metav1.ObjectMeta{Name: "ninety-days", Namespace: "surveys"}}
