@@ -199,8 +199,9 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch
 
-// readPurges is the retention-run input: the Jobs of the campaign's
-// retention CronJob that are running. A paused campaign's collector runs
+// readPurges is the retention-run input: the Jobs of a paused campaign's
+// retention CronJob that are running (none are read for one that is not
+// paused, whose collector runs anyway). A paused campaign's collector runs
 // admin-only while one runs, so that a pause (a breach's containment, or a
 // long spec.paused) never stops the purges the policy asks for; the purge
 // waits for the collector to answer (internal/purge). A run is a Job the
@@ -211,6 +212,9 @@ func desiredCronJob(c *privacyv1alpha1.SurveyCampaign, p *privacyv1alpha1.Retent
 // its campaign back (campaignOfJob).
 func readPurges(ctx context.Context, r *SurveyCampaignReconciler, p *campaignPass) error {
 	p.obs.purges = nil
+	if !p.obs.paused {
+		return nil // a running collector needs no run of its own
+	}
 	cj := &batchv1.CronJob{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: p.c.Namespace, Name: retentionCronJobName(p.c)}, cj); err != nil {
 		return client.IgnoreNotFound(err)

@@ -204,21 +204,15 @@ func (s *Server) reconcileKeys(ctx context.Context) error {
 	// save reads these flags, then the keyring: a flag that stops sealing
 	// (or pseudonyms) is raised before the keyring it guards is published,
 	// and lowered only after the keyring that needs it no more is.
-	for _, f := range []struct {
-		flag *atomic.Bool
-		on   bool
-	}{{&sec.hmacUnusable, unusable}, {&sec.activeUnusable, activeUnusable}} {
-		if f.on {
-			f.flag.Store(true)
-		}
+	if unusable {
+		sec.hmacUnusable.Store(true)
+	}
+	if activeUnusable {
+		sec.activeUnusable.Store(true)
 	}
 	sec.keys.Store(kr)
-	if !unusable {
-		sec.hmacUnusable.Store(false)
-	}
-	if !activeUnusable {
-		sec.activeUnusable.Store(false)
-	}
+	sec.hmacUnusable.Store(unusable)
+	sec.activeUnusable.Store(activeUnusable)
 	return nil
 }
 
